@@ -1,0 +1,12 @@
+//! loadplan: a load-test runner driven by YAML plans.
+//!
+//! The pipeline reads top to bottom: [`plan`] turns YAML into a checked plan (or located
+//! diagnostics, [`diag`]); [`run`] drives the command line.
+
+pub mod cli;
+pub mod diag;
+pub mod exit_code;
+pub mod plan;
+mod run;
+
+pub use run::run;

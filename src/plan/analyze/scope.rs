@@ -1,0 +1,228 @@
+//! Template checks: each template is compiled once, and every name it uses must exist where
+//! it is used — `env.*` in the environments it can run in, `vars.*` among the variables,
+//! `secrets.*` among the secrets, a captured name after the step that captures it.
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::{Analyzer, tick_list};
+use crate::diag::did_you_mean;
+use crate::plan::template::{FUNCTIONS, Template};
+use crate::plan::yaml::{Path, Segment};
+
+/// Names every template can use besides `env`, `vars`, `secrets` and the functions.
+const STEP_VALUES: [&str; 4] = ["vu", "iteration", "scenario", "stage"];
+const OUTPUT_VALUES: [&str; 3] = ["run", "stage", "plan"];
+
+/// What a template may name.
+pub struct Scope {
+    /// `(environment, keys it sets)` for each environment the template may run in.
+    envs: Vec<(String, Vec<String>)>,
+    vars: Vec<String>,
+    values: &'static [&'static str],
+    /// Names captured (`as:`) or set (`set:`) before this point.
+    pub locals: Vec<String>,
+    /// Names captured or set later in the scenario, with the kind of step.
+    pub later: Vec<(String, &'static str)>,
+}
+
+impl Scope {
+    pub fn collect(envs: Vec<(String, Vec<String>)>, vars: &IndexMap<String, Value>) -> Self {
+        Self {
+            envs,
+            vars: vars.keys().cloned().collect(),
+            values: &[],
+            locals: Vec::new(),
+            later: Vec::new(),
+        }
+    }
+
+    pub fn output(envs: Vec<(String, Vec<String>)>, vars: &IndexMap<String, Value>) -> Self {
+        Self {
+            values: &OUTPUT_VALUES,
+            ..Self::collect(envs, vars)
+        }
+    }
+
+    pub fn step(envs: Vec<(String, Vec<String>)>, vars: &IndexMap<String, Value>) -> Self {
+        Self {
+            values: &STEP_VALUES,
+            ..Self::collect(envs, vars)
+        }
+    }
+}
+
+/// The JSON pointer of a path: the id its template is compiled under.
+pub fn pointer(path: &[Segment]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        out.push('/');
+        match segment {
+            Segment::Key(key) => out.push_str(&key.replace('~', "~0").replace('/', "~1")),
+            Segment::Index(index) => out.push_str(&index.to_string()),
+        }
+    }
+    out
+}
+
+impl Analyzer<'_, '_> {
+    /// The environments a template may run in, with the `env.*` keys each one sets: the
+    /// selected one, or every one when none was selected.
+    pub fn env_sets(&self, env: Option<&str>, selected: bool) -> Vec<(String, Vec<String>)> {
+        self.plan
+            .environments
+            .iter()
+            .filter(|(name, _)| !selected || Some(name.as_str()) == env)
+            .map(|(name, environment)| {
+                let mut keys = vec!["name".to_owned()];
+                let mocked = environment.mock.as_ref().is_some_and(|m| m.enabled());
+                if mocked || environment.base_url.is_some() {
+                    keys.push("base_url".to_owned());
+                }
+                if mocked || environment.ws_url.is_some() {
+                    keys.push("ws_url".to_owned());
+                }
+                keys.extend(environment.values.keys().cloned());
+                (name.clone(), keys)
+            })
+            .collect()
+    }
+
+    /// Compiles the template at `path` and checks the names it uses against `scope`.
+    pub fn template(&mut self, path: &Path, text: &str, scope: &Scope) {
+        if !Template::is_dynamic(text) {
+            return;
+        }
+        let names = match self.templates.add(&pointer(path), text) {
+            Ok(names) => names,
+            Err(error) => {
+                let (offset, len) = error.range.map_or((0, 0), |range| {
+                    (text[..range.start.min(text.len())].chars().count(), range.len())
+                });
+                let span = self.inner_span(path, offset, len);
+                self.error_at(span, error.message, None);
+                return;
+            }
+        };
+        for name in names {
+            let mut parts = name.splitn(3, '.');
+            let head = parts.next().unwrap_or_default();
+            let field = parts.next();
+            if let Some(problem) = self.name_problem(head, field, scope) {
+                let offset = text.find(&name).or_else(|| text.find(head)).unwrap_or(0);
+                let span = self.inner_span(path, text[..offset].chars().count(), name.chars().count());
+                self.error_at(span, problem.0, problem.1);
+            }
+        }
+    }
+
+    /// What is wrong with a name a template uses, if anything: a message and a help line.
+    fn name_problem(&self, head: &str, field: Option<&str>, scope: &Scope) -> Option<(String, Option<String>)> {
+        match head {
+            "env" => {
+                let field = field?;
+                let missing: Vec<&str> = scope
+                    .envs
+                    .iter()
+                    .filter(|(_, keys)| !keys.iter().any(|k| k == field))
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                if scope.envs.is_empty() {
+                    return Some((
+                        format!("`env.{field}` is used, but the plan has no `environments`"),
+                        Some("add an environment, like `environments: {local: {mock: true}}`".to_owned()),
+                    ));
+                }
+                if missing.is_empty() {
+                    return None;
+                }
+                let all: Vec<&str> = scope.envs.iter().flat_map(|(_, keys)| keys.iter().map(String::as_str)).collect();
+                Some((
+                    format!(
+                        "`env.{field}` is not set in environment{} {}",
+                        if missing.len() == 1 { "" } else { "s" },
+                        tick_list(&missing)
+                    ),
+                    did_you_mean(field, all),
+                ))
+            }
+            "vars" => {
+                let field = field?;
+                if scope.vars.iter().any(|v| v == field) {
+                    return None;
+                }
+                Some((
+                    format!("undefined variable `vars.{field}`"),
+                    did_you_mean(field, scope.vars.iter().map(String::as_str))
+                        .or_else(|| Some(format!("declare it under `vars:` (declared: {})", listed(&scope.vars)))),
+                ))
+            }
+            "secrets" => {
+                let field = field?;
+                if self.plan.secrets.iter().any(|s| s == field) {
+                    return None;
+                }
+                Some((
+                    format!("undefined secret `secrets.{field}`"),
+                    did_you_mean(field, self.plan.secrets.iter().map(String::as_str))
+                        .or_else(|| Some(format!("list it under `secrets:` (listed: {})", listed(&self.plan.secrets)))),
+                ))
+            }
+            _ if FUNCTIONS.contains(&head) || scope.values.contains(&head) => None,
+            _ if scope.locals.iter().any(|l| l == head) => None,
+            _ => {
+                if let Some((_, kind)) = scope.later.iter().find(|(name, _)| name == head) {
+                    return Some((
+                        format!("`{head}` is used before it is captured: the `{kind}` step that sets it comes later"),
+                        None,
+                    ));
+                }
+                let mut candidates: Vec<&str> = vec!["env", "vars", "secrets"];
+                candidates.extend(FUNCTIONS);
+                candidates.extend(scope.values);
+                candidates.extend(scope.locals.iter().map(String::as_str));
+                Some((
+                    format!("undefined variable `{head}`"),
+                    did_you_mean(head, candidates).or_else(|| {
+                        Some(format!(
+                            "templates can use `env.*`, `vars.*`, `secrets.*`, {}, the functions {} and names captured with `as:` or set with `set:` before",
+                            tick_list(scope.values),
+                            tick_list(&FUNCTIONS.iter().map(|f| *f).collect::<Vec<_>>())
+                        ))
+                    }),
+                ))
+            }
+        }
+    }
+
+    /// Checks every string inside a JSON value as a template.
+    pub fn json_templates(&mut self, path: &Path, value: &Value, scope: &Scope) {
+        match value {
+            Value::String(text) => self.template(path, text, scope),
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    let mut child = path.clone();
+                    child.push(Segment::Index(index));
+                    self.json_templates(&child, item, scope);
+                }
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    let mut child = path.clone();
+                    child.push(Segment::Key(key.clone()));
+                    self.json_templates(&child, item, scope);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn listed(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        tick_list(&names)
+    }
+}

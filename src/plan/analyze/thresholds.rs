@@ -1,0 +1,219 @@
+//! Threshold checks: each key names a metric that exists and tags it carries, and each check
+//! parses and fits the metric's kind (no `p95` of a counter, no `ms` on a rate).
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::{Analyzer, ThresholdRule, path};
+use crate::diag::did_you_mean;
+use crate::plan::expr::Expr;
+use crate::plan::metric::{self, MetricKind, TAGS};
+use crate::plan::model::{Plan, Threshold};
+use crate::plan::threshold::{Aggregation, Operand, Unit, parse_check, parse_selector};
+
+/// The metrics a plan can name and the `name` tag values its steps set.
+pub struct Metrics {
+    custom: Vec<(String, MetricKind)>,
+    sources: Vec<String>,
+    names: Vec<String>,
+    scenarios: Vec<String>,
+    stages: Vec<String>,
+}
+
+/// Values of a run that derived expressions can use.
+const RUN_VALUES: [&str; 4] = ["duration_s", "vus_max", "iterations", "stage_duration_s"];
+
+impl Metrics {
+    pub fn new(plan: &Plan) -> Self {
+        Self {
+            custom: Vec::new(),
+            sources: plan.collect.iter().map(|s| s.name().to_owned()).collect(),
+            names: Vec::new(),
+            scenarios: plan.scenarios.keys().cloned().collect(),
+            stages: plan.stages.keys().cloned().collect(),
+        }
+    }
+
+    pub fn custom(&mut self, name: &str, kind: MetricKind) {
+        if self.kind(name).is_none() {
+            self.custom.push((name.to_owned(), kind));
+        }
+    }
+
+    pub fn name_tag(&mut self, name: String) {
+        if !self.names.contains(&name) {
+            self.names.push(name);
+        }
+    }
+
+    /// The kind of a metric by name: built-in, custom, or collected (`SOURCE.metric`).
+    pub fn kind(&self, name: &str) -> Option<MetricKind> {
+        metric::builtin(name)
+            .or_else(|| self.custom.iter().find(|(n, _)| n == name).map(|(_, k)| *k))
+            .or_else(|| {
+                let (source, rest) = name.split_once('.')?;
+                (self.sources.iter().any(|s| s == source) && !rest.is_empty()).then_some(MetricKind::Collected)
+            })
+    }
+
+    fn all_names(&self) -> Vec<String> {
+        metric::BUILTIN
+            .iter()
+            .map(|(n, _)| (*n).to_owned())
+            .chain(self.custom.iter().map(|(n, _)| n.clone()))
+            .collect()
+    }
+
+    /// Whether a derived expression may use `name`.
+    pub fn expression_name(&self, name: &str, vars: &IndexMap<String, Value>) -> bool {
+        if RUN_VALUES.contains(&name) {
+            return true;
+        }
+        if let Some(var) = name.strip_prefix("vars.") {
+            return vars.contains_key(var);
+        }
+        if self.kind(name) == Some(MetricKind::Collected) {
+            return true;
+        }
+        // `metric.aggregation`: `http_req_duration.p95`, `shuffler.cpu_percent.avg`.
+        let Some((metric, aggregation)) = name.rsplit_once('.') else {
+            return false;
+        };
+        let Ok(check) = parse_check(&format!("{aggregation} > 0")) else {
+            return false;
+        };
+        self.kind(metric).is_some_and(|kind| kind.accepts(check.aggregation))
+    }
+
+    pub fn expression_candidates(&self, vars: &IndexMap<String, Value>, derived: &IndexMap<String, String>) -> Vec<String> {
+        RUN_VALUES
+            .iter()
+            .map(|v| (*v).to_owned())
+            .chain(vars.keys().map(|v| format!("vars.{v}")))
+            .chain(derived.keys().cloned())
+            .chain(self.all_names().into_iter().map(|n| format!("{n}.count")))
+            .collect()
+    }
+}
+
+impl Analyzer<'_, '_> {
+    pub(super) fn thresholds(&mut self, metrics: &Metrics, derived: &[(String, Expr)]) -> Vec<ThresholdRule> {
+        let mut rules = Vec::new();
+        for (key, checks) in &self.plan.thresholds {
+            let key_path = path!["thresholds", key.as_str()];
+            let key_span = self.document.key_text_span(&key_path);
+            let selector = match parse_selector(key) {
+                Ok(selector) => selector,
+                Err(error) => {
+                    let span = key_span.part(error.offset, error.len);
+                    self.error_at(span, error.message, error.help);
+                    continue;
+                }
+            };
+            let is_derived = derived.iter().any(|(name, _)| *name == selector.metric);
+            let kind = if is_derived { Some(MetricKind::Derived) } else { metrics.kind(&selector.metric) };
+            let Some(kind) = kind else {
+                let mut candidates = metrics.all_names();
+                candidates.extend(derived.iter().map(|(n, _)| n.clone()));
+                let help = did_you_mean(&selector.metric, candidates.iter().map(String::as_str)).or_else(|| {
+                    Some("thresholds name built-in metrics (like `http_req_duration`), a step's `metric:`, `SOURCE.metric` of a `collect` source, or a `derived` metric".to_owned())
+                });
+                self.error_at(
+                    key_span.part(0, selector.metric.chars().count()),
+                    format!("unknown metric `{}`", selector.metric),
+                    help,
+                );
+                continue;
+            };
+            for ((tag, value), offset) in selector.tags.iter().zip(&selector.tag_offsets) {
+                let span = key_span.part(*offset, tag.chars().count() + 1 + value.chars().count());
+                if !TAGS.contains(&tag.as_str()) {
+                    self.error_at(
+                        key_span.part(*offset, tag.chars().count()),
+                        format!("unknown tag `{tag}`"),
+                        did_you_mean(tag, TAGS).or_else(|| Some(format!("tags are {}", TAGS.join(", ")))),
+                    );
+                    continue;
+                }
+                let known: Option<&Vec<String>> = match tag.as_str() {
+                    "scenario" => Some(&metrics.scenarios),
+                    "stage" => Some(&metrics.stages),
+                    "name" => Some(&metrics.names),
+                    _ => None,
+                };
+                if let Some(known) = known {
+                    if !known.contains(value) {
+                        self.error_at(
+                            span,
+                            format!("no {tag} is called `{value}`, so this filter matches nothing"),
+                            did_you_mean(value, known.iter().map(String::as_str)),
+                        );
+                    }
+                }
+            }
+            for (index, threshold) in checks.iter().enumerate() {
+                let check_path = match threshold {
+                    Threshold::Check(_) => path!["thresholds", key.as_str(), index],
+                    Threshold::Long(_) => path!["thresholds", key.as_str(), index, "check"],
+                };
+                let text = threshold.check();
+                let check = match parse_check(text) {
+                    Ok(check) => check,
+                    Err(error) => {
+                        let span = self.inner_span(&check_path, error.offset, error.len);
+                        self.error_at(span, error.message, error.help);
+                        continue;
+                    }
+                };
+                let aggregation_len = text.trim_start().split_whitespace().next().map_or(1, |w| {
+                    w.find(['<', '>', '=', '!']).unwrap_or(w.len())
+                });
+                let lead = text.len() - text.trim_start().len();
+                if !kind.accepts(check.aggregation) {
+                    let span = self.inner_span(&check_path, lead, aggregation_len);
+                    self.error_at(
+                        span,
+                        format!(
+                            "`{}` does not apply to `{}`, a {}",
+                            check.aggregation,
+                            selector.metric,
+                            kind.name()
+                        ),
+                        Some(format!("a {} takes {}", kind.name(), kind.aggregations())),
+                    );
+                    continue;
+                }
+                if let Operand::Value { unit, .. } = check.operand {
+                    let time_aggregation = kind == MetricKind::Trend && !matches!(check.aggregation, Aggregation::Count);
+                    let problem = match unit {
+                        Unit::Time if !time_aggregation && kind != MetricKind::Collected => {
+                            Some(format!("`{}` of `{}` is not a time, so it takes no time unit", check.aggregation, selector.metric))
+                        }
+                        Unit::Percent if check.aggregation != Aggregation::Rate && kind != MetricKind::Collected && kind != MetricKind::Derived => {
+                            Some(format!("`{}` of `{}` is not a share, so it takes no `%`", check.aggregation, selector.metric))
+                        }
+                        _ => None,
+                    };
+                    if let Some(problem) = problem {
+                        let span = self.inner_span(&check_path, lead, text.trim().chars().count());
+                        self.error_at(span, problem, None);
+                        continue;
+                    }
+                }
+                let (abort_on_fail, delay_abort) = match threshold {
+                    Threshold::Check(_) => (false, None),
+                    Threshold::Long(long) => (long.abort_on_fail, long.delay_abort),
+                };
+                rules.push(ThresholdRule {
+                    key: key.clone(),
+                    selector: selector.clone(),
+                    source: text.to_owned(),
+                    check,
+                    abort_on_fail,
+                    delay_abort,
+                });
+            }
+        }
+        rules
+    }
+}

@@ -1,0 +1,102 @@
+//! The metrics a plan can name: built-in ones (k6's names where k6 has one), custom ones
+//! declared by steps (`metric:`), collected ones (`SOURCE.name`) and derived ones.
+
+use super::threshold::Aggregation;
+
+/// What kind of values a metric holds, which decides the aggregations that fit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Sums: `count`, `rate` (per second).
+    Counter,
+    /// Share of true samples: `rate`.
+    Rate,
+    /// Durations in a histogram: `avg`, `min`, `med`, `max`, `pN`, `count`.
+    Trend,
+    /// A level over time: `value` (last), `min`, `max`, `avg`.
+    Gauge,
+    /// Server-side metrics, whose type is only known when they are scraped: any aggregation.
+    Collected,
+    /// A number computed after the run: `value`.
+    Derived,
+}
+
+impl MetricKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Rate => "rate",
+            Self::Trend => "trend",
+            Self::Gauge => "gauge",
+            Self::Collected => "collected metric",
+            Self::Derived => "derived metric",
+        }
+    }
+
+    /// Whether `aggregation` can be computed for this kind of metric.
+    pub fn accepts(self, aggregation: Aggregation) -> bool {
+        use Aggregation as A;
+        match self {
+            Self::Counter => matches!(aggregation, A::Count | A::Rate),
+            Self::Rate => matches!(aggregation, A::Rate),
+            Self::Trend => matches!(
+                aggregation,
+                A::Avg | A::Min | A::Med | A::Max | A::Percentile(_) | A::Count
+            ),
+            Self::Gauge => matches!(aggregation, A::Value | A::Min | A::Max | A::Avg),
+            Self::Collected => true,
+            Self::Derived => matches!(aggregation, A::Value),
+        }
+    }
+
+    /// The aggregations that fit, for messages.
+    pub fn aggregations(self) -> &'static str {
+        match self {
+            Self::Counter => "count, rate",
+            Self::Rate => "rate",
+            Self::Trend => "avg, min, med, max, pN, count",
+            Self::Gauge => "value, min, max, avg",
+            Self::Collected => "any",
+            Self::Derived => "value",
+        }
+    }
+}
+
+/// Built-in metrics and their kinds.
+pub const BUILTIN: [(&str, MetricKind); 26] = [
+    ("http_reqs", MetricKind::Counter),
+    ("http_req_duration", MetricKind::Trend),
+    ("http_req_failed", MetricKind::Rate),
+    ("http_req_waiting", MetricKind::Trend),
+    ("ws_connect_time", MetricKind::Trend),
+    ("ws_connect_errors", MetricKind::Counter),
+    ("ws_connections_active", MetricKind::Gauge),
+    ("ws_msgs_sent", MetricKind::Counter),
+    ("ws_msgs_received", MetricKind::Counter),
+    ("ws_message_latency", MetricKind::Trend),
+    ("ws_session_duration", MetricKind::Trend),
+    ("ws_reconnect_time", MetricKind::Trend),
+    ("broadcast_delivery_time", MetricKind::Trend),
+    ("broadcast_delivered", MetricKind::Rate),
+    ("vus", MetricKind::Gauge),
+    ("vus_max", MetricKind::Gauge),
+    ("iterations", MetricKind::Counter),
+    ("iteration_duration", MetricKind::Trend),
+    ("dropped_iterations", MetricKind::Counter),
+    ("checks", MetricKind::Rate),
+    ("data_sent", MetricKind::Counter),
+    ("data_received", MetricKind::Counter),
+    ("errors", MetricKind::Counter),
+    ("http_req_duration_corrected", MetricKind::Trend),
+    ("iteration_duration_corrected", MetricKind::Trend),
+    ("ws_message_latency_corrected", MetricKind::Trend),
+];
+
+/// Tags every sample carries and thresholds can filter on.
+pub const TAGS: [&str; 6] = ["scenario", "stage", "name", "group", "method", "status"];
+
+pub fn builtin(name: &str) -> Option<MetricKind> {
+    BUILTIN
+        .iter()
+        .find(|(builtin, _)| *builtin == name)
+        .map(|(_, kind)| *kind)
+}

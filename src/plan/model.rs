@@ -1,0 +1,216 @@
+//! The plan as typed data: what a YAML plan deserialises into once it has passed the schema.
+//!
+//! These types are the single source of truth for the plan language: `loadplan schema`
+//! generates the JSON Schema from them (doc comments become the descriptions editors show),
+//! and the analyzer checks what a schema cannot (names, templates, thresholds, step order).
+//! Every struct denies unknown fields, so a typo is an error with a suggestion, not a silently
+//! ignored key.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use super::collect::*;
+pub use super::output::Output;
+pub use super::stage::{ArrivalSegment, RampSegment, Stage};
+pub use super::step::*;
+
+/// A load-test plan: where to send load, how much, what each virtual user does, which
+/// thresholds must hold and where results go.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "loadplan plan", extend("$id" = "https://loadplan.dev/schema/loadplan.schema.json"))]
+pub struct Plan {
+    /// The plan's name, shown in every report.
+    #[schemars(example = "websocket-performance")]
+    pub name: String,
+
+    /// What the plan measures, in a sentence or two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+
+    /// Target environments, picked with `--env` (or `LOADPLAN_ENV`); the first one is the
+    /// default. Their fields are available to templates as `env.*`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub environments: IndexMap<String, Environment>,
+
+    /// Names of secrets read from the process environment at run time, available to
+    /// templates as `secrets.NAME` and redacted in every output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = ["AUTH_TOKEN"])]
+    pub secrets: Vec<String>,
+
+    /// Plan variables, available to templates as `vars.*` and overridable on the command
+    /// line with `--var name=value`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub vars: IndexMap<String, serde_json::Value>,
+
+    /// Named stages (smoke, scale, sustained, stress, ...), picked with `--stage` (or
+    /// `LOADPLAN_STAGE`); the first one is the default.
+    pub stages: IndexMap<String, Stage>,
+
+    /// Named scenarios: what virtual users do. VUs are split over scenarios by `weight`;
+    /// a scenario with `vus` gets exactly that many.
+    pub scenarios: IndexMap<String, Scenario>,
+
+    /// Thresholds that must hold, keyed by metric (with an optional tag filter
+    /// `metric{name:value}` and an optional `#label` to keep two keys apart). See the
+    /// threshold grammar in docs/plan-reference.md.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub thresholds: IndexMap<String, Vec<Threshold>>,
+
+    /// Server-side metrics sampled during the run (Prometheus, JSON endpoints, processes,
+    /// commands).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collect: Vec<CollectSource>,
+
+    /// Derived metrics: a name and an arithmetic expression over other metrics' figures and
+    /// the run's values (`duration_s`, `vus_max`, `vars.*`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub derived: IndexMap<String, String>,
+
+    /// Where results go: Markdown documents, JSON, CSV history, JUnit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<Output>,
+}
+
+/// One target environment.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Start the built-in mock target in-process and fill `base_url` and `ws_url` from it.
+    /// `true`, or an object choosing the mock's mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<MockSetting>,
+
+    /// Base URL of the HTTP API, available as `env.base_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "https://api.staging.example.com")]
+    pub base_url: Option<String>,
+
+    /// Base URL of the WebSocket endpoint, available as `env.ws_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "wss://api.staging.example.com/ws")]
+    pub ws_url: Option<String>,
+
+    /// Accept TLS certificates that do not verify (self-signed staging servers).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+
+    /// Extra values of this environment, available as `env.NAME`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub values: IndexMap<String, String>,
+
+    /// Overrides of plan `vars` in this environment.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub vars: IndexMap<String, serde_json::Value>,
+}
+
+/// `mock: true`, or the built-in mock target's settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum MockSetting {
+    /// `true` starts the mock in `fixed` mode; `false` does not start it.
+    Enabled(bool),
+    /// The mock's mode and response.
+    Configured(MockConfig),
+}
+
+impl MockSetting {
+    pub fn enabled(&self) -> bool {
+        !matches!(self, Self::Enabled(false))
+    }
+}
+
+/// Settings of the built-in mock target.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MockConfig {
+    /// How the mock answers HTTP requests.
+    #[serde(default)]
+    pub mode: MockMode,
+    /// Status of `fixed` mode answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Body size of `fixed` mode answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_size: Option<super::units::Size>,
+}
+
+/// How the built-in mock answers HTTP requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MockMode {
+    /// A fixed status and body size.
+    #[default]
+    Fixed,
+    /// Accepts requests and never answers.
+    Timeout,
+    /// 401 without `Authorization`, 403 when wrong, 200 for `Bearer test-api-key`.
+    Auth,
+    /// 80% fast 200, 10% 200 after 2 s, 10% 503.
+    Mixed,
+}
+
+/// What a group of virtual users does.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// What the scenario stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+
+    /// Share of the stage's VUs, relative to the other scenarios' weights (VUs are split by
+    /// the largest-remainder method). Defaults to 1 when neither `weight` nor `vus` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub weight: Option<f64>,
+
+    /// A fixed number of VUs for this scenario in every stage, taken before the weighted
+    /// split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus: Option<u32>,
+
+    /// The steps each VU runs, once per iteration, until its stage stops it.
+    pub steps: Vec<Step>,
+
+    /// Background rules for WebSocket messages that no `expect` step consumed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_message: Vec<OnMessageRule>,
+}
+
+/// A threshold: a check as a string (`"p95 < 200ms"`) or the long form with abort settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Threshold {
+    /// A check: `AGGREGATION OPERATOR VALUE`, e.g. `p95 < 200ms`, `rate < 5%`,
+    /// `count < 10`, `p(99.9) <= 1s`, `p95 < baseline * 1.2`.
+    #[schemars(example = "p95 < 200ms")]
+    Check(String),
+    /// A check that can stop the run early.
+    Long(LongThreshold),
+}
+
+impl Threshold {
+    pub fn check(&self) -> &str {
+        match self {
+            Self::Check(check) => check,
+            Self::Long(long) => &long.check,
+        }
+    }
+}
+
+/// The long form of a threshold.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LongThreshold {
+    /// The check, as in the short form.
+    #[schemars(example = "p95 < 200ms")]
+    pub check: String,
+    /// Stop the run (exit 99) as soon as the check fails; judged every 2 s.
+    #[serde(default)]
+    pub abort_on_fail: bool,
+    /// Do not abort before this much of the stage has run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_abort: Option<super::units::Duration>,
+}

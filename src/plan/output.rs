@@ -1,0 +1,48 @@
+//! `outputs:` where a run's results go.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::template::Template;
+
+/// A destination for results. Paths are templates (`results/{{ run.started | date }}-{{ stage }}.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Output {
+    /// A Markdown report: a new file, appended to a document, or a section replaced in it.
+    Markdown(MarkdownOutput),
+    /// The full results as JSON, with histograms, for `loadplan report` and baselines.
+    Json(Template),
+    /// One row per run appended to a CSV history file with stable columns.
+    Csv(Template),
+    /// JUnit XML: one test case per threshold.
+    Junit(Template),
+}
+
+/// Where and how the Markdown report is written. Give one of `file`, `append_to`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkdownOutput {
+    /// Write the report to this file (replacing it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<Template>,
+    /// Append to this existing document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "docs/websocket-baselines.md")]
+    pub append_to: Option<Template>,
+    /// With `append_to`: the heading under which to add a row to its table (or the block at
+    /// the end of its section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "## Historical Results")]
+    pub under: Option<String>,
+    /// With `append_to`: replace the content between `<!-- loadplan:begin ID -->` and
+    /// `<!-- loadplan:end ID -->` (added at the end the first time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// A minijinja template file to render instead of the built-in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Regression limit factor shown beside each figure (default 1.2: baseline × 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression_factor: Option<f64>,
+}

@@ -1,0 +1,219 @@
+//! Templates: strings of the plan with `{{ expressions }}`, compiled once when the plan loads.
+//!
+//! Every template of a plan is added to one minijinja [`Environment`] under the JSON pointer
+//! of where it was written (`/scenarios/user/steps/0/connect`), in strict undefined mode, so
+//! that rendering at run time is a lookup and an evaluation, never a parse. What a template
+//! may name is checked by the analyzer from [`TemplateSet::add`]'s list of free names.
+//!
+//! Available everywhere: `uuid()`, `now_ms()`, `random_string(n)`, `random_int(a, b)`,
+//! `vu`, `iteration`, `scenario`, `stage`, `env.*`, `vars.*`, `secrets.*`; in steps, the
+//! names captured with `as:` and set with `set:` before them; in output paths, `run.*`.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+
+/// The functions every template can call.
+pub const FUNCTIONS: [&str; 4] = ["uuid", "now_ms", "random_string", "random_int"];
+
+/// The filters added to minijinja's built-in ones.
+pub const FILTERS: [&str; 1] = ["date"];
+
+/// A string of the plan that may hold `{{ expressions }}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Template(pub String);
+
+impl Template {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the string has any template syntax; plain strings are used as they are.
+    pub fn is_dynamic(text: &str) -> bool {
+        text.contains("{{") || text.contains("{%") || text.contains("{#")
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl JsonSchema for Template {
+    fn schema_name() -> Cow<'static, str> {
+        "Template".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "Text that may hold minijinja expressions: `{{ env.base_url }}`, `{{ vars.n }}`, `{{ uuid() }}`, `{{ ping.id }}`",
+        })
+    }
+}
+
+/// A template that did not compile: minijinja's message and the byte range in the template
+/// text, when it knows one.
+#[derive(Debug, Clone)]
+pub struct TemplateError {
+    pub message: String,
+    pub range: Option<std::ops::Range<usize>>,
+}
+
+/// All compiled templates of one plan.
+pub struct TemplateSet {
+    env: Environment<'static>,
+}
+
+impl Default for TemplateSet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TemplateSet {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.add_function("uuid", || uuid::Uuid::new_v4().to_string());
+        env.add_function("now_ms", now_ms);
+        env.add_function("random_string", random_string);
+        env.add_function("random_int", random_int);
+        env.add_filter("date", date);
+        Self { env }
+    }
+
+    /// Compiles `source` under `id`, returning the free names it uses, with attribute paths
+    /// (`env.base_url`, `ping.id`, `uuid`).
+    pub fn add(&mut self, id: &str, source: &str) -> Result<BTreeSet<String>, TemplateError> {
+        self.env
+            .add_template_owned(id.to_owned(), source.to_owned())
+            .map_err(|error| TemplateError {
+                message: describe(&error),
+                range: error.range(),
+            })?;
+        let template = self.env.get_template(id).map_err(|error| TemplateError {
+            message: describe(&error),
+            range: None,
+        })?;
+        Ok(template.undeclared_variables(true).into_iter().collect())
+    }
+
+    /// Renders the template compiled under `id` with `context`.
+    pub fn render(&self, id: &str, context: &Value) -> Result<String, Error> {
+        self.env.get_template(id)?.render(context)
+    }
+}
+
+fn describe(error: &Error) -> String {
+    let detail = error.detail().map(str::to_owned);
+    match (error.kind(), detail) {
+        (ErrorKind::SyntaxError, Some(detail)) => format!("template syntax error: {detail}"),
+        (_, Some(detail)) => format!("template error: {detail}"),
+        (kind, None) => format!("template error: {kind}"),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `n` random ASCII letters and digits (at most 16 MiB).
+fn random_string(n: u32) -> Result<String, Error> {
+    if n > 16 << 20 {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "random_string(n) takes n up to 16777216",
+        ));
+    }
+    Ok((0..n).map(|_| fastrand::alphanumeric()).collect())
+}
+
+/// A random integer from `a` to `b`, both included.
+fn random_int(a: i64, b: i64) -> Result<i64, Error> {
+    if a > b {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("random_int({a}, {b}): the first bound is above the second"),
+        ));
+    }
+    Ok(fastrand::i64(a..=b))
+}
+
+/// `"2026-11-25T05:38:10Z" | date` is `2026-11-25`; `| date("compact")` is `20261125T053810Z`.
+/// Run timestamps are always RFC 3339 in UTC, so this is text surgery, not a calendar.
+fn date(value: String, style: Option<String>) -> Result<String, Error> {
+    let well_formed = value.len() >= 20 && value.is_char_boundary(19) && value.as_bytes()[10] == b'T';
+    if !well_formed {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("date expects an RFC 3339 UTC timestamp, got `{value}`"),
+        ));
+    }
+    Ok(match style.as_deref() {
+        None | Some("day") => value[..10].to_owned(),
+        Some("compact") => format!("{}Z", value[..19].replace(['-', ':'], "")),
+        Some(other) => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("date takes `day` or `compact`, got `{other}`"),
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiles_once_and_reports_free_names() {
+        let mut set = TemplateSet::new();
+        let names = set
+            .add("/url", "{{ env.base_url }}/x?id={{ ping.id }}&r={{ random_string(4) }}")
+            .unwrap();
+        let names: Vec<_> = names.into_iter().collect();
+        assert_eq!(names, ["env.base_url", "ping.id", "random_string"]);
+        let context = Value::from_serialize(serde_json::json!({
+            "env": {"base_url": "http://h"}, "ping": {"id": 7}
+        }));
+        let text = set.render("/url", &context).unwrap();
+        assert!(text.starts_with("http://h/x?id=7&r="), "{text}");
+        assert_eq!(text.len(), "http://h/x?id=7&r=".len() + 4);
+    }
+
+    #[test]
+    fn strict_undefined_fails_rendering() {
+        let mut set = TemplateSet::new();
+        set.add("/t", "{{ vars.missing }}").unwrap();
+        let context = Value::from_serialize(serde_json::json!({"vars": {}}));
+        assert!(set.render("/t", &context).is_err());
+    }
+
+    #[test]
+    fn syntax_errors_have_a_range() {
+        let mut set = TemplateSet::new();
+        let error = set.add("/t", "hello {{ name ").unwrap_err();
+        assert!(error.message.starts_with("template syntax error"), "{}", error.message);
+        assert!(error.range.is_some());
+    }
+
+    #[test]
+    fn date_filter() {
+        assert_eq!(date("2026-11-25T05:38:10Z".into(), None).unwrap(), "2026-11-25");
+        assert_eq!(
+            date("2026-11-25T05:38:10Z".into(), Some("compact".into())).unwrap(),
+            "20261125T053810Z"
+        );
+        assert!(date("yesterday".into(), None).is_err());
+    }
+}

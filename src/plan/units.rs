@@ -1,0 +1,336 @@
+//! Value newtypes of the plan language: durations, rates, sizes and sleep ranges.
+//!
+//! Each is written as a string in YAML (`"30s"`, `"500/s"`, `"64KiB"`, `"1s..3s"`), parsed
+//! once when the plan loads, and carries its own JSON Schema (a `pattern`, a description and
+//! examples) so editors flag a bad value before loadplan sees it. The patterns are stricter
+//! than the parsers behind them: humantime would read `1M` as a month, the schema does not.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Implements `Deserialize` through `FromStr`, `Serialize` through `Display`, and a string
+/// `JsonSchema` with the given pattern, description and examples.
+macro_rules! string_newtype {
+    ($ty:ident, $name:literal, $pattern:expr, $description:literal, [$($example:literal),*]) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                $name.into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({
+                    "type": "string",
+                    "pattern": $pattern,
+                    "description": $description,
+                    "examples": [$($example),*],
+                })
+            }
+        }
+    };
+}
+
+const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";
+
+/// A length of time: `500ms`, `30s`, `2m`, `1h30m`, `1.5s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Duration(pub std::time::Duration);
+
+impl Duration {
+    pub const fn from_secs(secs: u64) -> Self {
+        Self(std::time::Duration::from_secs(secs))
+    }
+
+    pub fn as_secs_f64(self) -> f64 {
+        self.0.as_secs_f64()
+    }
+}
+
+impl FromStr for Duration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || {
+            format!("invalid duration `{text}`: expected a number with a unit (ms, s, m, h), like `500ms`, `30s` or `1h30m`")
+        };
+        let mut total = std::time::Duration::ZERO;
+        let mut rest = text;
+        if rest.is_empty() {
+            return Err(invalid());
+        }
+        while !rest.is_empty() {
+            let number_len = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .ok_or_else(invalid)?;
+            let (number, after) = rest.split_at(number_len);
+            let unit_len = after
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(after.len());
+            let (unit, after) = after.split_at(unit_len);
+            let value: f64 = number.parse().map_err(|_| invalid())?;
+            let seconds = match unit {
+                "ms" => value / 1000.0,
+                "s" => value,
+                "m" => value * 60.0,
+                "h" => value * 3600.0,
+                _ => return Err(invalid()),
+            };
+            total += std::time::Duration::try_from_secs_f64(seconds).map_err(|_| invalid())?;
+            rest = after;
+        }
+        Ok(Self(total))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // humantime writes `1h 30m`; the plan language has no spaces.
+        let text = humantime::format_duration(self.0).to_string().replace(' ', "");
+        f.write_str(if text.is_empty() { "0s" } else { &text })
+    }
+}
+
+string_newtype!(
+    Duration,
+    "Duration",
+    DURATION_PATTERN,
+    "A duration: a number and a unit (`ms`, `s`, `m`, `h`), possibly several in a row",
+    ["500ms", "30s", "2m", "1h30m"]
+);
+
+/// A rate of events per unit of time: `500/s`, `30/m`, `2.5/s`, `100/h`. Stored per second.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Rate {
+    per_second: f64,
+    text_unit: char,
+}
+
+impl Rate {
+    pub fn per_second(self) -> f64 {
+        self.per_second
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || {
+            format!("invalid rate `{text}`: expected a number of events per unit of time, like `500/s`, `30/m` or `100/h`")
+        };
+        let (number, unit) = text.split_once('/').ok_or_else(invalid)?;
+        let value: f64 = number.trim().parse().map_err(|_| invalid())?;
+        if !value.is_finite() || value < 0.0 {
+            return Err(invalid());
+        }
+        let (per_second, text_unit) = match unit.trim() {
+            "s" => (value, 's'),
+            "m" => (value / 60.0, 'm'),
+            "h" => (value / 3600.0, 'h'),
+            _ => return Err(invalid()),
+        };
+        Ok(Self {
+            per_second,
+            text_unit,
+        })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = match self.text_unit {
+            'm' => self.per_second * 60.0,
+            'h' => self.per_second * 3600.0,
+            _ => self.per_second,
+        };
+        write!(f, "{value}/{}", self.text_unit)
+    }
+}
+
+string_newtype!(
+    Rate,
+    "Rate",
+    r"^[0-9]+(\.[0-9]+)?/(s|m|h)$",
+    "A rate: events per second (`/s`), minute (`/m`) or hour (`/h`)",
+    ["500/s", "30/m"]
+);
+
+/// A size in bytes: `256`, `64KiB`, `1MiB`, `10KB`, `2GB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Size(pub u64);
+
+impl FromStr for Size {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || {
+            format!("invalid size `{text}`: expected a number of bytes with an optional unit (B, KB, KiB, MB, MiB, GB, GiB), like `64KiB`")
+        };
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: u64 = number.parse().map_err(|_| invalid())?;
+        let factor: u64 = match unit {
+            "" | "B" => 1,
+            "KB" => 1000,
+            "KiB" => 1 << 10,
+            "MB" => 1_000_000,
+            "MiB" => 1 << 20,
+            "GB" => 1_000_000_000,
+            "GiB" => 1 << 30,
+            _ => return Err(invalid()),
+        };
+        value.checked_mul(factor).map(Self).ok_or_else(invalid)
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+string_newtype!(
+    Size,
+    "Size",
+    r"^[0-9]+(B|KB|KiB|MB|MiB|GB|GiB)?$",
+    "A size in bytes, with an optional unit: `B`, `KB`, `KiB`, `MB`, `MiB`, `GB`, `GiB`",
+    ["256", "64KiB", "1MiB"]
+);
+
+/// How long a `sleep` step waits: a fixed duration (`1s`) or a uniformly random one from a
+/// range (`1s..3s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SleepTime {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl FromStr for SleepTime {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split_once("..") {
+            None => {
+                let fixed = text.parse()?;
+                Ok(Self {
+                    min: fixed,
+                    max: fixed,
+                })
+            }
+            Some((min, max)) => {
+                if min.is_empty() || max.is_empty() {
+                    return Err(format!(
+                        "invalid sleep range `{text}`: expected `MIN..MAX`, like `1s..3s`"
+                    ));
+                }
+                let min: Duration = min.parse()?;
+                let max: Duration = max.parse()?;
+                if min > max {
+                    return Err(format!(
+                        "invalid sleep range `{text}`: the lower bound `{min}` is above the upper bound `{max}`"
+                    ));
+                }
+                Ok(Self { min, max })
+            }
+        }
+    }
+}
+
+impl fmt::Display for SleepTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.min == self.max {
+            write!(f, "{}", self.min)
+        } else {
+            write!(f, "{}..{}", self.min, self.max)
+        }
+    }
+}
+
+string_newtype!(
+    SleepTime,
+    "SleepTime",
+    r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+(\.\.([0-9]+(\.[0-9]+)?(ms|s|m|h))+)?$",
+    "A fixed duration (`1s`) or a random one drawn uniformly from a range (`1s..3s`)",
+    ["1s", "500ms..2s"]
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let cases = [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("2m", 120_000),
+            ("1h30m", 5_400_000),
+            ("1.5s", 1_500),
+            ("1m30s", 90_000),
+        ];
+        for (text, millis) in cases {
+            let duration: Duration = text.parse().unwrap();
+            assert_eq!(duration.0.as_millis(), millis, "{text}");
+        }
+        for bad in ["", "30", "s", "3x", "1M", "-1s", "1 s", "1.s.s"] {
+            assert!(bad.parse::<Duration>().is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn duration_display_round_trips() {
+        for text in ["500ms", "30s", "2m", "1h30m"] {
+            let duration: Duration = text.parse().unwrap();
+            assert_eq!(duration.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn rates() {
+        let rate: Rate = "500/s".parse().unwrap();
+        assert_eq!(rate.per_second(), 500.0);
+        let rate: Rate = "30/m".parse().unwrap();
+        assert_eq!(rate.per_second(), 0.5);
+        assert_eq!(rate.to_string(), "30/m");
+        for bad in ["500", "/s", "5/d", "-1/s", "x/s"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!("256".parse::<Size>().unwrap().0, 256);
+        assert_eq!("64KiB".parse::<Size>().unwrap().0, 65_536);
+        assert_eq!("2MB".parse::<Size>().unwrap().0, 2_000_000);
+        assert!("1kb".parse::<Size>().is_err());
+        assert!("99999999999999999999GiB".parse::<Size>().is_err());
+    }
+
+    #[test]
+    fn sleep_times() {
+        let fixed: SleepTime = "1s".parse().unwrap();
+        assert_eq!(fixed.min, fixed.max);
+        let range: SleepTime = "500ms..2s".parse().unwrap();
+        assert_eq!(range.min.0.as_millis(), 500);
+        assert_eq!(range.max.0.as_millis(), 2000);
+        assert!("3s..1s".parse::<SleepTime>().is_err());
+    }
+}

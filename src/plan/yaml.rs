@@ -1,0 +1,323 @@
+//! YAML text → a span tree (saphyr) and the same data as JSON (`serde_json::Value`).
+//!
+//! saphyr reports syntax errors and duplicate keys with positions and keeps a span on every
+//! node and key. The JSON value is what the schema checks and serde reads; merge keys
+//! (`<<: *defaults`) are expanded into it here. Every later error names a JSON pointer, and
+//! [`Document::locate`] walks the span tree to turn it back into a line and column.
+
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use serde_json::{Map, Value};
+
+use crate::diag::{Diagnostic, Span};
+
+/// One segment of a path into the plan: a mapping key or a sequence index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl From<&str> for Segment {
+    fn from(key: &str) -> Self {
+        Self::Key(key.to_owned())
+    }
+}
+
+impl From<usize> for Segment {
+    fn from(index: usize) -> Self {
+        Self::Index(index)
+    }
+}
+
+/// A path into the plan, like `/scenarios/user/steps/0`.
+pub type Path = Vec<Segment>;
+
+/// Where a path leads: the span of the value and, for a mapping entry, of its key.
+#[derive(Debug, Clone, Copy)]
+pub struct Located {
+    pub key: Option<Span>,
+    pub value: Span,
+    /// False when the path could not be followed to its end (the span is of the deepest
+    /// node that exists).
+    pub exact: bool,
+}
+
+/// A loaded plan document.
+pub struct Document<'a> {
+    source: &'a str,
+    tree: MarkedYaml<'a>,
+    pub value: Value,
+}
+
+impl<'a> Document<'a> {
+    /// Parses `source`; a syntax error, a duplicate key or a document that is not one mapping
+    /// is returned as a located diagnostic.
+    pub fn load(source: &'a str) -> Result<Self, Diagnostic> {
+        let mut documents = MarkedYaml::load_from_str(source).map_err(|error| {
+            let marker = error.marker();
+            let message = error.info().to_owned();
+            let span = Span::new(marker.index(), marker.line(), marker.col() + 1, 1);
+            Diagnostic::error(Some(span), format!("invalid YAML: {message}"))
+        })?;
+        if documents.len() > 1 {
+            let span = node_span(source, &documents[1]);
+            return Err(Diagnostic::error(
+                Some(span),
+                "a plan is one YAML document, found a second one",
+            ));
+        }
+        let Some(tree) = documents.pop() else {
+            return Err(Diagnostic::error(None, "the plan is empty"));
+        };
+        if !matches!(tree.data, YamlData::Mapping(_)) {
+            return Err(Diagnostic::error(
+                Some(node_span(source, &tree)),
+                "a plan is a YAML mapping with `name`, `stages` and `scenarios`",
+            ));
+        }
+        let value = to_json(source, &tree)?;
+        Ok(Self {
+            source,
+            tree,
+            value,
+        })
+    }
+
+    /// The span of the node at `path`, or of the deepest node on the way to it.
+    pub fn locate(&self, path: &[Segment]) -> Located {
+        let mut node = &self.tree;
+        let mut key = None;
+        for (depth, segment) in path.iter().enumerate() {
+            match child(node, segment) {
+                Some((child_key, child)) => {
+                    key = child_key.map(|k| node_span(self.source, k));
+                    node = child;
+                }
+                None => {
+                    let _ = depth;
+                    return Located {
+                        key,
+                        value: node_span(self.source, node),
+                        exact: false,
+                    };
+                }
+            }
+        }
+        Located {
+            key,
+            value: node_span(self.source, node),
+            exact: true,
+        }
+    }
+
+    /// The span of the key at `path` when it is a mapping entry, else of its value.
+    pub fn key_span(&self, path: &[Segment]) -> Span {
+        let located = self.locate(path);
+        match located.key {
+            Some(key) if located.exact => key,
+            _ => located.value,
+        }
+    }
+
+    /// The span of the key at `path` without its quotes, for positions inside the key.
+    pub fn key_text_span(&self, path: &[Segment]) -> Span {
+        let span = self.key_span(path);
+        match self.source.chars().nth(span.offset) {
+            Some('"' | '\'') => Span::new(span.offset + 1, span.line, span.col + 1, span.len.saturating_sub(2).max(1)),
+            _ => span,
+        }
+    }
+
+    /// The span of the value at `path`.
+    pub fn value_span(&self, path: &[Segment]) -> Span {
+        self.locate(path).value
+    }
+
+    /// The span of the text of a one-line scalar at `path`, without its quotes, so that a
+    /// position inside the string (a template or threshold error) can be pointed at.
+    pub fn text_span(&self, path: &[Segment]) -> Option<Span> {
+        let span = self.locate(path).value;
+        let first = self.source.chars().nth(span.offset)?;
+        let quoted = matches!(first, '"' | '\'');
+        let line = self.source.lines().nth(span.line - 1)?;
+        let rest: String = line.chars().skip(span.col - 1).collect();
+        let len = if quoted {
+            rest[1..].find(first).map(|end| rest[1..1 + end].chars().count())?
+        } else {
+            span.len
+        };
+        Some(if quoted {
+            Span::new(span.offset + 1, span.line, span.col + 1, len)
+        } else {
+            Span::new(span.offset, span.line, span.col, len)
+        })
+    }
+}
+
+/// A mapping's entry or a sequence's item, following merge keys.
+fn child<'t, 'a>(
+    node: &'t MarkedYaml<'a>,
+    segment: &Segment,
+) -> Option<(Option<&'t MarkedYaml<'a>>, &'t MarkedYaml<'a>)> {
+    match (&node.data, segment) {
+        (YamlData::Mapping(map), Segment::Key(wanted)) => {
+            if let Some((key, value)) = map.iter().find(|(key, _)| key_text(key).as_deref() == Some(wanted)) {
+                return Some((Some(key), value));
+            }
+            let merged = map.iter().find(|(key, _)| key_text(key).as_deref() == Some("<<"))?.1;
+            match &merged.data {
+                YamlData::Sequence(items) => items.iter().find_map(|item| child(item, segment)),
+                _ => child(merged, segment),
+            }
+        }
+        (YamlData::Sequence(items), Segment::Index(index)) => items.get(*index).map(|item| (None, item)),
+        (YamlData::Tagged(_, inner), _) => child(inner, segment),
+        _ => None,
+    }
+}
+
+fn key_text(key: &MarkedYaml<'_>) -> Option<String> {
+    match &key.data {
+        YamlData::Value(scalar) => Some(scalar_text(scalar)),
+        YamlData::Tagged(_, inner) => key_text(inner),
+        _ => None,
+    }
+}
+
+fn scalar_text(scalar: &Scalar<'_>) -> String {
+    match scalar {
+        Scalar::Null => "null".to_owned(),
+        Scalar::Boolean(value) => value.to_string(),
+        Scalar::Integer(value) => value.to_string(),
+        Scalar::FloatingPoint(value) => value.to_string(),
+        Scalar::String(value) => value.to_string(),
+    }
+}
+
+/// A node's span in our terms: 1-based column, and a length that stays on its first line.
+fn node_span(source: &str, node: &MarkedYaml<'_>) -> Span {
+    let start = node.span.start;
+    let end = node.span.end;
+    let len = if end.line() == start.line() {
+        end.index().saturating_sub(start.index())
+    } else {
+        // A block node: underline the rest of its first line.
+        source
+            .lines()
+            .nth(start.line().saturating_sub(1))
+            .map_or(1, |line| line.chars().count().saturating_sub(start.col()))
+    };
+    Span::new(start.index(), start.line(), start.col() + 1, len.max(1))
+}
+
+fn to_json(source: &str, node: &MarkedYaml<'_>) -> Result<Value, Diagnostic> {
+    let invalid = |message: &str| Diagnostic::error(Some(node_span(source, node)), message);
+    Ok(match &node.data {
+        YamlData::Value(scalar) => match scalar {
+            Scalar::Null => Value::Null,
+            Scalar::Boolean(value) => Value::Bool(*value),
+            Scalar::Integer(value) => Value::from(*value),
+            Scalar::FloatingPoint(value) => serde_json::Number::from_f64(value.into_inner())
+                .map(Value::Number)
+                .ok_or_else(|| invalid("numbers must be finite (`.inf` and `.nan` are not allowed)"))?,
+            Scalar::String(value) => Value::String(value.to_string()),
+        },
+        YamlData::Sequence(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| to_json(source, item))
+                .collect::<Result<_, _>>()?,
+        ),
+        YamlData::Mapping(map) => {
+            let mut object = Map::new();
+            let mut merged = Vec::new();
+            for (key, value) in map {
+                let Some(text) = key_text(key) else {
+                    return Err(Diagnostic::error(
+                        Some(node_span(source, key)),
+                        "mapping keys must be plain values, not lists or mappings",
+                    ));
+                };
+                if text == "<<" && matches!(key.data, YamlData::Value(Scalar::String(_))) {
+                    merged.push(value);
+                    continue;
+                }
+                object.insert(text, to_json(source, value)?);
+            }
+            // Merge keys: explicit keys win, then earlier merged mappings over later ones.
+            for value in merged {
+                let sources: Vec<&MarkedYaml<'_>> = match &value.data {
+                    YamlData::Sequence(items) => items.iter().collect(),
+                    _ => vec![value],
+                };
+                for merged_source in sources {
+                    let Value::Object(entries) = to_json(source, merged_source)? else {
+                        return Err(Diagnostic::error(
+                            Some(node_span(source, merged_source)),
+                            "a merge key `<<` takes a mapping or a list of mappings",
+                        ));
+                    };
+                    for (key, value) in entries {
+                        object.entry(key).or_insert(value);
+                    }
+                }
+            }
+            Value::Object(object)
+        }
+        YamlData::Tagged(_, inner) => to_json(source, inner)?,
+        YamlData::Representation(text, _, _) => Value::String(text.to_string()),
+        YamlData::Alias(_) | YamlData::BadValue => {
+            return Err(invalid("invalid value (an unknown alias or a value that does not fit its tag)"));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(segments: &[&str]) -> Path {
+        segments
+            .iter()
+            .map(|s| s.parse::<usize>().map_or_else(|_| Segment::from(*s), Segment::Index))
+            .collect()
+    }
+
+    #[test]
+    fn locates_keys_and_values() {
+        let source = "name: x\nstages:\n  smoke: {vus: 10, duration: 30s}\nlist:\n  - a\n  - b\n";
+        let document = Document::load(source).unwrap();
+        let duration = document.locate(&path(&["stages", "smoke", "duration"]));
+        assert_eq!((duration.value.line, duration.value.col, duration.value.len), (3, 30, 3));
+        let key = duration.key.unwrap();
+        assert_eq!((key.line, key.col), (3, 20));
+        let item = document.locate(&path(&["list", "1"]));
+        assert_eq!((item.value.line, item.value.col), (6, 5));
+        assert!(!document.locate(&path(&["stages", "nope"])).exact);
+    }
+
+    #[test]
+    fn expands_merge_keys_and_locates_through_them() {
+        let source = "base: &b {vus: 1, duration: 5s}\nstage:\n  <<: *b\n  vus: 3\n";
+        let document = Document::load(source).unwrap();
+        assert_eq!(document.value["stage"], serde_json::json!({"vus": 3, "duration": "5s"}));
+        let located = document.locate(&path(&["stage", "duration"]));
+        assert!(located.exact);
+        assert_eq!(located.value.line, 1);
+    }
+
+    #[test]
+    fn rejects_duplicate_keys_with_position() {
+        let error = Document::load("name: a\nname: b\n").err().unwrap();
+        assert!(error.message.contains("duplicated key"), "{}", error.message);
+        assert_eq!(error.span.unwrap().line, 2);
+    }
+
+    #[test]
+    fn text_span_skips_quotes() {
+        let source = "t: \"p95 < 2s\"\n";
+        let document = Document::load(source).unwrap();
+        let span = document.text_span(&path(&["t"])).unwrap();
+        assert_eq!((span.col, span.len), (5, 8));
+    }
+}
