@@ -25,7 +25,9 @@ pub struct Arguments {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check plans and report every problem at once (exit 0 when valid, 2 otherwise)
-    #[command(after_help = "Example:\n  loadplan validate plans/*.yaml examples/*.yaml --stage smoke")]
+    #[command(
+        after_help = "Example:\n  loadplan validate plans/*.yaml examples/*.yaml --stage smoke"
+    )]
     Validate {
         /// Plan files
         #[arg(required = true, value_name = "PLAN")]

@@ -18,7 +18,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
         Ok(arguments) => arguments,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() { Err(exit_code::INVALID) } else { Ok(()) };
+            return if error.use_stderr() {
+                Err(exit_code::INVALID)
+            } else {
+                Ok(())
+            };
         }
     };
     match arguments.command {
@@ -28,7 +32,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
             Ok(())
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Arguments::command(), "loadplan", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Arguments::command(),
+                "loadplan",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
     }
@@ -75,7 +84,10 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
     for diagnostic in &diagnostics {
         let _ = write!(out, "{}", render(shown, &source, diagnostic));
     }
-    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diagnostics.len() - errors;
     match checked {
         Some(checked) => {
@@ -88,7 +100,11 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
                 plural(plan.scenarios.len()),
                 checked.thresholds.len(),
                 plural(checked.thresholds.len()),
-                if warnings > 0 { format!(", {warnings} warning{}", plural(warnings)) } else { String::new() }
+                if warnings > 0 {
+                    format!(", {warnings} warning{}", plural(warnings))
+                } else {
+                    String::new()
+                }
             );
             true
         }
@@ -97,7 +113,11 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
                 out,
                 "{shown}: {errors} error{}{}",
                 plural(errors),
-                if warnings > 0 { format!(", {warnings} warning{}", plural(warnings)) } else { String::new() }
+                if warnings > 0 {
+                    format!(", {warnings} warning{}", plural(warnings))
+                } else {
+                    String::new()
+                }
             );
             false
         }

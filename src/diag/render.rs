@@ -10,7 +10,11 @@ use super::diagnostic::Diagnostic;
 pub fn render(path: &str, source: &str, diagnostic: &Diagnostic) -> String {
     let mut out = String::new();
     let Some(span) = diagnostic.span else {
-        let _ = writeln!(out, "{path}: {}: {}", diagnostic.severity, diagnostic.message);
+        let _ = writeln!(
+            out,
+            "{path}: {}: {}",
+            diagnostic.severity, diagnostic.message
+        );
         if let Some(help) = &diagnostic.help {
             let _ = writeln!(out, "  = help: {help}");
         }

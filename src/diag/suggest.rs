@@ -6,7 +6,8 @@ pub fn suggest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .into_iter()
         .map(|candidate| (strsim::damerau_levenshtein(input, candidate), candidate))
         .filter(|(distance, candidate)| {
-            *distance > 0 && *distance <= (input.chars().count().max(candidate.chars().count()) / 3).max(1)
+            *distance > 0
+                && *distance <= (input.chars().count().max(candidate.chars().count()) / 3).max(1)
         })
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)

@@ -143,4 +143,3 @@ pub enum CommandParse {
     Prometheus,
     Json,
 }
-

@@ -141,7 +141,11 @@ impl Parser {
             }
             Some(c) if c.is_ascii_digit() || c == '.' => {
                 let start = self.pos;
-                while self.chars.get(self.pos).is_some_and(|c| c.is_ascii_digit() || *c == '.') {
+                while self
+                    .chars
+                    .get(self.pos)
+                    .is_some_and(|c| c.is_ascii_digit() || *c == '.')
+                {
                     self.pos += 1;
                 }
                 let text: String = self.chars[start..self.pos].iter().collect();
@@ -169,7 +173,9 @@ impl Parser {
                 Ok(Expr::Name(name, start))
             }
             Some(c) => Err(self.error(format!("expected a number, a name or `(`, found `{c}`"))),
-            None => Err(self.error("expected a number, a name or `(` at the end of the expression")),
+            None => {
+                Err(self.error("expected a number, a name or `(` at the end of the expression"))
+            }
         }
     }
 }
@@ -205,14 +211,22 @@ mod tests {
     #[test]
     fn reports_errors_with_offsets() {
         let cases = [
-            ("a +", 3, "expected a number, a name or `(` at the end of the expression"),
+            (
+                "a +",
+                3,
+                "expected a number, a name or `(` at the end of the expression",
+            ),
             ("(a + 1", 6, "expected `)`"),
             ("a b", 2, "unexpected `b`"),
             ("a * $", 4, "expected a number, a name or `(`, found `$`"),
         ];
         for (text, offset, message) in cases {
             let error = parse(text).unwrap_err();
-            assert_eq!((error.offset, error.message.as_str()), (offset, message), "{text}");
+            assert_eq!(
+                (error.offset, error.message.as_str()),
+                (offset, message),
+                "{text}"
+            );
         }
     }
 

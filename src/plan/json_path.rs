@@ -124,7 +124,11 @@ mod tests {
             ("$['a/b'].c", "/a~1b/c"),
         ];
         for (text, pointer) in cases {
-            assert_eq!(text.parse::<JsonPath>().unwrap().pointer(), pointer, "{text}");
+            assert_eq!(
+                text.parse::<JsonPath>().unwrap().pointer(),
+                pointer,
+                "{text}"
+            );
         }
         for bad in ["id", "$.", "$[x]", "$[0", "$['a'", "$..a", "$a"] {
             assert!(bad.parse::<JsonPath>().is_err(), "{bad} should not parse");

@@ -19,7 +19,7 @@ pub use super::step::*;
 /// thresholds must hold and where results go.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "loadplan plan", extend("$id" = "https://loadplan.dev/schema/loadplan.schema.json"))]
+#[schemars(title = "loadplan plan")]
 pub struct Plan {
     /// The plan's name, shown in every report.
     #[schemars(example = "websocket-performance")]

@@ -14,7 +14,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 use super::model::Plan;
-use super::units::{Duration, Rate, SleepTime, Size};
+use super::units::{Duration, Rate, Size, SleepTime};
 use super::yaml::{Document, Path, Segment};
 use crate::diag::{Diagnostic, did_you_mean, suggest};
 
@@ -50,7 +50,9 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         Err(error) => {
             return vec![Diagnostic::error(
                 None,
-                format!("internal error: the plan schema does not compile ({error}); this is a bug in loadplan"),
+                format!(
+                    "internal error: the plan schema does not compile ({error}); this is a bug in loadplan"
+                ),
             )];
         }
     };
@@ -169,7 +171,12 @@ fn pattern_message(pattern: &str, text: &str) -> String {
     specific.unwrap_or_else(|| format!("`{text}` does not match the pattern `{pattern}`"))
 }
 
-fn describe(document: &Document<'_>, schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
+fn describe(
+    document: &Document<'_>,
+    schema: &Value,
+    error: &ValidationError<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
     let path = instance_path(error);
     let value_span = Some(document.value_span(&path));
     let key_span = Some(document.key_span(&path));
@@ -183,8 +190,11 @@ fn describe(document: &Document<'_>, schema: &Value, error: &ValidationError<'_>
                     (!allowed.is_empty()).then(|| format!("expected one of {}", ticked(&allowed)))
                 });
                 out.push(
-                    Diagnostic::error(Some(document.key_span(&key_path)), format!("unknown field `{key}`"))
-                        .with_help(help),
+                    Diagnostic::error(
+                        Some(document.key_span(&key_path)),
+                        format!("unknown field `{key}`"),
+                    )
+                    .with_help(help),
                 );
             }
             return;
@@ -195,7 +205,11 @@ fn describe(document: &Document<'_>, schema: &Value, error: &ValidationError<'_>
         }
         ValidationErrorKind::Type { kind } => Diagnostic::error(
             value_span,
-            format!("expected {}, found {}", type_name(kind), describe_value(error.instance())),
+            format!(
+                "expected {}, found {}",
+                type_name(kind),
+                describe_value(error.instance())
+            ),
         ),
         ValidationErrorKind::Pattern { pattern } => {
             let text = error.instance().as_str().unwrap_or_default();
@@ -204,7 +218,11 @@ fn describe(document: &Document<'_>, schema: &Value, error: &ValidationError<'_>
         ValidationErrorKind::Enum { options } => {
             let options: Vec<String> = options
                 .as_array()
-                .map(|o| o.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect())
+                .map(|o| {
+                    o.iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             let found = error.instance();
             let help = found
@@ -212,33 +230,50 @@ fn describe(document: &Document<'_>, schema: &Value, error: &ValidationError<'_>
                 .and_then(|text| did_you_mean(text, options.iter().map(String::as_str)));
             Diagnostic::error(
                 value_span,
-                format!("unknown value {}: expected one of {}", short(found), ticked(&options)),
+                format!(
+                    "unknown value {}: expected one of {}",
+                    short(found),
+                    ticked(&options)
+                ),
             )
             .with_help(help)
         }
         ValidationErrorKind::Constant { expected_value } => Diagnostic::error(
             value_span,
-            format!("expected `{expected_value}`, found {}", describe_value(error.instance())),
+            format!(
+                "expected `{expected_value}`, found {}",
+                describe_value(error.instance())
+            ),
         ),
-        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
-            Diagnostic::error(
-                value_span,
-                format!("{} is below the minimum of {limit}", short(error.instance())),
-            )
-        }
-        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
-            Diagnostic::error(
-                value_span,
-                format!("{} is above the maximum of {limit}", short(error.instance())),
-            )
-        }
+        ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => Diagnostic::error(
+            value_span,
+            format!(
+                "{} is below the minimum of {limit}",
+                short(error.instance())
+            ),
+        ),
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit } => Diagnostic::error(
+            value_span,
+            format!(
+                "{} is above the maximum of {limit}",
+                short(error.instance())
+            ),
+        ),
         ValidationErrorKind::MinItems { limit } => Diagnostic::error(
             value_span,
-            format!("expected at least {limit} item{}", if *limit == 1 { "" } else { "s" }),
+            format!(
+                "expected at least {limit} item{}",
+                if *limit == 1 { "" } else { "s" }
+            ),
         ),
         ValidationErrorKind::MinProperties { limit } => Diagnostic::error(
             value_span,
-            format!("expected at least {limit} entr{}", if *limit == 1 { "y" } else { "ies" }),
+            format!(
+                "expected at least {limit} entr{}",
+                if *limit == 1 { "y" } else { "ies" }
+            ),
         ),
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             describe_alternatives(document, schema, error, &path, context, out);
@@ -272,7 +307,9 @@ fn branch_score(branch: &[ValidationError<'_>], at: &Path) -> (usize, usize, usi
         }
         match error.kind() {
             ValidationErrorKind::Type { .. } => wrong_type += 1,
-            ValidationErrorKind::AdditionalProperties { unexpected } => unknown_keys += unexpected.len(),
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                unknown_keys += unexpected.len()
+            }
             _ => {}
         }
     }
@@ -287,9 +324,15 @@ fn describe_alternatives(
     context: &[Vec<ValidationError<'static>>],
     out: &mut Vec<Diagnostic>,
 ) {
-    let scores: Vec<_> = context.iter().map(|branch| branch_score(branch, path)).collect();
+    let scores: Vec<_> = context
+        .iter()
+        .map(|branch| branch_score(branch, path))
+        .collect();
     let Some(best) = scores.iter().min().copied() else {
-        out.push(Diagnostic::error(Some(document.value_span(path)), error.to_string()));
+        out.push(Diagnostic::error(
+            Some(document.value_span(path)),
+            error.to_string(),
+        ));
         return;
     };
     let best_branches: Vec<usize> = (0..context.len()).filter(|i| scores[*i] == best).collect();
@@ -328,7 +371,12 @@ fn describe_alternatives(
     let shapes: Vec<String> = required
         .iter()
         .filter(|keys| !keys.is_empty())
-        .map(|keys| keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" + "))
+        .map(|keys| {
+            keys.iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
         .collect();
     let mut known: Vec<String> = Vec::new();
     for branch in context {
@@ -341,7 +389,13 @@ fn describe_alternatives(
     let found: Vec<String> = error
         .instance()
         .as_object()
-        .map(|object| object.keys().filter(|k| !known.contains(k)).cloned().collect())
+        .map(|object| {
+            object
+                .keys()
+                .filter(|k| !known.contains(k))
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default();
     let help = found
         .iter()
@@ -361,8 +415,11 @@ fn describe_alternatives(
         })
         .unwrap_or_else(|| document.key_span(path));
     out.push(
-        Diagnostic::error(Some(span), format!("expected one of {}{found_text}", shapes.join(", ")))
-            .with_help(help),
+        Diagnostic::error(
+            Some(span),
+            format!("expected one of {}{found_text}", shapes.join(", ")),
+        )
+        .with_help(help),
     );
 }
 
@@ -386,7 +443,12 @@ fn branch_required(schema: &Value, error: &ValidationError<'_>) -> Vec<Vec<Strin
             branch
                 .get("required")
                 .and_then(Value::as_array)
-                .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default()
         })
         .collect()
@@ -399,7 +461,10 @@ fn lacks_every_shape(required: &[Vec<String>], instance: &Value) -> bool {
         return false;
     };
     required.iter().any(|keys| !keys.is_empty())
-        && !required.iter().flatten().any(|key| object.contains_key(key))
+        && !required
+            .iter()
+            .flatten()
+            .any(|key| object.contains_key(key))
 }
 
 /// Reports a chosen branch's errors, leaving out a "missing field" whose name an unknown
@@ -423,9 +488,7 @@ fn describe_branch(
     for error in branch {
         if let ValidationErrorKind::Required { property } = error.kind() {
             let name = property.as_str().unwrap_or_default();
-            let typo = unknown
-                .iter()
-                .any(|key| suggest(key, [name]).is_some());
+            let typo = unknown.iter().any(|key| suggest(key, [name]).is_some());
             if typo && instance_path(error) == *path {
                 continue;
             }

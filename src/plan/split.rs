@@ -19,7 +19,13 @@ pub fn split_vus(scenarios: &[&Scenario], total: u32) -> Vec<u32> {
     }
     let weights: Vec<f64> = scenarios
         .iter()
-        .map(|s| if s.vus.is_some() { 0.0 } else { s.weight.unwrap_or(1.0).max(0.0) })
+        .map(|s| {
+            if s.vus.is_some() {
+                0.0
+            } else {
+                s.weight.unwrap_or(1.0).max(0.0)
+            }
+        })
         .collect();
     let sum: f64 = weights.iter().sum();
     if sum <= 0.0 || left == 0 {
@@ -80,10 +86,26 @@ mod tests {
     #[test]
     fn largest_remainder_split() {
         let cases: [(&[(Option<f64>, Option<u32>)], u32, &[u32]); 6] = [
-            (&[(Some(70.0), None), (Some(15.0), None), (Some(15.0), None)], 10, &[7, 2, 1]),
-            (&[(Some(70.0), None), (Some(15.0), None), (Some(15.0), None)], 120, &[84, 18, 18]),
-            (&[(Some(1.0), None), (Some(1.0), None), (Some(1.0), None)], 2, &[1, 1, 0]),
-            (&[(None, Some(1)), (Some(70.0), None), (Some(30.0), None)], 11, &[1, 7, 3]),
+            (
+                &[(Some(70.0), None), (Some(15.0), None), (Some(15.0), None)],
+                10,
+                &[7, 2, 1],
+            ),
+            (
+                &[(Some(70.0), None), (Some(15.0), None), (Some(15.0), None)],
+                120,
+                &[84, 18, 18],
+            ),
+            (
+                &[(Some(1.0), None), (Some(1.0), None), (Some(1.0), None)],
+                2,
+                &[1, 1, 0],
+            ),
+            (
+                &[(None, Some(1)), (Some(70.0), None), (Some(30.0), None)],
+                11,
+                &[1, 7, 3],
+            ),
             (&[(None, Some(5)), (Some(1.0), None)], 3, &[3, 0]),
             (&[(Some(70.0), None), (Some(0.1), None)], 100, &[100, 0]),
         ];

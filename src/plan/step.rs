@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::json_path::JsonPath;
 use super::template::Template;
-use super::units::{Duration, SleepTime, Size};
+use super::units::{Duration, Size, SleepTime};
 
 /// One step of a scenario.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -124,7 +124,9 @@ fn describe(error: &Error) -> String {
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// `n` random ASCII letters and digits (at most 16 MiB).
@@ -152,7 +154,8 @@ fn random_int(a: i64, b: i64) -> Result<i64, Error> {
 /// `"2026-11-25T05:38:10Z" | date` is `2026-11-25`; `| date("compact")` is `20261125T053810Z`.
 /// Run timestamps are always RFC 3339 in UTC, so this is text surgery, not a calendar.
 fn date(value: String, style: Option<String>) -> Result<String, Error> {
-    let well_formed = value.len() >= 20 && value.is_char_boundary(19) && value.as_bytes()[10] == b'T';
+    let well_formed =
+        value.len() >= 20 && value.is_char_boundary(19) && value.as_bytes()[10] == b'T';
     if !well_formed {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
@@ -179,7 +182,10 @@ mod tests {
     fn compiles_once_and_reports_free_names() {
         let mut set = TemplateSet::new();
         let names = set
-            .add("/url", "{{ env.base_url }}/x?id={{ ping.id }}&r={{ random_string(4) }}")
+            .add(
+                "/url",
+                "{{ env.base_url }}/x?id={{ ping.id }}&r={{ random_string(4) }}",
+            )
             .unwrap();
         let names: Vec<_> = names.into_iter().collect();
         assert_eq!(names, ["env.base_url", "ping.id", "random_string"]);
@@ -203,13 +209,20 @@ mod tests {
     fn syntax_errors_have_a_range() {
         let mut set = TemplateSet::new();
         let error = set.add("/t", "hello {{ name ").unwrap_err();
-        assert!(error.message.starts_with("template syntax error"), "{}", error.message);
+        assert!(
+            error.message.starts_with("template syntax error"),
+            "{}",
+            error.message
+        );
         assert!(error.range.is_some());
     }
 
     #[test]
     fn date_filter() {
-        assert_eq!(date("2026-11-25T05:38:10Z".into(), None).unwrap(), "2026-11-25");
+        assert_eq!(
+            date("2026-11-25T05:38:10Z".into(), None).unwrap(),
+            "2026-11-25"
+        );
         assert_eq!(
             date("2026-11-25T05:38:10Z".into(), Some("compact".into())).unwrap(),
             "20261125T053810Z"

@@ -156,7 +156,11 @@ const AGGREGATIONS: [&str; 8] = ["count", "rate", "value", "avg", "min", "med", 
 pub fn parse_selector(key: &str) -> Result<Selector, ParseError> {
     let (body, label) = match key.split_once('#') {
         Some((body, label)) => {
-            if label.is_empty() || !label.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+            if label.is_empty()
+                || !label
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+            {
                 return Err(ParseError::new(
                     "a threshold label after `#` must be a word, like `#regression`",
                     body.len(),
@@ -272,7 +276,9 @@ impl Scanner<'_> {
     fn word(&self) -> &str {
         let rest = self.rest();
         let end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '(' || c == ')' || c == '_'))
+            .find(|c: char| {
+                !(c.is_ascii_alphanumeric() || c == '.' || c == '(' || c == ')' || c == '_')
+            })
             .unwrap_or(rest.len());
         &rest[..end]
     }
@@ -305,14 +311,18 @@ impl Scanner<'_> {
                     Some(p) if p > 0.0 && p <= 100.0 => Aggregation::Percentile(p),
                     Some(_) => {
                         return Err(ParseError::new(
-                            format!("percentile `{word}` is out of range: it must be above 0 and at most 100"),
+                            format!(
+                                "percentile `{word}` is out of range: it must be above 0 and at most 100"
+                            ),
                             offset,
                             word.chars().count(),
                         ));
                     }
                     None => {
                         let error = ParseError::new(
-                            format!("unknown aggregation `{word}`: expected count, rate, value, avg, min, med, max or pN (like p95 or p(99.9))"),
+                            format!(
+                                "unknown aggregation `{word}`: expected count, rate, value, avg, min, med, max or pN (like p95 or p(99.9))"
+                            ),
                             offset,
                             word.chars().count(),
                         );
@@ -384,7 +394,11 @@ impl Scanner<'_> {
                 self.skip_spaces();
                 let at = self.char_offset();
                 let factor = self.number().ok_or_else(|| {
-                    ParseError::new("expected a number after `baseline *`, like `baseline * 1.2`", at, 1)
+                    ParseError::new(
+                        "expected a number after `baseline *`, like `baseline * 1.2`",
+                        at,
+                        1,
+                    )
                 })?;
                 return Ok(Operand::Baseline { factor });
             }
@@ -394,9 +408,12 @@ impl Scanner<'_> {
             let found = self.rest().split_whitespace().next().unwrap_or("");
             return Err(ParseError::new(
                 if found.is_empty() {
-                    "expected a value after the operator, like `200ms`, `5%` or `baseline * 1.2`".to_owned()
+                    "expected a value after the operator, like `200ms`, `5%` or `baseline * 1.2`"
+                        .to_owned()
                 } else {
-                    format!("expected a value, like `200ms`, `5%` or `baseline * 1.2`, found `{found}`")
+                    format!(
+                        "expected a value, like `200ms`, `5%` or `baseline * 1.2`, found `{found}`"
+                    )
                 },
                 offset,
                 found.chars().count(),
@@ -411,7 +428,10 @@ impl Scanner<'_> {
                 return Ok(Operand::Baseline { factor: value });
             }
         }
-        let unit_text: String = rest.chars().take_while(|c| c.is_alphabetic() || *c == '%').collect();
+        let unit_text: String = rest
+            .chars()
+            .take_while(|c| c.is_alphabetic() || *c == '%')
+            .collect();
         let (value, unit) = match unit_text.as_str() {
             "" => (value, Unit::None),
             "us" | "µs" => (value / 1000.0, Unit::Time),
@@ -432,7 +452,6 @@ impl Scanner<'_> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,18 +463,78 @@ mod tests {
     #[test]
     fn parses_checks() {
         let cases = [
-            ("p95 < 200ms", Aggregation::Percentile(95.0), Operator::Lt, value(200.0, Unit::Time)),
-            ("p(99.9) <= 1s", Aggregation::Percentile(99.9), Operator::Le, value(1000.0, Unit::Time)),
-            ("p99.9<1.5s", Aggregation::Percentile(99.9), Operator::Lt, value(1500.0, Unit::Time)),
-            ("rate < 5%", Aggregation::Rate, Operator::Lt, value(0.05, Unit::Percent)),
-            ("rate > 0.95", Aggregation::Rate, Operator::Gt, value(0.95, Unit::None)),
-            ("count < 10", Aggregation::Count, Operator::Lt, value(10.0, Unit::None)),
-            ("value != 0", Aggregation::Value, Operator::Ne, value(0.0, Unit::None)),
-            ("avg >= 250us", Aggregation::Avg, Operator::Ge, value(0.25, Unit::Time)),
-            ("med == 2m", Aggregation::Med, Operator::Eq, value(120_000.0, Unit::Time)),
-            ("p95 < baseline * 1.2", Aggregation::Percentile(95.0), Operator::Lt, Operand::Baseline { factor: 1.2 }),
-            ("p95 < 1.2 * baseline", Aggregation::Percentile(95.0), Operator::Lt, Operand::Baseline { factor: 1.2 }),
-            ("max <= baseline", Aggregation::Max, Operator::Le, Operand::Baseline { factor: 1.0 }),
+            (
+                "p95 < 200ms",
+                Aggregation::Percentile(95.0),
+                Operator::Lt,
+                value(200.0, Unit::Time),
+            ),
+            (
+                "p(99.9) <= 1s",
+                Aggregation::Percentile(99.9),
+                Operator::Le,
+                value(1000.0, Unit::Time),
+            ),
+            (
+                "p99.9<1.5s",
+                Aggregation::Percentile(99.9),
+                Operator::Lt,
+                value(1500.0, Unit::Time),
+            ),
+            (
+                "rate < 5%",
+                Aggregation::Rate,
+                Operator::Lt,
+                value(0.05, Unit::Percent),
+            ),
+            (
+                "rate > 0.95",
+                Aggregation::Rate,
+                Operator::Gt,
+                value(0.95, Unit::None),
+            ),
+            (
+                "count < 10",
+                Aggregation::Count,
+                Operator::Lt,
+                value(10.0, Unit::None),
+            ),
+            (
+                "value != 0",
+                Aggregation::Value,
+                Operator::Ne,
+                value(0.0, Unit::None),
+            ),
+            (
+                "avg >= 250us",
+                Aggregation::Avg,
+                Operator::Ge,
+                value(0.25, Unit::Time),
+            ),
+            (
+                "med == 2m",
+                Aggregation::Med,
+                Operator::Eq,
+                value(120_000.0, Unit::Time),
+            ),
+            (
+                "p95 < baseline * 1.2",
+                Aggregation::Percentile(95.0),
+                Operator::Lt,
+                Operand::Baseline { factor: 1.2 },
+            ),
+            (
+                "p95 < 1.2 * baseline",
+                Aggregation::Percentile(95.0),
+                Operator::Lt,
+                Operand::Baseline { factor: 1.2 },
+            ),
+            (
+                "max <= baseline",
+                Aggregation::Max,
+                Operator::Le,
+                Operand::Baseline { factor: 1.0 },
+            ),
         ];
         for (text, aggregation, operator, operand) in cases {
             let check = parse_check(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
@@ -474,33 +553,80 @@ mod tests {
     #[test]
     fn rejects_bad_checks_with_positions() {
         let cases = [
-            ("p95 200ms", 4, "expected an operator (<, <=, >, >=, ==, !=), found `200ms`"),
-            ("p95 = 200ms", 4, "expected an operator (<, <=, >, >=, ==, !=), found `=`"),
-            ("pp95 < 1", 0, "unknown aggregation `pp95`: expected count, rate, value, avg, min, med, max or pN (like p95 or p(99.9))"),
-            ("p101 < 1", 0, "percentile `p101` is out of range: it must be above 0 and at most 100"),
-            ("p95 < fast", 6, "expected a value, like `200ms`, `5%` or `baseline * 1.2`, found `fast`"),
-            ("p95 < 200 ms", 10, "unexpected `ms` after the threshold value"),
-            ("p95 < 200sec", 9, "unknown unit `sec`: expected us, ms, s, m or %"),
-            ("p95 < baseline *", 16, "expected a number after `baseline *`, like `baseline * 1.2`"),
-            ("", 0, "a threshold starts with an aggregation: count, rate, value, avg, min, med, max or pN"),
+            (
+                "p95 200ms",
+                4,
+                "expected an operator (<, <=, >, >=, ==, !=), found `200ms`",
+            ),
+            (
+                "p95 = 200ms",
+                4,
+                "expected an operator (<, <=, >, >=, ==, !=), found `=`",
+            ),
+            (
+                "pp95 < 1",
+                0,
+                "unknown aggregation `pp95`: expected count, rate, value, avg, min, med, max or pN (like p95 or p(99.9))",
+            ),
+            (
+                "p101 < 1",
+                0,
+                "percentile `p101` is out of range: it must be above 0 and at most 100",
+            ),
+            (
+                "p95 < fast",
+                6,
+                "expected a value, like `200ms`, `5%` or `baseline * 1.2`, found `fast`",
+            ),
+            (
+                "p95 < 200 ms",
+                10,
+                "unexpected `ms` after the threshold value",
+            ),
+            (
+                "p95 < 200sec",
+                9,
+                "unknown unit `sec`: expected us, ms, s, m or %",
+            ),
+            (
+                "p95 < baseline *",
+                16,
+                "expected a number after `baseline *`, like `baseline * 1.2`",
+            ),
+            (
+                "",
+                0,
+                "a threshold starts with an aggregation: count, rate, value, avg, min, med, max or pN",
+            ),
         ];
         for (text, offset, message) in cases {
             let error = parse_check(text).unwrap_err();
-            assert_eq!((error.offset, error.message.as_str()), (offset, message), "{text}");
+            assert_eq!(
+                (error.offset, error.message.as_str()),
+                (offset, message),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn parses_selectors() {
-        let selector = parse_selector("http_req_duration{name:broadcast, scenario:user}#slow").unwrap();
+        let selector =
+            parse_selector("http_req_duration{name:broadcast, scenario:user}#slow").unwrap();
         assert_eq!(selector.metric, "http_req_duration");
         assert_eq!(
             selector.tags,
-            [("name".into(), "broadcast".into()), ("scenario".into(), "user".into())]
+            [
+                ("name".into(), "broadcast".into()),
+                ("scenario".into(), "user".into())
+            ]
         );
         assert_eq!(selector.tag_offsets, [18, 34]);
         assert_eq!(selector.label.as_deref(), Some("slow"));
-        assert_eq!(parse_selector("shuffler.cpu_percent").unwrap().metric, "shuffler.cpu_percent");
+        assert_eq!(
+            parse_selector("shuffler.cpu_percent").unwrap().metric,
+            "shuffler.cpu_percent"
+        );
         assert!(parse_selector("http_req_duration{name:x").is_err());
         assert!(parse_selector("http req").is_err());
         assert!(parse_selector("a{name}").is_err());

@@ -67,7 +67,9 @@ impl FromStr for Duration {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let invalid = || {
-            format!("invalid duration `{text}`: expected a number with a unit (ms, s, m, h), like `500ms`, `30s` or `1h30m`")
+            format!(
+                "invalid duration `{text}`: expected a number with a unit (ms, s, m, h), like `500ms`, `30s` or `1h30m`"
+            )
         };
         let mut total = std::time::Duration::ZERO;
         let mut rest = text;
@@ -101,7 +103,9 @@ impl FromStr for Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // humantime writes `1h 30m`; the plan language has no spaces.
-        let text = humantime::format_duration(self.0).to_string().replace(' ', "");
+        let text = humantime::format_duration(self.0)
+            .to_string()
+            .replace(' ', "");
         f.write_str(if text.is_empty() { "0s" } else { &text })
     }
 }
@@ -132,7 +136,9 @@ impl FromStr for Rate {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let invalid = || {
-            format!("invalid rate `{text}`: expected a number of events per unit of time, like `500/s`, `30/m` or `100/h`")
+            format!(
+                "invalid rate `{text}`: expected a number of events per unit of time, like `500/s`, `30/m` or `100/h`"
+            )
         };
         let (number, unit) = text.split_once('/').ok_or_else(invalid)?;
         let value: f64 = number.trim().parse().map_err(|_| invalid())?;
@@ -180,7 +186,9 @@ impl FromStr for Size {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let invalid = || {
-            format!("invalid size `{text}`: expected a number of bytes with an optional unit (B, KB, KiB, MB, MiB, GB, GiB), like `64KiB`")
+            format!(
+                "invalid size `{text}`: expected a number of bytes with an optional unit (B, KB, KiB, MB, MiB, GB, GiB), like `64KiB`"
+            )
         };
         let split = text
             .find(|c: char| !c.is_ascii_digit())

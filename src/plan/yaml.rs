@@ -123,7 +123,12 @@ impl<'a> Document<'a> {
     pub fn key_text_span(&self, path: &[Segment]) -> Span {
         let span = self.key_span(path);
         match self.source.chars().nth(span.offset) {
-            Some('"' | '\'') => Span::new(span.offset + 1, span.line, span.col + 1, span.len.saturating_sub(2).max(1)),
+            Some('"' | '\'') => Span::new(
+                span.offset + 1,
+                span.line,
+                span.col + 1,
+                span.len.saturating_sub(2).max(1),
+            ),
             _ => span,
         }
     }
@@ -142,7 +147,9 @@ impl<'a> Document<'a> {
         let line = self.source.lines().nth(span.line - 1)?;
         let rest: String = line.chars().skip(span.col - 1).collect();
         let len = if quoted {
-            rest[1..].find(first).map(|end| rest[1..1 + end].chars().count())?
+            rest[1..]
+                .find(first)
+                .map(|end| rest[1..1 + end].chars().count())?
         } else {
             span.len
         };
@@ -161,16 +168,24 @@ fn child<'t, 'a>(
 ) -> Option<(Option<&'t MarkedYaml<'a>>, &'t MarkedYaml<'a>)> {
     match (&node.data, segment) {
         (YamlData::Mapping(map), Segment::Key(wanted)) => {
-            if let Some((key, value)) = map.iter().find(|(key, _)| key_text(key).as_deref() == Some(wanted)) {
+            if let Some((key, value)) = map
+                .iter()
+                .find(|(key, _)| key_text(key).as_deref() == Some(wanted))
+            {
                 return Some((Some(key), value));
             }
-            let merged = map.iter().find(|(key, _)| key_text(key).as_deref() == Some("<<"))?.1;
+            let merged = map
+                .iter()
+                .find(|(key, _)| key_text(key).as_deref() == Some("<<"))?
+                .1;
             match &merged.data {
                 YamlData::Sequence(items) => items.iter().find_map(|item| child(item, segment)),
                 _ => child(merged, segment),
             }
         }
-        (YamlData::Sequence(items), Segment::Index(index)) => items.get(*index).map(|item| (None, item)),
+        (YamlData::Sequence(items), Segment::Index(index)) => {
+            items.get(*index).map(|item| (None, item))
+        }
         (YamlData::Tagged(_, inner), _) => child(inner, segment),
         _ => None,
     }
@@ -219,7 +234,9 @@ fn to_json(source: &str, node: &MarkedYaml<'_>) -> Result<Value, Diagnostic> {
             Scalar::Integer(value) => Value::from(*value),
             Scalar::FloatingPoint(value) => serde_json::Number::from_f64(value.into_inner())
                 .map(Value::Number)
-                .ok_or_else(|| invalid("numbers must be finite (`.inf` and `.nan` are not allowed)"))?,
+                .ok_or_else(|| {
+                    invalid("numbers must be finite (`.inf` and `.nan` are not allowed)")
+                })?,
             Scalar::String(value) => Value::String(value.to_string()),
         },
         YamlData::Sequence(items) => Value::Array(
@@ -267,7 +284,9 @@ fn to_json(source: &str, node: &MarkedYaml<'_>) -> Result<Value, Diagnostic> {
         YamlData::Tagged(_, inner) => to_json(source, inner)?,
         YamlData::Representation(text, _, _) => Value::String(text.to_string()),
         YamlData::Alias(_) | YamlData::BadValue => {
-            return Err(invalid("invalid value (an unknown alias or a value that does not fit its tag)"));
+            return Err(invalid(
+                "invalid value (an unknown alias or a value that does not fit its tag)",
+            ));
         }
     })
 }
@@ -279,7 +298,10 @@ mod tests {
     fn path(segments: &[&str]) -> Path {
         segments
             .iter()
-            .map(|s| s.parse::<usize>().map_or_else(|_| Segment::from(*s), Segment::Index))
+            .map(|s| {
+                s.parse::<usize>()
+                    .map_or_else(|_| Segment::from(*s), Segment::Index)
+            })
             .collect()
     }
 
@@ -288,7 +310,10 @@ mod tests {
         let source = "name: x\nstages:\n  smoke: {vus: 10, duration: 30s}\nlist:\n  - a\n  - b\n";
         let document = Document::load(source).unwrap();
         let duration = document.locate(&path(&["stages", "smoke", "duration"]));
-        assert_eq!((duration.value.line, duration.value.col, duration.value.len), (3, 30, 3));
+        assert_eq!(
+            (duration.value.line, duration.value.col, duration.value.len),
+            (3, 30, 3)
+        );
         let key = duration.key.unwrap();
         assert_eq!((key.line, key.col), (3, 20));
         let item = document.locate(&path(&["list", "1"]));
@@ -300,7 +325,10 @@ mod tests {
     fn expands_merge_keys_and_locates_through_them() {
         let source = "base: &b {vus: 1, duration: 5s}\nstage:\n  <<: *b\n  vus: 3\n";
         let document = Document::load(source).unwrap();
-        assert_eq!(document.value["stage"], serde_json::json!({"vus": 3, "duration": "5s"}));
+        assert_eq!(
+            document.value["stage"],
+            serde_json::json!({"vus": 3, "duration": "5s"})
+        );
         let located = document.locate(&path(&["stage", "duration"]));
         assert!(located.exact);
         assert_eq!(located.value.line, 1);
@@ -309,7 +337,11 @@ mod tests {
     #[test]
     fn rejects_duplicate_keys_with_position() {
         let error = Document::load("name: a\nname: b\n").err().unwrap();
-        assert!(error.message.contains("duplicated key"), "{}", error.message);
+        assert!(
+            error.message.contains("duplicated key"),
+            "{}",
+            error.message
+        );
         assert_eq!(error.span.unwrap().line, 2);
     }
 

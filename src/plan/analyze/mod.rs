@@ -172,8 +172,11 @@ impl Analyzer<'_, '_> {
                     })
                 });
                 self.diagnostics.push(
-                    Diagnostic::error(None, format!("--env `{wanted}`: no such environment in the plan"))
-                        .with_help(help),
+                    Diagnostic::error(
+                        None,
+                        format!("--env `{wanted}`: no such environment in the plan"),
+                    )
+                    .with_help(help),
                 );
                 None
             }
@@ -182,9 +185,18 @@ impl Analyzer<'_, '_> {
         }
     }
 
-    fn vars(&mut self, env: Option<&str>, selection: &Selection) -> IndexMap<String, serde_json::Value> {
+    fn vars(
+        &mut self,
+        env: Option<&str>,
+        selection: &Selection,
+    ) -> IndexMap<String, serde_json::Value> {
         let mut vars = self.plan.vars.clone();
-        for (name, value) in env.and_then(|e| self.plan.environments.get(e)).map(|e| &e.vars).into_iter().flatten() {
+        for (name, value) in env
+            .and_then(|e| self.plan.environments.get(e))
+            .map(|e| &e.vars)
+            .into_iter()
+            .flatten()
+        {
             if !vars.contains_key(name) {
                 self.warning(
                     &path!["environments", env.unwrap_or_default(), "vars", name.as_str()],
@@ -198,12 +210,16 @@ impl Analyzer<'_, '_> {
             if !self.plan.vars.contains_key(name) {
                 let help = did_you_mean(name, self.plan.vars.keys().map(String::as_str));
                 self.diagnostics.push(
-                    Diagnostic::error(None, format!("--var `{name}`: the plan declares no such variable in `vars`"))
-                        .with_help(help),
+                    Diagnostic::error(
+                        None,
+                        format!("--var `{name}`: the plan declares no such variable in `vars`"),
+                    )
+                    .with_help(help),
                 );
                 continue;
             }
-            let value = serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone()));
+            let value = serde_json::from_str(text)
+                .unwrap_or_else(|_| serde_json::Value::String(text.clone()));
             vars.insert(name.clone(), value);
         }
         vars
@@ -211,7 +227,10 @@ impl Analyzer<'_, '_> {
 
     fn secrets(&mut self) {
         for (index, name) in self.plan.secrets.iter().enumerate() {
-            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
                 self.error(
@@ -221,7 +240,11 @@ impl Analyzer<'_, '_> {
                 );
             }
             if self.plan.secrets[..index].contains(name) {
-                self.error(&path!["secrets", index], format!("secret `{name}` is listed twice"), None);
+                self.error(
+                    &path!["secrets", index],
+                    format!("secret `{name}` is listed twice"),
+                    None,
+                );
             }
         }
     }
@@ -248,14 +271,26 @@ impl Analyzer<'_, '_> {
             let scope = scope::Scope::collect(self.env_sets(env, self.env_selected), vars);
             match source {
                 CollectSource::Prometheus(p) => {
-                    self.template(&[base.clone(), path!["url"]].concat(), p.url.as_str(), &scope);
+                    self.template(
+                        &[base.clone(), path!["url"]].concat(),
+                        p.url.as_str(),
+                        &scope,
+                    );
                 }
                 CollectSource::Json(j) => {
-                    self.template(&[base.clone(), path!["url"]].concat(), j.url.as_str(), &scope);
+                    self.template(
+                        &[base.clone(), path!["url"]].concat(),
+                        j.url.as_str(),
+                        &scope,
+                    );
                     self.json_pointers(&base, &j.fields);
                 }
                 CollectSource::Process(p) => {
-                    let given = [p.pid.is_some(), p.pid_file.is_some(), p.process_name.is_some()];
+                    let given = [
+                        p.pid.is_some(),
+                        p.pid_file.is_some(),
+                        p.process_name.is_some(),
+                    ];
                     if given.iter().filter(|g| **g).count() != 1 {
                         self.error_key(
                             &base,
@@ -283,8 +318,12 @@ impl Analyzer<'_, '_> {
             if !pointer.is_empty() && !pointer.starts_with('/') {
                 self.error(
                     &[base.clone(), path!["fields", name.as_str()]].concat(),
-                    format!("invalid JSON pointer `{pointer}`: it must start with `/`, like `/in_msgs`"),
-                    pointer.strip_prefix("$.").map(|rest| format!("write `/{}`", rest.replace('.', "/"))),
+                    format!(
+                        "invalid JSON pointer `{pointer}`: it must start with `/`, like `/in_msgs`"
+                    ),
+                    pointer
+                        .strip_prefix("$.")
+                        .map(|rest| format!("write `/{}`", rest.replace('.', "/"))),
                 );
             }
         }
@@ -299,7 +338,11 @@ impl Analyzer<'_, '_> {
         for (name, text) in &self.plan.derived {
             let at = path!["derived", name.as_str()];
             if metrics.kind(name).is_some() {
-                self.error_key(&at, format!("derived metric `{name}` has the name of another metric"), None);
+                self.error_key(
+                    &at,
+                    format!("derived metric `{name}` has the name of another metric"),
+                    None,
+                );
             }
             let expr = match expr::parse(text) {
                 Ok(expr) => expr,
@@ -311,9 +354,11 @@ impl Analyzer<'_, '_> {
             };
             for (used, offset) in expr.names() {
                 let known = metrics.expression_name(used, vars)
-                    || self.plan.derived.get_index_of(used).is_some_and(|i| {
-                        Some(i) < self.plan.derived.get_index_of(name)
-                    });
+                    || self
+                        .plan
+                        .derived
+                        .get_index_of(used)
+                        .is_some_and(|i| Some(i) < self.plan.derived.get_index_of(name));
                 if !known {
                     let candidates = metrics.expression_candidates(vars, &self.plan.derived);
                     let span = self.inner_span(&at, offset, used.chars().count());
@@ -345,7 +390,9 @@ impl Analyzer<'_, '_> {
                         ),
                         _ => {}
                     }
-                    if markdown.append_to.is_none() && (markdown.under.is_some() || markdown.section.is_some()) {
+                    if markdown.append_to.is_none()
+                        && (markdown.under.is_some() || markdown.section.is_some())
+                    {
                         self.error_key(
                             &base,
                             "`under` and `section` say where to write inside a document given by `append_to`",
@@ -368,9 +415,15 @@ impl Analyzer<'_, '_> {
                             );
                         }
                     }
-                    for (key, template) in [("file", &markdown.file), ("append_to", &markdown.append_to)] {
+                    for (key, template) in
+                        [("file", &markdown.file), ("append_to", &markdown.append_to)]
+                    {
                         if let Some(template) = template {
-                            self.template(&[base.clone(), path![key]].concat(), template.as_str(), &scope);
+                            self.template(
+                                &[base.clone(), path![key]].concat(),
+                                template.as_str(),
+                                &scope,
+                            );
                         }
                     }
                 }

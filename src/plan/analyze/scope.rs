@@ -97,7 +97,10 @@ impl Analyzer<'_, '_> {
             Ok(names) => names,
             Err(error) => {
                 let (offset, len) = error.range.map_or((0, 0), |range| {
-                    (text[..range.start.min(text.len())].chars().count(), range.len())
+                    (
+                        text[..range.start.min(text.len())].chars().count(),
+                        range.len(),
+                    )
                 });
                 let span = self.inner_span(path, offset, len);
                 self.error_at(span, error.message, None);
@@ -110,14 +113,20 @@ impl Analyzer<'_, '_> {
             let field = parts.next();
             if let Some(problem) = self.name_problem(head, field, scope) {
                 let offset = text.find(&name).or_else(|| text.find(head)).unwrap_or(0);
-                let span = self.inner_span(path, text[..offset].chars().count(), name.chars().count());
+                let span =
+                    self.inner_span(path, text[..offset].chars().count(), name.chars().count());
                 self.error_at(span, problem.0, problem.1);
             }
         }
     }
 
     /// What is wrong with a name a template uses, if anything: a message and a help line.
-    fn name_problem(&self, head: &str, field: Option<&str>, scope: &Scope) -> Option<(String, Option<String>)> {
+    fn name_problem(
+        &self,
+        head: &str,
+        field: Option<&str>,
+        scope: &Scope,
+    ) -> Option<(String, Option<String>)> {
         match head {
             "env" => {
                 let field = field?;
@@ -130,13 +139,20 @@ impl Analyzer<'_, '_> {
                 if scope.envs.is_empty() {
                     return Some((
                         format!("`env.{field}` is used, but the plan has no `environments`"),
-                        Some("add an environment, like `environments: {local: {mock: true}}`".to_owned()),
+                        Some(
+                            "add an environment, like `environments: {local: {mock: true}}`"
+                                .to_owned(),
+                        ),
                     ));
                 }
                 if missing.is_empty() {
                     return None;
                 }
-                let all: Vec<&str> = scope.envs.iter().flat_map(|(_, keys)| keys.iter().map(String::as_str)).collect();
+                let all: Vec<&str> = scope
+                    .envs
+                    .iter()
+                    .flat_map(|(_, keys)| keys.iter().map(String::as_str))
+                    .collect();
                 Some((
                     format!(
                         "`env.{field}` is not set in environment{} {}",
@@ -153,8 +169,12 @@ impl Analyzer<'_, '_> {
                 }
                 Some((
                     format!("undefined variable `vars.{field}`"),
-                    did_you_mean(field, scope.vars.iter().map(String::as_str))
-                        .or_else(|| Some(format!("declare it under `vars:` (declared: {})", listed(&scope.vars)))),
+                    did_you_mean(field, scope.vars.iter().map(String::as_str)).or_else(|| {
+                        Some(format!(
+                            "declare it under `vars:` (declared: {})",
+                            listed(&scope.vars)
+                        ))
+                    }),
                 ))
             }
             "secrets" => {
@@ -164,8 +184,14 @@ impl Analyzer<'_, '_> {
                 }
                 Some((
                     format!("undefined secret `secrets.{field}`"),
-                    did_you_mean(field, self.plan.secrets.iter().map(String::as_str))
-                        .or_else(|| Some(format!("list it under `secrets:` (listed: {})", listed(&self.plan.secrets)))),
+                    did_you_mean(field, self.plan.secrets.iter().map(String::as_str)).or_else(
+                        || {
+                            Some(format!(
+                                "list it under `secrets:` (listed: {})",
+                                listed(&self.plan.secrets)
+                            ))
+                        },
+                    ),
                 ))
             }
             _ if FUNCTIONS.contains(&head) || scope.values.contains(&head) => None,
@@ -173,7 +199,9 @@ impl Analyzer<'_, '_> {
             _ => {
                 if let Some((_, kind)) = scope.later.iter().find(|(name, _)| name == head) {
                     return Some((
-                        format!("`{head}` is used before it is captured: the `{kind}` step that sets it comes later"),
+                        format!(
+                            "`{head}` is used before it is captured: the `{kind}` step that sets it comes later"
+                        ),
                         None,
                     ));
                 }

@@ -30,7 +30,11 @@ impl Analyzer<'_, '_> {
                         })
                         .sum();
                     if total.is_zero() {
-                        self.error_key(&at, format!("stage `{name}` lasts no time: its segments add up to 0s"), None);
+                        self.error_key(
+                            &at,
+                            format!("stage `{name}` lasts no time: its segments add up to 0s"),
+                            None,
+                        );
                     }
                 }
                 Stage::Arrival(arrival) => {
@@ -42,15 +46,23 @@ impl Analyzer<'_, '_> {
                     if !reaches {
                         self.error_key(
                             &at,
-                            format!("stage `{name}` never starts an iteration: its rate stays at 0"),
-                            Some("ramp the rate up with a segment like `{to: 50/s, over: 30s}`".to_owned()),
+                            format!(
+                                "stage `{name}` never starts an iteration: its rate stays at 0"
+                            ),
+                            Some(
+                                "ramp the rate up with a segment like `{to: 50/s, over: 30s}`"
+                                    .to_owned(),
+                            ),
                         );
                     }
                     if let Some(pre) = arrival.pre_allocated_vus {
                         if pre > arrival.max_vus {
                             self.error(
                                 &[at.clone(), path!["pre_allocated_vus"]].concat(),
-                                format!("`pre_allocated_vus` ({pre}) is above `max_vus` ({})", arrival.max_vus),
+                                format!(
+                                    "`pre_allocated_vus` ({pre}) is above `max_vus` ({})",
+                                    arrival.max_vus
+                                ),
                                 None,
                             );
                         }
@@ -64,8 +76,11 @@ impl Analyzer<'_, '_> {
                 let help = did_you_mean(wanted, names.iter().copied())
                     .or_else(|| Some(format!("stages are {}", tick_list(&names))));
                 self.diagnostics.push(
-                    Diagnostic::error(None, format!("--stage `{wanted}`: no such stage in the plan"))
-                        .with_help(help),
+                    Diagnostic::error(
+                        None,
+                        format!("--stage `{wanted}`: no such stage in the plan"),
+                    )
+                    .with_help(help),
                 );
                 None
             }
@@ -82,7 +97,10 @@ impl Analyzer<'_, '_> {
             if scenario.weight.is_some() && scenario.vus.is_some() {
                 self.error_key(
                     &path!["scenarios", names[index].as_str(), "vus"],
-                    format!("scenario `{}` has both `weight` and `vus`: give one", names[index]),
+                    format!(
+                        "scenario `{}` has both `weight` and `vus`: give one",
+                        names[index]
+                    ),
                     None,
                 );
             }

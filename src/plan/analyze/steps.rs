@@ -19,11 +19,25 @@ enum Socket {
 }
 
 /// Names reserved for template values, which `as:` and `set:` may not take.
-const RESERVED: [&str; 9] = ["env", "vars", "secrets", "vu", "iteration", "scenario", "stage", "run", "plan"];
+const RESERVED: [&str; 9] = [
+    "env",
+    "vars",
+    "secrets",
+    "vu",
+    "iteration",
+    "scenario",
+    "stage",
+    "run",
+    "plan",
+];
 
 impl Analyzer<'_, '_> {
     /// Checks every scenario, returning the metrics and `name` tags the steps declare.
-    pub(super) fn scenarios(&mut self, env: Option<&str>, vars: &IndexMap<String, Value>) -> Metrics {
+    pub(super) fn scenarios(
+        &mut self,
+        env: Option<&str>,
+        vars: &IndexMap<String, Value>,
+    ) -> Metrics {
         let mut metrics = Metrics::new(self.plan);
         let envs = self.env_sets(env, self.env_selected);
         for (name, scenario) in &self.plan.scenarios {
@@ -32,13 +46,26 @@ impl Analyzer<'_, '_> {
             scope.later = captures(&scenario.steps);
             let mut socket = Socket::Closed;
             let steps_path = [base.clone(), path!["steps"]].concat();
-            self.steps(&steps_path, &scenario.steps, &mut scope, &mut socket, &mut metrics);
+            self.steps(
+                &steps_path,
+                &scenario.steps,
+                &mut scope,
+                &mut socket,
+                &mut metrics,
+            );
             self.on_message(&base, scenario, &mut metrics);
         }
         metrics
     }
 
-    fn steps(&mut self, at: &Path, steps: &[Step], scope: &mut Scope, socket: &mut Socket, metrics: &mut Metrics) {
+    fn steps(
+        &mut self,
+        at: &Path,
+        steps: &[Step],
+        scope: &mut Scope,
+        socket: &mut Socket,
+        metrics: &mut Metrics,
+    ) {
         for (index, step) in steps.iter().enumerate() {
             let mut step_path = at.clone();
             step_path.push(Segment::Index(index));
@@ -48,7 +75,11 @@ impl Analyzer<'_, '_> {
             }
             if let Step::Set(set) = step {
                 for name in set.set.keys() {
-                    self.local(&[step_path.clone(), path!["set", name.as_str()]].concat(), name, scope);
+                    self.local(
+                        &[step_path.clone(), path!["set", name.as_str()]].concat(),
+                        name,
+                        scope,
+                    );
                 }
             }
         }
@@ -57,7 +88,11 @@ impl Analyzer<'_, '_> {
     /// A name becomes available to the templates after this point.
     fn local(&mut self, at: &Path, name: &str, scope: &mut Scope) {
         if RESERVED.contains(&name) || crate::plan::template::FUNCTIONS.contains(&name) {
-            self.error_key(at, format!("`{name}` is a reserved name; choose another"), None);
+            self.error_key(
+                at,
+                format!("`{name}` is a reserved name; choose another"),
+                None,
+            );
         }
         if let Some(position) = scope.later.iter().position(|(later, _)| later == name) {
             scope.later.remove(position);
@@ -77,7 +112,14 @@ impl Analyzer<'_, '_> {
         }
     }
 
-    fn step(&mut self, at: &Path, step: &Step, scope: &mut Scope, socket: &mut Socket, metrics: &mut Metrics) {
+    fn step(
+        &mut self,
+        at: &Path,
+        step: &Step,
+        scope: &mut Scope,
+        socket: &mut Socket,
+        metrics: &mut Metrics,
+    ) {
         let under = |keys: &[&str]| -> Path {
             let mut path = at.clone();
             path.extend(keys.iter().map(|k| Segment::Key((*k).to_owned())));
@@ -86,7 +128,12 @@ impl Analyzer<'_, '_> {
         match step {
             Step::Request(step) => {
                 let request = &step.request;
-                self.url(&under(&["request", "url"]), request.url.as_str(), &["http://", "https://"], scope);
+                self.url(
+                    &under(&["request", "url"]),
+                    request.url.as_str(),
+                    &["http://", "https://"],
+                    scope,
+                );
                 for (key, value) in &request.headers {
                     self.template(&under(&["request", "headers", key]), value.as_str(), scope);
                 }
@@ -104,12 +151,21 @@ impl Analyzer<'_, '_> {
                 if let Some(json) = &request.json {
                     self.json_templates(&under(&["request", "json"]), json, scope);
                 }
-                let bodies = [request.json.is_some(), request.text.is_some(), request.form.is_some(), request.binary.is_some()];
+                let bodies = [
+                    request.json.is_some(),
+                    request.text.is_some(),
+                    request.form.is_some(),
+                    request.binary.is_some(),
+                ];
                 if bodies.iter().filter(|b| **b).count() > 1 {
                     self.error_key(&under(&["request"]), "a request has one body: give only one of `json`, `text`, `form` and `binary`", None);
                 }
                 if request.mark.is_some() && request.json.is_none() {
-                    self.error_key(&under(&["request", "mark"]), "`mark` names an id in the request's `json` body, but the request has none", None);
+                    self.error_key(
+                        &under(&["request", "mark"]),
+                        "`mark` names an id in the request's `json` body, but the request has none",
+                        None,
+                    );
                 }
                 if let Some(expect) = &request.expect {
                     if let Some(json) = &expect.json {
@@ -122,7 +178,12 @@ impl Analyzer<'_, '_> {
                 let default_name = format!("{} {}", request.method.as_str(), request.url);
                 metrics.name_tag(request.name.clone().unwrap_or(default_name));
                 if let Some(metric) = &request.metric {
-                    self.custom_metric(&under(&["request", "metric"]), metric, MetricKind::Trend, metrics);
+                    self.custom_metric(
+                        &under(&["request", "metric"]),
+                        metric,
+                        MetricKind::Trend,
+                        metrics,
+                    );
                 }
             }
             Step::Connect(step) => {
@@ -130,7 +191,11 @@ impl Analyzer<'_, '_> {
                     Connect::Url(_) => under(&["connect"]),
                     Connect::Settings(settings) => {
                         for (key, value) in &settings.headers {
-                            self.template(&under(&["connect", "headers", key]), value.as_str(), scope);
+                            self.template(
+                                &under(&["connect", "headers", key]),
+                                value.as_str(),
+                                scope,
+                            );
                         }
                         if let Some(name) = &settings.name {
                             metrics.name_tag(name.clone());
@@ -138,15 +203,28 @@ impl Analyzer<'_, '_> {
                         under(&["connect", "url"])
                     }
                 };
-                self.url(&url_path, step.connect.url().as_str(), &["ws://", "wss://"], scope);
+                self.url(
+                    &url_path,
+                    step.connect.url().as_str(),
+                    &["ws://", "wss://"],
+                    scope,
+                );
                 *socket = Socket::Open;
             }
             Step::Send(step) => {
                 self.needs_socket(at, "send", *socket);
                 let message = &step.send;
-                let bodies = [message.text.is_some(), message.json.is_some(), message.binary.is_some()];
+                let bodies = [
+                    message.text.is_some(),
+                    message.json.is_some(),
+                    message.binary.is_some(),
+                ];
                 if bodies.iter().filter(|b| **b).count() != 1 {
-                    self.error_key(&under(&["send"]), "a message needs exactly one of `text`, `json` and `binary`", None);
+                    self.error_key(
+                        &under(&["send"]),
+                        "a message needs exactly one of `text`, `json` and `binary`",
+                        None,
+                    );
                 }
                 for (key, text) in [("text", &message.text), ("binary", &message.binary)] {
                     if let Some(text) = text {
@@ -157,13 +235,21 @@ impl Analyzer<'_, '_> {
                     self.json_templates(&under(&["send", "json"]), json, scope);
                 }
                 if message.mark.is_some() && message.json.is_none() {
-                    self.error_key(&under(&["send", "mark"]), "`mark` names an id in the message's `json`, but the message has none", None);
+                    self.error_key(
+                        &under(&["send", "mark"]),
+                        "`mark` names an id in the message's `json`, but the message has none",
+                        None,
+                    );
                 }
             }
             Step::Expect(step) => {
                 self.needs_socket(at, "expect", *socket);
                 let expect = &step.expect;
-                if expect.json.is_none() && expect.json_path.is_empty() && expect.regex.is_none() && expect.text.is_none() {
+                if expect.json.is_none()
+                    && expect.json_path.is_empty()
+                    && expect.regex.is_none()
+                    && expect.text.is_none()
+                {
                     self.error_key(&under(&["expect"]), "`expect` needs at least one of `json`, `json_path`, `regex` and `text` to match a message", None);
                 }
                 if let Some(json) = &expect.json {
@@ -176,7 +262,12 @@ impl Analyzer<'_, '_> {
                     self.regex(&under(&["expect", "regex"]), pattern);
                 }
                 if let Some(metric) = &expect.metric {
-                    self.custom_metric(&under(&["expect", "metric"]), metric, MetricKind::Trend, metrics);
+                    self.custom_metric(
+                        &under(&["expect", "metric"]),
+                        metric,
+                        MetricKind::Trend,
+                        metrics,
+                    );
                 }
                 if let Some(name) = &expect.name {
                     metrics.name_tag(name.clone());
@@ -185,11 +276,20 @@ impl Analyzer<'_, '_> {
             Step::Sleep(_) => {}
             Step::Repeat(step) => {
                 let repeat = &step.repeat;
-                if repeat.count.is_none() && repeat.for_duration.is_none() && repeat.every.is_none() {
-                    self.error_key(&under(&["repeat"]), "`repeat` needs at least one of `count`, `for` and `every`", None);
+                if repeat.count.is_none() && repeat.for_duration.is_none() && repeat.every.is_none()
+                {
+                    self.error_key(
+                        &under(&["repeat"]),
+                        "`repeat` needs at least one of `count`, `for` and `every`",
+                        None,
+                    );
                 }
                 if repeat.count == Some(0) {
-                    self.warning(&under(&["repeat", "count"]), "`count: 0` never runs the steps inside", None);
+                    self.warning(
+                        &under(&["repeat", "count"]),
+                        "`count: 0` never runs the steps inside",
+                        None,
+                    );
                 }
                 self.steps(&under(&["steps"]), &step.steps, scope, socket, metrics);
             }
@@ -214,17 +314,30 @@ impl Analyzer<'_, '_> {
     /// A URL template: compiled, and when it is literal, checked for its scheme.
     fn url(&mut self, at: &Path, text: &str, schemes: &[&str], scope: &Scope) {
         self.template(at, text, scope);
-        let starts_dynamic = text.trim_start().starts_with("{{") || text.trim_start().starts_with("{%");
+        let starts_dynamic =
+            text.trim_start().starts_with("{{") || text.trim_start().starts_with("{%");
         if !starts_dynamic && !schemes.iter().any(|s| text.starts_with(s)) {
             let names: Vec<&str> = schemes.to_vec();
-            self.error(at, format!("invalid URL `{text}`: it must start with {}", tick_list(&names).replace(" and ", " or ")), None);
+            self.error(
+                at,
+                format!(
+                    "invalid URL `{text}`: it must start with {}",
+                    tick_list(&names).replace(" and ", " or ")
+                ),
+                None,
+            );
         }
     }
 
     fn regex(&mut self, at: &Path, pattern: &str) {
         if let Err(error) = regex::Regex::new(pattern) {
             let detail = error.to_string();
-            let last = detail.lines().last().unwrap_or_default().trim().trim_start_matches("error: ");
+            let last = detail
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .trim_start_matches("error: ");
             self.error(at, format!("invalid regular expression: {last}"), None);
         }
     }
@@ -233,7 +346,11 @@ impl Analyzer<'_, '_> {
         match metrics.kind(name) {
             Some(existing) if existing != kind => self.error(
                 at,
-                format!("metric `{name}` is a {}, it cannot also record a {}", existing.name(), kind.name()),
+                format!(
+                    "metric `{name}` is a {}, it cannot also record a {}",
+                    existing.name(),
+                    kind.name()
+                ),
                 None,
             ),
             _ => metrics.custom(name, kind),
@@ -245,10 +362,18 @@ impl Analyzer<'_, '_> {
         for (index, rule) in scenario.on_message.iter().enumerate() {
             let at = [base.clone(), path!["on_message", index]].concat();
             if !connects {
-                self.warning(&at, "this rule never fires: the scenario never opens a WebSocket with `connect`", None);
+                self.warning(
+                    &at,
+                    "this rule never fires: the scenario never opens a WebSocket with `connect`",
+                    None,
+                );
             }
             let matcher = &rule.matcher;
-            if matcher.json.is_none() && matcher.json_path.is_empty() && matcher.regex.is_none() && matcher.text.is_none() {
+            if matcher.json.is_none()
+                && matcher.json_path.is_empty()
+                && matcher.regex.is_none()
+                && matcher.text.is_none()
+            {
                 self.error_key(
                     &[at.clone(), path!["match"]].concat(),
                     "`match` needs at least one of `json`, `json_path`, `regex` and `text`",
@@ -259,13 +384,21 @@ impl Analyzer<'_, '_> {
                 self.regex(&[at.clone(), path!["match", "regex"]].concat(), pattern);
             }
             if let Some(metric) = &rule.metric {
-                self.custom_metric(&[at.clone(), path!["metric"]].concat(), metric, MetricKind::Counter, metrics);
+                self.custom_metric(
+                    &[at.clone(), path!["metric"]].concat(),
+                    metric,
+                    MetricKind::Counter,
+                    metrics,
+                );
             }
             if rule.correlate.is_some() && !self.plan_marks() {
                 self.warning(
                     &[at.clone(), path!["correlate"]].concat(),
                     "no step of the plan has a `mark`, so `correlate` never finds a start time",
-                    Some("add `mark: \"$.id\"` to the request or message that sends the id".to_owned()),
+                    Some(
+                        "add `mark: \"$.id\"` to the request or message that sends the id"
+                            .to_owned(),
+                    ),
                 );
             }
         }
@@ -283,9 +416,12 @@ impl Analyzer<'_, '_> {
 }
 
 fn any_step(steps: &[Step], test: &dyn Fn(&Step) -> bool) -> bool {
-    steps
-        .iter()
-        .any(|step| test(step) || step.children().is_some_and(|children| any_step(children, test)))
+    steps.iter().any(|step| {
+        test(step)
+            || step
+                .children()
+                .is_some_and(|children| any_step(children, test))
+    })
 }
 
 /// Every name the steps capture or set, with the kind of the step that does it.

@@ -52,7 +52,8 @@ impl Metrics {
             .or_else(|| self.custom.iter().find(|(n, _)| n == name).map(|(_, k)| *k))
             .or_else(|| {
                 let (source, rest) = name.split_once('.')?;
-                (self.sources.iter().any(|s| s == source) && !rest.is_empty()).then_some(MetricKind::Collected)
+                (self.sources.iter().any(|s| s == source) && !rest.is_empty())
+                    .then_some(MetricKind::Collected)
             })
     }
 
@@ -82,10 +83,15 @@ impl Metrics {
         let Ok(check) = parse_check(&format!("{aggregation} > 0")) else {
             return false;
         };
-        self.kind(metric).is_some_and(|kind| kind.accepts(check.aggregation))
+        self.kind(metric)
+            .is_some_and(|kind| kind.accepts(check.aggregation))
     }
 
-    pub fn expression_candidates(&self, vars: &IndexMap<String, Value>, derived: &IndexMap<String, String>) -> Vec<String> {
+    pub fn expression_candidates(
+        &self,
+        vars: &IndexMap<String, Value>,
+        derived: &IndexMap<String, String>,
+    ) -> Vec<String> {
         RUN_VALUES
             .iter()
             .map(|v| (*v).to_owned())
@@ -97,7 +103,11 @@ impl Metrics {
 }
 
 impl Analyzer<'_, '_> {
-    pub(super) fn thresholds(&mut self, metrics: &Metrics, derived: &[(String, Expr)]) -> Vec<ThresholdRule> {
+    pub(super) fn thresholds(
+        &mut self,
+        metrics: &Metrics,
+        derived: &[(String, Expr)],
+    ) -> Vec<ThresholdRule> {
         let mut rules = Vec::new();
         for (key, checks) in &self.plan.thresholds {
             let key_path = path!["thresholds", key.as_str()];
@@ -111,7 +121,11 @@ impl Analyzer<'_, '_> {
                 }
             };
             let is_derived = derived.iter().any(|(name, _)| *name == selector.metric);
-            let kind = if is_derived { Some(MetricKind::Derived) } else { metrics.kind(&selector.metric) };
+            let kind = if is_derived {
+                Some(MetricKind::Derived)
+            } else {
+                metrics.kind(&selector.metric)
+            };
             let Some(kind) = kind else {
                 let mut candidates = metrics.all_names();
                 candidates.extend(derived.iter().map(|(n, _)| n.clone()));
@@ -131,7 +145,8 @@ impl Analyzer<'_, '_> {
                     self.error_at(
                         key_span.part(*offset, tag.chars().count()),
                         format!("unknown tag `{tag}`"),
-                        did_you_mean(tag, TAGS).or_else(|| Some(format!("tags are {}", TAGS.join(", ")))),
+                        did_you_mean(tag, TAGS)
+                            .or_else(|| Some(format!("tags are {}", TAGS.join(", ")))),
                     );
                     continue;
                 }
@@ -165,9 +180,11 @@ impl Analyzer<'_, '_> {
                         continue;
                     }
                 };
-                let aggregation_len = text.trim_start().split_whitespace().next().map_or(1, |w| {
-                    w.find(['<', '>', '=', '!']).unwrap_or(w.len())
-                });
+                let aggregation_len = text
+                    .trim_start()
+                    .split_whitespace()
+                    .next()
+                    .map_or(1, |w| w.find(['<', '>', '=', '!']).unwrap_or(w.len()));
                 let lead = text.len() - text.trim_start().len();
                 if !kind.accepts(check.aggregation) {
                     let span = self.inner_span(&check_path, lead, aggregation_len);
@@ -184,13 +201,24 @@ impl Analyzer<'_, '_> {
                     continue;
                 }
                 if let Operand::Value { unit, .. } = check.operand {
-                    let time_aggregation = kind == MetricKind::Trend && !matches!(check.aggregation, Aggregation::Count);
+                    let time_aggregation = kind == MetricKind::Trend
+                        && !matches!(check.aggregation, Aggregation::Count);
                     let problem = match unit {
                         Unit::Time if !time_aggregation && kind != MetricKind::Collected => {
-                            Some(format!("`{}` of `{}` is not a time, so it takes no time unit", check.aggregation, selector.metric))
+                            Some(format!(
+                                "`{}` of `{}` is not a time, so it takes no time unit",
+                                check.aggregation, selector.metric
+                            ))
                         }
-                        Unit::Percent if check.aggregation != Aggregation::Rate && kind != MetricKind::Collected && kind != MetricKind::Derived => {
-                            Some(format!("`{}` of `{}` is not a share, so it takes no `%`", check.aggregation, selector.metric))
+                        Unit::Percent
+                            if check.aggregation != Aggregation::Rate
+                                && kind != MetricKind::Collected
+                                && kind != MetricKind::Derived =>
+                        {
+                            Some(format!(
+                                "`{}` of `{}` is not a share, so it takes no `%`",
+                                check.aggregation, selector.metric
+                            ))
                         }
                         _ => None,
                     };

@@ -1,0 +1,143 @@
+//! `loadplan validate` end to end: exit codes, selection flags, several files, usage errors.
+
+use crate::common::loadplan;
+
+const QUICKSTART: &str = "examples/quickstart.yaml";
+
+#[test]
+fn valid_plan_exits_zero() {
+    let output = loadplan(&["validate", QUICKSTART]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert!(
+        output
+            .stdout
+            .starts_with("examples/quickstart.yaml: valid — "),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn unknown_stage_is_reported_with_a_suggestion() {
+    let output = loadplan(&["validate", QUICKSTART, "--stage", "smok"]);
+    assert_eq!(output.status, 2);
+    assert_eq!(
+        output.stderr,
+        "examples/quickstart.yaml: error: --stage `smok`: no such stage in the plan
+  = help: did you mean `smoke`?
+examples/quickstart.yaml: 1 error
+"
+    );
+}
+
+#[test]
+fn unknown_env_is_reported_with_the_choices() {
+    let output = loadplan(&["validate", QUICKSTART, "--env", "production"]);
+    assert_eq!(output.status, 2);
+    assert!(
+        output.stderr.contains("error: --env `production`: no such environment in the plan\n  = help: environments are `local`"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn env_and_stage_come_from_the_environment_too() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_loadplan"))
+        .args(["validate", QUICKSTART])
+        .current_dir(crate::common::root())
+        .env("LOADPLAN_STAGE", "nope")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--stage `nope`"));
+}
+
+#[test]
+fn var_overrides_must_name_a_declared_variable() {
+    let output = loadplan(&["validate", QUICKSTART, "--var", "nope=1"]);
+    assert_eq!(output.status, 2);
+    assert!(
+        output
+            .stderr
+            .contains("--var `nope`: the plan declares no such variable in `vars`"),
+        "{}",
+        output.stderr
+    );
+    let output = loadplan(&["validate", QUICKSTART, "--var", "novalue"]);
+    assert_eq!(output.status, 2);
+    assert!(
+        output
+            .stderr
+            .contains("expected NAME=VALUE, found `novalue`"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn several_files_report_each_and_count_the_invalid() {
+    let output = loadplan(&[
+        "validate",
+        QUICKSTART,
+        "tests/plans/invalid/yaml_syntax.yaml",
+        "missing.yaml",
+    ]);
+    assert_eq!(output.status, 2);
+    assert!(output.stdout.contains("examples/quickstart.yaml: valid"));
+    assert!(
+        output
+            .stderr
+            .contains("tests/plans/invalid/yaml_syntax.yaml:")
+    );
+    assert!(
+        output
+            .stderr
+            .contains("missing.yaml: error: cannot read the plan:")
+    );
+    assert!(
+        output.stderr.ends_with("error: 2 of 3 plans are invalid\n"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn usage_errors_exit_two_and_help_exits_zero() {
+    assert_eq!(loadplan(&["validate"]).status, 2);
+    assert_eq!(loadplan(&["frobnicate"]).status, 2);
+    let help = loadplan(&["--help"]);
+    assert_eq!(help.status, 0);
+    assert!(help.stdout.contains("Examples:"), "{}", help.stdout);
+    assert!(
+        help.stdout.contains("99 a threshold failed"),
+        "{}",
+        help.stdout
+    );
+    let version = loadplan(&["--version"]);
+    assert_eq!(version.status, 0);
+    assert!(version.stdout.starts_with("loadplan "));
+}
+
+#[test]
+fn completions_are_printed() {
+    let output = loadplan(&["completions", "bash"]);
+    assert_eq!(output.status, 0);
+    assert!(output.stdout.contains("loadplan"));
+    assert!(output.stdout.contains("validate"));
+}
+
+#[test]
+fn exit_codes_are_the_documented_ones() {
+    use loadplan::exit_code;
+    assert_eq!(
+        [
+            exit_code::OK,
+            exit_code::FAILURE,
+            exit_code::INVALID,
+            exit_code::THRESHOLDS_FAILED,
+            exit_code::INTERRUPTED
+        ],
+        [0, 1, 2, 99, 130]
+    );
+}
