@@ -35,13 +35,13 @@ fn mutate(text: &str, rng: &mut fastrand::Rng) -> String {
                 .iter()
                 .filter_map(|l| l.split_once(": ").map(|(_, v)| v))
                 .collect();
-            if let (Some(line), false) = (lines.get(pick), values.is_empty()) {
-                if let Some((key, _)) = line.split_once(": ") {
-                    let replaced = format!("{key}: {}", values[rng.usize(..values.len())]);
-                    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
-                    out[pick] = replaced;
-                    return out.join("\n");
-                }
+            if let (Some(line), false) = (lines.get(pick), values.is_empty())
+                && let Some((key, _)) = line.split_once(": ")
+            {
+                let replaced = format!("{key}: {}", values[rng.usize(..values.len())]);
+                let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+                out[pick] = replaced;
+                return out.join("\n");
             }
         }
         5 => {

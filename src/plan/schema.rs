@@ -337,23 +337,23 @@ fn describe_alternatives(
     };
     let best_branches: Vec<usize> = (0..context.len()).filter(|i| scores[*i] == best).collect();
     let required = branch_required(schema, error);
-    if let [only] = best_branches[..] {
-        if !lacks_every_shape(&required, error.instance()) {
-            describe_branch(document, schema, &context[only], path, out);
-            return;
-        }
+    if let [only] = best_branches[..]
+        && !lacks_every_shape(&required, error.instance())
+    {
+        describe_branch(document, schema, &context[only], path, out);
+        return;
     }
     // No branch stands out: say which shapes are possible.
     if best.0 > 0 {
         let mut expected: Vec<String> = Vec::new();
         for branch in context {
             for e in branch {
-                if let ValidationErrorKind::Type { kind } = e.kind() {
-                    if instance_path(e) == *path {
-                        let name = type_name(kind);
-                        if !expected.contains(&name) {
-                            expected.push(name);
-                        }
+                if let ValidationErrorKind::Type { kind } = e.kind()
+                    && instance_path(e) == *path
+                {
+                    let name = type_name(kind);
+                    if !expected.contains(&name) {
+                        expected.push(name);
                     }
                 }
             }

@@ -85,7 +85,8 @@ mod tests {
 
     #[test]
     fn largest_remainder_split() {
-        let cases: [(&[(Option<f64>, Option<u32>)], u32, &[u32]); 6] = [
+        type Shape<'a> = &'a [(Option<f64>, Option<u32>)];
+        let cases: [(Shape, u32, &[u32]); 6] = [
             (
                 &[(Some(70.0), None), (Some(15.0), None), (Some(15.0), None)],
                 10,

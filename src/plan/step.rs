@@ -18,7 +18,7 @@ use super::units::{Duration, Size, SleepTime};
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Step {
-    Request(RequestStep),
+    Request(Box<RequestStep>),
     Connect(ConnectStep),
     Send(SendStep),
     Expect(ExpectStep),

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
@@ -107,8 +107,10 @@ impl TemplateSet {
     }
 
     /// Renders the template compiled under `id` with `context`.
-    pub fn render(&self, id: &str, context: &Value) -> Result<String, Error> {
-        self.env.get_template(id)?.render(context)
+    pub fn render<S: Serialize>(&self, id: &str, context: S) -> Result<String, Error> {
+        self.env
+            .get_template(id)?
+            .render(minijinja::Value::from(minijinja::value::Serde(context)))
     }
 }
 
@@ -189,9 +191,9 @@ mod tests {
             .unwrap();
         let names: Vec<_> = names.into_iter().collect();
         assert_eq!(names, ["env.base_url", "ping.id", "random_string"]);
-        let context = Value::from_serialize(serde_json::json!({
+        let context = serde_json::json!({
             "env": {"base_url": "http://h"}, "ping": {"id": 7}
-        }));
+        });
         let text = set.render("/url", &context).unwrap();
         assert!(text.starts_with("http://h/x?id=7&r="), "{text}");
         assert_eq!(text.len(), "http://h/x?id=7&r=".len() + 4);
@@ -201,7 +203,7 @@ mod tests {
     fn strict_undefined_fails_rendering() {
         let mut set = TemplateSet::new();
         set.add("/t", "{{ vars.missing }}").unwrap();
-        let context = Value::from_serialize(serde_json::json!({"vars": {}}));
+        let context = serde_json::json!({"vars": {}});
         assert!(set.render("/t", &context).is_err());
     }
 

@@ -406,14 +406,15 @@ impl Analyzer<'_, '_> {
                             None,
                         );
                     }
-                    if let Some(factor) = markdown.regression_factor {
-                        if factor <= 0.0 {
-                            self.error(
-                                &[base.clone(), path!["regression_factor"]].concat(),
-                                "the regression factor must be above 0 (seed 004 uses 1.2)",
-                                None,
-                            );
-                        }
+                    if markdown
+                        .regression_factor
+                        .is_some_and(|factor| factor <= 0.0)
+                    {
+                        self.error(
+                            &[base.clone(), path!["regression_factor"]].concat(),
+                            "the regression factor must be above 0 (the usual rule is baseline × 1.2)",
+                            None,
+                        );
                     }
                     for (key, template) in
                         [("file", &markdown.file), ("append_to", &markdown.append_to)]

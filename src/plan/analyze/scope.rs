@@ -215,7 +215,7 @@ impl Analyzer<'_, '_> {
                         Some(format!(
                             "templates can use `env.*`, `vars.*`, `secrets.*`, {}, the functions {} and names captured with `as:` or set with `set:` before",
                             tick_list(scope.values),
-                            tick_list(&FUNCTIONS.iter().map(|f| *f).collect::<Vec<_>>())
+                            tick_list(&FUNCTIONS)
                         ))
                     }),
                 ))

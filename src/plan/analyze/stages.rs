@@ -55,17 +55,17 @@ impl Analyzer<'_, '_> {
                             ),
                         );
                     }
-                    if let Some(pre) = arrival.pre_allocated_vus {
-                        if pre > arrival.max_vus {
-                            self.error(
-                                &[at.clone(), path!["pre_allocated_vus"]].concat(),
-                                format!(
-                                    "`pre_allocated_vus` ({pre}) is above `max_vus` ({})",
-                                    arrival.max_vus
-                                ),
-                                None,
-                            );
-                        }
+                    if let Some(pre) = arrival.pre_allocated_vus
+                        && pre > arrival.max_vus
+                    {
+                        self.error(
+                            &[at.clone(), path!["pre_allocated_vus"]].concat(),
+                            format!(
+                                "`pre_allocated_vus` ({pre}) is above `max_vus` ({})",
+                                arrival.max_vus
+                            ),
+                            None,
+                        );
                     }
                 }
             }

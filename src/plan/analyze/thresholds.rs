@@ -156,14 +156,12 @@ impl Analyzer<'_, '_> {
                     "name" => Some(&metrics.names),
                     _ => None,
                 };
-                if let Some(known) = known {
-                    if !known.contains(value) {
-                        self.error_at(
-                            span,
-                            format!("no {tag} is called `{value}`, so this filter matches nothing"),
-                            did_you_mean(value, known.iter().map(String::as_str)),
-                        );
-                    }
+                if let Some(known) = known.filter(|known| !known.contains(value)) {
+                    self.error_at(
+                        span,
+                        format!("no {tag} is called `{value}`, so this filter matches nothing"),
+                        did_you_mean(value, known.iter().map(String::as_str)),
+                    );
                 }
             }
             for (index, threshold) in checks.iter().enumerate() {
@@ -181,7 +179,6 @@ impl Analyzer<'_, '_> {
                     }
                 };
                 let aggregation_len = text
-                    .trim_start()
                     .split_whitespace()
                     .next()
                     .map_or(1, |w| w.find(['<', '>', '=', '!']).unwrap_or(w.len()));
