@@ -1,6 +1,7 @@
 //! Integration tests: one crate that drives the real binary and the library.
 
 mod common;
+mod docs;
 mod examples;
 mod invalid_plans;
 mod mutation;
