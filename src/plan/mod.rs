@@ -42,7 +42,12 @@ pub fn load(source: &str, selection: &Selection) -> (Option<CheckedPlan>, Vec<Di
         diagnostics.extend(violations);
         return (None, diagnostics.sorted());
     }
-    let plan: Plan = match serde_path_to_error::deserialize(&document.value) {
+    // Top-level `x-` keys hold YAML anchors for the rest of the plan; they are not plan data.
+    let mut value = document.value.clone();
+    if let Some(root) = value.as_object_mut() {
+        root.retain(|key, _| !key.starts_with("x-"));
+    }
+    let plan: Plan = match serde_path_to_error::deserialize(&value) {
         Ok(plan) => plan,
         Err(error) => {
             // The schema admits what serde reads, so this is a mismatch between the two;

@@ -19,7 +19,10 @@ pub use super::step::*;
 /// thresholds must hold and where results go.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "loadplan plan")]
+#[schemars(
+    title = "loadplan plan",
+    extend("patternProperties" = { "^x-": { "description": "Extension keys (`x-...`) are ignored: a place for YAML anchors shared by the plan (`x-defaults: &defaults`)." } })
+)]
 pub struct Plan {
     /// The plan's name, shown in every report.
     #[schemars(example = "websocket-performance")]
