@@ -196,7 +196,8 @@ pub struct HttpExpect {
     /// match; strings are templates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json: Option<Value>,
-    /// JSON paths into the response body and the values they must have.
+    /// JSON paths into the response body and the values they must have (strings are
+    /// templates).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub json_path: IndexMap<JsonPath, Value>,
 }
@@ -319,7 +320,7 @@ pub struct Expectation {
     /// strings are templates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json: Option<Value>,
-    /// JSON paths into the message and the values they must have.
+    /// JSON paths into the message and the values they must have (strings are templates).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub json_path: IndexMap<JsonPath, Value>,
     /// A regular expression the message text must match.

@@ -171,6 +171,14 @@ impl Analyzer<'_, '_> {
                     if let Some(json) = &expect.json {
                         self.json_templates(&under(&["request", "expect", "json"]), json, scope);
                     }
+                    for (path, value) in &expect.json_path {
+                        let key = path.to_string();
+                        self.json_templates(
+                            &under(&["request", "expect", "json_path", &key]),
+                            value,
+                            scope,
+                        );
+                    }
                     for (name, pattern) in &expect.headers {
                         self.regex(&under(&["request", "expect", "headers", name]), pattern);
                     }
@@ -254,6 +262,10 @@ impl Analyzer<'_, '_> {
                 }
                 if let Some(json) = &expect.json {
                     self.json_templates(&under(&["expect", "json"]), json, scope);
+                }
+                for (path, value) in &expect.json_path {
+                    let key = path.to_string();
+                    self.json_templates(&under(&["expect", "json_path", &key]), value, scope);
                 }
                 if let Some(text) = &expect.text {
                     self.template(&under(&["expect", "text"]), text.as_str(), scope);
