@@ -4,11 +4,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::plan::model::MockMode;
+use crate::plan::units::Size;
+
 const EXAMPLES: &str = "\
 Examples:
   loadplan validate plans/*.yaml                 check plans; every problem as file:line:col
   loadplan validate plan.yaml --env staging --stage scale --var payload_bytes=1024
   loadplan schema > schema/loadplan.schema.json  the JSON Schema editors autocomplete from
+  loadplan mock --mode mixed                     the built-in target, on 127.0.0.1:4001
   loadplan completions bash > /etc/bash_completion.d/loadplan
 
 Exit codes: 0 ok · 2 invalid plan or usage · 99 a threshold failed · 1 the run failed · 130 interrupted";
@@ -35,6 +39,24 @@ pub enum Command {
         #[command(flatten)]
         selection: SelectionArgs,
     },
+    /// Run the built-in mock target (HTTP, WebSocket, Phoenix channels) until Ctrl-C
+    #[command(
+        after_help = "Examples:\n  loadplan mock --port 4001\n  loadplan mock --mode mixed\n  loadplan mock --mode fixed --status 503 --body-size 5000\n  curl 'http://127.0.0.1:4001/any/path?delay=500&response_size=5000'"
+    )]
+    Mock {
+        /// Port on 127.0.0.1 (0 picks a free one)
+        #[arg(long, default_value_t = 4001)]
+        port: u16,
+        /// How HTTP requests are answered: fixed, timeout, auth or mixed
+        #[arg(long, default_value = "fixed", value_parser = parse_mode)]
+        mode: MockMode,
+        /// Status of `fixed` answers
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(100..=599))]
+        status: u16,
+        /// Body size of answers (bytes, or with a unit: 64KiB, 5MB)
+        #[arg(long, default_value = "256", value_parser = parse_size)]
+        body_size: u64,
+    },
     /// Print the plan JSON Schema (draft 2020-12)
     #[command(after_help = "Example:\n  loadplan schema > schema/loadplan.schema.json")]
     Schema,
@@ -58,6 +80,15 @@ pub struct SelectionArgs {
     /// Override a plan variable: --var payload_bytes=1024 (repeatable)
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+}
+
+fn parse_mode(text: &str) -> Result<MockMode, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| format!("expected fixed, timeout, auth or mixed, found `{text}`"))
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    text.parse::<Size>().map(|size| size.0)
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {

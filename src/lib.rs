@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod diag;
 pub mod exit_code;
+pub mod mock;
 pub mod plan;
 mod run;
 

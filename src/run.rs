@@ -27,6 +27,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
     };
     match arguments.command {
         Command::Validate { plans, selection } => validate(&plans, &selection),
+        Command::Mock {
+            port,
+            mode,
+            status,
+            body_size,
+        } => {
+            let settings = crate::mock::MockSettings {
+                mode,
+                status,
+                body_size: usize::try_from(body_size).unwrap_or(usize::MAX),
+            };
+            crate::mock::run_blocking(settings, port).map_err(|error| {
+                eprintln!("error: the mock target could not start on 127.0.0.1:{port}: {error}");
+                exit_code::FAILURE
+            })
+        }
         Command::Schema => {
             print!("{}", plan::schema::schema_text());
             Ok(())

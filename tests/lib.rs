@@ -4,6 +4,7 @@ mod common;
 mod docs;
 mod examples;
 mod invalid_plans;
+mod mock;
 mod mutation;
 mod schema;
 mod validate;

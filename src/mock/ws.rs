@@ -1,0 +1,142 @@
+//! `/ws`: echo, JSON ping → pong, broadcasts by scope, and per-connection `?delay=ms`.
+//!
+//! One task per connection selects over the socket, its outbox (broadcasts) and the stop
+//! signal. Buffers are sized on purpose: tungstenite's defaults (a 128 KiB read buffer)
+//! cost ~135 KiB per idle connection; 4 KiB reads and no write buffer cost ~7 KiB.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State as Shared};
+use axum::response::Response;
+use tokio::sync::mpsc;
+
+use super::state::{Connection, Identity, QUEUE, State, query_pairs};
+
+/// Largest message or frame accepted, and the most queued for writing.
+pub const MAX_MESSAGE: usize = 1 << 20;
+
+/// Applies the mock's buffer sizes to an upgrade.
+pub fn tuned(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_MESSAGE)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+}
+
+pub async fn upgrade(
+    Shared(state): Shared<Arc<State>>,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let mut identity = Identity::default();
+    let mut delay = None;
+    for (key, value) in query_pairs(query.as_deref()) {
+        let value = Some(value.to_owned());
+        match key {
+            "scope" => identity.scope = value,
+            "user" => identity.user = value,
+            "session" => identity.session = value,
+            "machine" => identity.machine = value,
+            "delay" => {
+                delay = value
+                    .and_then(|v| v.parse().ok())
+                    .map(|ms: u64| Duration::from_millis(ms.min(60_000)));
+            }
+            _ => {}
+        }
+    }
+    tuned(ws).on_upgrade(move |socket| serve(state, socket, identity, delay))
+}
+
+async fn serve(
+    state: Arc<State>,
+    mut socket: WebSocket,
+    identity: Identity,
+    delay: Option<Duration>,
+) {
+    let id = state.next_id();
+    let (outbox, mut inbox) = mpsc::channel(QUEUE);
+    state.sockets().insert(id, Connection { identity, outbox });
+    state.counters.ws_open.fetch_add(1, Relaxed);
+    state.counters.ws_accepted.fetch_add(1, Relaxed);
+    let stopped = super::state::until_stopped(state.stopped.clone());
+    tokio::pin!(stopped);
+    loop {
+        let reply = tokio::select! {
+            incoming = socket.recv() => match incoming {
+                Some(Ok(message)) => {
+                    state.counters.ws_messages_in.fetch_add(1, Relaxed);
+                    match message {
+                        Message::Text(text) => Some(Message::Text(answer(text.as_str()).into())),
+                        Message::Binary(data) => Some(Message::Binary(data)),
+                        // tungstenite answers pings itself; pongs need nothing.
+                        Message::Ping(_) | Message::Pong(_) => None,
+                        Message::Close(_) => break,
+                    }
+                }
+                Some(Err(_)) | None => break,
+            },
+            Some(queued) = inbox.recv() => {
+                if socket.send(queued).await.is_err() {
+                    break;
+                }
+                state.counters.ws_messages_out.fetch_add(1, Relaxed);
+                None
+            }
+            () = &mut stopped => {
+                let _ = socket.send(Message::Close(None)).await;
+                break;
+            }
+        };
+        if let Some(reply) = reply {
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            if socket.send(reply).await.is_err() {
+                break;
+            }
+            state.counters.ws_messages_out.fetch_add(1, Relaxed);
+        }
+    }
+    state.sockets().remove(&id);
+    state.counters.ws_open.fetch_sub(1, Relaxed);
+}
+
+/// The reply to a text message: `{"type":"pong","id":X}` for `{"type":"ping","id":X}`,
+/// else the text itself.
+fn answer(text: &str) -> String {
+    if text.trim_start().starts_with('{')
+        && let Ok(serde_json::Value::Object(message)) = serde_json::from_str(text)
+        && message.get("type").and_then(|t| t.as_str()) == Some("ping")
+    {
+        let id = message
+            .get("id")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        return serde_json::json!({ "type": "pong", "id": id }).to_string();
+    }
+    text.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ping_gets_pong_and_the_rest_echoes() {
+        assert_eq!(
+            answer(r#"{"type":"ping","id":"a1"}"#),
+            r#"{"type":"pong","id":"a1"}"#
+        );
+        assert_eq!(
+            answer(r#"{"type":"ping","id":7,"pad":"xx"}"#),
+            r#"{"type":"pong","id":7}"#
+        );
+        assert_eq!(answer(r#"{"type":"chat"}"#), r#"{"type":"chat"}"#);
+        assert_eq!(answer("hello"), "hello");
+    }
+}
