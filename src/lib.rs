@@ -8,6 +8,7 @@ pub mod diag;
 pub mod exit_code;
 pub mod mock;
 pub mod plan;
+pub mod schedule;
 mod run;
 
 pub use run::run;
