@@ -54,8 +54,15 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = rss_kib(&pid);
     let held = sockets.len();
-    let per_connection = if held > 0 { (after.saturating_sub(before)) * 1024 / held as u64 } else { 0 };
-    println!("connections held: {held} (failed: {failed}) in {:.1}s", connect_time.as_secs_f64());
+    let per_connection = if held > 0 {
+        (after.saturating_sub(before)) * 1024 / held as u64
+    } else {
+        0
+    };
+    println!(
+        "connections held: {held} (failed: {failed}) in {:.1}s",
+        connect_time.as_secs_f64()
+    );
     println!("mock RSS: {before} KiB before, {after} KiB with {held} idle connections");
     println!("mock memory per idle connection: {per_connection} bytes");
     // Drain anything the server sent, then close.

@@ -8,7 +8,9 @@ pub mod diag;
 pub mod exit_code;
 pub mod mock;
 pub mod plan;
-pub mod schedule;
+pub mod results;
 mod run;
+pub mod schedule;
+pub mod verdict;
 
 pub use run::run;

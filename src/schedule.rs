@@ -90,7 +90,9 @@ impl Schedule {
 
     /// How long the stage runs (before any graceful stop).
     pub fn duration(&self) -> Duration {
-        self.pieces.last().map_or(Duration::ZERO, |p| p.start + p.length)
+        self.pieces
+            .last()
+            .map_or(Duration::ZERO, |p| p.start + p.length)
     }
 
     /// The exact value (VUs or rate) at `t`; after the end, the last value.
@@ -100,7 +102,8 @@ impl Schedule {
                 if piece.length.is_zero() {
                     return piece.to;
                 }
-                let done = (t.saturating_sub(piece.start)).as_secs_f64() / piece.length.as_secs_f64();
+                let done =
+                    (t.saturating_sub(piece.start)).as_secs_f64() / piece.length.as_secs_f64();
                 return piece.from + (piece.to - piece.from) * done;
             }
         }
@@ -157,7 +160,9 @@ mod tests {
 
     #[test]
     fn ramp_targets_over_time() {
-        let schedule = Schedule::of(&stage("ramp: [ {to: 120, over: 30s}, {hold: 2m}, {to: 0, over: 30s} ]"));
+        let schedule = Schedule::of(&stage(
+            "ramp: [ {to: 120, over: 30s}, {hold: 2m}, {to: 0, over: 30s} ]",
+        ));
         assert_eq!(schedule.duration(), secs(180.0));
         let table = [
             (0.0, 0),
@@ -195,7 +200,9 @@ mod tests {
 
     #[test]
     fn arrival_integrates_the_rate() {
-        let schedule = Schedule::of(&stage("{arrival: [ {to: 100/s, over: 10s}, {hold: 10s} ], max_vus: 50}"));
+        let schedule = Schedule::of(&stage(
+            "{arrival: [ {to: 100/s, over: 10s}, {hold: 10s} ], max_vus: 50}",
+        ));
         assert!(schedule.arrival);
         // A linear ramp from 0 to 100/s over 10 s starts 500 iterations, then 100 a second.
         assert!((schedule.iterations_by(secs(10.0)) - 500.0).abs() < 1e-6);

@@ -1,0 +1,230 @@
+//! What a run measured: one series per (metric, scenario, `name` tag), trends in
+//! HdrHistograms (1 µs to 1 h, 3 significant digits), counters, rates and gauges, plus a
+//! per-second timeline. Built by one owner from the samples VUs send (no lock shared by
+//! VUs), read by the verdict and the reports. Memory grows with the number of series and
+//! seconds, never with the number of requests.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Which series a sample belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeriesKey {
+    pub metric: String,
+    pub scenario: String,
+    /// The `name` tag (a request's name, an `expect`'s name), if any.
+    pub name: Option<String>,
+}
+
+/// The data of one series.
+#[derive(Debug, Clone)]
+pub enum SeriesData {
+    /// Durations in microseconds.
+    Trend(Histogram<u64>),
+    Counter(u64),
+    Rate {
+        trues: u64,
+        total: u64,
+    },
+    Gauge {
+        last: f64,
+        min: f64,
+        max: f64,
+    },
+}
+
+/// A measurement sent by a VU.
+#[derive(Debug, Clone)]
+pub enum Sample {
+    Trend(SeriesKey, Duration),
+    Count(SeriesKey, u64),
+    Rate(SeriesKey, bool),
+}
+
+/// One second of the run, for the live view and charts.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Second {
+    pub at_s: u64,
+    pub vus: u32,
+    pub requests: u64,
+    pub messages: u64,
+    pub errors: u64,
+    pub iterations: u64,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Default)]
+pub struct Results {
+    pub series: BTreeMap<SeriesKey, SeriesData>,
+    pub timeline: Vec<Second>,
+    pub duration: Duration,
+    pub vus_max: u32,
+    /// Errors by kind (`connect refused`, `timeout`, `status 503`...).
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// Largest duration a trend records; longer ones are clamped to it.
+const LONGEST_MICROS: u64 = 3_600_000_000;
+
+pub fn new_histogram() -> Histogram<u64> {
+    // 1 µs to 1 h at 3 significant digits is always a valid configuration.
+    Histogram::new_with_bounds(1, LONGEST_MICROS, 3).unwrap_or_else(|_| {
+        Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits are valid"))
+    })
+}
+
+impl Results {
+    /// Applies one sample.
+    pub fn record(&mut self, sample: Sample) {
+        match sample {
+            Sample::Trend(key, duration) => {
+                let micros = u64::try_from(duration.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .clamp(1, LONGEST_MICROS);
+                let entry = self
+                    .series
+                    .entry(key)
+                    .or_insert_with(|| SeriesData::Trend(new_histogram()));
+                if let SeriesData::Trend(histogram) = entry {
+                    histogram.saturating_record(micros);
+                }
+            }
+            Sample::Count(key, n) => {
+                let entry = self.series.entry(key).or_insert(SeriesData::Counter(0));
+                if let SeriesData::Counter(count) = entry {
+                    *count += n;
+                }
+            }
+            Sample::Rate(key, value) => {
+                let entry = self
+                    .series
+                    .entry(key)
+                    .or_insert(SeriesData::Rate { trues: 0, total: 0 });
+                if let SeriesData::Rate { trues, total } = entry {
+                    *total += 1;
+                    *trues += u64::from(value);
+                }
+            }
+        }
+    }
+
+    /// Sets a gauge.
+    pub fn gauge(&mut self, key: SeriesKey, value: f64) {
+        let entry = self.series.entry(key).or_insert(SeriesData::Gauge {
+            last: value,
+            min: value,
+            max: value,
+        });
+        if let SeriesData::Gauge { last, min, max } = entry {
+            *last = value;
+            *min = min.min(value);
+            *max = max.max(value);
+        }
+    }
+
+    /// The series of `metric` whose tags pass `filter`, merged into one.
+    pub fn merged(&self, metric: &str, filter: impl Fn(&SeriesKey) -> bool) -> Option<SeriesData> {
+        let mut merged: Option<SeriesData> = None;
+        for (key, data) in &self.series {
+            if key.metric != metric || !filter(key) {
+                continue;
+            }
+            merged = Some(match (merged, data) {
+                (None, data) => data.clone(),
+                (Some(SeriesData::Trend(mut a)), SeriesData::Trend(b)) => {
+                    let _ = a.add(b);
+                    SeriesData::Trend(a)
+                }
+                (Some(SeriesData::Counter(a)), SeriesData::Counter(b)) => {
+                    SeriesData::Counter(a + b)
+                }
+                (
+                    Some(SeriesData::Rate { trues, total }),
+                    SeriesData::Rate { trues: t, total: n },
+                ) => SeriesData::Rate {
+                    trues: trues + t,
+                    total: total + n,
+                },
+                (
+                    Some(SeriesData::Gauge { last, min, max }),
+                    SeriesData::Gauge {
+                        last: l,
+                        min: lo,
+                        max: hi,
+                    },
+                ) => SeriesData::Gauge {
+                    last: last + l,
+                    min: min.min(*lo),
+                    max: max.max(*hi),
+                },
+                (Some(existing), _) => existing,
+            });
+        }
+        merged
+    }
+
+    /// Names of the metrics measured, in order.
+    pub fn metrics(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.series.keys().map(|k| k.metric.as_str()).collect();
+        names.dedup();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(metric: &str, scenario: &str, name: Option<&str>) -> SeriesKey {
+        SeriesKey {
+            metric: metric.into(),
+            scenario: scenario.into(),
+            name: name.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn records_and_merges_series() {
+        let mut results = Results::default();
+        for ms in [10, 20, 30] {
+            results.record(Sample::Trend(
+                key("http_req_duration", "a", Some("x")),
+                Duration::from_millis(ms),
+            ));
+        }
+        results.record(Sample::Trend(
+            key("http_req_duration", "b", None),
+            Duration::from_millis(40),
+        ));
+        results.record(Sample::Count(key("http_reqs", "a", None), 3));
+        results.record(Sample::Count(key("http_reqs", "b", None), 1));
+        results.record(Sample::Rate(key("http_req_failed", "a", None), true));
+        results.record(Sample::Rate(key("http_req_failed", "a", None), false));
+        let Some(SeriesData::Trend(all)) = results.merged("http_req_duration", |_| true) else {
+            panic!("a trend");
+        };
+        assert_eq!(all.len(), 4);
+        assert_eq!(all.max(), all.highest_equivalent(40_000));
+        let Some(SeriesData::Trend(named)) =
+            results.merged("http_req_duration", |k| k.name.as_deref() == Some("x"))
+        else {
+            panic!("a trend");
+        };
+        assert_eq!(named.len(), 3);
+        assert!(matches!(
+            results.merged("http_reqs", |_| true),
+            Some(SeriesData::Counter(4))
+        ));
+        assert!(matches!(
+            results.merged("http_req_failed", |_| true),
+            Some(SeriesData::Rate { trues: 1, total: 2 })
+        ));
+        assert!(results.merged("nothing", |_| true).is_none());
+        assert_eq!(
+            results.metrics(),
+            ["http_req_duration", "http_req_failed", "http_reqs"]
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! The verdict: each threshold judged against the results — a pure function.
+
+use crate::plan::ThresholdRule;
+use crate::plan::threshold::{Aggregation, Operand};
+use crate::results::{Results, SeriesData, SeriesKey};
+
+/// How one threshold came out.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    /// The threshold key as written (`http_req_duration{name:broadcast}`).
+    pub key: String,
+    /// The check as written (`p95 < 300ms`).
+    pub check: String,
+    /// The measured figure (ms for times, a fraction for rates), when there is one.
+    pub value: Option<f64>,
+    /// The limit it was compared with.
+    pub limit: Option<f64>,
+    pub passed: bool,
+    /// Why it failed without a comparison (no samples, no baseline).
+    pub reason: Option<String>,
+}
+
+/// Every threshold's outcome.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Verdict {
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.outcomes.iter().all(|o| o.passed)
+    }
+}
+
+/// Judges `rules` against `results`; `baseline` is an earlier run for `baseline * k` checks.
+pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Results>) -> Verdict {
+    let outcomes = rules
+        .iter()
+        .map(|rule| {
+            let mut outcome = Outcome {
+                key: rule.key.clone(),
+                check: rule.source.clone(),
+                value: None,
+                limit: None,
+                passed: false,
+                reason: None,
+            };
+            let value = match figure(rule, results) {
+                Ok(value) => value,
+                Err(reason) => {
+                    outcome.reason = Some(reason);
+                    return outcome;
+                }
+            };
+            outcome.value = Some(value);
+            let limit = match rule.check.operand {
+                Operand::Value { value, .. } => value,
+                Operand::Baseline { factor } => match baseline.map(|b| figure(rule, b)) {
+                    Some(Ok(base)) => base * factor,
+                    Some(Err(reason)) => {
+                        outcome.reason = Some(format!("the baseline has no figure: {reason}"));
+                        return outcome;
+                    }
+                    None => {
+                        outcome.reason =
+                            Some("no baseline run was given (--baseline FILE)".to_owned());
+                        return outcome;
+                    }
+                },
+            };
+            outcome.limit = Some(limit);
+            outcome.passed = rule.check.operator.holds(value, limit);
+            outcome
+        })
+        .collect();
+    Verdict { outcomes }
+}
+
+/// The aggregation a rule names, over the series it selects.
+fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
+    let mut unsupported = None;
+    let filter = |key: &SeriesKey| {
+        rule.selector
+            .tags
+            .iter()
+            .all(|(tag, value)| match tag.as_str() {
+                "scenario" => key.scenario == *value,
+                "name" => key.name.as_deref() == Some(value.as_str()),
+                // One run is one stage: the stage tag selects all or nothing, decided below.
+                "stage" => true,
+                _ => false,
+            })
+    };
+    for (tag, _) in &rule.selector.tags {
+        if !matches!(tag.as_str(), "scenario" | "name" | "stage") {
+            unsupported = Some(tag.clone());
+        }
+    }
+    if let Some(tag) = unsupported {
+        return Err(format!("filtering by `{tag}` is not recorded yet"));
+    }
+    let metric = &rule.selector.metric;
+    let data = results
+        .merged(metric, filter)
+        .ok_or_else(|| format!("`{metric}` has no samples"))?;
+    let seconds = results.duration.as_secs_f64().max(1e-9);
+    // HdrHistogram answers with the top of a value's bucket; the bucket's middle is the
+    // better estimate (within 0.05% at 3 significant digits).
+    let millis =
+        |h: &hdrhistogram::Histogram<u64>, micros: u64| h.median_equivalent(micros) as f64 / 1000.0;
+    Ok(match (&data, rule.check.aggregation) {
+        (SeriesData::Trend(h), Aggregation::Count) => h.len() as f64,
+        (SeriesData::Trend(h), Aggregation::Avg) => h.mean() / 1000.0,
+        (SeriesData::Trend(h), Aggregation::Min) => millis(h, h.min()),
+        (SeriesData::Trend(h), Aggregation::Max) => millis(h, h.max()),
+        (SeriesData::Trend(h), Aggregation::Med) => millis(h, h.value_at_quantile(0.5)),
+        (SeriesData::Trend(h), Aggregation::Percentile(p)) => {
+            millis(h, h.value_at_quantile(p / 100.0))
+        }
+        (SeriesData::Counter(n), Aggregation::Count) => *n as f64,
+        (SeriesData::Counter(n), Aggregation::Rate) => *n as f64 / seconds,
+        (SeriesData::Rate { trues, total }, Aggregation::Rate) => {
+            if *total == 0 {
+                return Err(format!("`{metric}` has no samples"));
+            }
+            *trues as f64 / *total as f64
+        }
+        (SeriesData::Gauge { last, .. }, Aggregation::Value | Aggregation::Avg) => *last,
+        (SeriesData::Gauge { min, .. }, Aggregation::Min) => *min,
+        (SeriesData::Gauge { max, .. }, Aggregation::Max) => *max,
+        (_, aggregation) => {
+            return Err(format!("`{aggregation}` cannot be computed for `{metric}`"));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::threshold::{parse_check, parse_selector};
+    use crate::results::Sample;
+
+    fn rule(key: &str, check: &str) -> ThresholdRule {
+        ThresholdRule {
+            key: key.into(),
+            selector: parse_selector(key).unwrap(),
+            source: check.into(),
+            check: parse_check(check).unwrap(),
+            abort_on_fail: false,
+            delay_abort: None,
+        }
+    }
+
+    fn key(metric: &str, name: Option<&str>) -> SeriesKey {
+        SeriesKey {
+            metric: metric.into(),
+            scenario: "s".into(),
+            name: name.map(Into::into),
+        }
+    }
+
+    fn results() -> Results {
+        let mut results = Results {
+            duration: Duration::from_secs(10),
+            ..Results::default()
+        };
+        for ms in 1..=100 {
+            results.record(Sample::Trend(
+                key("http_req_duration", Some("api")),
+                Duration::from_millis(ms),
+            ));
+        }
+        results.record(Sample::Count(key("http_reqs", None), 100));
+        for failed in [true, false, false, false] {
+            results.record(Sample::Rate(key("http_req_failed", None), failed));
+        }
+        results
+    }
+
+    #[test]
+    fn judges_each_aggregation() {
+        let results = results();
+        let table = [
+            ("http_req_duration", "p95 < 96ms", true, 95.0),
+            ("http_req_duration", "p95 < 95ms", false, 95.0),
+            ("http_req_duration{name:api}", "max <= 100ms", true, 100.0),
+            ("http_req_duration", "med == 50ms", true, 50.0),
+            ("http_req_duration", "count == 100", true, 100.0),
+            ("http_reqs", "rate >= 10", true, 10.0),
+            ("http_reqs", "count < 100", false, 100.0),
+            ("http_req_failed", "rate < 30%", true, 0.25),
+            ("http_req_failed", "rate < 0.2", false, 0.25),
+        ];
+        for (key, check, passed, value) in table {
+            let verdict = judge(&[rule(key, check)], &results, None);
+            let outcome = &verdict.outcomes[0];
+            assert_eq!(outcome.passed, passed, "{key} {check}: {outcome:?}");
+            let measured = outcome.value.unwrap();
+            assert!((measured - value).abs() < 0.1, "{key} {check}: {measured}");
+        }
+    }
+
+    #[test]
+    fn missing_samples_and_baselines_fail_with_a_reason() {
+        let results = results();
+        let verdict = judge(&[rule("ws_connect_time", "p95 < 1s")], &results, None);
+        assert!(!verdict.passed());
+        assert_eq!(
+            verdict.outcomes[0].reason.as_deref(),
+            Some("`ws_connect_time` has no samples")
+        );
+        let regression = rule("http_req_duration", "p95 < baseline * 1.2");
+        let verdict = judge(std::slice::from_ref(&regression), &results, None);
+        assert_eq!(
+            verdict.outcomes[0].reason.as_deref(),
+            Some("no baseline run was given (--baseline FILE)")
+        );
+        let verdict = judge(&[regression], &results, Some(&results));
+        assert!(verdict.passed());
+        assert!((verdict.outcomes[0].limit.unwrap() - 114.0).abs() < 0.2);
+    }
+}
