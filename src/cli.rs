@@ -9,6 +9,7 @@ use crate::plan::units::Size;
 
 const EXAMPLES: &str = "\
 Examples:
+  loadplan run examples/quickstart.yaml           run a plan against the built-in mock
   loadplan validate plans/*.yaml                 check plans; every problem as file:line:col
   loadplan validate plan.yaml --env staging --stage scale --var payload_bytes=1024
   loadplan schema > schema/loadplan.schema.json  the JSON Schema editors autocomplete from
@@ -28,6 +29,24 @@ pub struct Arguments {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a plan: validate it, drive the load, judge the thresholds, write the outputs
+    /// (exit 0 when every threshold passed, 99 when one failed)
+    #[command(
+        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json"
+    )]
+    Run {
+        /// The plan file
+        #[arg(value_name = "PLAN")]
+        plan: PathBuf,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Also write results: json=FILE (repeatable)
+        #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
+        outs: Vec<(String, PathBuf)>,
+        /// No progress lines and no summary; only errors
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Check plans and report every problem at once (exit 0 when valid, 2 otherwise)
     #[command(
         after_help = "Example:\n  loadplan validate plans/*.yaml examples/*.yaml --stage smoke"
@@ -89,6 +108,13 @@ fn parse_mode(text: &str) -> Result<MockMode, String> {
 
 fn parse_size(text: &str) -> Result<u64, String> {
     text.parse::<Size>().map(|size| size.0)
+}
+
+fn parse_out(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some(("json", file)) if !file.is_empty() => Ok(("json".to_owned(), PathBuf::from(file))),
+        _ => Err(format!("expected json=FILE, found `{text}`")),
+    }
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {

@@ -5,9 +5,11 @@
 
 pub mod cli;
 pub mod diag;
+pub mod exec;
 pub mod exit_code;
 pub mod mock;
 pub mod plan;
+pub mod report;
 pub mod results;
 mod run;
 pub mod schedule;

@@ -27,6 +27,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
     };
     match arguments.command {
         Command::Validate { plans, selection } => validate(&plans, &selection),
+        Command::Run {
+            plan,
+            selection: args,
+            outs,
+            quiet,
+        } => run_plan(&plan, &selection(&args), &outs, quiet),
         Command::Mock {
             port,
             mode,
@@ -142,4 +148,128 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// `loadplan run`.
+fn run_plan(
+    path: &Path,
+    selection: &Selection,
+    outs: &[(String, std::path::PathBuf)],
+    quiet: bool,
+) -> Result<(), i32> {
+    let shown = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|error| {
+        eprintln!("{shown}: error: cannot read the plan: {error}");
+        exit_code::INVALID
+    })?;
+    let (checked, diagnostics) = plan::load(&source, selection);
+    for diagnostic in &diagnostics {
+        eprint!("{}", render(&shown, &source, diagnostic));
+    }
+    let Some(checked) = checked else {
+        eprintln!("{shown}: the plan is invalid; nothing was run");
+        return Err(exit_code::INVALID);
+    };
+    let mut secrets = indexmap::IndexMap::new();
+    let mut missing = Vec::new();
+    for name in &checked.plan.secrets {
+        match std::env::var(name) {
+            Ok(value) => {
+                secrets.insert(name.clone(), value);
+            }
+            Err(_) => missing.push(name.as_str()),
+        }
+    }
+    if !missing.is_empty() {
+        eprintln!(
+            "error: secret{} not set in the environment: {}",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", ")
+        );
+        return Err(exit_code::INVALID);
+    }
+    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let mut files: Vec<std::path::PathBuf> = outs.iter().map(|(_, file)| file.clone()).collect();
+    let context = serde_json::json!({
+        "run": { "started": started },
+        "stage": checked.stage,
+        "plan": checked.plan.name,
+        "env": { "name": checked.env },
+        "vars": checked.vars,
+    });
+    for (index, output) in checked.plan.outputs.iter().enumerate() {
+        if let crate::plan::model::Output::Json(file) = output {
+            let id = format!("/outputs/{index}/json");
+            let rendered = if crate::plan::template::Template::is_dynamic(file.as_str()) {
+                checked.templates.render(&id, &context).map_err(|error| {
+                    eprintln!("error: the output path `{file}` cannot be rendered: {error}");
+                    exit_code::INVALID
+                })?
+            } else {
+                file.to_string()
+            };
+            files.push(rendered.into());
+        }
+    }
+    let (name, env, stage) = (
+        checked.plan.name.clone(),
+        checked.env.clone(),
+        checked.stage.clone(),
+    );
+    let rules = checked.thresholds.clone();
+    if !quiet {
+        eprintln!(
+            "running {name} · env {} · stage {stage}",
+            env.as_deref().unwrap_or("-")
+        );
+    }
+    let options = crate::exec::RunOptions { progress: !quiet };
+    let results = crate::exec::execute(checked, secrets, &options).map_err(|error| {
+        eprintln!("error: the run could not be carried out: {error}");
+        exit_code::FAILURE
+    })?;
+    let verdict = crate::verdict::judge(&rules, &results, None);
+    let figures = crate::report::figures(&results);
+    if !quiet {
+        let heading = crate::report::summary::Heading {
+            plan: &name,
+            env: env.as_deref(),
+            stage: &stage,
+            seconds: results.duration.as_secs_f64(),
+            vus_max: results.vus_max,
+        };
+        print!(
+            "{}",
+            crate::report::summary::render(&heading, &figures, &verdict, &results.errors)
+        );
+    }
+    let document = crate::report::json::Document::new(
+        &name,
+        env.as_deref(),
+        &stage,
+        &results,
+        &figures,
+        &verdict,
+    );
+    for file in files {
+        if let Err(error) = write_json(&file, &document) {
+            eprintln!("error: cannot write {}: {error}", file.display());
+            return Err(exit_code::FAILURE);
+        }
+    }
+    if verdict.passed() {
+        Ok(())
+    } else {
+        Err(exit_code::THRESHOLDS_FAILED)
+    }
+}
+
+fn write_json(file: &Path, document: &impl serde::Serialize) -> std::io::Result<()> {
+    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let text = serde_json::to_string_pretty(document).map_err(std::io::Error::other)?;
+    let temporary = file.with_extension("json.tmp");
+    std::fs::write(&temporary, text + "\n")?;
+    std::fs::rename(&temporary, file)
 }

@@ -1,6 +1,7 @@
 //! The verdict: each threshold judged against the results — a pure function.
 
 use crate::plan::ThresholdRule;
+use crate::plan::metric::MetricKind;
 use crate::plan::threshold::{Aggregation, Operand};
 use crate::results::{Results, SeriesData, SeriesKey};
 
@@ -100,9 +101,12 @@ fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
         return Err(format!("filtering by `{tag}` is not recorded yet"));
     }
     let metric = &rule.selector.metric;
-    let data = results
-        .merged(metric, filter)
-        .ok_or_else(|| format!("`{metric}` has no samples"))?;
+    let data = match results.merged(metric, filter) {
+        Some(data) => data,
+        // A counter that never counted is zero; other kinds have no figure without samples.
+        None if rule.kind == MetricKind::Counter => SeriesData::Counter(0),
+        None => return Err(format!("`{metric}` has no samples")),
+    };
     let seconds = results.duration.as_secs_f64().max(1e-9);
     // HdrHistogram answers with the top of a value's bucket; the bucket's middle is the
     // better estimate (within 0.05% at 3 significant digits).
@@ -150,6 +154,8 @@ mod tests {
             check: parse_check(check).unwrap(),
             abort_on_fail: false,
             delay_abort: None,
+            kind: crate::plan::metric::builtin(parse_selector(key).unwrap().metric.as_str())
+                .unwrap_or(MetricKind::Trend),
         }
     }
 
@@ -205,6 +211,8 @@ mod tests {
     #[test]
     fn missing_samples_and_baselines_fail_with_a_reason() {
         let results = results();
+        let verdict = judge(&[rule("ws_connect_errors", "count == 0")], &results, None);
+        assert!(verdict.passed(), "a counter without samples is zero");
         let verdict = judge(&[rule("ws_connect_time", "p95 < 1s")], &results, None);
         assert!(!verdict.passed());
         assert_eq!(

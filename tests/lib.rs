@@ -6,5 +6,6 @@ mod examples;
 mod invalid_plans;
 mod mock;
 mod mutation;
+mod run;
 mod schema;
 mod validate;

@@ -41,6 +41,8 @@ pub struct ThresholdRule {
     pub check: Check,
     pub abort_on_fail: bool,
     pub delay_abort: Option<Duration>,
+    /// The kind of the metric it judges.
+    pub kind: super::metric::MetricKind,
 }
 
 /// A plan that passed every check, with everything compiled that the run needs.

@@ -236,6 +236,7 @@ impl Analyzer<'_, '_> {
                     check,
                     abort_on_fail,
                     delay_abort,
+                    kind,
                 });
             }
         }

@@ -1,0 +1,675 @@
+//! One virtual user: runs its scenario's steps, iteration after iteration, and sends what
+//! it measures to the collector. A failed step ends the iteration (its error is counted);
+//! the VU goes on with the next one. Nothing a server does can end the run.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::Full;
+use serde_json::{Map, Value, json};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use super::context::Context;
+use super::http::HttpClient;
+use super::matcher::json_subset;
+use super::ws::{self, Connection, id_text};
+use super::{Event, Shared};
+use crate::plan::model::{Connect, Request, Step};
+use crate::plan::yaml::Segment;
+use crate::results::Sample;
+
+/// Default time an HTTP request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time a WebSocket handshake may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time an `expect` waits.
+const EXPECT_WITHIN: Duration = Duration::from_secs(5);
+
+type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+pub struct Vu {
+    pub scenario: Arc<str>,
+    context: Context,
+    http: HttpClient,
+    socket: Option<Connection>,
+    last_send: Option<Instant>,
+    iteration: u64,
+}
+
+impl Vu {
+    pub fn new(shared: &Shared, id: u64, scenario: Arc<str>) -> Self {
+        Self {
+            context: Context::new(&shared.base, id, &scenario),
+            scenario,
+            http: HttpClient::default(),
+            socket: None,
+            last_send: None,
+            iteration: 0,
+        }
+    }
+
+    /// Runs iterations until `stop` is set (checked between iterations and by open-ended
+    /// `repeat` blocks), then closes the WebSocket.
+    pub async fn run(mut self, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
+        while !stop.load(Ordering::Relaxed) {
+            self.iteration(&shared, &stop).await;
+        }
+        self.close(&shared).await;
+    }
+
+    /// One iteration of the scenario; returns when it ends, failed or not.
+    pub async fn iteration(&mut self, shared: &Arc<Shared>, stop: &AtomicBool) {
+        self.iteration += 1;
+        self.context.set("iteration", self.iteration.into());
+        let started = Instant::now();
+        let Some(scenario) = shared.plan.scenarios.get(&*self.scenario) else {
+            return;
+        };
+        let path = vec![
+            Segment::Key("scenarios".into()),
+            Segment::Key(self.scenario.to_string()),
+            Segment::Key("steps".into()),
+        ];
+        if let Err(kind) = self.steps(shared, &scenario.steps, path, stop).await {
+            shared.event(Event::Error(kind));
+            shared.count("errors", &self.scenario, None, 1);
+        }
+        shared.sample(Sample::Trend(
+            shared.key("iteration_duration", &self.scenario, None),
+            started.elapsed(),
+        ));
+        shared.count("iterations", &self.scenario, None, 1);
+    }
+
+    pub async fn close(&mut self, shared: &Shared) {
+        if let Some(socket) = self.socket.take() {
+            shared.sample(Sample::Trend(
+                shared.key("ws_session_duration", &self.scenario, None),
+                socket.opened.elapsed(),
+            ));
+            socket.close(1000).await;
+        }
+    }
+
+    fn steps<'a>(
+        &'a mut self,
+        shared: &'a Arc<Shared>,
+        steps: &'a [Step],
+        path: Vec<Segment>,
+        stop: &'a AtomicBool,
+    ) -> StepFuture<'a> {
+        Box::pin(async move {
+            for (index, step) in steps.iter().enumerate() {
+                let mut at = path.clone();
+                at.push(Segment::Index(index));
+                self.step(shared, step, at, stop).await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn step(
+        &mut self,
+        shared: &Arc<Shared>,
+        step: &Step,
+        at: Vec<Segment>,
+        stop: &AtomicBool,
+    ) -> Result<(), String> {
+        let under = |keys: &[&str]| {
+            let mut path = at.clone();
+            path.extend(keys.iter().map(|k| Segment::Key((*k).to_owned())));
+            path
+        };
+        match step {
+            Step::Request(step) => {
+                self.request(
+                    shared,
+                    &step.request,
+                    step.capture.as_deref(),
+                    &under(&["request"]),
+                )
+                .await
+            }
+            Step::Connect(step) => {
+                let (url_path, settings) = match &step.connect {
+                    Connect::Url(_) => (under(&["connect"]), None),
+                    Connect::Settings(settings) => (under(&["connect", "url"]), Some(settings)),
+                };
+                let url =
+                    self.context
+                        .text(&shared.templates, &url_path, step.connect.url().as_str())?;
+                let mut headers = Vec::new();
+                if let Some(settings) = settings {
+                    for (name, value) in &settings.headers {
+                        headers.push((
+                            name.clone(),
+                            self.context.text(
+                                &shared.templates,
+                                &under(&["connect", "headers", name]),
+                                value.as_str(),
+                            )?,
+                        ));
+                    }
+                }
+                let timeout = settings
+                    .and_then(|s| s.timeout)
+                    .map_or(CONNECT_TIMEOUT, |d| d.0);
+                let max = settings
+                    .and_then(|s| s.max_message_size)
+                    .map_or(1 << 20, |s| usize::try_from(s.0).unwrap_or(usize::MAX));
+                let name = settings.and_then(|s| s.name.as_deref());
+                self.close(shared).await;
+                self.open(shared, url, headers, timeout, max, name, "ws_connect_time")
+                    .await
+            }
+            Step::Send(step) => {
+                let message = &step.send;
+                let (frame, captured) = if let Some(json) = &message.json {
+                    let value =
+                        self.context
+                            .json(&shared.templates, &under(&["send", "json"]), json)?;
+                    let text = value.to_string();
+                    if let Some(id) = message.mark.as_ref().and_then(|path| path.find(&value)) {
+                        shared.mark(id_text(id));
+                    }
+                    (
+                        WsMessage::text(text.clone()),
+                        capture_message(&text, Some(&value)),
+                    )
+                } else if let Some(text) = &message.text {
+                    let text = self.context.text(
+                        &shared.templates,
+                        &under(&["send", "text"]),
+                        text.as_str(),
+                    )?;
+                    (WsMessage::text(text.clone()), capture_message(&text, None))
+                } else if let Some(binary) = &message.binary {
+                    let encoded = self.context.text(
+                        &shared.templates,
+                        &under(&["send", "binary"]),
+                        binary.as_str(),
+                    )?;
+                    let data = base64::engine::general_purpose::STANDARD
+                        .decode(encoded.trim())
+                        .map_err(|_| "send: `binary` is not valid base64".to_owned())?;
+                    (WsMessage::binary(data), Value::Null)
+                } else {
+                    return Err("send: no message".into());
+                };
+                let size = frame.len() as u64;
+                let socket = self.socket.as_mut().ok_or("send: no open WebSocket")?;
+                socket.send(frame).await?;
+                self.last_send = Some(Instant::now());
+                shared.count("ws_msgs_sent", &self.scenario, None, 1);
+                shared.event(Event::Bytes {
+                    sent: size,
+                    received: 0,
+                });
+                if let Some(name) = &step.capture {
+                    self.context.set(name, captured);
+                }
+                Ok(())
+            }
+            Step::Expect(step) => {
+                let expect = &step.expect;
+                let want_json = match &expect.json {
+                    Some(json) => Some(self.context.json(
+                        &shared.templates,
+                        &under(&["expect", "json"]),
+                        json,
+                    )?),
+                    None => None,
+                };
+                let mut want_paths = Vec::new();
+                for (path, value) in &expect.json_path {
+                    let key = path.to_string();
+                    want_paths.push((
+                        path,
+                        self.context.json(
+                            &shared.templates,
+                            &under(&["expect", "json_path", &key]),
+                            value,
+                        )?,
+                    ));
+                }
+                let want_text = match &expect.text {
+                    Some(text) => Some(self.context.text(
+                        &shared.templates,
+                        &under(&["expect", "text"]),
+                        text.as_str(),
+                    )?),
+                    None => None,
+                };
+                let regex = expect.regex.as_ref().and_then(|_| {
+                    shared.regex(&crate::plan::analyze::pointer(&under(&["expect", "regex"])))
+                });
+                let within = expect.within.map_or(EXPECT_WITHIN, |d| d.0);
+                let waiting_since = Instant::now();
+                let deadline = tokio::time::Instant::now() + within;
+                let socket = self.socket.as_mut().ok_or("expect: no open WebSocket")?;
+                let matched = loop {
+                    let Ok(received) = tokio::time::timeout_at(deadline, socket.inbox.recv()).await
+                    else {
+                        shared.sample(Sample::Rate(
+                            shared.key("checks", &self.scenario, expect.name.as_deref()),
+                            false,
+                        ));
+                        return Err("expect: timeout".into());
+                    };
+                    let Some(received) = received else {
+                        return Err("expect: the connection closed".into());
+                    };
+                    let json = received.json.as_ref();
+                    let fits = want_json
+                        .as_ref()
+                        .is_none_or(|w| json.is_some_and(|h| json_subset(w, h)))
+                        && want_paths.iter().all(|(p, w)| {
+                            json.and_then(|j| p.find(j))
+                                .is_some_and(|h| json_subset(w, h))
+                        })
+                        && regex.is_none_or(|r| r.is_match(&received.text))
+                        && want_text.as_deref().is_none_or(|w| w == received.text);
+                    if fits {
+                        break received;
+                    }
+                };
+                let since = self
+                    .last_send
+                    .filter(|sent| *sent >= waiting_since - Duration::from_secs(3600))
+                    .unwrap_or(waiting_since);
+                let metric = expect.metric.as_deref().unwrap_or("ws_message_latency");
+                shared.sample(Sample::Trend(
+                    shared.key(metric, &self.scenario, expect.name.as_deref()),
+                    matched.at.saturating_duration_since(since),
+                ));
+                shared.sample(Sample::Rate(
+                    shared.key("checks", &self.scenario, expect.name.as_deref()),
+                    true,
+                ));
+                if let Some(name) = &step.capture {
+                    self.context
+                        .set(name, capture_message(&matched.text, matched.json.as_ref()));
+                }
+                Ok(())
+            }
+            Step::Sleep(step) => {
+                tokio::time::sleep(random_between(step.sleep.min.0, step.sleep.max.0)).await;
+                Ok(())
+            }
+            Step::Repeat(step) => {
+                let repeat = &step.repeat;
+                let started = tokio::time::Instant::now();
+                let mut ticks = repeat.every.map(|every| {
+                    let mut interval = tokio::time::interval(every.0);
+                    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                    interval
+                });
+                let mut done = 0u32;
+                loop {
+                    if repeat.count.is_some_and(|count| done >= count) {
+                        break;
+                    }
+                    if repeat
+                        .for_duration
+                        .is_some_and(|d| started.elapsed() >= d.0)
+                    {
+                        break;
+                    }
+                    let open_ended = repeat.count.is_none() && repeat.for_duration.is_none();
+                    if open_ended && stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if let Some(ticks) = ticks.as_mut() {
+                        ticks.tick().await;
+                        if open_ended && stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                    self.steps(shared, &step.steps, under(&["steps"]), stop)
+                        .await?;
+                    done += 1;
+                }
+                Ok(())
+            }
+            Step::Group(step) => {
+                self.steps(shared, &step.steps, under(&["steps"]), stop)
+                    .await
+            }
+            Step::Set(step) => {
+                for (name, value) in &step.set {
+                    let value =
+                        self.context
+                            .json(&shared.templates, &under(&["set", name]), value)?;
+                    self.context.set(name, value);
+                }
+                Ok(())
+            }
+            Step::Reconnect(step) => {
+                let socket = self.socket.take().ok_or("reconnect: no open WebSocket")?;
+                let (url, headers) = (socket.url.clone(), socket.headers.clone());
+                shared.sample(Sample::Trend(
+                    shared.key("ws_session_duration", &self.scenario, None),
+                    socket.opened.elapsed(),
+                ));
+                socket.close(1000).await;
+                if let Some(after) = step.reconnect.after {
+                    tokio::time::sleep(random_between(after.min.0, after.max.0)).await;
+                }
+                self.open(
+                    shared,
+                    url,
+                    headers,
+                    CONNECT_TIMEOUT,
+                    1 << 20,
+                    None,
+                    "ws_reconnect_time",
+                )
+                .await
+            }
+            Step::Disconnect(step) => {
+                let socket = self.socket.take().ok_or("disconnect: no open WebSocket")?;
+                shared.sample(Sample::Trend(
+                    shared.key("ws_session_duration", &self.scenario, None),
+                    socket.opened.elapsed(),
+                ));
+                socket.close(step.disconnect.code.unwrap_or(1000)).await;
+                Ok(())
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn open(
+        &mut self,
+        shared: &Arc<Shared>,
+        url: String,
+        headers: Vec<(String, String)>,
+        timeout: Duration,
+        max_message: usize,
+        name: Option<&str>,
+        metric: &str,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        match ws::connect(shared, &self.scenario, url, headers, timeout, max_message).await {
+            Ok(socket) => {
+                shared.sample(Sample::Trend(
+                    shared.key(metric, &self.scenario, name),
+                    started.elapsed(),
+                ));
+                self.socket = Some(socket);
+                Ok(())
+            }
+            Err(kind) => {
+                shared.count("ws_connect_errors", &self.scenario, name, 1);
+                Err(kind)
+            }
+        }
+    }
+
+    async fn request(
+        &mut self,
+        shared: &Arc<Shared>,
+        request: &Request,
+        capture: Option<&str>,
+        at: &[Segment],
+    ) -> Result<(), String> {
+        let under = |keys: &[&str]| {
+            let mut path = at.to_vec();
+            path.extend(keys.iter().map(|k| Segment::Key((*k).to_owned())));
+            path
+        };
+        let templates = &shared.templates;
+        let mut url = self
+            .context
+            .text(templates, &under(&["url"]), request.url.as_str())?;
+        for (index, (key, value)) in request.query.iter().enumerate() {
+            let value = self
+                .context
+                .text(templates, &under(&["query", key]), value.as_str())?;
+            url.push(if index == 0 && !url.contains('?') {
+                '?'
+            } else {
+                '&'
+            });
+            url.push_str(&encode(key));
+            url.push('=');
+            url.push_str(&encode(&value));
+        }
+        let mut builder = hyper::Request::builder()
+            .method(request.method.as_str())
+            .uri(url.as_str());
+        for (name, value) in &request.headers {
+            builder = builder.header(
+                name.as_str(),
+                self.context
+                    .text(templates, &under(&["headers", name]), value.as_str())?,
+            );
+        }
+        let mut sent_json = None;
+        let body = if let Some(json) = &request.json {
+            let value = self.context.json(templates, &under(&["json"]), json)?;
+            builder = builder.header("content-type", "application/json");
+            let body = Bytes::from(value.to_string());
+            sent_json = Some(value);
+            body
+        } else if let Some(text) = &request.text {
+            Bytes::from(
+                self.context
+                    .text(templates, &under(&["text"]), text.as_str())?,
+            )
+        } else if let Some(form) = &request.form {
+            let mut pairs = Vec::new();
+            for (key, value) in form {
+                let value = self
+                    .context
+                    .text(templates, &under(&["form", key]), value.as_str())?;
+                pairs.push(format!("{}={}", encode(key), encode(&value)));
+            }
+            builder = builder.header("content-type", "application/x-www-form-urlencoded");
+            Bytes::from(pairs.join("&"))
+        } else if let Some(binary) = &request.binary {
+            let encoded = self
+                .context
+                .text(templates, &under(&["binary"]), binary.as_str())?;
+            Bytes::from(
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded.trim())
+                    .map_err(|_| "request: `binary` is not valid base64".to_owned())?,
+            )
+        } else {
+            Bytes::new()
+        };
+        let built = builder
+            .body(Full::new(body.clone()))
+            .map_err(|e| format!("request: {e}"))?;
+        let default_name = format!("{} {}", request.method.as_str(), request.url);
+        let name = request.name.as_deref().unwrap_or(&default_name);
+        if let (Some(path), Some(value)) = (&request.mark, &sent_json)
+            && let Some(id) = path.find(value)
+        {
+            shared.mark(id_text(id));
+        }
+        let scenario = &*self.scenario;
+        shared.count("http_reqs", scenario, Some(name), 1);
+        let response = match self
+            .http
+            .send(built, request.timeout.map_or(REQUEST_TIMEOUT, |d| d.0))
+            .await
+        {
+            Ok(response) => response,
+            Err(failure) => {
+                shared.sample(Sample::Rate(
+                    shared.key("http_req_failed", scenario, Some(name)),
+                    true,
+                ));
+                return Err(failure.kind());
+            }
+        };
+        shared.event(Event::Bytes {
+            sent: body.len() as u64,
+            received: response.body.len() as u64,
+        });
+        shared.sample(Sample::Trend(
+            shared.key("http_req_duration", scenario, Some(name)),
+            response.duration,
+        ));
+        shared.sample(Sample::Trend(
+            shared.key("http_req_waiting", scenario, Some(name)),
+            response.waiting,
+        ));
+        if let Some(metric) = &request.metric {
+            shared.sample(Sample::Trend(
+                shared.key(metric, scenario, Some(name)),
+                response.duration,
+            ));
+        }
+        let _ = response.connecting;
+        let json = serde_json::from_slice::<Value>(&response.body).ok();
+        let mut problem = None;
+        let status_ok = match request.expect.as_ref().and_then(|e| e.status.as_ref()) {
+            Some(expected) => status_matches(expected, response.status),
+            None => response.status < 400,
+        };
+        if !status_ok {
+            problem = Some(format!("status {}", response.status));
+        }
+        if let Some(expect) = &request.expect {
+            for (header, _) in &expect.headers {
+                let pattern = shared.regex(&crate::plan::analyze::pointer(&under(&[
+                    "expect", "headers", header,
+                ])));
+                let value = response
+                    .headers
+                    .get(header.as_str())
+                    .and_then(|v| v.to_str().ok());
+                if !value.is_some_and(|v| pattern.is_none_or(|p| p.is_match(v))) {
+                    problem.get_or_insert_with(|| format!("header `{header}`"));
+                }
+            }
+            if let Some(want) = &expect.json {
+                let want = self
+                    .context
+                    .json(templates, &under(&["expect", "json"]), want)?;
+                if !json.as_ref().is_some_and(|have| json_subset(&want, have)) {
+                    problem.get_or_insert_with(|| "json body".to_owned());
+                }
+            }
+            for (path, want) in &expect.json_path {
+                let key = path.to_string();
+                let want =
+                    self.context
+                        .json(templates, &under(&["expect", "json_path", &key]), want)?;
+                if !json
+                    .as_ref()
+                    .and_then(|j| path.find(j))
+                    .is_some_and(|have| json_subset(&want, have))
+                {
+                    problem.get_or_insert_with(|| format!("json path `{path}`"));
+                }
+            }
+            shared.sample(Sample::Rate(
+                shared.key("checks", scenario, Some(name)),
+                problem.is_none(),
+            ));
+        }
+        shared.sample(Sample::Rate(
+            shared.key("http_req_failed", scenario, Some(name)),
+            !status_ok,
+        ));
+        if let Some(capture) = capture {
+            let headers: Map<String, Value> = response
+                .headers
+                .iter()
+                .filter_map(|(k, v)| {
+                    v.to_str()
+                        .ok()
+                        .map(|v| (k.as_str().to_owned(), Value::String(v.to_owned())))
+                })
+                .collect();
+            let value = json!({
+                "status": response.status,
+                "headers": headers,
+                "body": String::from_utf8_lossy(&response.body),
+                "json": json.unwrap_or(Value::Null),
+            });
+            self.context.set(capture, value);
+        }
+        match problem {
+            Some(problem) => Err(format!("expect: {problem}")),
+            None => Ok(()),
+        }
+    }
+}
+
+fn status_matches(expected: &crate::plan::model::StatusExpectation, status: u16) -> bool {
+    use crate::plan::model::StatusExpectation as S;
+    match expected {
+        S::Code(code) => *code == status,
+        S::AnyOf(codes) => codes.contains(&status),
+        S::Class(class) => class
+            .as_bytes()
+            .first()
+            .is_some_and(|digit| u16::from(digit - b'0') == status / 100),
+    }
+}
+
+/// What `as:` stores for a message: a JSON object's fields (and its `text`), or `{text, json}`.
+fn capture_message(text: &str, json: Option<&Value>) -> Value {
+    match json {
+        Some(Value::Object(fields)) => {
+            let mut fields = fields.clone();
+            fields
+                .entry("text")
+                .or_insert_with(|| Value::String(text.to_owned()));
+            Value::Object(fields)
+        }
+        other => json!({ "text": text, "json": other.cloned().unwrap_or(Value::Null) }),
+    }
+}
+
+fn random_between(min: Duration, max: Duration) -> Duration {
+    if max <= min {
+        return min;
+    }
+    let span = u64::try_from((max - min).as_micros()).unwrap_or(u64::MAX);
+    min + Duration::from_micros(fastrand::u64(0..=span))
+}
+
+/// Percent-encodes a query component.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_query_components() {
+        assert_eq!(encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(encode("plain-text_1.0~"), "plain-text_1.0~");
+    }
+
+    #[test]
+    fn statuses_match_codes_lists_and_classes() {
+        use crate::plan::model::StatusExpectation as S;
+        assert!(status_matches(&S::Code(200), 200));
+        assert!(!status_matches(&S::Code(200), 201));
+        assert!(status_matches(&S::AnyOf(vec![200, 204]), 204));
+        assert!(status_matches(&S::Class("2xx".into()), 299));
+        assert!(!status_matches(&S::Class("2xx".into()), 301));
+    }
+}

@@ -1,0 +1,216 @@
+//! The WebSocket of one VU. A reader task stamps every message with its arrival time,
+//! applies the scenario's `on_message` rules at once (so `broadcast_delivery_time` is the
+//! true arrival, whatever the VU is doing), and queues it for `expect` steps.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::Shared;
+use super::matcher::json_subset;
+use crate::results::Sample;
+
+type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Messages kept for `expect` steps; beyond this, the oldest unread ones are dropped.
+const INBOX: usize = 1024;
+
+/// A received message and when it arrived.
+pub struct Received {
+    pub text: String,
+    pub json: Option<serde_json::Value>,
+    pub at: Instant,
+}
+
+pub struct Connection {
+    sink: SplitSink<Stream, Message>,
+    pub inbox: mpsc::Receiver<Received>,
+    reader: JoinHandle<()>,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub opened: Instant,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// Opens a connection; `Err` is the error kind.
+pub async fn connect(
+    shared: &Arc<Shared>,
+    scenario: &Arc<str>,
+    url: String,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+    max_message: usize,
+) -> Result<Connection, String> {
+    if url.starts_with("wss://") {
+        return Err("wss is not supported yet: TLS lands with the rustls client".into());
+    }
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("ws: {e}"))?;
+    for (name, value) in &headers {
+        let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(value),
+        ) else {
+            return Err(format!("ws: invalid header `{name}`"));
+        };
+        request.headers_mut().insert(name, value);
+    }
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(max_message)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let stream = match tokio::time::timeout(timeout, connecting).await {
+        Ok(Ok((stream, _))) => stream,
+        Ok(Err(error)) => return Err(format!("ws connect: {error}")),
+        Err(_) => return Err("ws connect: timeout".into()),
+    };
+    let (sink, source) = stream.split();
+    let (queue, inbox) = mpsc::channel(INBOX);
+    let reader = tokio::spawn(read(
+        Arc::clone(shared),
+        Arc::clone(scenario),
+        source,
+        queue,
+    ));
+    Ok(Connection {
+        sink,
+        inbox,
+        reader,
+        url,
+        headers,
+        opened: Instant::now(),
+    })
+}
+
+impl Connection {
+    pub async fn send(&mut self, message: Message) -> Result<(), String> {
+        self.sink
+            .send(message)
+            .await
+            .map_err(|e| format!("ws send: {e}"))
+    }
+
+    pub async fn close(mut self, code: u16) {
+        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: code.into(),
+            reason: "".into(),
+        };
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            self.sink.send(Message::Close(Some(frame))),
+        )
+        .await;
+    }
+}
+
+async fn read(
+    shared: Arc<Shared>,
+    scenario: Arc<str>,
+    mut source: SplitStream<Stream>,
+    queue: mpsc::Sender<Received>,
+) {
+    while let Some(Ok(message)) = source.next().await {
+        let at = Instant::now();
+        let text = match message {
+            Message::Text(text) => text.to_string(),
+            Message::Binary(data) => String::from_utf8_lossy(&data).into_owned(),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        shared.count("ws_msgs_received", &scenario, None, 1);
+        shared.event(super::Event::Bytes {
+            received: text.len() as u64,
+            sent: 0,
+        });
+        let json = if text.trim_start().starts_with(['{', '[']) {
+            serde_json::from_str(&text).ok()
+        } else {
+            None
+        };
+        on_message(&shared, &scenario, &text, json.as_ref(), at);
+        let received = Received { text, json, at };
+        // A VU that does not read its messages must not grow without bound.
+        let _ = queue.try_send(received);
+    }
+}
+
+/// Applies the scenario's `on_message` rules to an arriving message.
+fn on_message(
+    shared: &Shared,
+    scenario: &Arc<str>,
+    text: &str,
+    json: Option<&serde_json::Value>,
+    at: Instant,
+) {
+    let Some(rules) = shared
+        .plan
+        .scenarios
+        .get(&*scenario.to_string())
+        .map(|s| &s.on_message)
+    else {
+        return;
+    };
+    for (index, rule) in rules.iter().enumerate() {
+        let matcher = &rule.matcher;
+        let regex = matcher.regex.as_ref().and_then(|_| {
+            shared.regex(&format!(
+                "/scenarios/{scenario}/on_message/{index}/match/regex"
+            ))
+        });
+        let fits = matcher
+            .json
+            .as_ref()
+            .is_none_or(|want| json.is_some_and(|have| json_subset(want, have)))
+            && matcher.json_path.iter().all(|(path, want)| {
+                json.and_then(|j| path.find(j))
+                    .is_some_and(|have| json_subset(want, have))
+            })
+            && regex.is_none_or(|r| r.is_match(text))
+            && matcher.text.as_deref().is_none_or(|want| want == text);
+        if !fits {
+            continue;
+        }
+        if let Some(metric) = &rule.metric {
+            shared.count(metric, scenario, None, 1);
+        }
+        if let Some(path) = &rule.correlate {
+            let id = json.and_then(|j| path.find(j)).map(id_text);
+            if let Some(marked) = id.and_then(|id| shared.marked(&id)) {
+                shared.sample(Sample::Trend(
+                    shared.key("broadcast_delivery_time", scenario, None),
+                    at.saturating_duration_since(marked),
+                ));
+                shared.sample(Sample::Rate(
+                    shared.key("broadcast_delivered", scenario, None),
+                    true,
+                ));
+            }
+        }
+    }
+}
+
+/// An id as the mark registry keys it: strings bare, anything else as JSON.
+pub fn id_text(value: &serde_json::Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}

@@ -1,0 +1,135 @@
+//! The terminal summary: a line per metric and a pass/fail line per threshold.
+
+use std::fmt::Write;
+
+use super::Figures;
+use crate::verdict::Verdict;
+
+/// What the summary's heading says about the run.
+pub struct Heading<'a> {
+    pub plan: &'a str,
+    pub env: Option<&'a str>,
+    pub stage: &'a str,
+    pub seconds: f64,
+    pub vus_max: u32,
+}
+
+fn ms(value: f64) -> String {
+    if value >= 1000.0 {
+        format!("{:.2}s", value / 1000.0)
+    } else if value >= 1.0 {
+        format!("{value:.2}ms")
+    } else {
+        format!("{:.0}µs", value * 1000.0)
+    }
+}
+
+/// A threshold's figure in its unit: a time, a percentage, or a number.
+fn shown(outcome: &crate::verdict::Outcome, value: f64) -> String {
+    let aggregation = outcome.check.split_whitespace().next().unwrap_or_default();
+    let is_time =
+        matches!(aggregation, "avg" | "min" | "med" | "max") || aggregation.starts_with('p');
+    if aggregation == "rate" && outcome.check.contains('%') {
+        format!("{:.2}%", value * 100.0)
+    } else if is_time {
+        ms(value)
+    } else {
+        let text = format!("{value:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// Renders the summary.
+pub fn render(
+    heading: &Heading<'_>,
+    figures: &[Figures],
+    verdict: &Verdict,
+    errors: &std::collections::BTreeMap<String, u64>,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{} · env {} · stage {} · {:.1}s · {} VUs max\n",
+        heading.plan,
+        heading.env.unwrap_or("-"),
+        heading.stage,
+        heading.seconds,
+        heading.vus_max
+    );
+    let _ = writeln!(
+        out,
+        "  {:<30} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "metric", "count", "rate", "min", "avg", "med", "p90", "p95", "p99", "max"
+    );
+    for f in figures {
+        let rate = f.rate.map_or(String::new(), |r| format!("{r:.1}/s"));
+        match (&f.trend, f.share, f.gauge) {
+            (Some(t), _, _) => {
+                let _ = writeln!(
+                    out,
+                    "  {:<30} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                    f.metric,
+                    f.count,
+                    rate,
+                    ms(t.min),
+                    ms(t.avg),
+                    ms(t.med),
+                    ms(t.p90),
+                    ms(t.p95),
+                    ms(t.p99),
+                    ms(t.max)
+                );
+            }
+            (_, Some(share), _) => {
+                let _ = writeln!(
+                    out,
+                    "  {:<30} {:>9} {:>10} {:.2}% true",
+                    f.metric,
+                    f.count,
+                    "",
+                    share * 100.0
+                );
+            }
+            (_, _, Some([last, min, max])) => {
+                let _ = writeln!(
+                    out,
+                    "  {:<30} {:>9} {:>10} last {last}, min {min}, max {max}",
+                    f.metric, "", ""
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "  {:<30} {:>9} {:>10}", f.metric, f.count, rate);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        let _ = writeln!(out, "\n  errors");
+        for (kind, count) in errors {
+            let _ = writeln!(out, "    {count:>8}  {kind}");
+        }
+    }
+    if !verdict.outcomes.is_empty() {
+        let _ = writeln!(out, "\n  thresholds");
+        for outcome in &verdict.outcomes {
+            let mark = if outcome.passed { "✓" } else { "✗" };
+            let value = match (outcome.value, &outcome.reason) {
+                (_, Some(reason)) => reason.clone(),
+                (Some(value), None) => shown(outcome, value),
+                (None, None) => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "    {mark} {:<36} {:<24} {value}",
+                outcome.key, outcome.check
+            );
+        }
+        let failed = verdict.outcomes.iter().filter(|o| !o.passed).count();
+        let _ = writeln!(
+            out,
+            "\n  {} of {} thresholds passed",
+            verdict.outcomes.len() - failed,
+            verdict.outcomes.len()
+        );
+    }
+    out
+}
