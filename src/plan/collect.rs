@@ -72,7 +72,7 @@ pub struct JsonSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every: Option<Duration>,
     /// Metric names and the JSON pointers (`/in_msgs`) of their values.
-    #[schemars(length(min = 1))]
+    #[schemars(extend("minProperties" = 1))]
     pub fields: IndexMap<String, String>,
     /// Whether the fields are counters (reported as deltas) or gauges (default).
     #[serde(default)]

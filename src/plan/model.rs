@@ -50,10 +50,12 @@ pub struct Plan {
 
     /// Named stages (smoke, scale, sustained, stress, ...), picked with `--stage` (or
     /// `LOADPLAN_STAGE`); the first one is the default.
+    #[schemars(extend("minProperties" = 1))]
     pub stages: IndexMap<String, Stage>,
 
     /// Named scenarios: what virtual users do. VUs are split over scenarios by `weight`;
     /// a scenario with `vus` gets exactly that many.
+    #[schemars(extend("minProperties" = 1))]
     pub scenarios: IndexMap<String, Scenario>,
 
     /// Thresholds that must hold, keyed by metric (with an optional tag filter
@@ -134,6 +136,7 @@ pub struct MockConfig {
     pub mode: MockMode,
     /// Status of `fixed` mode answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 599))]
     pub status: Option<u16>,
     /// Body size of `fixed` mode answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +178,7 @@ pub struct Scenario {
     pub vus: Option<u32>,
 
     /// The steps each VU runs, once per iteration, until its stage stops it.
+    #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
 
     /// Background rules for WebSocket messages that no `expect` step consumed.

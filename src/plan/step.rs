@@ -209,7 +209,7 @@ pub enum StatusExpectation {
     /// One status code.
     Code(#[schemars(range(min = 100, max = 599))] u16),
     /// Any of these codes.
-    AnyOf(Vec<u16>),
+    AnyOf(#[schemars(length(min = 1))] Vec<u16>),
     /// A class: `2xx`, `3xx`, `4xx` or `5xx`.
     Class(#[schemars(pattern(r"^[1-5]xx$"))] String),
 }
@@ -393,7 +393,7 @@ pub struct GroupStep {
 #[serde(deny_unknown_fields)]
 pub struct SetStep {
     /// Names and values.
-    #[schemars(length(min = 1))]
+    #[schemars(extend("minProperties" = 1))]
     pub set: IndexMap<String, Value>,
 }
 

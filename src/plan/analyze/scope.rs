@@ -212,9 +212,20 @@ impl Analyzer<'_, '_> {
                 Some((
                     format!("undefined variable `{head}`"),
                     did_you_mean(head, candidates).or_else(|| {
+                        let mut usable = vec![
+                            "`env.*`".to_owned(),
+                            "`vars.*`".to_owned(),
+                            "`secrets.*`".to_owned(),
+                        ];
+                        usable.extend(scope.values.iter().map(|v| format!("`{v}`")));
+                        let captures = if scope.values.contains(&"vu") {
+                            " and names captured with `as:` or set with `set:` before"
+                        } else {
+                            ""
+                        };
                         Some(format!(
-                            "templates can use `env.*`, `vars.*`, `secrets.*`, {}, the functions {} and names captured with `as:` or set with `set:` before",
-                            tick_list(scope.values),
+                            "templates here can use {}, the functions {}{captures}",
+                            usable.join(", "),
                             tick_list(&FUNCTIONS)
                         ))
                     }),

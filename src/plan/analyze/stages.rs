@@ -12,7 +12,15 @@ impl Analyzer<'_, '_> {
         for (name, stage) in &self.plan.stages {
             let at = path!["stages", name.as_str()];
             match stage {
-                Stage::Fixed(_) => {}
+                Stage::Fixed(fixed) => {
+                    if fixed.duration.0.is_zero() {
+                        self.error(
+                            &[at.clone(), path!["duration"]].concat(),
+                            format!("stage `{name}` lasts no time: its duration is 0s"),
+                            None,
+                        );
+                    }
+                }
                 Stage::Ramp(ramp) => {
                     if peak_vus(stage) == 0 {
                         self.error_key(

@@ -285,7 +285,7 @@ impl Analyzer<'_, '_> {
                     metrics.name_tag(name.clone());
                 }
             }
-            Step::Sleep(_) => {}
+            Step::Sleep(step) => self.sleep_range(&under(&["sleep"]), step.sleep),
             Step::Repeat(step) => {
                 let repeat = &step.repeat;
                 if repeat.count.is_none() && repeat.for_duration.is_none() && repeat.every.is_none()
@@ -313,8 +313,11 @@ impl Analyzer<'_, '_> {
                     self.json_templates(&under(&["set", key]), value, scope);
                 }
             }
-            Step::Reconnect(_) => {
+            Step::Reconnect(step) => {
                 self.needs_socket(at, "reconnect", *socket);
+                if let Some(after) = step.reconnect.after {
+                    self.sleep_range(&under(&["reconnect", "after"]), after);
+                }
             }
             Step::Disconnect(_) => {
                 self.needs_socket(at, "disconnect", *socket);
@@ -337,6 +340,19 @@ impl Analyzer<'_, '_> {
                     tick_list(&names).replace(" and ", " or ")
                 ),
                 None,
+            );
+        }
+    }
+
+    fn sleep_range(&mut self, at: &Path, range: crate::plan::units::SleepTime) {
+        if range.min > range.max {
+            self.error(
+                at,
+                format!(
+                    "invalid range `{range}`: the lower bound `{}` is above the upper bound `{}`",
+                    range.min, range.max
+                ),
+                Some(format!("write `{}..{}`", range.max, range.min)),
             );
         }
     }

@@ -207,6 +207,10 @@ impl Analyzer<'_, '_> {
                                 check.aggregation, selector.metric
                             ))
                         }
+                        Unit::Percent if kind == MetricKind::Counter => Some(format!(
+                            "`{}` of the counter `{}` is per second, not a share, so it takes no `%`",
+                            check.aggregation, selector.metric
+                        )),
                         Unit::Percent
                             if check.aggregation != Aggregation::Rate
                                 && kind != MetricKind::Collected
