@@ -5,6 +5,7 @@
 //! seconds, never with the number of requests.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -12,10 +13,10 @@ use hdrhistogram::Histogram;
 /// Which series a sample belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SeriesKey {
-    pub metric: String,
-    pub scenario: String,
+    pub metric: Arc<str>,
+    pub scenario: Arc<str>,
     /// The `name` tag (a request's name, an `expect`'s name), if any.
-    pub name: Option<String>,
+    pub name: Option<Arc<str>>,
 }
 
 /// The data of one series.
@@ -128,7 +129,7 @@ impl Results {
     pub fn merged(&self, metric: &str, filter: impl Fn(&SeriesKey) -> bool) -> Option<SeriesData> {
         let mut merged: Option<SeriesData> = None;
         for (key, data) in &self.series {
-            if key.metric != metric || !filter(key) {
+            if &*key.metric != metric || !filter(key) {
                 continue;
             }
             merged = Some(match (merged, data) {
@@ -167,7 +168,7 @@ impl Results {
 
     /// Names of the metrics measured, in order.
     pub fn metrics(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.series.keys().map(|k| k.metric.as_str()).collect();
+        let mut names: Vec<&str> = self.series.keys().map(|k| &*k.metric).collect();
         names.dedup();
         names
     }

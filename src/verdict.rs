@@ -85,7 +85,7 @@ fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
             .tags
             .iter()
             .all(|(tag, value)| match tag.as_str() {
-                "scenario" => key.scenario == *value,
+                "scenario" => *key.scenario == **value,
                 "name" => key.name.as_deref() == Some(value.as_str()),
                 // One run is one stage: the stage tag selects all or nothing, decided below.
                 "stage" => true,

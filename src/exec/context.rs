@@ -1,80 +1,92 @@
 //! A VU's template context and rendering: every template was compiled when the plan
-//! loaded, under the JSON pointer of where it was written; here it is only evaluated.
+//! loaded; here it is only evaluated, found by its text.
+//!
+//! The context is two minijinja maps looked up in order: the VU's own values (`vu`,
+//! `iteration`, `scenario`, what `as:` and `set:` stored), rebuilt when one changes, and
+//! the run's values (`env`, `vars`, `secrets`, `stage`), converted once for the whole run.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use minijinja::Value as Mj;
 use serde_json::{Map, Value};
 
-use crate::plan::analyze::pointer;
 use crate::plan::template::{Template, TemplateSet};
-use crate::plan::yaml::Segment;
 
-/// The values a VU's templates see: `env`, `vars`, `secrets`, `vu`, `iteration`,
-/// `scenario`, `stage`, and what `as:` and `set:` stored.
 pub struct Context {
-    pub values: Value,
+    base: Mj,
+    locals: BTreeMap<String, Mj>,
+    merged: Mj,
 }
 
 impl Context {
-    pub fn new(base: &Map<String, Value>, vu: u64, scenario: &str) -> Self {
-        let mut values = base.clone();
-        values.insert("vu".into(), vu.into());
-        values.insert("iteration".into(), 0.into());
-        values.insert("scenario".into(), scenario.into());
-        Self {
-            values: Value::Object(values),
-        }
+    pub fn new(base: &Mj, vu: u64, scenario: &str) -> Self {
+        let mut locals = BTreeMap::new();
+        locals.insert("vu".to_owned(), Mj::from(vu));
+        locals.insert("iteration".to_owned(), Mj::from(0));
+        locals.insert("scenario".to_owned(), Mj::from(scenario));
+        let mut context = Self {
+            base: base.clone(),
+            locals,
+            merged: Mj::UNDEFINED,
+        };
+        context.merge();
+        context
+    }
+
+    fn merge(&mut self) {
+        let locals = Mj::from(self.locals.clone());
+        self.merged = minijinja::value::merge_maps([locals, self.base.clone()]);
     }
 
     pub fn set(&mut self, name: &str, value: Value) {
-        if let Value::Object(map) = &mut self.values {
-            map.insert(name.to_owned(), value);
+        self.locals
+            .insert(name.to_owned(), Mj::from(minijinja::value::Serde(value)));
+        self.merge();
+    }
+
+    pub fn set_iteration(&mut self, iteration: u64) {
+        self.locals
+            .insert("iteration".to_owned(), Mj::from(iteration));
+        self.merge();
+    }
+
+    /// The text rendered when it is a template, as it is otherwise.
+    pub fn text<'t>(&self, templates: &TemplateSet, raw: &'t str) -> Result<Cow<'t, str>, String> {
+        if !Template::is_dynamic(raw) {
+            return Ok(Cow::Borrowed(raw));
+        }
+        match templates.render_source(raw, &self.merged) {
+            Some(Ok(text)) => Ok(Cow::Owned(text)),
+            Some(Err(error)) => Err(format!(
+                "template `{raw}`: {}",
+                error.detail().unwrap_or("cannot render")
+            )),
+            None => Err(format!(
+                "template `{raw}` was not compiled; this is a bug in loadplan"
+            )),
         }
     }
 
-    /// The text at `path`: rendered when it is a template, as it is otherwise.
-    pub fn text(
-        &self,
-        templates: &TemplateSet,
-        path: &[Segment],
-        raw: &str,
-    ) -> Result<String, String> {
-        if !Template::is_dynamic(raw) {
-            return Ok(raw.to_owned());
-        }
-        templates
-            .render(&pointer(path), &self.values)
-            .map_err(|error| {
-                format!(
-                    "template at {}: {}",
-                    pointer(path),
-                    error.detail().unwrap_or("cannot render")
-                )
-            })
+    /// The text rendered, as an owned string.
+    pub fn string(&self, templates: &TemplateSet, raw: &str) -> Result<String, String> {
+        self.text(templates, raw).map(Cow::into_owned)
     }
 
     /// A JSON value with every template string in it rendered.
-    pub fn json(
-        &self,
-        templates: &TemplateSet,
-        path: &[Segment],
-        value: &Value,
-    ) -> Result<Value, String> {
+    pub fn json(&self, templates: &TemplateSet, value: &Value) -> Result<Value, String> {
         Ok(match value {
-            Value::String(text) => Value::String(self.text(templates, path, text)?),
-            Value::Array(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (index, item) in items.iter().enumerate() {
-                    let mut child = path.to_vec();
-                    child.push(Segment::Index(index));
-                    out.push(self.json(templates, &child, item)?);
-                }
-                Value::Array(out)
-            }
+            Value::String(text) => Value::String(self.text(templates, text)?.into_owned()),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| self.json(templates, item))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Object(map) => {
                 let mut out = Map::with_capacity(map.len());
                 for (key, item) in map {
-                    let mut child = path.to_vec();
-                    child.push(Segment::Key(key.clone()));
-                    out.insert(key.clone(), self.json(templates, &child, item)?);
+                    out.insert(key.clone(), self.json(templates, item)?);
                 }
                 Value::Object(out)
             }

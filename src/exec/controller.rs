@@ -218,8 +218,8 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
 }
 
 /// The collector: owns the results; prints a progress line every 2 s when asked.
-pub async fn collect(
-    mut inbox: mpsc::UnboundedReceiver<Event>,
+pub fn collect(
+    inbox: std::sync::mpsc::Receiver<Event>,
     started: Instant,
     progress: bool,
     planned: Duration,
@@ -229,7 +229,7 @@ pub async fn collect(
     let mut received = 0u64;
     let mut vus_now = 0u32;
     let mut last_print = Instant::now();
-    while let Some(event) = inbox.recv().await {
+    while let Ok(event) = inbox.recv() {
         let second = started.elapsed().as_secs();
         let index = usize::try_from(second).unwrap_or(usize::MAX);
         if results.timeline.len() <= index && index < 24 * 3600 {
@@ -247,11 +247,13 @@ pub async fn collect(
             Event::Sample(sample) => {
                 if let Some(now) = now {
                     match &sample {
-                        Sample::Count(key, n) if key.metric == "http_reqs" => now.requests += n,
+                        Sample::Count(key, n) if &*key.metric == "http_reqs" => now.requests += n,
                         Sample::Count(key, n) if key.metric.starts_with("ws_msgs") => {
                             now.messages += n
                         }
-                        Sample::Count(key, n) if key.metric == "iterations" => now.iterations += n,
+                        Sample::Count(key, n) if &*key.metric == "iterations" => {
+                            now.iterations += n
+                        }
                         _ => {}
                     }
                 }
@@ -265,7 +267,7 @@ pub async fn collect(
                 }
                 let key = SeriesKey {
                     metric: "vus".into(),
-                    scenario: String::new(),
+                    scenario: "".into(),
                     name: None,
                 };
                 results.gauge(key, f64::from(vus));
@@ -302,7 +304,7 @@ pub async fn collect(
         (
             SeriesKey {
                 metric: metric.into(),
-                scenario: String::new(),
+                scenario: "".into(),
                 name: None,
             },
             n,
@@ -313,7 +315,7 @@ pub async fn collect(
     }
     let vus_max = SeriesKey {
         metric: "vus_max".into(),
-        scenario: String::new(),
+        scenario: "".into(),
         name: None,
     };
     results.gauge(vus_max, f64::from(results.vus_max));

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
 
 use crate::mock::{MockServer, MockSettings};
 use crate::plan::CheckedPlan;
@@ -51,19 +50,27 @@ pub struct Shared {
     pub templates: TemplateSet,
     pub stage: String,
     /// Template context values common to all VUs (`env`, `vars`, `secrets`, `stage`).
-    pub base: Map<String, Value>,
-    events: mpsc::UnboundedSender<Event>,
+    pub base: minijinja::Value,
+    /// Shared names of metrics and tags, so a sample's key costs no allocation.
+    names: HashMap<String, Arc<str>>,
+    events: std::sync::mpsc::SyncSender<Event>,
     regexes: HashMap<String, regex::Regex>,
     /// `mark`ed ids and when they were sent.
     marks: Mutex<HashMap<String, Instant>>,
 }
+
+/// Events waiting for the collector before senders wait.
+const EVENT_QUEUE: usize = 1 << 16;
 
 /// Marks older than this are forgotten.
 const MARK_TTL: Duration = Duration::from_secs(60);
 
 impl Shared {
     pub fn event(&self, event: Event) {
-        // The collector outlives every VU; a send can only fail after the run ended.
+        // The channel is bounded: when the collector falls behind (a VU failing in a tight
+        // loop), senders wait instead of memory growing. The collector runs on its own
+        // thread, so it always drains. It outlives every VU; a send can only fail after
+        // the run ended.
         let _ = self.events.send(event);
     }
 
@@ -71,11 +78,18 @@ impl Shared {
         self.event(Event::Sample(sample));
     }
 
+    /// The shared copy of a name (metric, scenario or tag).
+    pub fn name(&self, text: &str) -> Arc<str> {
+        self.names
+            .get(text)
+            .map_or_else(|| Arc::from(text), Arc::clone)
+    }
+
     pub fn key(&self, metric: &str, scenario: &str, name: Option<&str>) -> SeriesKey {
         SeriesKey {
-            metric: metric.to_owned(),
-            scenario: scenario.to_owned(),
-            name: name.map(str::to_owned),
+            metric: self.name(metric),
+            scenario: self.name(scenario),
+            name: name.map(|n| self.name(n)),
         }
     }
 
@@ -83,8 +97,9 @@ impl Shared {
         self.sample(Sample::Count(self.key(metric, scenario, name), n));
     }
 
-    pub fn regex(&self, pointer: &str) -> Option<&regex::Regex> {
-        self.regexes.get(pointer)
+    /// The compiled form of a pattern of the plan.
+    pub fn regex(&self, pattern: &str) -> Option<&regex::Regex> {
+        self.regexes.get(pattern)
     }
 
     pub fn mark(&self, id: String) {
@@ -191,40 +206,72 @@ async fn run(
     base.insert("stage".into(), stage.clone().into());
 
     let mut regexes = HashMap::new();
+    let mut names: HashMap<String, Arc<str>> = HashMap::new();
+    let mut intern = |text: &str| {
+        names
+            .entry(text.to_owned())
+            .or_insert_with(|| Arc::from(text));
+    };
+    for (metric, _) in crate::plan::metric::BUILTIN {
+        intern(metric);
+    }
     for (name, scenario) in &plan.scenarios {
-        collect_regexes(
-            &format!("/scenarios/{name}/steps"),
-            &scenario.steps,
-            &mut regexes,
-        );
-        for (index, rule) in scenario.on_message.iter().enumerate() {
-            if let Some(Ok(regex)) = rule.matcher.regex.as_deref().map(regex::Regex::new) {
-                regexes.insert(
-                    format!("/scenarios/{name}/on_message/{index}/match/regex"),
-                    regex,
-                );
+        intern(name);
+        walk(&scenario.steps, &mut |step| match step {
+            Step::Expect(expect) => {
+                add_regex(expect.expect.regex.as_deref(), &mut regexes);
+                for name in [&expect.expect.metric, &expect.expect.name]
+                    .into_iter()
+                    .flatten()
+                {
+                    intern(name);
+                }
+            }
+            Step::Request(request) => {
+                let request = &request.request;
+                for pattern in request.expect.iter().flat_map(|e| e.headers.values()) {
+                    add_regex(Some(pattern), &mut regexes);
+                }
+                intern(&format!("{} {}", request.method.as_str(), request.url));
+                for name in [&request.name, &request.metric].into_iter().flatten() {
+                    intern(name);
+                }
+            }
+            Step::Connect(connect) => {
+                if let crate::plan::model::Connect::Settings(settings) = &connect.connect
+                    && let Some(name) = &settings.name
+                {
+                    intern(name);
+                }
+            }
+            _ => {}
+        });
+        for rule in &scenario.on_message {
+            add_regex(rule.matcher.regex.as_deref(), &mut regexes);
+            if let Some(metric) = &rule.metric {
+                intern(metric);
             }
         }
     }
+    let base = minijinja::Value::from(minijinja::value::Serde(Value::Object(base)));
     let schedule = Schedule::of(&plan.stages[stage.as_str()]);
     let graceful = plan.stages[stage.as_str()].graceful_stop().0;
-    let (events, inbox) = mpsc::unbounded_channel();
+    let (events, inbox) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
     let shared = Arc::new(Shared {
         plan,
         templates,
         stage,
         base,
+        names,
         events,
         regexes,
         marks: Mutex::new(HashMap::new()),
     });
     let started = Instant::now();
-    let collector = tokio::spawn(controller::collect(
-        inbox,
-        started,
-        options.progress,
-        schedule.duration(),
-    ));
+    let planned = schedule.duration();
+    let progress = options.progress;
+    let collector =
+        tokio::task::spawn_blocking(move || controller::collect(inbox, started, progress, planned));
     controller::drive(Arc::clone(&shared), &schedule, graceful).await;
     drop(shared);
     let mut results = collector
@@ -237,26 +284,20 @@ async fn run(
     Ok(results)
 }
 
-fn collect_regexes(base: &str, steps: &[Step], out: &mut HashMap<String, regex::Regex>) {
-    for (index, step) in steps.iter().enumerate() {
-        let at = format!("{base}/{index}");
-        match step {
-            Step::Expect(expect) => {
-                if let Some(Ok(regex)) = expect.expect.regex.as_deref().map(regex::Regex::new) {
-                    out.insert(format!("{at}/expect/regex"), regex);
-                }
-            }
-            Step::Request(request) => {
-                for (name, pattern) in request.request.expect.iter().flat_map(|e| &e.headers) {
-                    if let Ok(regex) = regex::Regex::new(pattern) {
-                        out.insert(format!("{at}/request/expect/headers/{name}"), regex);
-                    }
-                }
-            }
-            _ => {}
-        }
+/// Calls `visit` on every step, nested ones included.
+fn walk(steps: &[Step], visit: &mut dyn FnMut(&Step)) {
+    for step in steps {
+        visit(step);
         if let Some(children) = step.children() {
-            collect_regexes(&format!("{at}/steps"), children, out);
+            walk(children, visit);
         }
+    }
+}
+
+fn add_regex(pattern: Option<&str>, out: &mut HashMap<String, regex::Regex>) {
+    if let Some(pattern) = pattern
+        && let Ok(regex) = regex::Regex::new(pattern)
+    {
+        out.insert(pattern.to_owned(), regex);
     }
 }

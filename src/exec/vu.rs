@@ -20,7 +20,6 @@ use super::matcher::json_subset;
 use super::ws::{self, Connection, id_text};
 use super::{Event, Shared};
 use crate::plan::model::{Connect, Request, Step};
-use crate::plan::yaml::Segment;
 use crate::results::Sample;
 
 /// Default time an HTTP request may take.
@@ -57,25 +56,26 @@ impl Vu {
     /// `repeat` blocks), then closes the WebSocket.
     pub async fn run(mut self, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
         while !stop.load(Ordering::Relaxed) {
-            self.iteration(&shared, &stop).await;
+            if !self.iteration(&shared, &stop).await {
+                // A step that fails at once (a refused connection) would make this loop
+                // never wait; give the controller and the other VUs their turn.
+                tokio::task::yield_now().await;
+            }
         }
         self.close(&shared).await;
     }
 
-    /// One iteration of the scenario; returns when it ends, failed or not.
-    pub async fn iteration(&mut self, shared: &Arc<Shared>, stop: &AtomicBool) {
+    /// One iteration of the scenario; returns when it ends, true when no step failed.
+    pub async fn iteration(&mut self, shared: &Arc<Shared>, stop: &AtomicBool) -> bool {
         self.iteration += 1;
-        self.context.set("iteration", self.iteration.into());
+        self.context.set_iteration(self.iteration);
         let started = Instant::now();
         let Some(scenario) = shared.plan.scenarios.get(&*self.scenario) else {
-            return;
+            return false;
         };
-        let path = vec![
-            Segment::Key("scenarios".into()),
-            Segment::Key(self.scenario.to_string()),
-            Segment::Key("steps".into()),
-        ];
-        if let Err(kind) = self.steps(shared, &scenario.steps, path, stop).await {
+        let outcome = self.steps(shared, &scenario.steps, stop).await;
+        let ok = outcome.is_ok();
+        if let Err(kind) = outcome {
             shared.event(Event::Error(kind));
             shared.count("errors", &self.scenario, None, 1);
         }
@@ -84,6 +84,7 @@ impl Vu {
             started.elapsed(),
         ));
         shared.count("iterations", &self.scenario, None, 1);
+        ok
     }
 
     pub async fn close(&mut self, shared: &Shared) {
@@ -100,14 +101,11 @@ impl Vu {
         &'a mut self,
         shared: &'a Arc<Shared>,
         steps: &'a [Step],
-        path: Vec<Segment>,
         stop: &'a AtomicBool,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            for (index, step) in steps.iter().enumerate() {
-                let mut at = path.clone();
-                at.push(Segment::Index(index));
-                self.step(shared, step, at, stop).await?;
+            for step in steps {
+                self.step(shared, step, stop).await?;
             }
             Ok(())
         })
@@ -117,42 +115,27 @@ impl Vu {
         &mut self,
         shared: &Arc<Shared>,
         step: &Step,
-        at: Vec<Segment>,
         stop: &AtomicBool,
     ) -> Result<(), String> {
-        let under = |keys: &[&str]| {
-            let mut path = at.clone();
-            path.extend(keys.iter().map(|k| Segment::Key((*k).to_owned())));
-            path
-        };
         match step {
             Step::Request(step) => {
-                self.request(
-                    shared,
-                    &step.request,
-                    step.capture.as_deref(),
-                    &under(&["request"]),
-                )
-                .await
+                self.request(shared, &step.request, step.capture.as_deref())
+                    .await
             }
             Step::Connect(step) => {
-                let (url_path, settings) = match &step.connect {
-                    Connect::Url(_) => (under(&["connect"]), None),
-                    Connect::Settings(settings) => (under(&["connect", "url"]), Some(settings)),
+                let settings = match &step.connect {
+                    Connect::Url(_) => None,
+                    Connect::Settings(settings) => Some(settings),
                 };
-                let url =
-                    self.context
-                        .text(&shared.templates, &url_path, step.connect.url().as_str())?;
+                let url = self
+                    .context
+                    .string(&shared.templates, step.connect.url().as_str())?;
                 let mut headers = Vec::new();
                 if let Some(settings) = settings {
                     for (name, value) in &settings.headers {
                         headers.push((
                             name.clone(),
-                            self.context.text(
-                                &shared.templates,
-                                &under(&["connect", "headers", name]),
-                                value.as_str(),
-                            )?,
+                            self.context.string(&shared.templates, value.as_str())?,
                         ));
                     }
                 }
@@ -170,9 +153,7 @@ impl Vu {
             Step::Send(step) => {
                 let message = &step.send;
                 let (frame, captured) = if let Some(json) = &message.json {
-                    let value =
-                        self.context
-                            .json(&shared.templates, &under(&["send", "json"]), json)?;
+                    let value = self.context.json(&shared.templates, json)?;
                     let text = value.to_string();
                     if let Some(id) = message.mark.as_ref().and_then(|path| path.find(&value)) {
                         shared.mark(id_text(id));
@@ -182,18 +163,10 @@ impl Vu {
                         capture_message(&text, Some(&value)),
                     )
                 } else if let Some(text) = &message.text {
-                    let text = self.context.text(
-                        &shared.templates,
-                        &under(&["send", "text"]),
-                        text.as_str(),
-                    )?;
+                    let text = self.context.string(&shared.templates, text.as_str())?;
                     (WsMessage::text(text.clone()), capture_message(&text, None))
                 } else if let Some(binary) = &message.binary {
-                    let encoded = self.context.text(
-                        &shared.templates,
-                        &under(&["send", "binary"]),
-                        binary.as_str(),
-                    )?;
+                    let encoded = self.context.string(&shared.templates, binary.as_str())?;
                     let data = base64::engine::general_purpose::STANDARD
                         .decode(encoded.trim())
                         .map_err(|_| "send: `binary` is not valid base64".to_owned())?;
@@ -218,36 +191,21 @@ impl Vu {
             Step::Expect(step) => {
                 let expect = &step.expect;
                 let want_json = match &expect.json {
-                    Some(json) => Some(self.context.json(
-                        &shared.templates,
-                        &under(&["expect", "json"]),
-                        json,
-                    )?),
+                    Some(json) => Some(self.context.json(&shared.templates, json)?),
                     None => None,
                 };
                 let mut want_paths = Vec::new();
                 for (path, value) in &expect.json_path {
-                    let key = path.to_string();
-                    want_paths.push((
-                        path,
-                        self.context.json(
-                            &shared.templates,
-                            &under(&["expect", "json_path", &key]),
-                            value,
-                        )?,
-                    ));
+                    want_paths.push((path, self.context.json(&shared.templates, value)?));
                 }
                 let want_text = match &expect.text {
-                    Some(text) => Some(self.context.text(
-                        &shared.templates,
-                        &under(&["expect", "text"]),
-                        text.as_str(),
-                    )?),
+                    Some(text) => Some(self.context.string(&shared.templates, text.as_str())?),
                     None => None,
                 };
-                let regex = expect.regex.as_ref().and_then(|_| {
-                    shared.regex(&crate::plan::analyze::pointer(&under(&["expect", "regex"])))
-                });
+                let regex = expect
+                    .regex
+                    .as_deref()
+                    .and_then(|pattern| shared.regex(pattern));
                 let within = expect.within.map_or(EXPECT_WITHIN, |d| d.0);
                 let waiting_since = Instant::now();
                 let deadline = tokio::time::Instant::now() + within;
@@ -330,21 +288,15 @@ impl Vu {
                             break;
                         }
                     }
-                    self.steps(shared, &step.steps, under(&["steps"]), stop)
-                        .await?;
+                    self.steps(shared, &step.steps, stop).await?;
                     done += 1;
                 }
                 Ok(())
             }
-            Step::Group(step) => {
-                self.steps(shared, &step.steps, under(&["steps"]), stop)
-                    .await
-            }
+            Step::Group(step) => self.steps(shared, &step.steps, stop).await,
             Step::Set(step) => {
                 for (name, value) in &step.set {
-                    let value =
-                        self.context
-                            .json(&shared.templates, &under(&["set", name]), value)?;
+                    let value = self.context.json(&shared.templates, value)?;
                     self.context.set(name, value);
                 }
                 Ok(())
@@ -416,21 +368,11 @@ impl Vu {
         shared: &Arc<Shared>,
         request: &Request,
         capture: Option<&str>,
-        at: &[Segment],
     ) -> Result<(), String> {
-        let under = |keys: &[&str]| {
-            let mut path = at.to_vec();
-            path.extend(keys.iter().map(|k| Segment::Key((*k).to_owned())));
-            path
-        };
         let templates = &shared.templates;
-        let mut url = self
-            .context
-            .text(templates, &under(&["url"]), request.url.as_str())?;
+        let mut url = self.context.string(templates, request.url.as_str())?;
         for (index, (key, value)) in request.query.iter().enumerate() {
-            let value = self
-                .context
-                .text(templates, &under(&["query", key]), value.as_str())?;
+            let value = self.context.string(templates, value.as_str())?;
             url.push(if index == 0 && !url.contains('?') {
                 '?'
             } else {
@@ -446,36 +388,28 @@ impl Vu {
         for (name, value) in &request.headers {
             builder = builder.header(
                 name.as_str(),
-                self.context
-                    .text(templates, &under(&["headers", name]), value.as_str())?,
+                self.context.string(templates, value.as_str())?,
             );
         }
         let mut sent_json = None;
         let body = if let Some(json) = &request.json {
-            let value = self.context.json(templates, &under(&["json"]), json)?;
+            let value = self.context.json(templates, json)?;
             builder = builder.header("content-type", "application/json");
             let body = Bytes::from(value.to_string());
             sent_json = Some(value);
             body
         } else if let Some(text) = &request.text {
-            Bytes::from(
-                self.context
-                    .text(templates, &under(&["text"]), text.as_str())?,
-            )
+            Bytes::from(self.context.string(templates, text.as_str())?)
         } else if let Some(form) = &request.form {
             let mut pairs = Vec::new();
             for (key, value) in form {
-                let value = self
-                    .context
-                    .text(templates, &under(&["form", key]), value.as_str())?;
+                let value = self.context.string(templates, value.as_str())?;
                 pairs.push(format!("{}={}", encode(key), encode(&value)));
             }
             builder = builder.header("content-type", "application/x-www-form-urlencoded");
             Bytes::from(pairs.join("&"))
         } else if let Some(binary) = &request.binary {
-            let encoded = self
-                .context
-                .text(templates, &under(&["binary"]), binary.as_str())?;
+            let encoded = self.context.string(templates, binary.as_str())?;
             Bytes::from(
                 base64::engine::general_purpose::STANDARD
                     .decode(encoded.trim())
@@ -539,10 +473,8 @@ impl Vu {
             problem = Some(format!("status {}", response.status));
         }
         if let Some(expect) = &request.expect {
-            for (header, _) in &expect.headers {
-                let pattern = shared.regex(&crate::plan::analyze::pointer(&under(&[
-                    "expect", "headers", header,
-                ])));
+            for (header, pattern) in &expect.headers {
+                let pattern = shared.regex(pattern);
                 let value = response
                     .headers
                     .get(header.as_str())
@@ -552,18 +484,13 @@ impl Vu {
                 }
             }
             if let Some(want) = &expect.json {
-                let want = self
-                    .context
-                    .json(templates, &under(&["expect", "json"]), want)?;
+                let want = self.context.json(templates, want)?;
                 if !json.as_ref().is_some_and(|have| json_subset(&want, have)) {
                     problem.get_or_insert_with(|| "json body".to_owned());
                 }
             }
             for (path, want) in &expect.json_path {
-                let key = path.to_string();
-                let want =
-                    self.context
-                        .json(templates, &under(&["expect", "json_path", &key]), want)?;
+                let want = self.context.json(templates, want)?;
                 if !json
                     .as_ref()
                     .and_then(|j| path.find(j))

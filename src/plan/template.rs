@@ -69,6 +69,9 @@ pub struct TemplateError {
 /// All compiled templates of one plan.
 pub struct TemplateSet {
     env: Environment<'static>,
+    /// The id each source text was compiled under: equal texts render alike, so at run time
+    /// a template is found by its text, without building its path.
+    by_source: std::collections::HashMap<String, String>,
 }
 
 impl Default for TemplateSet {
@@ -87,7 +90,10 @@ impl TemplateSet {
         env.add_function("random_string", random_string);
         env.add_function("random_int", random_int);
         env.add_filter("date", date);
-        Self { env }
+        Self {
+            env,
+            by_source: std::collections::HashMap::new(),
+        }
     }
 
     /// Compiles `source` under `id`, returning the free names it uses, with attribute paths
@@ -103,7 +109,26 @@ impl TemplateSet {
             message: describe(&error),
             range: None,
         })?;
-        Ok(template.undeclared_variables(true).into_iter().collect())
+        let names = template.undeclared_variables(true).into_iter().collect();
+        self.by_source
+            .entry(source.to_owned())
+            .or_insert_with(|| id.to_owned());
+        Ok(names)
+    }
+
+    /// Renders the compiled template whose source is `source`; `None` if no template of
+    /// the plan has that text.
+    pub fn render_source(
+        &self,
+        source: &str,
+        context: &minijinja::Value,
+    ) -> Option<Result<String, Error>> {
+        let id = self.by_source.get(source)?;
+        Some(
+            self.env
+                .get_template(id)
+                .and_then(|t| t.render(context.clone())),
+        )
     }
 
     /// Renders the template compiled under `id` with `context`.
