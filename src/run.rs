@@ -50,7 +50,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
             })
         }
         Command::Schema => {
-            print!("{}", plan::schema::schema_text());
+            let _ = write!(std::io::stdout(), "{}", plan::schema::schema_text());
             Ok(())
         }
         Command::Completions { shell } => {
@@ -114,7 +114,8 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
     match checked {
         Some(checked) => {
             let plan = &checked.plan;
-            println!(
+            let _ = writeln!(
+                std::io::stdout(),
                 "{shown}: valid — {} stage{}, {} scenario{}, {} threshold{}{}",
                 plan.stages.len(),
                 plural(plan.stages.len()),
@@ -197,14 +198,18 @@ fn run_plan(
         "env": { "name": checked.env },
         "vars": checked.vars,
     });
-    for (index, output) in checked.plan.outputs.iter().enumerate() {
+    let context = minijinja::Value::from(minijinja::value::Serde(context));
+    for output in &checked.plan.outputs {
         if let crate::plan::model::Output::Json(file) = output {
-            let id = format!("/outputs/{index}/json");
             let rendered = if crate::plan::template::Template::is_dynamic(file.as_str()) {
-                checked.templates.render(&id, &context).map_err(|error| {
-                    eprintln!("error: the output path `{file}` cannot be rendered: {error}");
-                    exit_code::INVALID
-                })?
+                match checked.templates.render_source(file.as_str(), &context) {
+                    Some(Ok(path)) => path,
+                    Some(Err(error)) => {
+                        eprintln!("error: the output path `{file}` cannot be rendered: {error}");
+                        return Err(exit_code::INVALID);
+                    }
+                    None => file.to_string(),
+                }
             } else {
                 file.to_string()
             };
@@ -238,7 +243,8 @@ fn run_plan(
             seconds: results.duration.as_secs_f64(),
             vus_max: results.vus_max,
         };
-        print!(
+        let _ = write!(
+            std::io::stdout(),
             "{}",
             crate::report::summary::render(&heading, &figures, &verdict, &results.errors)
         );

@@ -203,14 +203,27 @@ fn describe(
             let name = property.as_str().unwrap_or_default();
             Diagnostic::error(key_span, format!("missing field `{name}`"))
         }
-        ValidationErrorKind::Type { kind } => Diagnostic::error(
-            value_span,
-            format!(
-                "expected {}, found {}",
-                type_name(kind),
-                describe_value(error.instance())
-            ),
-        ),
+        ValidationErrorKind::Type { kind } => {
+            let pattern = keyword_parent(schema, &schema_path(error))
+                .and_then(|parent| parent.get("pattern"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match (&**error.instance(), unit_hint(pattern)) {
+                (Value::Number(number), Some((what, unit))) => Diagnostic::error(
+                    value_span,
+                    format!("invalid {what} `{number}`: it needs a unit"),
+                )
+                .with_help(Some(format!("write `{number}{unit}`"))),
+                _ => Diagnostic::error(
+                    value_span,
+                    format!(
+                        "expected {}, found {}",
+                        type_name(kind),
+                        describe_value(error.instance())
+                    ),
+                ),
+            }
+        }
         ValidationErrorKind::Pattern { pattern } => {
             let text = error.instance().as_str().unwrap_or_default();
             Diagnostic::error(value_span, pattern_message(pattern, text))
@@ -284,6 +297,19 @@ fn describe(
     out.push(diagnostic);
 }
 
+/// For a value type written as a bare number: what it is and a likely unit.
+fn unit_hint(pattern: &str) -> Option<(&'static str, &'static str)> {
+    if pattern.contains("/(s|m|h)") {
+        Some(("rate", "/s"))
+    } else if pattern.contains("(ms|s|m|h))+(") {
+        Some(("sleep time", "s"))
+    } else if pattern.contains("(ms|s|m|h))+$") {
+        Some(("duration", "s"))
+    } else {
+        None
+    }
+}
+
 fn short(value: &Value) -> String {
     match value {
         Value::String(s) => format!("`{s}`"),
@@ -324,6 +350,38 @@ fn describe_alternatives(
     context: &[Vec<ValidationError<'static>>],
     out: &mut Vec<Diagnostic>,
 ) {
+    // An enum whose values have descriptions is a `oneOf` of constants.
+    let constants: Vec<String> = context
+        .iter()
+        .flatten()
+        .filter(|e| instance_path(e) == *path)
+        .filter_map(|e| match e.kind() {
+            ValidationErrorKind::Constant { expected_value } => Some(
+                expected_value
+                    .as_str()
+                    .map_or_else(|| expected_value.to_string(), str::to_owned),
+            ),
+            _ => None,
+        })
+        .collect();
+    if !constants.is_empty() && constants.len() == context.len() {
+        let found = error.instance();
+        let help = found
+            .as_str()
+            .and_then(|text| did_you_mean(text, constants.iter().map(String::as_str)));
+        out.push(
+            Diagnostic::error(
+                Some(document.value_span(path)),
+                format!(
+                    "unknown value {}: expected one of {}",
+                    short(found),
+                    ticked(&constants)
+                ),
+            )
+            .with_help(help),
+        );
+        return;
+    }
     let scores: Vec<_> = context
         .iter()
         .map(|branch| branch_score(branch, path))
@@ -345,6 +403,23 @@ fn describe_alternatives(
     }
     // No branch stands out: say which shapes are possible.
     if best.0 > 0 {
+        // A bare number where a value type (duration, rate) goes: say which unit it lacks.
+        if let Value::Number(number) = &**error.instance() {
+            let hint = context.iter().flatten().find_map(|e| {
+                let parent = keyword_parent(schema, &schema_path(e))?;
+                unit_hint(parent.get("pattern")?.as_str()?)
+            });
+            if let Some((what, unit)) = hint {
+                out.push(
+                    Diagnostic::error(
+                        Some(document.value_span(path)),
+                        format!("invalid {what} `{number}`: it needs a unit"),
+                    )
+                    .with_help(Some(format!("write `{number}{unit}`"))),
+                );
+                return;
+            }
+        }
         let mut expected: Vec<String> = Vec::new();
         for branch in context {
             for e in branch {

@@ -71,7 +71,7 @@ pub struct TemplateSet {
     env: Environment<'static>,
     /// The id each source text was compiled under: equal texts render alike, so at run time
     /// a template is found by its text, without building its path.
-    by_source: std::collections::HashMap<String, String>,
+    by_source: std::collections::HashMap<String, (String, BTreeSet<String>)>,
 }
 
 impl Default for TemplateSet {
@@ -99,6 +99,10 @@ impl TemplateSet {
     /// Compiles `source` under `id`, returning the free names it uses, with attribute paths
     /// (`env.base_url`, `ping.id`, `uuid`).
     pub fn add(&mut self, id: &str, source: &str) -> Result<BTreeSet<String>, TemplateError> {
+        // Plans repeat templates (`{{ uuid() }}`); each text is compiled once.
+        if let Some((_, names)) = self.by_source.get(source) {
+            return Ok(names.clone());
+        }
         self.env
             .add_template_owned(id.to_owned(), source.to_owned())
             .map_err(|error| TemplateError {
@@ -109,10 +113,9 @@ impl TemplateSet {
             message: describe(&error),
             range: None,
         })?;
-        let names = template.undeclared_variables(true).into_iter().collect();
+        let names: BTreeSet<String> = template.undeclared_variables(true).into_iter().collect();
         self.by_source
-            .entry(source.to_owned())
-            .or_insert_with(|| id.to_owned());
+            .insert(source.to_owned(), (id.to_owned(), names.clone()));
         Ok(names)
     }
 
@@ -123,7 +126,7 @@ impl TemplateSet {
         source: &str,
         context: &minijinja::Value,
     ) -> Option<Result<String, Error>> {
-        let id = self.by_source.get(source)?;
+        let (id, _) = self.by_source.get(source)?;
         Some(
             self.env
                 .get_template(id)

@@ -45,6 +45,8 @@ pub struct Located {
 /// A loaded plan document.
 pub struct Document<'a> {
     source: &'a str,
+    /// Byte offset of the start of each line.
+    line_starts: Vec<usize>,
     tree: MarkedYaml<'a>,
     pub value: Value,
 }
@@ -76,11 +78,27 @@ impl<'a> Document<'a> {
             ));
         }
         let value = to_json(source, &tree)?;
+        let line_starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
         Ok(Self {
             source,
+            line_starts,
             tree,
             value,
         })
+    }
+
+    /// The text of a 1-based line, found through the line table (no walk from the start).
+    fn line(&self, line: usize) -> Option<&'a str> {
+        let start = *self.line_starts.get(line.checked_sub(1)?)?;
+        let rest = &self.source[start..];
+        Some(rest.split('\n').next().unwrap_or(rest))
+    }
+
+    /// The character at a span's start.
+    fn first_char(&self, span: Span) -> Option<char> {
+        self.line(span.line)?.chars().nth(span.col.checked_sub(1)?)
     }
 
     /// The span of the node at `path`, or of the deepest node on the way to it.
@@ -122,7 +140,7 @@ impl<'a> Document<'a> {
     /// The span of the key at `path` without its quotes, for positions inside the key.
     pub fn key_text_span(&self, path: &[Segment]) -> Span {
         let span = self.key_span(path);
-        match self.source.chars().nth(span.offset) {
+        match self.first_char(span) {
             Some('"' | '\'') => Span::new(
                 span.offset + 1,
                 span.line,
@@ -142,9 +160,9 @@ impl<'a> Document<'a> {
     /// position inside the string (a template or threshold error) can be pointed at.
     pub fn text_span(&self, path: &[Segment]) -> Option<Span> {
         let span = self.locate(path).value;
-        let first = self.source.chars().nth(span.offset)?;
+        let first = self.first_char(span)?;
         let quoted = matches!(first, '"' | '\'');
-        let line = self.source.lines().nth(span.line - 1)?;
+        let line = self.line(span.line)?;
         let rest: String = line.chars().skip(span.col - 1).collect();
         let len = if quoted {
             rest[1..]

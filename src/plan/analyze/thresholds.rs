@@ -208,8 +208,14 @@ impl Analyzer<'_, '_> {
                             ))
                         }
                         Unit::Percent if kind == MetricKind::Counter => Some(format!(
-                            "`{}` of the counter `{}` is per second, not a share, so it takes no `%`",
-                            check.aggregation, selector.metric
+                            "`{}` of the counter `{}` is {}, not a share, so it takes no `%`",
+                            check.aggregation,
+                            selector.metric,
+                            if check.aggregation == Aggregation::Rate {
+                                "per second"
+                            } else {
+                                "a number of events"
+                            }
                         )),
                         Unit::Percent
                             if check.aggregation != Aggregation::Rate
