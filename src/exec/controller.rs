@@ -218,8 +218,9 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
 }
 
 /// The collector: owns the results; prints a progress line every 2 s when asked.
-pub fn collect(
-    inbox: std::sync::mpsc::Receiver<Event>,
+pub async fn collect(
+    mut inbox: mpsc::UnboundedReceiver<Event>,
+    backlog: &std::sync::atomic::AtomicUsize,
     started: Instant,
     progress: bool,
     planned: Duration,
@@ -229,7 +230,8 @@ pub fn collect(
     let mut received = 0u64;
     let mut vus_now = 0u32;
     let mut last_print = Instant::now();
-    while let Ok(event) = inbox.recv() {
+    while let Some(event) = inbox.recv().await {
+        backlog.fetch_sub(1, Ordering::Relaxed);
         let second = started.elapsed().as_secs();
         let index = usize::try_from(second).unwrap_or(usize::MAX);
         if results.timeline.len() <= index && index < 24 * 3600 {

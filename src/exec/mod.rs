@@ -53,24 +53,28 @@ pub struct Shared {
     pub base: minijinja::Value,
     /// Shared names of metrics and tags, so a sample's key costs no allocation.
     names: HashMap<String, Arc<str>>,
-    events: std::sync::mpsc::SyncSender<Event>,
+    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    /// Events sent and not yet taken by the collector.
+    pub backlog: Arc<std::sync::atomic::AtomicUsize>,
     regexes: HashMap<String, regex::Regex>,
     /// `mark`ed ids and when they were sent.
     marks: Mutex<HashMap<String, Instant>>,
 }
 
-/// Events waiting for the collector before senders wait.
-const EVENT_QUEUE: usize = 1 << 16;
+/// Events waiting for the collector beyond which VUs pause between iterations.
+pub const EVENT_BACKLOG: usize = 1 << 16;
 
 /// Marks older than this are forgotten.
 const MARK_TTL: Duration = Duration::from_secs(60);
 
 impl Shared {
     pub fn event(&self, event: Event) {
-        // The channel is bounded: when the collector falls behind (a VU failing in a tight
-        // loop), senders wait instead of memory growing. The collector runs on its own
-        // thread, so it always drains. It outlives every VU; a send can only fail after
-        // the run ended.
+        // Sending never waits (an unbounded channel is the cheapest per sample); memory is
+        // bounded instead by VUs pausing between iterations while the backlog is over
+        // `EVENT_BACKLOG` (a VU failing in a tight loop). Relaxed: the count only paces.
+        // The collector outlives every VU; a send can only fail after the run ended.
+        self.backlog
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _ = self.events.send(event);
     }
 
@@ -256,7 +260,8 @@ async fn run(
     let base = minijinja::Value::from(minijinja::value::Serde(Value::Object(base)));
     let schedule = Schedule::of(&plan.stages[stage.as_str()]);
     let graceful = plan.stages[stage.as_str()].graceful_stop().0;
-    let (events, inbox) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
+    let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
+    let backlog = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let shared = Arc::new(Shared {
         plan,
         templates,
@@ -264,14 +269,16 @@ async fn run(
         base,
         names,
         events,
+        backlog: Arc::clone(&backlog),
         regexes,
         marks: Mutex::new(HashMap::new()),
     });
     let started = Instant::now();
     let planned = schedule.duration();
     let progress = options.progress;
-    let collector =
-        tokio::task::spawn_blocking(move || controller::collect(inbox, started, progress, planned));
+    let collector = tokio::spawn(async move {
+        controller::collect(inbox, &backlog, started, progress, planned).await
+    });
     controller::drive(Arc::clone(&shared), &schedule, graceful).await;
     drop(shared);
     let mut results = collector

@@ -61,6 +61,11 @@ impl Vu {
                 // never wait; give the controller and the other VUs their turn.
                 tokio::task::yield_now().await;
             }
+            while shared.backlog.load(Ordering::Relaxed) > super::EVENT_BACKLOG
+                && !stop.load(Ordering::Relaxed)
+            {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
         }
         self.close(&shared).await;
     }
