@@ -30,12 +30,7 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
     if schedule.arrival {
         return drive_arrival(shared, schedule, graceful).await;
     }
-    let names: Vec<Arc<str>> = shared
-        .plan
-        .scenarios
-        .keys()
-        .map(|k| Arc::from(k.as_str()))
-        .collect();
+    let names = scenario_names(&shared);
     let mut running: Vec<Vec<Handle>> = names.iter().map(|_| Vec::new()).collect();
     let mut stopping: Vec<Handle> = Vec::new();
     let mut next_id = 1u64;
@@ -96,6 +91,16 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
     shared.event(Event::Vus(0));
 }
 
+/// The scenarios' names, in plan order, as the shared copies series keys use.
+fn scenario_names(shared: &Shared) -> Vec<Arc<str>> {
+    shared
+        .plan
+        .scenarios
+        .keys()
+        .map(|k| shared.name(k))
+        .collect()
+}
+
 /// Forgets stopped VUs that ended, and cancels the ones past their graceful stop.
 fn reap(stopping: &mut Vec<Handle>, graceful: Duration) {
     stopping.retain(|handle| {
@@ -121,12 +126,7 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
         return;
     };
     let max_vus = stage.max_vus as usize;
-    let names: Vec<Arc<str>> = shared
-        .plan
-        .scenarios
-        .keys()
-        .map(|k| Arc::from(k.as_str()))
-        .collect();
+    let names = scenario_names(&shared);
     let weights: Vec<f64> = shared
         .plan
         .scenarios

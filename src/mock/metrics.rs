@@ -74,6 +74,12 @@ impl Counters {
         self.latency_sum_micros.fetch_add(micros, Relaxed);
     }
 
+    /// Counts a WebSocket connection that opened.
+    pub fn ws_opened(&self) {
+        self.ws_open.fetch_add(1, Relaxed);
+        self.ws_accepted.fetch_add(1, Relaxed);
+    }
+
     fn statuses(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
         self.by_status
             .iter()

@@ -61,8 +61,7 @@ async fn serve(
     let id = state.next_id();
     let (outbox, mut inbox) = mpsc::channel(QUEUE);
     state.sockets().insert(id, Connection { identity, outbox });
-    state.counters.ws_open.fetch_add(1, Relaxed);
-    state.counters.ws_accepted.fetch_add(1, Relaxed);
+    state.counters.ws_opened();
     let stopped = super::state::until_stopped(state.stopped.clone());
     tokio::pin!(stopped);
     loop {
