@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::state::{QUEUE, State};
-use super::ws::tuned;
+use super::ws::{pump, tuned};
 
 pub async fn upgrade(Shared(state): Shared<Arc<State>>, ws: WebSocketUpgrade) -> Response {
     tuned(ws).on_upgrade(move |socket| serve(state, socket))
@@ -25,31 +25,17 @@ async fn serve(state: Arc<State>, mut socket: WebSocket) {
     let (outbox, mut inbox) = mpsc::channel(QUEUE);
     state.phoenix().outboxes.insert(id, outbox);
     state.counters.ws_opened();
-    let stopped = super::state::until_stopped(state.stopped.clone());
-    tokio::pin!(stopped);
-    loop {
-        let reply = tokio::select! {
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    state.counters.ws_messages_in.fetch_add(1, Relaxed);
-                    handle(&state, id, text.as_str())
-                }
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                Some(Ok(_)) => None,
-            },
-            Some(queued) = inbox.recv() => Some(queued),
-            () = &mut stopped => {
-                let _ = socket.send(Message::Close(None)).await;
-                break;
-            }
-        };
-        if let Some(reply) = reply {
-            if socket.send(reply).await.is_err() {
-                break;
-            }
-            state.counters.ws_messages_out.fetch_add(1, Relaxed);
-        }
-    }
+    pump(
+        &state,
+        &mut socket,
+        &mut inbox,
+        None,
+        |message| match message {
+            Message::Text(text) => handle(&state, id, text.as_str()),
+            _ => None,
+        },
+    )
+    .await;
     let mut phoenix = state.phoenix();
     phoenix.outboxes.remove(&id);
     for members in phoenix.topics.values_mut() {

@@ -62,47 +62,58 @@ async fn serve(
     let (outbox, mut inbox) = mpsc::channel(QUEUE);
     state.sockets().insert(id, Connection { identity, outbox });
     state.counters.ws_opened();
+    pump(
+        &state,
+        &mut socket,
+        &mut inbox,
+        delay,
+        |message| match message {
+            Message::Text(text) => Some(Message::Text(answer(text.as_str()).into())),
+            Message::Binary(data) => Some(Message::Binary(data)),
+            // tungstenite answers pings itself; pongs need nothing.
+            _ => None,
+        },
+    )
+    .await;
+    state.sockets().remove(&id);
+    state.counters.ws_open.fetch_sub(1, Relaxed);
+}
+
+/// Serves one connection until it closes or the mock stops: each message received goes to
+/// `reply`, whose answer is sent after `delay`; queued broadcasts go out as they come.
+pub async fn pump(
+    state: &State,
+    socket: &mut WebSocket,
+    inbox: &mut mpsc::Receiver<Message>,
+    delay: Option<Duration>,
+    mut reply: impl FnMut(Message) -> Option<Message>,
+) {
     let stopped = super::state::until_stopped(state.stopped.clone());
     tokio::pin!(stopped);
     loop {
-        let reply = tokio::select! {
+        let (answer, wait) = tokio::select! {
             incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(message)) => {
                     state.counters.ws_messages_in.fetch_add(1, Relaxed);
-                    match message {
-                        Message::Text(text) => Some(Message::Text(answer(text.as_str()).into())),
-                        Message::Binary(data) => Some(Message::Binary(data)),
-                        // tungstenite answers pings itself; pongs need nothing.
-                        Message::Ping(_) | Message::Pong(_) => None,
-                        Message::Close(_) => break,
-                    }
+                    (reply(message), delay)
                 }
-                Some(Err(_)) | None => break,
             },
-            Some(queued) = inbox.recv() => {
-                if socket.send(queued).await.is_err() {
-                    break;
-                }
-                state.counters.ws_messages_out.fetch_add(1, Relaxed);
-                None
-            }
+            Some(queued) = inbox.recv() => (Some(queued), None),
             () = &mut stopped => {
                 let _ = socket.send(Message::Close(None)).await;
                 break;
             }
         };
-        if let Some(reply) = reply {
-            if let Some(delay) = delay {
-                tokio::time::sleep(delay).await;
-            }
-            if socket.send(reply).await.is_err() {
-                break;
-            }
-            state.counters.ws_messages_out.fetch_add(1, Relaxed);
+        let Some(answer) = answer else { continue };
+        if let Some(wait) = wait {
+            tokio::time::sleep(wait).await;
         }
+        if socket.send(answer).await.is_err() {
+            break;
+        }
+        state.counters.ws_messages_out.fetch_add(1, Relaxed);
     }
-    state.sockets().remove(&id);
-    state.counters.ws_open.fetch_sub(1, Relaxed);
 }
 
 /// The reply to a text message: `{"type":"pong","id":X}` for `{"type":"ping","id":X}`,
