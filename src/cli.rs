@@ -43,6 +43,9 @@ pub enum Command {
         /// Also write results: json=FILE (repeatable)
         #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
         outs: Vec<(String, PathBuf)>,
+        /// An earlier run's results JSON, for `baseline * k` thresholds
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
         /// No progress lines and no summary; only errors
         #[arg(long, short)]
         quiet: bool,

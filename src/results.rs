@@ -45,7 +45,7 @@ pub enum Sample {
 }
 
 /// One second of the run, for the live view and charts.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Second {
     pub at_s: u64,
     pub vus: u32,
@@ -53,6 +53,14 @@ pub struct Second {
     pub messages: u64,
     pub errors: u64,
     pub iterations: u64,
+    /// Latency percentiles of that second's samples (HTTP durations and WebSocket
+    /// message latencies), in milliseconds; absent when the second had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
 }
 
 /// Everything one run measured.
@@ -64,6 +72,9 @@ pub struct Results {
     pub vus_max: u32,
     /// Errors by kind (`connect refused`, `timeout`, `status 503`...).
     pub errors: BTreeMap<String, u64>,
+    /// Why the run ended before its schedule did (interrupted, a threshold aborted it);
+    /// its figures then cover only what was measured.
+    pub stopped_early: Option<String>,
 }
 
 /// Largest duration a trend records; longer ones are clamped to it.
@@ -174,6 +185,133 @@ impl Results {
     }
 }
 
+/// The serialised form of [`Results`]: every series with its histogram (HdrHistogram V2
+/// with deflate, base64), so a run can be re-judged, compared and merged later.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ResultsRecord {
+    pub duration_s: f64,
+    pub vus_max: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<String>,
+    pub errors: BTreeMap<String, u64>,
+    pub timeline: Vec<Second>,
+    pub series: Vec<SeriesRecord>,
+}
+
+/// One series, serialised.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SeriesRecord {
+    pub metric: String,
+    pub scenario: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub data: DataRecord,
+}
+
+/// A series' data, serialised; `histogram` is base64 of HdrHistogram's V2 deflate format
+/// (microseconds), readable by every HdrHistogram implementation.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DataRecord {
+    Trend { histogram: String },
+    Counter { count: u64 },
+    Rate { trues: u64, total: u64 },
+    Gauge { last: f64, min: f64, max: f64 },
+}
+
+impl Results {
+    pub fn to_record(&self) -> ResultsRecord {
+        use base64::Engine as _;
+        use hdrhistogram::serialization::Serializer as _;
+        let series = self
+            .series
+            .iter()
+            .map(|(key, data)| SeriesRecord {
+                metric: key.metric.to_string(),
+                scenario: key.scenario.to_string(),
+                name: key.name.as_ref().map(ToString::to_string),
+                data: match data {
+                    SeriesData::Trend(histogram) => {
+                        let mut bytes = Vec::new();
+                        // Writing to a Vec only fails on a histogram too large to encode,
+                        // which 1 µs–1 h at 3 digits is not; an empty string is then read
+                        // back as an error rather than a wrong figure.
+                        let _ = hdrhistogram::serialization::V2DeflateSerializer::new()
+                            .serialize(histogram, &mut bytes);
+                        DataRecord::Trend {
+                            histogram: base64::engine::general_purpose::STANDARD.encode(bytes),
+                        }
+                    }
+                    SeriesData::Counter(count) => DataRecord::Counter { count: *count },
+                    SeriesData::Rate { trues, total } => DataRecord::Rate {
+                        trues: *trues,
+                        total: *total,
+                    },
+                    SeriesData::Gauge { last, min, max } => DataRecord::Gauge {
+                        last: *last,
+                        min: *min,
+                        max: *max,
+                    },
+                },
+            })
+            .collect();
+        ResultsRecord {
+            duration_s: self.duration.as_secs_f64(),
+            vus_max: self.vus_max,
+            stopped_early: self.stopped_early.clone(),
+            errors: self.errors.clone(),
+            timeline: self.timeline.clone(),
+            series,
+        }
+    }
+
+    /// Reads back what [`Results::to_record`] wrote.
+    pub fn from_record(record: &ResultsRecord) -> Result<Self, String> {
+        use base64::Engine as _;
+        let mut results = Results {
+            duration: Duration::try_from_secs_f64(record.duration_s)
+                .map_err(|e| format!("duration_s {}: {e}", record.duration_s))?,
+            vus_max: record.vus_max,
+            stopped_early: record.stopped_early.clone(),
+            errors: record.errors.clone(),
+            timeline: record.timeline.clone(),
+            series: BTreeMap::new(),
+        };
+        let mut deserializer = hdrhistogram::serialization::Deserializer::new();
+        for series in &record.series {
+            let key = SeriesKey {
+                metric: series.metric.as_str().into(),
+                scenario: series.scenario.as_str().into(),
+                name: series.name.as_deref().map(Into::into),
+            };
+            let data = match &series.data {
+                DataRecord::Trend { histogram } => {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(histogram)
+                        .map_err(|e| format!("the histogram of {}: {e}", series.metric))?;
+                    let histogram: Histogram<u64> = deserializer
+                        .deserialize(&mut bytes.as_slice())
+                        .map_err(|e| format!("the histogram of {}: {e:?}", series.metric))?;
+                    SeriesData::Trend(histogram)
+                }
+                DataRecord::Counter { count } => SeriesData::Counter(*count),
+                DataRecord::Rate { trues, total } => SeriesData::Rate {
+                    trues: *trues,
+                    total: *total,
+                },
+                DataRecord::Gauge { last, min, max } => SeriesData::Gauge {
+                    last: *last,
+                    min: *min,
+                    max: *max,
+                },
+            };
+            results.series.insert(key, data);
+        }
+        Ok(results)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +365,44 @@ mod tests {
             results.metrics(),
             ["http_req_duration", "http_req_failed", "http_reqs"]
         );
+    }
+
+    #[test]
+    fn record_round_trips_histograms_and_counts() {
+        let mut results = Results::default();
+        for ms in 1..=1000 {
+            results.record(Sample::Trend(
+                key("http_req_duration", "a", Some("x")),
+                Duration::from_micros(ms * 997),
+            ));
+        }
+        results.record(Sample::Count(key("http_reqs", "a", None), 1000));
+        results.record(Sample::Rate(key("checks", "a", None), true));
+        results.gauge(key("vus", "", None), 7.0);
+        results.duration = Duration::from_millis(2500);
+        results.vus_max = 7;
+        results.errors.insert("timeout".into(), 3);
+        let text = serde_json::to_string(&results.to_record()).unwrap();
+        let back = Results::from_record(&serde_json::from_str(&text).unwrap()).unwrap();
+        assert_eq!(back.series.len(), results.series.len());
+        for (key, data) in &results.series {
+            match (data, &back.series[key]) {
+                (SeriesData::Trend(a), SeriesData::Trend(b)) => {
+                    assert_eq!(a.len(), b.len());
+                    assert_eq!(a.value_at_quantile(0.95), b.value_at_quantile(0.95));
+                    assert_eq!(a.max(), b.max());
+                }
+                (SeriesData::Counter(a), SeriesData::Counter(b)) => assert_eq!(a, b),
+                (SeriesData::Rate { .. }, SeriesData::Rate { trues: 1, total: 1 }) => {}
+                (SeriesData::Gauge { .. }, SeriesData::Gauge { last, .. }) => {
+                    assert_eq!(*last, 7.0)
+                }
+                other => panic!("changed kind: {other:?}"),
+            }
+        }
+        assert_eq!(back.duration, results.duration);
+        assert_eq!(back.errors, results.errors);
+        let broken = text.replace("\"histogram\":\"", "\"histogram\":\"AAAA");
+        assert!(Results::from_record(&serde_json::from_str(&broken).unwrap()).is_err());
     }
 }

@@ -31,8 +31,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
             plan,
             selection: args,
             outs,
+            baseline,
             quiet,
-        } => run_plan(&plan, &selection(&args), &outs, quiet),
+        } => run_plan(&plan, &selection(&args), &outs, baseline.as_deref(), quiet),
         Command::Mock {
             port,
             mode,
@@ -156,6 +157,7 @@ fn run_plan(
     path: &Path,
     selection: &Selection,
     outs: &[(String, std::path::PathBuf)],
+    baseline: Option<&Path>,
     quiet: bool,
 ) -> Result<(), i32> {
     let shown = path.display().to_string();
@@ -189,7 +191,19 @@ fn run_plan(
         );
         return Err(exit_code::INVALID);
     }
-    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let baseline = match baseline {
+        Some(path) => Some(
+            crate::report::json::RunDocument::load(path)
+                .and_then(|document| document.results())
+                .map_err(|error| {
+                    eprintln!("error: the baseline: {error}");
+                    exit_code::INVALID
+                })?,
+        ),
+        None => None,
+    };
+    let started_at = std::time::SystemTime::now();
+    let started = humantime::format_rfc3339_seconds(started_at).to_string();
     let mut files: Vec<std::path::PathBuf> = outs.iter().map(|(_, file)| file.clone()).collect();
     let context = serde_json::json!({
         "run": { "started": started },
@@ -233,7 +247,8 @@ fn run_plan(
         eprintln!("error: the run could not be carried out: {error}");
         exit_code::FAILURE
     })?;
-    let verdict = crate::verdict::judge(&rules, &results, None);
+    let finished_at = std::time::SystemTime::now();
+    let verdict = crate::verdict::judge(&rules, &results, baseline.as_ref());
     let figures = crate::report::figures(&results);
     if !quiet {
         let heading = crate::report::summary::Heading {
@@ -249,14 +264,15 @@ fn run_plan(
             crate::report::summary::render(&heading, &figures, &verdict, &results.errors)
         );
     }
-    let document = crate::report::json::Document::new(
-        &name,
-        env.as_deref(),
-        &stage,
-        &results,
-        &figures,
-        &verdict,
-    );
+    let meta = crate::report::json::Meta {
+        plan: &name,
+        plan_file: Some(&shown),
+        env: env.as_deref(),
+        stage: &stage,
+        started: started_at,
+        finished: finished_at,
+    };
+    let document = crate::report::json::RunDocument::new(&meta, &results, &figures, &verdict);
     for file in files {
         if let Err(error) = write_json(&file, &document) {
             eprintln!("error: cannot write {}: {error}", file.display());

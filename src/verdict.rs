@@ -6,7 +6,7 @@ use crate::plan::threshold::{Aggregation, Operand};
 use crate::results::{Results, SeriesData, SeriesKey};
 
 /// How one threshold came out.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     /// The threshold key as written (`http_req_duration{name:broadcast}`).
     pub key: String,
@@ -22,7 +22,7 @@ pub struct Outcome {
 }
 
 /// Every threshold's outcome.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Verdict {
     pub outcomes: Vec<Outcome>,
 }

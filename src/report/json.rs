@@ -1,48 +1,84 @@
-//! The JSON results: run metadata, every metric's figures, the thresholds' outcomes, the
-//! errors and the per-second timeline. Holds no template values, so no secret.
+//! The JSON results: run metadata, every metric's figures, the thresholds' outcomes, and
+//! the raw results (every series, histograms included) so a run can be re-judged, compared
+//! and re-reported later. Holds no template values, so no secret.
 
-use serde::Serialize;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
 
 use super::Figures;
-use crate::results::{Results, Second};
+use crate::results::{Results, ResultsRecord};
 use crate::verdict::{Outcome, Verdict};
 
-#[derive(Serialize)]
-pub struct Document<'a> {
-    pub plan: &'a str,
-    pub env: Option<&'a str>,
-    pub stage: &'a str,
-    pub loadplan_version: &'static str,
-    pub duration_s: f64,
-    pub vus_max: u32,
+/// What `--out json=FILE` writes and `--baseline FILE` / `loadplan report` read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunDocument {
+    pub plan: String,
+    /// The plan file the run was started with, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_file: Option<String>,
+    pub env: Option<String>,
+    pub stage: String,
+    /// UTC, RFC 3339.
+    pub started: String,
+    pub finished: String,
+    pub loadplan_version: String,
     pub passed: bool,
-    pub metrics: &'a [Figures],
-    pub thresholds: &'a [Outcome],
-    pub errors: &'a std::collections::BTreeMap<String, u64>,
-    pub timeline: &'a [Second],
+    /// True when the run was interrupted or aborted: the figures cover only what ran.
+    #[serde(default)]
+    pub partial: bool,
+    pub metrics: Vec<Figures>,
+    pub thresholds: Vec<Outcome>,
+    /// Everything measured, with histograms; `duration_s`, `vus_max`, `errors`, `timeline`
+    /// and `series`.
+    #[serde(flatten)]
+    pub results: ResultsRecord,
 }
 
-impl<'a> Document<'a> {
-    pub fn new(
-        plan: &'a str,
-        env: Option<&'a str>,
-        stage: &'a str,
-        results: &'a Results,
-        figures: &'a [Figures],
-        verdict: &'a Verdict,
-    ) -> Self {
+/// Run metadata that is not in the results.
+pub struct Meta<'a> {
+    pub plan: &'a str,
+    pub plan_file: Option<&'a str>,
+    pub env: Option<&'a str>,
+    pub stage: &'a str,
+    pub started: std::time::SystemTime,
+    pub finished: std::time::SystemTime,
+}
+
+impl RunDocument {
+    pub fn new(meta: &Meta<'_>, results: &Results, figures: &[Figures], verdict: &Verdict) -> Self {
         Self {
-            plan,
-            env,
-            stage,
-            loadplan_version: env!("CARGO_PKG_VERSION"),
-            duration_s: results.duration.as_secs_f64(),
-            vus_max: results.vus_max,
+            plan: meta.plan.to_owned(),
+            plan_file: meta.plan_file.map(str::to_owned),
+            env: meta.env.map(str::to_owned),
+            stage: meta.stage.to_owned(),
+            started: humantime::format_rfc3339_seconds(meta.started).to_string(),
+            finished: humantime::format_rfc3339_seconds(meta.finished).to_string(),
+            loadplan_version: env!("CARGO_PKG_VERSION").to_owned(),
             passed: verdict.passed(),
-            metrics: figures,
-            thresholds: &verdict.outcomes,
-            errors: &results.errors,
-            timeline: &results.timeline,
+            partial: results.stopped_early.is_some(),
+            metrics: figures.to_vec(),
+            thresholds: verdict.outcomes.clone(),
+            results: results.to_record(),
         }
+    }
+
+    /// Reads a results file written by `--out json=FILE`.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{}:{}:{}: not a loadplan results file: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            )
+        })
+    }
+
+    /// The measured results, histograms decoded.
+    pub fn results(&self) -> Result<Results, String> {
+        Results::from_record(&self.results)
     }
 }

@@ -6,10 +6,10 @@ pub mod summary;
 use crate::results::{Results, SeriesData};
 
 /// One metric's figures, merged over its series: what every report shows.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Figures {
     pub metric: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub count: u64,
     /// Per second over the run, for counters and trends.
     pub rate: Option<f64>,
@@ -25,7 +25,7 @@ pub struct Figures {
 }
 
 /// A trend's figures in milliseconds.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Trend {
     pub min: f64,
     pub avg: f64,
@@ -47,7 +47,7 @@ pub fn figures(results: &Results) -> Vec<Figures> {
             let data = results.merged(metric, |_| true)?;
             let mut figures = Figures {
                 metric: metric.to_owned(),
-                kind: "",
+                kind: String::new(),
                 count: 0,
                 rate: None,
                 trend: None,
@@ -57,7 +57,7 @@ pub fn figures(results: &Results) -> Vec<Figures> {
             match data {
                 SeriesData::Trend(h) => {
                     let ms = |v: u64| h.median_equivalent(v) as f64 / 1000.0;
-                    figures.kind = "trend";
+                    figures.kind = "trend".into();
                     figures.count = h.len();
                     figures.rate = Some(h.len() as f64 / seconds);
                     figures.trend = Some(Trend {
@@ -72,12 +72,12 @@ pub fn figures(results: &Results) -> Vec<Figures> {
                     });
                 }
                 SeriesData::Counter(n) => {
-                    figures.kind = "counter";
+                    figures.kind = "counter".into();
                     figures.count = n;
                     figures.rate = Some(n as f64 / seconds);
                 }
                 SeriesData::Rate { trues, total } => {
-                    figures.kind = "rate";
+                    figures.kind = "rate".into();
                     figures.count = total;
                     figures.share = Some(if total == 0 {
                         0.0
@@ -86,7 +86,7 @@ pub fn figures(results: &Results) -> Vec<Figures> {
                     });
                 }
                 SeriesData::Gauge { last, min, max } => {
-                    figures.kind = "gauge";
+                    figures.kind = "gauge".into();
                     figures.gauge = Some([last, min, max]);
                 }
             }
