@@ -19,6 +19,17 @@ pub struct SeriesKey {
     pub name: Option<Arc<str>>,
 }
 
+impl SeriesKey {
+    /// A run-wide series (`vus`, `data_sent`): no scenario, no name.
+    pub fn run(metric: &str) -> Self {
+        Self {
+            metric: metric.into(),
+            scenario: "".into(),
+            name: None,
+        }
+    }
+}
+
 /// The data of one series.
 #[derive(Debug, Clone)]
 pub enum SeriesData {

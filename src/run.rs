@@ -242,13 +242,29 @@ fn run_plan(
             env.as_deref().unwrap_or("-")
         );
     }
-    let options = crate::exec::RunOptions { progress: !quiet };
-    let results = crate::exec::execute(checked, secrets, &options).map_err(|error| {
+    let baseline = baseline.map(std::sync::Arc::new);
+    let options = crate::exec::RunOptions {
+        progress: if quiet {
+            crate::exec::Progress::Off
+        } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            crate::exec::Progress::Live
+        } else {
+            crate::exec::Progress::Lines
+        },
+        abort_rules: rules.iter().filter(|r| r.abort_on_fail).cloned().collect(),
+        baseline: baseline.clone(),
+        handle_signals: true,
+    };
+    let finished = crate::exec::execute(checked, secrets, &options).map_err(|error| {
         eprintln!("error: the run could not be carried out: {error}");
         exit_code::FAILURE
     })?;
+    let results = finished.results;
+    if let Some(why) = &results.stopped_early {
+        eprintln!("the run stopped early: {why}; the results are partial");
+    }
     let finished_at = std::time::SystemTime::now();
-    let verdict = crate::verdict::judge(&rules, &results, baseline.as_ref());
+    let verdict = crate::verdict::judge(&rules, &results, baseline.as_deref());
     let figures = crate::report::figures(&results);
     if !quiet {
         let heading = crate::report::summary::Heading {
@@ -279,7 +295,9 @@ fn run_plan(
             return Err(exit_code::FAILURE);
         }
     }
-    if verdict.passed() {
+    if finished.interrupted {
+        Err(exit_code::INTERRUPTED)
+    } else if verdict.passed() {
         Ok(())
     } else {
         Err(exit_code::THRESHOLDS_FAILED)

@@ -16,7 +16,9 @@ use crate::plan::template::{Template, TemplateSet};
 pub struct Context {
     base: Mj,
     locals: BTreeMap<String, Mj>,
+    /// Locals over base; rebuilt only when a template needs it after a local changed.
     merged: Mj,
+    stale: bool,
 }
 
 impl Context {
@@ -29,34 +31,47 @@ impl Context {
             base: base.clone(),
             locals,
             merged: Mj::UNDEFINED,
+            stale: true,
         };
-        context.merge();
+        context.merged();
         context
     }
 
-    fn merge(&mut self) {
-        let locals = Mj::from(self.locals.clone());
-        self.merged = minijinja::value::merge_maps([locals, self.base.clone()]);
+    fn merged(&mut self) -> &Mj {
+        if self.stale {
+            let locals = Mj::from(self.locals.clone());
+            self.merged = minijinja::value::merge_maps([locals, self.base.clone()]);
+            self.stale = false;
+        }
+        &self.merged
     }
 
     pub fn set(&mut self, name: &str, value: Value) {
         self.locals
             .insert(name.to_owned(), Mj::from(minijinja::value::Serde(value)));
-        self.merge();
+        self.stale = true;
     }
 
     pub fn set_iteration(&mut self, iteration: u64) {
-        self.locals
-            .insert("iteration".to_owned(), Mj::from(iteration));
-        self.merge();
+        if let Some(slot) = self.locals.get_mut("iteration") {
+            *slot = Mj::from(iteration);
+        }
+        self.stale = true;
     }
 
     /// The text rendered when it is a template, as it is otherwise.
-    pub fn text<'t>(&self, templates: &TemplateSet, raw: &'t str) -> Result<Cow<'t, str>, String> {
+    pub fn text<'t>(
+        &mut self,
+        templates: &'t TemplateSet,
+        raw: &'t str,
+    ) -> Result<Cow<'t, str>, String> {
         if !Template::is_dynamic(raw) {
             return Ok(Cow::Borrowed(raw));
         }
-        match templates.render_source(raw, &self.merged) {
+        if let Some(text) = templates.constant(raw) {
+            return Ok(Cow::Borrowed(text));
+        }
+        match templates.render_source(raw, self.merged()) {
             Some(Ok(text)) => Ok(Cow::Owned(text)),
             Some(Err(error)) => Err(format!(
                 "template `{raw}`: {}",
@@ -69,12 +84,12 @@ impl Context {
     }
 
     /// The text rendered, as an owned string.
-    pub fn string(&self, templates: &TemplateSet, raw: &str) -> Result<String, String> {
+    pub fn string(&mut self, templates: &TemplateSet, raw: &str) -> Result<String, String> {
         self.text(templates, raw).map(Cow::into_owned)
     }
 
     /// A JSON value with every template string in it rendered.
-    pub fn json(&self, templates: &TemplateSet, value: &Value) -> Result<Value, String> {
+    pub fn json(&mut self, templates: &TemplateSet, value: &Value) -> Result<Value, String> {
         Ok(match value {
             Value::String(text) => Value::String(self.text(templates, text)?.into_owned()),
             Value::Array(items) => Value::Array(

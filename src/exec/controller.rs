@@ -1,6 +1,6 @@
 //! The controller follows the schedule — starting VUs, stopping the ones a ramp-down no
 //! longer needs (each may finish its iteration for `graceful_stop`, then is cancelled) —
-//! and the collector owns the results.
+//! and stops early when the run is halted (a signal, an `abort_on_fail` threshold).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +13,7 @@ use super::vu::Vu;
 use super::{Event, Shared};
 use crate::plan::model::Scenario;
 use crate::plan::split::split_vus;
-use crate::results::{Results, Sample, Second, SeriesKey};
+use crate::results::Sample;
 use crate::schedule::Schedule;
 
 /// How often the controller looks at the schedule.
@@ -41,7 +41,7 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
     loop {
         ticker.tick().await;
         let elapsed = started.elapsed();
-        if elapsed >= end {
+        if elapsed >= end || shared.halt.stopping() {
             break;
         }
         let scenarios: Vec<&Scenario> = shared.plan.scenarios.values().collect();
@@ -69,7 +69,7 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
         }
         reap(&mut stopping, graceful);
         let active: usize = running.iter().map(Vec::len).sum::<usize>() + stopping.len();
-        shared.event(Event::Vus(u32::try_from(active).unwrap_or(u32::MAX)));
+        report_vus(&shared, active);
     }
     for mut handle in running.into_iter().flatten() {
         handle.stop.store(true, Ordering::Relaxed);
@@ -77,18 +77,24 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
         stopping.push(handle);
     }
     let deadline = Instant::now() + graceful;
-    while !stopping.is_empty() && Instant::now() < deadline {
+    while !stopping.is_empty() && Instant::now() < deadline && !shared.halt.now() {
         tokio::time::sleep(TICK).await;
         reap(&mut stopping, graceful);
-        shared.event(Event::Vus(
-            u32::try_from(stopping.len()).unwrap_or(u32::MAX),
-        ));
+        report_vus(&shared, stopping.len());
     }
     for handle in stopping {
         handle.task.abort();
         let _ = handle.task.await;
     }
-    shared.event(Event::Vus(0));
+    report_vus(&shared, 0);
+}
+
+/// Tells the collector how many VUs are active and WebSockets open.
+fn report_vus(shared: &Shared, vus: usize) {
+    shared.event(Event::Vus {
+        vus: u32::try_from(vus).unwrap_or(u32::MAX),
+        ws: shared.ws_open.load(Ordering::Relaxed),
+    });
 }
 
 /// The scenarios' names, in plan order, as the shared copies series keys use.
@@ -151,7 +157,7 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
     loop {
         ticker.tick().await;
         let elapsed = begin.elapsed();
-        if elapsed >= end {
+        if elapsed >= end || shared.halt.stopping() {
             break;
         }
         while let Ok(vu) = idle.try_recv() {
@@ -196,11 +202,12 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
             }));
         }
         tasks.retain(|task| !task.is_finished());
-        shared.event(Event::Vus(u32::try_from(tasks.len()).unwrap_or(u32::MAX)));
+        report_vus(&shared, tasks.len());
     }
     stop.store(true, Ordering::Relaxed);
     let deadline = Instant::now() + graceful;
-    while tasks.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
+    while tasks.iter().any(|t| !t.is_finished()) && Instant::now() < deadline && !shared.halt.now()
+    {
         tokio::time::sleep(TICK).await;
     }
     for task in tasks {
@@ -214,112 +221,5 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
     for mut vu in parked {
         vu.close(&shared).await;
     }
-    shared.event(Event::Vus(0));
-}
-
-/// The collector: owns the results; prints a progress line every 2 s when asked.
-pub async fn collect(
-    mut inbox: mpsc::UnboundedReceiver<Event>,
-    backlog: &std::sync::atomic::AtomicUsize,
-    started: Instant,
-    progress: bool,
-    planned: Duration,
-) -> Results {
-    let mut results = Results::default();
-    let mut sent = 0u64;
-    let mut received = 0u64;
-    let mut vus_now = 0u32;
-    let mut last_print = Instant::now();
-    while let Some(event) = inbox.recv().await {
-        backlog.fetch_sub(1, Ordering::Relaxed);
-        let second = started.elapsed().as_secs();
-        let index = usize::try_from(second).unwrap_or(usize::MAX);
-        if results.timeline.len() <= index && index < 24 * 3600 {
-            while results.timeline.len() <= index {
-                let at_s = results.timeline.len() as u64;
-                results.timeline.push(Second {
-                    at_s,
-                    vus: vus_now,
-                    ..Second::default()
-                });
-            }
-        }
-        let now = results.timeline.get_mut(index);
-        match event {
-            Event::Sample(sample) => {
-                if let Some(now) = now {
-                    match &sample {
-                        Sample::Count(key, n) if &*key.metric == "http_reqs" => now.requests += n,
-                        Sample::Count(key, n) if key.metric.starts_with("ws_msgs") => {
-                            now.messages += n
-                        }
-                        Sample::Count(key, n) if &*key.metric == "iterations" => {
-                            now.iterations += n
-                        }
-                        _ => {}
-                    }
-                }
-                results.record(sample);
-            }
-            Event::Vus(vus) => {
-                vus_now = vus;
-                results.vus_max = results.vus_max.max(vus);
-                if let Some(now) = now {
-                    now.vus = now.vus.max(vus);
-                }
-                let key = SeriesKey {
-                    metric: "vus".into(),
-                    scenario: "".into(),
-                    name: None,
-                };
-                results.gauge(key, f64::from(vus));
-            }
-            Event::Error(kind) => {
-                if let Some(now) = now {
-                    now.errors += 1;
-                }
-                *results.errors.entry(kind).or_insert(0) += 1;
-            }
-            Event::Bytes {
-                sent: s,
-                received: r,
-            } => {
-                sent += s;
-                received += r;
-            }
-        }
-        if progress && last_print.elapsed() >= Duration::from_secs(2) {
-            last_print = Instant::now();
-            let last = results.timeline.iter().rev().nth(1);
-            eprintln!(
-                "[{:>5.0}s/{:.0}s] vus {:>5}  req/s {:>7}  msg/s {:>7}  errors {}",
-                started.elapsed().as_secs_f64(),
-                planned.as_secs_f64(),
-                vus_now,
-                last.map_or(0, |s| s.requests),
-                last.map_or(0, |s| s.messages),
-                results.errors.values().sum::<u64>()
-            );
-        }
-    }
-    let total = |metric: &str, n: u64| {
-        (
-            SeriesKey {
-                metric: metric.into(),
-                scenario: "".into(),
-                name: None,
-            },
-            n,
-        )
-    };
-    for (key, n) in [total("data_sent", sent), total("data_received", received)] {
-        results.record(Sample::Count(key, n));
-    }
-    let vus_max = SeriesKey {
-        metric: "vus_max".into(),
-        scenario: "".into(),
-        name: None,
-    };
-    results.gauge(vus_max, f64::from(results.vus_max));
-    results
+    report_vus(&shared, 0);
 }

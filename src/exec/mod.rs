@@ -8,6 +8,7 @@
 //! VUs never share a lock to record: they send samples over a channel to the one collector
 //! task, which owns the histograms.
 
+mod collector;
 mod context;
 mod controller;
 mod http;
@@ -24,24 +25,100 @@ use serde_json::{Map, Value};
 
 use crate::mock::{MockServer, MockSettings};
 use crate::plan::CheckedPlan;
-use crate::plan::model::{Plan, Step};
+use crate::plan::model::{Plan, Request, Step};
 use crate::plan::template::TemplateSet;
 use crate::results::{Results, Sample, SeriesKey};
 use crate::schedule::Schedule;
 
+pub use collector::Progress;
+
 /// Settings of a run that are not in the plan.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Print a line of progress every few seconds (stderr).
-    pub progress: bool,
+    pub progress: Progress,
+    /// Thresholds with `abort_on_fail`, judged every 2 s.
+    pub abort_rules: Vec<crate::plan::ThresholdRule>,
+    /// An earlier run, for `baseline * k` thresholds among them.
+    pub baseline: Option<Arc<Results>>,
+    /// Stop on SIGINT/SIGTERM with what was measured (`loadplan run`); tests leave it off.
+    pub handle_signals: bool,
+}
+
+/// How a run ended.
+pub struct Finished {
+    pub results: Results,
+    /// Stopped by SIGINT or SIGTERM: the results are partial.
+    pub interrupted: bool,
+}
+
+/// A run-wide request to stop early: set by a signal or an `abort_on_fail` threshold,
+/// read by the controller at every tick.
+#[derive(Default)]
+pub struct Halt {
+    stop: std::sync::atomic::AtomicBool,
+    /// Stop now: no graceful stop (a second Ctrl-C).
+    now: std::sync::atomic::AtomicBool,
+    interrupted: std::sync::atomic::AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl Halt {
+    pub fn stopping(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn now(&self) -> bool {
+        self.now.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set(&self, reason: String) {
+        let mut slot = self
+            .reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.get_or_insert(reason);
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A threshold with `abort_on_fail` failed.
+    pub fn abort(&self, reason: String) {
+        self.set(reason);
+    }
+
+    /// A signal: the first stops gracefully, the second at once.
+    pub fn interrupt(&self, signal: &str) {
+        if self.stopping() && self.interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            self.now.store(true, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        self.interrupted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.set(format!("interrupted by {signal}"));
+    }
+
+    fn reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// What the VUs and the collector exchange.
 pub enum Event {
     Sample(Sample),
-    Vus(u32),
+    /// Active VUs and open WebSockets.
+    Vus {
+        vus: u32,
+        ws: u32,
+    },
+    /// Events one VU gathered (samples, errors, bytes), sent at once.
+    Batch(Vec<Event>),
     Error(String),
-    Bytes { sent: u64, received: u64 },
+    Bytes {
+        sent: u64,
+        received: u64,
+    },
 }
 
 /// What every VU of a run shares, read-only but for the mark registry.
@@ -57,8 +134,15 @@ pub struct Shared {
     /// Events sent and not yet taken by the collector.
     pub backlog: Arc<std::sync::atomic::AtomicUsize>,
     regexes: HashMap<String, regex::Regex>,
+    /// The series keys of each request step, by the step's address (steps live in the
+    /// plan, which does not move while the run lasts).
+    request_keys: HashMap<usize, RequestKeys>,
     /// `mark`ed ids and when they were sent.
     marks: Mutex<HashMap<String, Instant>>,
+    /// Set to stop the run early.
+    pub halt: Arc<Halt>,
+    /// WebSockets open now, for `ws_connections_active`.
+    pub ws_open: std::sync::atomic::AtomicU32,
 }
 
 /// Events waiting for the collector beyond which VUs pause between iterations.
@@ -76,6 +160,13 @@ impl Shared {
         self.backlog
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _ = self.events.send(event);
+    }
+
+    /// Sends events a VU gathered, as one.
+    pub fn batch(&self, events: Vec<Event>) {
+        self.backlog
+            .fetch_add(events.len(), std::sync::atomic::Ordering::Relaxed);
+        let _ = self.events.send(Event::Batch(events));
     }
 
     pub fn sample(&self, sample: Sample) {
@@ -99,6 +190,17 @@ impl Shared {
 
     pub fn count(&self, metric: &str, scenario: &str, name: Option<&str>, n: u64) {
         self.sample(Sample::Count(self.key(metric, scenario, name), n));
+    }
+
+    /// The series keys of a request step of `scenario`.
+    pub fn request_keys(&self, request: &Request, scenario: &str) -> RequestKeys {
+        match self
+            .request_keys
+            .get(&(std::ptr::from_ref(request) as usize))
+        {
+            Some(keys) => keys.clone(),
+            None => RequestKeys::new(&|text| self.name(text), request, scenario),
+        }
     }
 
     /// The compiled form of a pattern of the plan.
@@ -133,7 +235,7 @@ pub fn execute(
     checked: CheckedPlan,
     secrets: IndexMap<String, String>,
     options: &RunOptions,
-) -> Result<Results, String> {
+) -> Result<Finished, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -145,7 +247,7 @@ async fn run(
     checked: CheckedPlan,
     secrets: IndexMap<String, String>,
     options: RunOptions,
-) -> Result<Results, String> {
+) -> Result<Finished, String> {
     let CheckedPlan {
         plan,
         env,
@@ -257,10 +359,14 @@ async fn run(
             }
         }
     }
+    let request_keys = request_keys(&plan, &names);
     let base = minijinja::Value::from(minijinja::value::Serde(Value::Object(base)));
+    let mut templates = templates;
+    templates.freeze_constants(&base, &["env", "vars", "secrets", "stage"]);
     let schedule = Schedule::of(&plan.stages[stage.as_str()]);
     let graceful = plan.stages[stage.as_str()].graceful_stop().0;
     let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
+    let halt = Arc::new(Halt::default());
     let backlog = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let shared = Arc::new(Shared {
         plan,
@@ -271,24 +377,120 @@ async fn run(
         events,
         backlog: Arc::clone(&backlog),
         regexes,
+        request_keys,
         marks: Mutex::new(HashMap::new()),
+        halt: Arc::clone(&halt),
+        ws_open: std::sync::atomic::AtomicU32::new(0),
     });
+    if options.handle_signals {
+        tokio::spawn(watch_signals(Arc::clone(&halt)));
+    }
     let started = Instant::now();
-    let planned = schedule.duration();
-    let progress = options.progress;
-    let collector = tokio::spawn(async move {
-        controller::collect(inbox, &backlog, started, progress, planned).await
-    });
+    let settings = collector::Settings {
+        started,
+        planned: schedule.duration(),
+        progress: options.progress,
+        abort_rules: options.abort_rules,
+        baseline: options.baseline,
+        halt: Arc::clone(&halt),
+    };
+    let collector = tokio::spawn(collector::collect(inbox, backlog, settings));
     controller::drive(Arc::clone(&shared), &schedule, graceful).await;
     drop(shared);
     let mut results = collector
         .await
         .map_err(|e| format!("the collector failed: {e}"))?;
     results.duration = started.elapsed();
+    results.stopped_early = halt.reason();
     if let Some(mock) = mock {
         mock.stop().await;
     }
-    Ok(results)
+    Ok(Finished {
+        results,
+        interrupted: halt.interrupted.load(std::sync::atomic::Ordering::Relaxed),
+    })
+}
+
+/// Turns SIGINT and SIGTERM into a graceful stop (a second one stops at once).
+async fn watch_signals(halt: Arc<Halt>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        loop {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            eprintln!("\n{name}: stopping; press Ctrl-C again to stop at once");
+            halt.interrupt(name);
+        }
+    }
+    #[cfg(not(unix))]
+    loop {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        halt.interrupt("Ctrl-C");
+    }
+}
+
+/// The series keys a request step records into, made once for the run.
+#[derive(Clone)]
+pub struct RequestKeys {
+    pub name: Arc<str>,
+    pub reqs: SeriesKey,
+    pub duration: SeriesKey,
+    pub waiting: SeriesKey,
+    pub failed: SeriesKey,
+    pub checks: SeriesKey,
+    /// The step's own `metric:`, if any.
+    pub custom: Option<SeriesKey>,
+}
+
+impl RequestKeys {
+    fn new(name_of: &dyn Fn(&str) -> Arc<str>, request: &Request, scenario: &str) -> Self {
+        let name = match &request.name {
+            Some(name) => name_of(name),
+            None => name_of(&format!("{} {}", request.method.as_str(), request.url)),
+        };
+        let key = |metric: &str| SeriesKey {
+            metric: name_of(metric),
+            scenario: name_of(scenario),
+            name: Some(Arc::clone(&name)),
+        };
+        Self {
+            reqs: key("http_reqs"),
+            duration: key("http_req_duration"),
+            waiting: key("http_req_waiting"),
+            failed: key("http_req_failed"),
+            checks: key("checks"),
+            custom: request.metric.as_deref().map(key),
+            name,
+        }
+    }
+}
+
+fn request_keys(plan: &Plan, names: &HashMap<String, Arc<str>>) -> HashMap<usize, RequestKeys> {
+    let name_of = |text: &str| names.get(text).map_or_else(|| Arc::from(text), Arc::clone);
+    let mut keys = HashMap::new();
+    for (scenario, body) in &plan.scenarios {
+        walk(&body.steps, &mut |step| {
+            if let Step::Request(step) = step {
+                let request = &step.request;
+                keys.insert(
+                    std::ptr::from_ref(request) as usize,
+                    RequestKeys::new(&name_of, request, scenario),
+                );
+            }
+        });
+    }
+    keys
 }
 
 /// Calls `visit` on every step, nested ones included.

@@ -33,6 +33,7 @@ type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + '
 
 pub struct Vu {
     pub scenario: Arc<str>,
+    out: Outbox,
     context: Context,
     http: HttpClient,
     socket: Option<Connection>,
@@ -43,6 +44,7 @@ pub struct Vu {
 impl Vu {
     pub fn new(shared: &Shared, id: u64, scenario: Arc<str>) -> Self {
         Self {
+            out: Outbox::default(),
             context: Context::new(&shared.base, id, &scenario),
             scenario,
             http: HttpClient::default(),
@@ -81,25 +83,34 @@ impl Vu {
         let outcome = self.steps(shared, &scenario.steps, stop).await;
         let ok = outcome.is_ok();
         if let Err(kind) = outcome {
-            shared.event(Event::Error(kind));
-            shared.count("errors", &self.scenario, None, 1);
+            self.out.event(shared, Event::Error(kind));
+            self.out.count(shared, "errors", &self.scenario, None, 1);
         }
-        shared.sample(Sample::Trend(
-            shared.key("iteration_duration", &self.scenario, None),
-            started.elapsed(),
-        ));
-        shared.count("iterations", &self.scenario, None, 1);
+        self.out.sample(
+            shared,
+            Sample::Trend(
+                shared.key("iteration_duration", &self.scenario, None),
+                started.elapsed(),
+            ),
+        );
+        self.out
+            .count(shared, "iterations", &self.scenario, None, 1);
+        self.out.flush(shared);
         ok
     }
 
     pub async fn close(&mut self, shared: &Shared) {
         if let Some(socket) = self.socket.take() {
-            shared.sample(Sample::Trend(
-                shared.key("ws_session_duration", &self.scenario, None),
-                socket.opened.elapsed(),
-            ));
+            self.out.sample(
+                shared,
+                Sample::Trend(
+                    shared.key("ws_session_duration", &self.scenario, None),
+                    socket.opened.elapsed(),
+                ),
+            );
             socket.close(1000).await;
         }
+        self.out.flush(shared);
     }
 
     fn steps<'a>(
@@ -183,11 +194,15 @@ impl Vu {
                 let socket = self.socket.as_mut().ok_or("send: no open WebSocket")?;
                 socket.send(frame).await?;
                 self.last_send = Some(Instant::now());
-                shared.count("ws_msgs_sent", &self.scenario, None, 1);
-                shared.event(Event::Bytes {
-                    sent: size,
-                    received: 0,
-                });
+                self.out
+                    .count(shared, "ws_msgs_sent", &self.scenario, None, 1);
+                self.out.event(
+                    shared,
+                    Event::Bytes {
+                        sent: size,
+                        received: 0,
+                    },
+                );
                 if let Some(name) = &step.capture {
                     self.context.set(name, captured);
                 }
@@ -212,16 +227,20 @@ impl Vu {
                     .as_deref()
                     .and_then(|pattern| shared.regex(pattern));
                 let within = expect.within.map_or(EXPECT_WITHIN, |d| d.0);
+                self.out.flush(shared);
                 let waiting_since = Instant::now();
                 let deadline = tokio::time::Instant::now() + within;
                 let socket = self.socket.as_mut().ok_or("expect: no open WebSocket")?;
                 let matched = loop {
                     let Ok(received) = tokio::time::timeout_at(deadline, socket.inbox.recv()).await
                     else {
-                        shared.sample(Sample::Rate(
-                            shared.key("checks", &self.scenario, expect.name.as_deref()),
-                            false,
-                        ));
+                        self.out.sample(
+                            shared,
+                            Sample::Rate(
+                                shared.key("checks", &self.scenario, expect.name.as_deref()),
+                                false,
+                            ),
+                        );
                         return Err("expect: timeout".into());
                     };
                     let Some(received) = received else {
@@ -246,14 +265,20 @@ impl Vu {
                     .filter(|sent| *sent >= waiting_since - Duration::from_secs(3600))
                     .unwrap_or(waiting_since);
                 let metric = expect.metric.as_deref().unwrap_or("ws_message_latency");
-                shared.sample(Sample::Trend(
-                    shared.key(metric, &self.scenario, expect.name.as_deref()),
-                    matched.at.saturating_duration_since(since),
-                ));
-                shared.sample(Sample::Rate(
-                    shared.key("checks", &self.scenario, expect.name.as_deref()),
-                    true,
-                ));
+                self.out.sample(
+                    shared,
+                    Sample::Trend(
+                        shared.key(metric, &self.scenario, expect.name.as_deref()),
+                        matched.at.saturating_duration_since(since),
+                    ),
+                );
+                self.out.sample(
+                    shared,
+                    Sample::Rate(
+                        shared.key("checks", &self.scenario, expect.name.as_deref()),
+                        true,
+                    ),
+                );
                 if let Some(name) = &step.capture {
                     self.context
                         .set(name, capture_message(&matched.text, matched.json.as_ref()));
@@ -261,6 +286,7 @@ impl Vu {
                 Ok(())
             }
             Step::Sleep(step) => {
+                self.out.flush(shared);
                 tokio::time::sleep(random_between(step.sleep.min.0, step.sleep.max.0)).await;
                 Ok(())
             }
@@ -288,6 +314,7 @@ impl Vu {
                         break;
                     }
                     if let Some(ticks) = ticks.as_mut() {
+                        self.out.flush(shared);
                         ticks.tick().await;
                         if open_ended && stop.load(Ordering::Relaxed) {
                             break;
@@ -309,10 +336,13 @@ impl Vu {
             Step::Reconnect(step) => {
                 let socket = self.socket.take().ok_or("reconnect: no open WebSocket")?;
                 let (url, headers) = (socket.url.clone(), socket.headers.clone());
-                shared.sample(Sample::Trend(
-                    shared.key("ws_session_duration", &self.scenario, None),
-                    socket.opened.elapsed(),
-                ));
+                self.out.sample(
+                    shared,
+                    Sample::Trend(
+                        shared.key("ws_session_duration", &self.scenario, None),
+                        socket.opened.elapsed(),
+                    ),
+                );
                 socket.close(1000).await;
                 if let Some(after) = step.reconnect.after {
                     tokio::time::sleep(random_between(after.min.0, after.max.0)).await;
@@ -330,10 +360,13 @@ impl Vu {
             }
             Step::Disconnect(step) => {
                 let socket = self.socket.take().ok_or("disconnect: no open WebSocket")?;
-                shared.sample(Sample::Trend(
-                    shared.key("ws_session_duration", &self.scenario, None),
-                    socket.opened.elapsed(),
-                ));
+                self.out.sample(
+                    shared,
+                    Sample::Trend(
+                        shared.key("ws_session_duration", &self.scenario, None),
+                        socket.opened.elapsed(),
+                    ),
+                );
                 socket.close(step.disconnect.code.unwrap_or(1000)).await;
                 Ok(())
             }
@@ -354,15 +387,16 @@ impl Vu {
         let started = Instant::now();
         match ws::connect(shared, &self.scenario, url, headers, timeout, max_message).await {
             Ok(socket) => {
-                shared.sample(Sample::Trend(
-                    shared.key(metric, &self.scenario, name),
-                    started.elapsed(),
-                ));
+                self.out.sample(
+                    shared,
+                    Sample::Trend(shared.key(metric, &self.scenario, name), started.elapsed()),
+                );
                 self.socket = Some(socket);
                 Ok(())
             }
             Err(kind) => {
-                shared.count("ws_connect_errors", &self.scenario, name, 1);
+                self.out
+                    .count(shared, "ws_connect_errors", &self.scenario, name, 1);
                 Err(kind)
             }
         }
@@ -426,15 +460,13 @@ impl Vu {
         let built = builder
             .body(Full::new(body.clone()))
             .map_err(|e| format!("request: {e}"))?;
-        let default_name = format!("{} {}", request.method.as_str(), request.url);
-        let name = request.name.as_deref().unwrap_or(&default_name);
+        let keys = shared.request_keys(request, &self.scenario);
         if let (Some(path), Some(value)) = (&request.mark, &sent_json)
             && let Some(id) = path.find(value)
         {
             shared.mark(id_text(id));
         }
-        let scenario = &*self.scenario;
-        shared.count("http_reqs", scenario, Some(name), 1);
+        self.out.sample(shared, Sample::Count(keys.reqs.clone(), 1));
         let response = match self
             .http
             .send(built, request.timeout.map_or(REQUEST_TIMEOUT, |d| d.0))
@@ -442,33 +474,40 @@ impl Vu {
         {
             Ok(response) => response,
             Err(failure) => {
-                shared.sample(Sample::Rate(
-                    shared.key("http_req_failed", scenario, Some(name)),
-                    true,
-                ));
+                self.out
+                    .sample(shared, Sample::Rate(keys.failed.clone(), true));
                 return Err(failure.kind());
             }
         };
-        shared.event(Event::Bytes {
-            sent: body.len() as u64,
-            received: response.body.len() as u64,
-        });
-        shared.sample(Sample::Trend(
-            shared.key("http_req_duration", scenario, Some(name)),
-            response.duration,
-        ));
-        shared.sample(Sample::Trend(
-            shared.key("http_req_waiting", scenario, Some(name)),
-            response.waiting,
-        ));
-        if let Some(metric) = &request.metric {
-            shared.sample(Sample::Trend(
-                shared.key(metric, scenario, Some(name)),
-                response.duration,
-            ));
+        self.out.event(
+            shared,
+            Event::Bytes {
+                sent: body.len() as u64,
+                received: response.body.len() as u64,
+            },
+        );
+        self.out.sample(
+            shared,
+            Sample::Trend(keys.duration.clone(), response.duration),
+        );
+        self.out.sample(
+            shared,
+            Sample::Trend(keys.waiting.clone(), response.waiting),
+        );
+        if let Some(custom) = &keys.custom {
+            self.out
+                .sample(shared, Sample::Trend(custom.clone(), response.duration));
         }
         let _ = response.connecting;
-        let json = serde_json::from_slice::<Value>(&response.body).ok();
+        // Parsing the body costs; only checks and captures read it.
+        let wants_json = capture.is_some()
+            || request
+                .expect
+                .as_ref()
+                .is_some_and(|e| e.json.is_some() || !e.json_path.is_empty());
+        let json = wants_json
+            .then(|| serde_json::from_slice::<Value>(&response.body).ok())
+            .flatten();
         let mut problem = None;
         let status_ok = match request.expect.as_ref().and_then(|e| e.status.as_ref()) {
             Some(expected) => status_matches(expected, response.status),
@@ -504,15 +543,11 @@ impl Vu {
                     problem.get_or_insert_with(|| format!("json path `{path}`"));
                 }
             }
-            shared.sample(Sample::Rate(
-                shared.key("checks", scenario, Some(name)),
-                problem.is_none(),
-            ));
+            self.out
+                .sample(shared, Sample::Rate(keys.checks.clone(), problem.is_none()));
         }
-        shared.sample(Sample::Rate(
-            shared.key("http_req_failed", scenario, Some(name)),
-            !status_ok,
-        ));
+        self.out
+            .sample(shared, Sample::Rate(keys.failed.clone(), !status_ok));
         if let Some(capture) = capture {
             let headers: Map<String, Value> = response
                 .headers
@@ -534,6 +569,42 @@ impl Vu {
         match problem {
             Some(problem) => Err(format!("expect: {problem}")),
             None => Ok(()),
+        }
+    }
+}
+
+/// What a VU measured and has not sent yet: one channel send per iteration (or per
+/// `OUTBOX` events, or before the VU waits) instead of one per sample.
+#[derive(Default)]
+struct Outbox {
+    events: Vec<Event>,
+}
+
+/// Events a VU holds before it sends them anyway.
+const OUTBOX: usize = 64;
+
+impl Outbox {
+    fn event(&mut self, shared: &Shared, event: Event) {
+        if self.events.capacity() == 0 {
+            self.events.reserve(16);
+        }
+        self.events.push(event);
+        if self.events.len() >= OUTBOX {
+            self.flush(shared);
+        }
+    }
+
+    fn sample(&mut self, shared: &Shared, sample: Sample) {
+        self.event(shared, Event::Sample(sample));
+    }
+
+    fn count(&mut self, shared: &Shared, metric: &str, scenario: &str, name: Option<&str>, n: u64) {
+        self.sample(shared, Sample::Count(shared.key(metric, scenario, name), n));
+    }
+
+    fn flush(&mut self, shared: &Shared) {
+        if !self.events.is_empty() {
+            shared.batch(std::mem::take(&mut self.events));
         }
     }
 }

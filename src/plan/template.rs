@@ -72,6 +72,8 @@ pub struct TemplateSet {
     /// The id each source text was compiled under: equal texts render alike, so at run time
     /// a template is found by its text, without building its path.
     by_source: std::collections::HashMap<String, (String, BTreeSet<String>)>,
+    /// Texts of templates that read only run-wide values, rendered once for the run.
+    constants: std::collections::HashMap<String, String>,
 }
 
 impl Default for TemplateSet {
@@ -93,7 +95,36 @@ impl TemplateSet {
         Self {
             env,
             by_source: std::collections::HashMap::new(),
+            constants: std::collections::HashMap::new(),
         }
+    }
+
+    /// Renders once every template that reads nothing but `run_wide` names (first path
+    /// segments such as `env`, `vars`) and calls no function, so a run does not render
+    /// `{{ env.base_url }}/api` per request. Templates that fail here stay dynamic and
+    /// report their error when a VU renders them.
+    pub fn freeze_constants(&mut self, context: &minijinja::Value, run_wide: &[&str]) {
+        let mut constants = std::collections::HashMap::new();
+        for (source, (id, names)) in &self.by_source {
+            let constant = names.iter().all(|name| {
+                let root = name.split('.').next().unwrap_or(name);
+                run_wide.contains(&root)
+            });
+            if constant
+                && let Ok(text) = self
+                    .env
+                    .get_template(id)
+                    .and_then(|t| t.render(context.clone()))
+            {
+                constants.insert(source.clone(), text);
+            }
+        }
+        self.constants = constants;
+    }
+
+    /// The run-wide rendering of `source`, when [`TemplateSet::freeze_constants`] made one.
+    pub fn constant(&self, source: &str) -> Option<&str> {
+        self.constants.get(source).map(String::as_str)
     }
 
     /// Compiles `source` under `id`, returning the free names it uses, with attribute paths
@@ -258,5 +289,35 @@ mod tests {
             "20261125T053810Z"
         );
         assert!(date("yesterday".into(), None).is_err());
+    }
+}
+
+#[cfg(test)]
+mod constant_tests {
+    use super::*;
+
+    #[test]
+    fn only_run_wide_templates_are_frozen() {
+        let mut set = TemplateSet::new();
+        for (id, source) in [
+            ("a", "{{ env.base_url }}/x"),
+            ("b", "{{ uuid() }}"),
+            ("c", "{{ env.base_url }}/{{ vu }}"),
+            ("d", "{{ now_ms() }}"),
+            ("e", "{{ vars.n | string }}-{{ random_int(1, 9) }}"),
+        ] {
+            set.add(id, source).unwrap();
+        }
+        let context = minijinja::context! { env => minijinja::context! { base_url => "http://h" }, vars => minijinja::context! { n => 3 } };
+        set.freeze_constants(&context, &["env", "vars", "secrets", "stage"]);
+        assert_eq!(set.constant("{{ env.base_url }}/x"), Some("http://h/x"));
+        for dynamic in [
+            "{{ uuid() }}",
+            "{{ env.base_url }}/{{ vu }}",
+            "{{ now_ms() }}",
+            "{{ vars.n | string }}-{{ random_int(1, 9) }}",
+        ] {
+            assert_eq!(set.constant(dynamic), None, "{dynamic}");
+        }
     }
 }

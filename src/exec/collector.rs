@@ -1,0 +1,276 @@
+//! The collector: the one owner of the results. It takes the events VUs send, keeps the
+//! per-second timeline (with that second's latency percentiles), shows progress (a live
+//! line on a terminal, a plain line every 10 s otherwise) and judges `abort_on_fail`
+//! thresholds every 2 s, halting the run when one fails.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::sync::mpsc;
+
+use super::{Event, Halt};
+use crate::plan::ThresholdRule;
+use crate::results::{Results, Sample, Second, SeriesKey, new_histogram};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Progress {
+    /// Nothing (`--quiet`).
+    #[default]
+    Off,
+    /// A live line redrawn in place (stderr is a terminal).
+    Live,
+    /// A plain line every 10 s (CI logs).
+    Lines,
+}
+
+/// How often `abort_on_fail` thresholds are judged.
+const JUDGE_EVERY: Duration = Duration::from_secs(2);
+/// How often a plain progress line is printed.
+const LINE_EVERY: Duration = Duration::from_secs(10);
+
+/// What the collector needs besides the events.
+pub struct Settings {
+    pub started: Instant,
+    pub planned: Duration,
+    pub progress: Progress,
+    /// Thresholds with `abort_on_fail`, judged while the run goes.
+    pub abort_rules: Vec<ThresholdRule>,
+    pub baseline: Option<Arc<Results>>,
+    pub halt: Arc<Halt>,
+}
+
+struct State {
+    results: Results,
+    /// Latencies of the second being filled, for its percentiles.
+    second: Histogram<u64>,
+    second_index: usize,
+    sent: u64,
+    received: u64,
+    vus_now: u32,
+}
+
+/// Latency metrics whose samples make a second's percentiles.
+fn is_latency(metric: &str) -> bool {
+    matches!(metric, "http_req_duration" | "ws_message_latency")
+}
+
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+impl State {
+    /// Moves the timeline on to `index`, closing the seconds before it.
+    fn roll(&mut self, index: usize) {
+        if index < self.second_index || index >= 24 * 3600 {
+            return;
+        }
+        if index > self.second_index {
+            if let Some(second) = self.results.timeline.get_mut(self.second_index)
+                && !self.second.is_empty()
+            {
+                second.p50_ms = Some(ms(self.second.value_at_quantile(0.5)));
+                second.p95_ms = Some(ms(self.second.value_at_quantile(0.95)));
+                second.p99_ms = Some(ms(self.second.value_at_quantile(0.99)));
+            }
+            self.second.reset();
+            self.second_index = index;
+        }
+        while self.results.timeline.len() <= index {
+            let at_s = self.results.timeline.len() as u64;
+            self.results.timeline.push(Second {
+                at_s,
+                vus: self.vus_now,
+                ..Second::default()
+            });
+        }
+    }
+
+    fn apply(&mut self, event: Event, backlog: &AtomicUsize) {
+        match event {
+            Event::Batch(events) => {
+                for event in events {
+                    self.apply(event, backlog);
+                }
+                return;
+            }
+            Event::Sample(sample) => {
+                let now = self.results.timeline.get_mut(self.second_index);
+                match &sample {
+                    Sample::Count(key, n) => {
+                        if let Some(now) = now {
+                            match &*key.metric {
+                                "http_reqs" => now.requests += n,
+                                "ws_msgs_sent" | "ws_msgs_received" => now.messages += n,
+                                "iterations" => now.iterations += n,
+                                _ => {}
+                            }
+                        }
+                    }
+                    Sample::Trend(key, duration) if is_latency(&key.metric) => {
+                        let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+                        self.second.saturating_record(micros.max(1));
+                    }
+                    _ => {}
+                }
+                self.results.record(sample);
+            }
+            Event::Vus { vus, ws } => {
+                self.vus_now = vus;
+                self.results.vus_max = self.results.vus_max.max(vus);
+                if let Some(now) = self.results.timeline.get_mut(self.second_index) {
+                    now.vus = now.vus.max(vus);
+                }
+                self.results.gauge(SeriesKey::run("vus"), f64::from(vus));
+                self.results
+                    .gauge(SeriesKey::run("ws_connections_active"), f64::from(ws));
+            }
+            Event::Error(kind) => {
+                if let Some(now) = self.results.timeline.get_mut(self.second_index) {
+                    now.errors += 1;
+                }
+                *self.results.errors.entry(kind).or_insert(0) += 1;
+            }
+            Event::Bytes { sent, received } => {
+                self.sent += sent;
+                self.received += received;
+            }
+        }
+        backlog.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The last whole second, for progress.
+    fn last_second(&self) -> Option<&Second> {
+        self.second_index
+            .checked_sub(1)
+            .and_then(|i| self.results.timeline.get(i))
+    }
+
+    fn progress_text(&self, settings: &Settings) -> String {
+        let last = self.last_second();
+        let p95 = last
+            .and_then(|s| s.p95_ms)
+            .map_or_else(|| "-".to_owned(), |p| format!("{p:.1}ms"));
+        format!(
+            "vus {:>5} · req/s {:>7} · msg/s {:>7} · errors {} · p95 {}",
+            self.vus_now,
+            last.map_or(0, |s| s.requests),
+            last.map_or(0, |s| s.messages),
+            self.results.errors.values().sum::<u64>(),
+            p95
+        ) + if settings.halt.stopping() {
+            " · stopping"
+        } else {
+            ""
+        }
+    }
+}
+
+/// Runs until every sender is gone, then returns the results.
+pub async fn collect(
+    mut inbox: mpsc::UnboundedReceiver<Event>,
+    backlog: Arc<AtomicUsize>,
+    settings: Settings,
+) -> Results {
+    let mut state = State {
+        results: Results::default(),
+        second: new_histogram(),
+        second_index: 0,
+        sent: 0,
+        received: 0,
+        vus_now: 0,
+    };
+    state.roll(0);
+    let bar = (settings.progress == Progress::Live).then(|| {
+        let bar = indicatif::ProgressBar::new(settings.planned.as_millis().max(1) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:24.cyan/blue} {percent:>3}% {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last_line = Instant::now();
+    let mut last_judged = Instant::now();
+    loop {
+        tokio::select! {
+            event = inbox.recv() => {
+                let Some(event) = event else { break };
+                let second = settings.started.elapsed().as_secs();
+                state.roll(usize::try_from(second).unwrap_or(usize::MAX));
+                state.apply(event, &backlog);
+            }
+            _ = ticker.tick() => {
+                let elapsed = settings.started.elapsed();
+                state.roll(usize::try_from(elapsed.as_secs()).unwrap_or(usize::MAX));
+                if let Some(bar) = &bar {
+                    bar.set_position(elapsed.as_millis().min(u128::from(u64::MAX)) as u64);
+                    bar.set_message(state.progress_text(&settings));
+                } else if settings.progress == Progress::Lines && last_line.elapsed() >= LINE_EVERY {
+                    last_line = Instant::now();
+                    eprintln!(
+                        "[{:>5.0}s/{:.0}s] {}",
+                        elapsed.as_secs_f64(),
+                        settings.planned.as_secs_f64(),
+                        state.progress_text(&settings)
+                    );
+                }
+                if !settings.abort_rules.is_empty() && last_judged.elapsed() >= JUDGE_EVERY {
+                    last_judged = Instant::now();
+                    judge_aborts(&state.results, elapsed, &settings);
+                }
+            }
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let end = usize::try_from(settings.started.elapsed().as_secs()).unwrap_or(usize::MAX);
+    state.roll(end.saturating_add(1));
+    state.results.timeline.truncate(end.saturating_add(1));
+    let mut results = state.results;
+    results.record(Sample::Count(SeriesKey::run("data_sent"), state.sent));
+    results.record(Sample::Count(
+        SeriesKey::run("data_received"),
+        state.received,
+    ));
+    results.gauge(SeriesKey::run("vus_max"), f64::from(results.vus_max));
+    results
+}
+
+/// Judges the `abort_on_fail` thresholds whose `delay_abort` has passed; halts on a failure.
+fn judge_aborts(results: &Results, elapsed: Duration, settings: &Settings) {
+    if settings.halt.stopping() {
+        return;
+    }
+    let due: Vec<ThresholdRule> = settings
+        .abort_rules
+        .iter()
+        .filter(|rule| rule.delay_abort.is_none_or(|delay| elapsed >= delay.0))
+        .cloned()
+        .collect();
+    if due.is_empty() {
+        return;
+    }
+    let mut results = results.clone();
+    results.duration = elapsed;
+    let verdict = crate::verdict::judge(&due, &results, settings.baseline.as_deref());
+    // A metric with no samples yet is not a failure worth aborting for.
+    if let Some(failed) = verdict
+        .outcomes
+        .iter()
+        .find(|o| !o.passed && o.value.is_some())
+    {
+        settings.halt.abort(format!(
+            "threshold `{}: {}` failed at {:.0}s (abort_on_fail)",
+            failed.key,
+            failed.check,
+            elapsed.as_secs_f64()
+        ));
+    }
+}
