@@ -6,6 +6,9 @@ use std::fmt::Write as _;
 
 use crate::results::Second;
 
+/// Reads one figure of a second.
+type Figure = fn(&Second) -> Option<f64>;
+
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 320.0;
 const LEFT: f64 = 60.0;
@@ -38,7 +41,7 @@ pub fn svg(title: &str, timeline: &[Second]) -> Option<String> {
     let _ = writeln!(
         out,
         r##"<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>
-<text x="{LEFT}" y="20" font-size="13" font-weight="bold">{}</text>"##,
+<text x="{LEFT}" y="16" font-size="13" font-weight="bold">{}</text>"##,
         escape(title)
     );
     // Grid and axes: five steps on each axis.
@@ -93,7 +96,7 @@ pub fn svg(title: &str, timeline: &[Second]) -> Option<String> {
         r##"<path d="{area}" fill="#d9d9d9" fill-opacity="0.6" stroke="#999" stroke-width="1"/>"##
     );
     // Latency lines, broken where a second had no sample.
-    let series: [(&str, &str, fn(&Second) -> Option<f64>); 3] = [
+    let series: [(&str, &str, Figure); 3] = [
         ("p50", "#1f77b4", |s| s.p50_ms),
         ("p95", "#ff7f0e", |s| s.p95_ms),
         ("p99", "#d62728", |s| s.p99_ms),
@@ -135,8 +138,8 @@ pub fn svg(title: &str, timeline: &[Second]) -> Option<String> {
         let lx = WIDTH - RIGHT - 240.0 + i as f64 * 60.0;
         let _ = writeln!(
             out,
-            r##"<rect x="{lx:.1}" y="12" width="14" height="10" fill="{color}"/>
-<text x="{:.1}" y="21">{name}</text>"##,
+            r##"<rect x="{lx:.1}" y="24" width="14" height="10" fill="{color}"/>
+<text x="{:.1}" y="33">{name}</text>"##,
             lx + 18.0
         );
     }
@@ -190,7 +193,7 @@ mod tests {
         // The p50 line is broken at second 2: two `M`oves.
         let p50 = svg.lines().find(|l| l.contains("<title>p50")).unwrap();
         assert_eq!(p50.matches('M').count(), 2, "{p50}");
-        assert!(svg("x", &[]).is_none());
+        assert!(super::svg("x", &[]).is_none());
         assert_eq!(nice(12.0), 20.0);
         assert_eq!(nice(0.0), 1.0);
         assert_eq!(nice(500.0), 500.0);
