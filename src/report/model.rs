@@ -390,7 +390,9 @@ pub fn format_ms(ms: f64) -> String {
     if !ms.is_finite() {
         return "-".to_owned();
     }
-    if ms < 10.0 {
+    if ms == ms.trunc() {
+        format!("{ms:.0}ms")
+    } else if ms < 10.0 {
         format!("{ms:.2}ms")
     } else if ms < 100.0 {
         format!("{ms:.1}ms")
@@ -539,6 +541,7 @@ mod tests {
     fn formats() {
         assert_eq!(format_ms(0.4213), "0.42ms");
         assert_eq!(format_ms(12.34), "12.3ms");
+        assert_eq!(format_ms(10.0), "10ms");
         assert_eq!(format_ms(2000.0), "2000ms");
         assert_eq!(format_percent(0.042), "4.2%");
         assert_eq!(format_percent(0.05), "5%");
