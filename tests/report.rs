@@ -98,7 +98,7 @@ fn run(scale: f64, at: u64, baseline: Option<&RunDocument>, with_messages: bool)
     let (checked, diagnostics) = plan::load(PLAN, &Selection::default());
     let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
     let results = results(scale, with_messages);
-    let base = baseline.map(|b| b.results().unwrap());
+    let base = baseline.map(|b| b.results().expect("the baseline's histograms decode"));
     let verdict = loadplan::verdict::judge(&checked.thresholds, &results, base.as_ref());
     let figures = loadplan::report::figures(&results);
     let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000 + at);
@@ -225,8 +225,10 @@ fn results_files(dir: &Path) -> (PathBuf, PathBuf) {
     let second = run(1.1, 86_400, Some(&first), true);
     let a = dir.join("first.json");
     let b = dir.join("second.json");
-    std::fs::write(&a, serde_json::to_string(&first).unwrap()).unwrap();
-    std::fs::write(&b, serde_json::to_string(&second).unwrap()).unwrap();
+    for (file, run) in [(&a, &first), (&b, &second)] {
+        let text = serde_json::to_string(run).expect("a results document serialises");
+        std::fs::write(file, text).expect("the results file is written");
+    }
     (a, b)
 }
 
