@@ -144,6 +144,10 @@ fn default_markdown() {
     let second = run(1.1, 86_400, Some(&first), true);
     let (block, row) = render_markdown(&target, &second, Some(&first), &options, None).unwrap();
     check("with-baseline.md", &format!("{block}\n{row}\n"));
+    let mut dirty = second.clone();
+    dirty.git_commit = Some("0123456789abcdef0123-dirty".into());
+    let (block, _) = render_markdown(&target, &dirty, None, &options, None).unwrap();
+    assert!(block.contains("commit `0123456789ab-dirty`"), "{block}");
 }
 
 #[test]
