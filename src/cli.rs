@@ -13,6 +13,7 @@ Examples:
   loadplan validate plans/*.yaml                 check plans; every problem as file:line:col
   loadplan validate plan.yaml --env staging --stage scale --var payload_bytes=1024
   loadplan schema > schema/loadplan.schema.json  the JSON Schema editors autocomplete from
+  loadplan report results/run.json --append-to docs/baselines.md --under '## Historical Results'
   loadplan mock --mode mixed                     the built-in target, on 127.0.0.1:4001
   loadplan completions bash > /etc/bash_completion.d/loadplan
 
@@ -43,13 +44,23 @@ pub enum Command {
         /// Also write results: json=FILE (repeatable)
         #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
         outs: Vec<(String, PathBuf)>,
-        /// An earlier run's results JSON, for `baseline * k` thresholds
+        /// An earlier run's results JSON, for `baseline * k` thresholds and the reports'
+        /// deltas (overrides the plan's `baseline:`)
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
+        /// A free label recorded with the run and shown in its reports ("after cache fix")
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
         /// No progress lines and no summary; only errors
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Re-render a saved run (its results JSON) without running anything: Markdown to
+    /// stdout, or into a document; CSV history and JUnit too
+    #[command(
+        after_help = "Examples:\n  loadplan report results/run.json\n  loadplan report results/run.json --append-to docs/baselines.md --under '## Historical Results'\n  loadplan report results/run.json --append-to docs/baselines.md --section latest --baseline results/previous.json\n  loadplan report results/run.json --template templates/report.md.j2 --junit junit.xml"
+    )]
+    Report(ReportArgs),
     /// Check plans and report every problem at once (exit 0 when valid, 2 otherwise)
     #[command(
         after_help = "Example:\n  loadplan validate plans/*.yaml examples/*.yaml --stage smoke"
@@ -88,6 +99,58 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+}
+
+/// `loadplan report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The results JSON of a run (`json` output or `--out json=FILE`)
+    #[arg(value_name = "RESULTS.json")]
+    pub results: PathBuf,
+    /// A minijinja template to render instead of the built-in report
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// A template for the one-line row added under `--under` (instead of the built-in row)
+    #[arg(long, value_name = "FILE")]
+    pub row_template: Option<PathBuf>,
+    /// Write into this existing Markdown document instead of stdout
+    #[arg(long, value_name = "DOC")]
+    pub append_to: Option<PathBuf>,
+    /// With --append-to: add a row to the table under this heading (or the report at the
+    /// end of its section)
+    #[arg(long, value_name = "HEADING", requires = "append_to")]
+    pub under: Option<String>,
+    /// With --append-to: replace the block between `<!-- loadplan:begin ID -->` and
+    /// `<!-- loadplan:end ID -->` (added the first time)
+    #[arg(long, value_name = "ID", requires = "append_to")]
+    pub section: Option<String>,
+    /// Write the report to this file (replacing it) instead of stdout
+    #[arg(long, value_name = "FILE", conflicts_with = "append_to")]
+    pub file: Option<PathBuf>,
+    /// Compare with this earlier run's results JSON
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Label the run in the report (replaces the label it was run with)
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+    /// Regression limit factor: baseline × this (default 1.2)
+    #[arg(long, value_name = "K", value_parser = parse_factor)]
+    pub regression_factor: Option<f64>,
+    /// Also append the run to this CSV history file
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Also write JUnit XML (one test case per threshold) to this file
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+fn parse_factor(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(k) if k > 0.0 && k.is_finite() => Ok(k),
+        _ => Err(format!(
+            "expected a number above 0, like 1.2, found `{text}`"
+        )),
+    }
 }
 
 /// Which environment and stage of a plan to use, and variable overrides.

@@ -32,8 +32,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
             selection: args,
             outs,
             baseline,
+            label,
             quiet,
-        } => run_plan(&plan, &selection(&args), &outs, baseline.as_deref(), quiet),
+        } => run_plan(
+            &plan,
+            &selection(&args),
+            &outs,
+            baseline.as_deref(),
+            label.as_deref(),
+            quiet,
+        ),
+        Command::Report(args) => crate::report::command::report(&args),
         Command::Mock {
             port,
             mode,
@@ -158,6 +167,7 @@ fn run_plan(
     selection: &Selection,
     outs: &[(String, std::path::PathBuf)],
     baseline: Option<&Path>,
+    label: Option<&str>,
     quiet: bool,
 ) -> Result<(), i32> {
     let shown = path.display().to_string();
@@ -191,20 +201,9 @@ fn run_plan(
         );
         return Err(exit_code::INVALID);
     }
-    let baseline = match baseline {
-        Some(path) => Some(
-            crate::report::json::RunDocument::load(path)
-                .and_then(|document| document.results())
-                .map_err(|error| {
-                    eprintln!("error: the baseline: {error}");
-                    exit_code::INVALID
-                })?,
-        ),
-        None => None,
-    };
     let started_at = std::time::SystemTime::now();
     let started = humantime::format_rfc3339_seconds(started_at).to_string();
-    let mut files: Vec<std::path::PathBuf> = outs.iter().map(|(_, file)| file.clone()).collect();
+    let extra: Vec<std::path::PathBuf> = outs.iter().map(|(_, file)| file.clone()).collect();
     let context = serde_json::json!({
         "run": { "started": started },
         "stage": checked.stage,
@@ -213,23 +212,19 @@ fn run_plan(
         "vars": checked.vars,
     });
     let context = minijinja::Value::from(minijinja::value::Serde(context));
-    for output in &checked.plan.outputs {
-        if let crate::plan::model::Output::Json(file) = output {
-            let rendered = if crate::plan::template::Template::is_dynamic(file.as_str()) {
-                match checked.templates.render_source(file.as_str(), &context) {
-                    Some(Ok(path)) => path,
-                    Some(Err(error)) => {
-                        eprintln!("error: the output path `{file}` cannot be rendered: {error}");
-                        return Err(exit_code::INVALID);
-                    }
-                    None => file.to_string(),
-                }
-            } else {
-                file.to_string()
-            };
-            files.push(rendered.into());
-        }
-    }
+    let prepared = crate::report::outputs::prepare_run(&checked, &context, &extra, baseline)
+        .map_err(|error| {
+            eprintln!("error: {error}");
+            exit_code::INVALID
+        })?;
+    let (targets, baseline) = (prepared.targets, prepared.baseline);
+    let baseline_results = match &baseline {
+        Some(document) => Some(document.results().map_err(|error| {
+            eprintln!("error: the baseline: {error}");
+            exit_code::INVALID
+        })?),
+        None => None,
+    };
     let (name, env, stage) = (
         checked.plan.name.clone(),
         checked.env.clone(),
@@ -242,7 +237,7 @@ fn run_plan(
             env.as_deref().unwrap_or("-")
         );
     }
-    let baseline = baseline.map(std::sync::Arc::new);
+    let baseline_results = baseline_results.map(std::sync::Arc::new);
     let options = crate::exec::RunOptions {
         progress: if quiet {
             crate::exec::Progress::Off
@@ -252,7 +247,7 @@ fn run_plan(
             crate::exec::Progress::Lines
         },
         abort_rules: rules.iter().filter(|r| r.abort_on_fail).cloned().collect(),
-        baseline: baseline.clone(),
+        baseline: baseline_results.clone(),
         handle_signals: true,
     };
     let finished = crate::exec::execute(checked, secrets, &options).map_err(|error| {
@@ -264,7 +259,10 @@ fn run_plan(
         eprintln!("the run stopped early: {why}; the results are partial");
     }
     let finished_at = std::time::SystemTime::now();
-    let verdict = crate::verdict::judge(&rules, &results, baseline.as_deref());
+    let mut verdict = crate::verdict::judge(&rules, &results, baseline_results.as_deref());
+    if prepared.first_run {
+        verdict.skip_missing_baseline();
+    }
     let figures = crate::report::figures(&results);
     if !quiet {
         let heading = crate::report::summary::Heading {
@@ -287,11 +285,15 @@ fn run_plan(
         stage: &stage,
         started: started_at,
         finished: finished_at,
+        label,
     };
     let document = crate::report::json::RunDocument::new(&meta, &results, &figures, &verdict);
-    for file in files {
-        if let Err(error) = write_json(&file, &document) {
-            eprintln!("error: cannot write {}: {error}", file.display());
+    let options = crate::report::model::ReportOptions::default();
+    match crate::report::outputs::write_all(&targets, &document, baseline.as_ref(), &options) {
+        Ok(written) if !quiet => written.iter().for_each(|line| eprintln!("wrote {line}")),
+        Ok(_) => {}
+        Err(error) => {
+            eprintln!("error: {error}");
             return Err(exit_code::FAILURE);
         }
     }
@@ -302,14 +304,4 @@ fn run_plan(
     } else {
         Err(exit_code::THRESHOLDS_FAILED)
     }
-}
-
-fn write_json(file: &Path, document: &impl serde::Serialize) -> std::io::Result<()> {
-    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let text = serde_json::to_string_pretty(document).map_err(std::io::Error::other)?;
-    let temporary = file.with_extension("json.tmp");
-    std::fs::write(&temporary, text + "\n")?;
-    std::fs::rename(&temporary, file)
 }

@@ -27,9 +27,23 @@ pub struct Verdict {
     pub outcomes: Vec<Outcome>,
 }
 
+/// Why a `baseline * k` check failed when no baseline run was given.
+pub const NO_BASELINE: &str = "no baseline run was given (--baseline FILE)";
+
 impl Verdict {
     pub fn passed(&self) -> bool {
         self.outcomes.iter().all(|o| o.passed)
+    }
+
+    /// The first run of a plan with `baseline: latest` has nothing to compare with: its
+    /// `baseline * k` checks pass, marked as skipped, instead of failing.
+    pub fn skip_missing_baseline(&mut self) {
+        for outcome in &mut self.outcomes {
+            if outcome.reason.as_deref() == Some(NO_BASELINE) {
+                outcome.passed = true;
+                outcome.reason = Some("skipped: no earlier run to compare with yet".to_owned());
+            }
+        }
     }
 }
 
@@ -63,8 +77,7 @@ pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Resul
                         return outcome;
                     }
                     None => {
-                        outcome.reason =
-                            Some("no baseline run was given (--baseline FILE)".to_owned());
+                        outcome.reason = Some(NO_BASELINE.to_owned());
                         return outcome;
                     }
                 },

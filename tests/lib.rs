@@ -6,6 +6,7 @@ mod examples;
 mod invalid_plans;
 mod mock;
 mod mutation;
+mod report;
 mod run;
 mod schema;
 mod validate;

@@ -74,6 +74,14 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub derived: IndexMap<String, String>,
 
+    /// The earlier run that `baseline * k` thresholds and the reports' deltas compare with:
+    /// `latest` (the newest results JSON of the same plan, environment and stage in the
+    /// folders of this plan's `json` outputs) or the path of a results JSON file.
+    /// `--baseline FILE` overrides it; without a baseline, `baseline * k` thresholds fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"latest")]
+    pub baseline: Option<String>,
+
     /// Where results go: Markdown documents, JSON, CSV history, JUnit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<Output>,

@@ -36,12 +36,20 @@ pub struct MarkdownOutput {
     #[schemars(example = "## Historical Results")]
     pub under: Option<String>,
     /// With `append_to`: replace the content between `<!-- loadplan:begin ID -->` and
-    /// `<!-- loadplan:end ID -->` (added at the end the first time).
+    /// `<!-- loadplan:end ID -->`. The first time, the markers are added at the end of the
+    /// `under` heading's section, or at the end of the document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section: Option<String>,
-    /// A minijinja template file to render instead of the built-in one.
+    /// A minijinja template file (path from the working directory) to render instead of
+    /// the built-in report; it sees the whole report model (docs/reports.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "templates/report.md.j2")]
     pub template: Option<String>,
+    /// With `under`: a minijinja template file for the one-line row added to the heading's
+    /// table, instead of the built-in row (Date, Environment, Mode, Connections,
+    /// p95 Conn Time, p95 Broadcast, Pass/Fail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_template: Option<String>,
     /// Regression limit factor shown beside each figure (default 1.2: baseline × 1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regression_factor: Option<f64>,

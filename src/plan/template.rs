@@ -214,7 +214,7 @@ fn random_int(a: i64, b: i64) -> Result<i64, Error> {
 
 /// `"2026-11-25T05:38:10Z" | date` is `2026-11-25`; `| date("compact")` is `20261125T053810Z`.
 /// Run timestamps are always RFC 3339 in UTC, so this is text surgery, not a calendar.
-fn date(value: String, style: Option<String>) -> Result<String, Error> {
+pub(crate) fn date(value: String, style: Option<String>) -> Result<String, Error> {
     let well_formed =
         value.len() >= 20 && value.is_char_boundary(19) && value.as_bytes()[10] == b'T';
     if !well_formed {

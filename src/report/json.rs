@@ -23,6 +23,12 @@ pub struct RunDocument {
     pub started: String,
     pub finished: String,
     pub loadplan_version: String,
+    /// The git commit of the working directory the run started in, when it is a repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// A free label given with `--label`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub passed: bool,
     /// True when the run was interrupted or aborted: the figures cover only what ran.
     #[serde(default)]
@@ -43,6 +49,7 @@ pub struct Meta<'a> {
     pub stage: &'a str,
     pub started: std::time::SystemTime,
     pub finished: std::time::SystemTime,
+    pub label: Option<&'a str>,
 }
 
 impl RunDocument {
@@ -55,6 +62,8 @@ impl RunDocument {
             started: humantime::format_rfc3339_seconds(meta.started).to_string(),
             finished: humantime::format_rfc3339_seconds(meta.finished).to_string(),
             loadplan_version: env!("CARGO_PKG_VERSION").to_owned(),
+            git_commit: git_commit(),
+            label: meta.label.map(str::to_owned),
             passed: verdict.passed(),
             partial: results.stopped_early.is_some(),
             metrics: figures.to_vec(),
@@ -81,4 +90,31 @@ impl RunDocument {
     pub fn results(&self) -> Result<Results, String> {
         Results::from_record(&self.results)
     }
+}
+
+/// The commit checked out in the current directory, when it is a git work tree and git
+/// is installed; `-dirty` is added when tracked files have changes.
+fn git_commit() -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "--verify", "-q", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let commit = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    if commit.is_empty() {
+        return None;
+    }
+    let dirty = std::process::Command::new("git")
+        .args(["diff", "--quiet", "HEAD", "--"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.code() == Some(1));
+    Some(if dirty {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    })
 }

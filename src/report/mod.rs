@@ -1,7 +1,18 @@
-//! Reports of a run: the terminal summary and the JSON results.
+//! Reports of a run: the terminal summary, and the outputs — JSON results, Markdown
+//! (a file, or written into a document), CSV history, JUnit and an SVG chart — all rendered
+//! from one [`model::Report`].
 
+pub mod chart;
+pub mod command;
+pub mod document;
+pub mod history;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod model;
+pub mod outputs;
 pub mod summary;
+pub mod write;
 
 use crate::results::{Results, SeriesData};
 

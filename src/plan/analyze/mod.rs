@@ -380,6 +380,19 @@ impl Analyzer<'_, '_> {
 
     fn outputs(&mut self, env: Option<&str>, vars: &IndexMap<String, serde_json::Value>) {
         let scope = scope::Scope::output(self.env_sets(env, self.env_selected), vars);
+        if self.plan.baseline.as_deref() == Some("latest")
+            && !self
+                .plan
+                .outputs
+                .iter()
+                .any(|o| matches!(o, Output::Json(_)))
+        {
+            self.error(
+                &path!["baseline"],
+                "`baseline: latest` looks for earlier runs in the folders of the `json` outputs, and this plan has none",
+                Some("add an output like `- json: \"results/{{ run.started | date('compact') }}-{{ stage }}.json\"`".to_owned()),
+            );
+        }
         for (index, output) in self.plan.outputs.iter().enumerate() {
             match output {
                 Output::Markdown(markdown) => {
@@ -401,10 +414,12 @@ impl Analyzer<'_, '_> {
                             None,
                         );
                     }
-                    if markdown.under.is_some() && markdown.section.is_some() {
+                    if markdown.row_template.is_some()
+                        && (markdown.under.is_none() || markdown.section.is_some())
+                    {
                         self.error_key(
-                            &[base.clone(), path!["section"]].concat(),
-                            "give either `under` (add to a heading's table) or `section` (replace a marked block), not both",
+                            &[base.clone(), path!["row_template"]].concat(),
+                            "`row_template` is the row added to the table under the `under` heading; it needs `under` without `section`",
                             None,
                         );
                     }

@@ -1,0 +1,168 @@
+//! The CSV history: one row per run appended to a file, with stable columns. The run's
+//! columns come first (`started` … `errors`), then each metric's figures
+//! (`ws_connect_time.p95_ms`, `http_reqs.count`, …). A metric the file has not seen adds
+//! its columns at the end: the header is rewritten (atomically, with the rows padded with
+//! empty cells) and older rows keep their values under their columns.
+
+use super::model::{Report, format_number};
+
+/// The run's columns, always first, in this order.
+pub const RUN_COLUMNS: [&str; 15] = [
+    "started",
+    "finished",
+    "plan",
+    "env",
+    "stage",
+    "label",
+    "git_commit",
+    "loadplan_version",
+    "duration_s",
+    "vus_max",
+    "passed",
+    "partial",
+    "thresholds_passed",
+    "thresholds_failed",
+    "errors",
+];
+
+/// The columns and cells of one run, in order.
+pub fn record(report: &Report) -> Vec<(String, String)> {
+    let run = &report.run;
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut cells: Vec<(String, String)> = RUN_COLUMNS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .zip([
+            run.started.clone(),
+            run.finished.clone(),
+            run.plan.clone(),
+            text(&run.env),
+            run.stage.clone(),
+            text(&run.label),
+            text(&run.git_commit),
+            run.loadplan_version.clone(),
+            format!("{:.3}", run.duration_s),
+            run.vus_max.to_string(),
+            run.passed.to_string(),
+            run.partial.to_string(),
+            run.thresholds_passed.to_string(),
+            run.thresholds_failed.to_string(),
+            run.error_count.to_string(),
+        ])
+        .collect();
+    let number = |v: f64| format_number((v * 1000.0).round() / 1000.0);
+    for metric in &report.metrics {
+        let name = &metric.name;
+        let mut push = |column: &str, value: Option<f64>| {
+            cells.push((
+                format!("{name}.{column}"),
+                value.map(number).unwrap_or_default(),
+            ));
+        };
+        match metric.kind.as_str() {
+            "trend" => {
+                let t = metric.trend.as_ref();
+                push("count", Some(metric.count as f64));
+                push("avg_ms", t.map(|t| t.avg));
+                push("p50_ms", t.map(|t| t.med));
+                push("p90_ms", t.map(|t| t.p90));
+                push("p95_ms", t.map(|t| t.p95));
+                push("p99_ms", t.map(|t| t.p99));
+                push("max_ms", t.map(|t| t.max));
+            }
+            "counter" => {
+                push("count", Some(metric.count as f64));
+                push("rate", metric.rate);
+            }
+            "rate" => {
+                push("rate", metric.share);
+                push("total", Some(metric.count as f64));
+            }
+            _ => {
+                let g = metric.gauge.as_ref();
+                push("last", g.map(|g| g.last));
+                push("max", g.map(|g| g.max));
+            }
+        }
+    }
+    cells
+}
+
+/// The history file's new text with `report`'s row added; `old` is its current text.
+pub fn append(old: &str, report: &Report) -> Result<String, String> {
+    let cells = record(report);
+    let crlf = old.contains("\r\n");
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header: Vec<String> = Vec::new();
+    if !old.trim().is_empty() {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(old.as_bytes());
+        for (i, row) in reader.records().enumerate() {
+            let row = row.map_err(|e| format!("not a CSV history file: {e}"))?;
+            let row: Vec<String> = row.iter().map(str::to_owned).collect();
+            if i == 0 {
+                header = row;
+            } else {
+                rows.push(row);
+            }
+        }
+        if header.first().map(String::as_str) != Some(RUN_COLUMNS[0]) {
+            return Err(format!(
+                "the first column is not `{}`: not a loadplan history file",
+                RUN_COLUMNS[0]
+            ));
+        }
+    }
+    let known = header.len();
+    for (column, _) in &cells {
+        if !header.contains(column) {
+            header.push(column.clone());
+        }
+    }
+    let row: Vec<String> = header
+        .iter()
+        .map(|column| {
+            cells
+                .iter()
+                .find(|(c, _)| c == column)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    let terminator = if crlf {
+        csv::Terminator::CRLF
+    } else {
+        csv::Terminator::Any(b'\n')
+    };
+    let write = |records: &[&[String]]| -> Result<String, String> {
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(terminator)
+            .flexible(true)
+            .from_writer(Vec::new());
+        for record in records {
+            writer.write_record(*record).map_err(|e| e.to_string())?;
+        }
+        let bytes = writer.into_inner().map_err(|e| e.to_string())?;
+        String::from_utf8(bytes).map_err(|e| e.to_string())
+    };
+    if known == header.len() {
+        // Same columns: the old text stays byte for byte, one row is added.
+        let mut text = old.to_owned();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push_str(if crlf { "\r\n" } else { "\n" });
+        }
+        text.push_str(&write(&[&row])?);
+        return Ok(text);
+    }
+    let mut records: Vec<Vec<String>> = Vec::with_capacity(rows.len() + 2);
+    records.push(header.clone());
+    for mut old_row in rows {
+        old_row.resize(header.len().max(old_row.len()), String::new());
+        records.push(old_row);
+    }
+    records.push(row);
+    let borrowed: Vec<&[String]> = records.iter().map(Vec::as_slice).collect();
+    write(&borrowed)
+}

@@ -1,0 +1,105 @@
+//! Markdown through minijinja: the built-in report and history-row templates (or a plan's
+//! own), rendered from the [`Report`] model with filters for durations, percentages and
+//! deltas. Strict undefined mode: a misspelt field is an error naming the template, not an
+//! empty cell.
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+
+use super::model::{Report, format_delta, format_ms, format_number, format_percent};
+
+/// The built-in report: seed 004's `Metric | p50 | p95 | p99 | Threshold | Status` table,
+/// the baseline comparison, a line per threshold and the chart.
+pub const DEFAULT_TEMPLATE: &str = include_str!("templates/report.md.j2");
+
+/// The built-in history row: seed 004's `Date | Environment | Mode | Connections |
+/// p95 Conn Time | p95 Broadcast | Pass/Fail`.
+pub const DEFAULT_ROW_TEMPLATE: &str = include_str!("templates/row.md.j2");
+
+/// The filters templates get besides minijinja's built-in ones.
+pub const FILTERS: [&str; 6] = ["ms", "pct", "delta", "num", "secs", "date"];
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    env.add_filter("ms", |v: Option<f64>| {
+        v.map_or_else(|| "-".to_owned(), format_ms)
+    });
+    env.add_filter("pct", |v: Option<f64>| {
+        v.map_or_else(|| "-".to_owned(), format_percent)
+    });
+    env.add_filter("delta", |v: Option<f64>| {
+        v.map_or_else(|| "n/a".to_owned(), format_delta)
+    });
+    env.add_filter("num", |v: Option<f64>| {
+        v.map_or_else(|| "-".to_owned(), format_number)
+    });
+    env.add_filter("secs", |v: Option<f64>| {
+        v.map_or_else(|| "-".to_owned(), seconds)
+    });
+    env.add_filter("date", crate::plan::template::date);
+    env
+}
+
+/// `42s`, `3m 05s`, `1h 02m`.
+fn seconds(s: f64) -> String {
+    let whole = s.round().max(0.0) as u64;
+    match whole {
+        0..60 => format!("{}s", format_number((s * 10.0).round() / 10.0)),
+        60..3600 => format!("{}m {:02}s", whole / 60, whole % 60),
+        _ => format!("{}h {:02}m", whole / 3600, whole % 3600 / 60),
+    }
+}
+
+/// Renders `source` (named `name` in errors: a file path or `built-in`) with the report.
+pub fn render(report: &Report, name: &str, source: &str) -> Result<String, String> {
+    let mut env = environment();
+    env.add_template_owned(name.to_owned(), source.to_owned())
+        .map_err(|error| describe(name, &error))?;
+    let template = env.get_template(name).map_err(|e| describe(name, &e))?;
+    template
+        .render(Value::from(minijinja::value::Serde(report)))
+        .map_err(|error| describe(name, &error))
+}
+
+/// Renders a history row: one line, no trailing newline.
+pub fn render_row(report: &Report, name: &str, source: &str) -> Result<String, String> {
+    let row = render(report, name, source)?;
+    let row = row.trim_end_matches(['\n', '\r']);
+    if row.contains('\n') {
+        return Err(format!(
+            "{name}: a row template must render one line, it rendered {}",
+            row.lines().count()
+        ));
+    }
+    Ok(row.to_owned())
+}
+
+fn describe(name: &str, error: &minijinja::Error) -> String {
+    let line = error.line().map(|l| format!(":{l}")).unwrap_or_default();
+    let detail = error
+        .detail()
+        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    format!("{name}{line}: template error: {detail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(seconds(2.04), "2s");
+        assert_eq!(seconds(2.5), "2.5s");
+        assert_eq!(seconds(185.0), "3m 05s");
+        assert_eq!(seconds(3720.0), "1h 02m");
+    }
+}

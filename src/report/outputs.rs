@@ -1,0 +1,344 @@
+//! Writing every output of a run: `prepare` resolves the plan's `outputs` (paths rendered,
+//! template files read, `baseline: latest` found) before the run starts, so a typo costs
+//! nothing; `write_all` renders each one from the report model afterwards. `loadplan run`
+//! and `loadplan report` both end here.
+
+use std::path::{Path, PathBuf};
+
+use super::document::{self, Edit, Placement};
+use super::json::RunDocument;
+use super::model::{Report, ReportOptions};
+use super::write::{self, Missing};
+use super::{chart, history, junit, markdown};
+use crate::plan::model::Output;
+use crate::plan::template::{Template, TemplateSet};
+
+/// One output, ready to write.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Json(PathBuf),
+    Csv(PathBuf),
+    Junit(PathBuf),
+    Markdown(MarkdownTarget),
+}
+
+/// A Markdown output with its paths rendered and its template texts read.
+#[derive(Debug, Clone, Default)]
+pub struct MarkdownTarget {
+    /// Replace this file with the report.
+    pub file: Option<PathBuf>,
+    /// Or write into this existing document.
+    pub append_to: Option<PathBuf>,
+    pub under: Option<String>,
+    pub section: Option<String>,
+    /// `(name for errors, source)`; the built-in one when `None`.
+    pub template: Option<(String, String)>,
+    pub row_template: Option<(String, String)>,
+    pub regression_factor: Option<f64>,
+}
+
+/// The plan's outputs with their paths rendered with `context`, plus `--out json=FILE`s.
+pub fn prepare(
+    outputs: &[Output],
+    templates: &TemplateSet,
+    context: &minijinja::Value,
+    extra_json: &[PathBuf],
+) -> Result<Vec<Target>, String> {
+    let path = |template: &Template| -> Result<PathBuf, String> {
+        if !Template::is_dynamic(template.as_str()) {
+            return Ok(PathBuf::from(template.as_str()));
+        }
+        match templates.render_source(template.as_str(), context) {
+            Some(Ok(path)) => Ok(PathBuf::from(path)),
+            Some(Err(error)) => Err(format!(
+                "the output path `{template}` cannot be rendered: {error}"
+            )),
+            None => Ok(PathBuf::from(template.as_str())),
+        }
+    };
+    let mut targets: Vec<Target> = extra_json.iter().cloned().map(Target::Json).collect();
+    for output in outputs {
+        targets.push(match output {
+            Output::Json(file) => Target::Json(path(file)?),
+            Output::Csv(file) => Target::Csv(path(file)?),
+            Output::Junit(file) => Target::Junit(path(file)?),
+            Output::Markdown(m) => Target::Markdown(MarkdownTarget {
+                file: m.file.as_ref().map(path).transpose()?,
+                append_to: m.append_to.as_ref().map(path).transpose()?,
+                under: m.under.clone(),
+                section: m.section.clone(),
+                template: m.template.as_deref().map(read_template).transpose()?,
+                row_template: m.row_template.as_deref().map(read_template).transpose()?,
+                regression_factor: m.regression_factor,
+            }),
+        });
+    }
+    Ok(targets)
+}
+
+/// Reads a template file, named by its path in errors.
+pub fn read_template(file: &str) -> Result<(String, String), String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read the template {file}: {e}"))?;
+    Ok((file.to_owned(), text))
+}
+
+/// The newest results file of the same plan, environment and stage in the folders of the
+/// `json` targets: what `baseline: latest` means.
+pub fn latest_baseline(
+    targets: &[Target],
+    plan: &str,
+    env: Option<&str>,
+    stage: &str,
+) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::Json(file) => Some(
+                file.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            ),
+            _ => None,
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut best: Option<(String, PathBuf)> = None;
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file = entry.path();
+            if file.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let Ok(run) = RunDocument::load(&file) else {
+                continue;
+            };
+            if run.plan == plan && run.env.as_deref() == env && run.stage == stage {
+                let newer = best
+                    .as_ref()
+                    .is_none_or(|(started, _)| run.started > *started);
+                if newer {
+                    best = Some((run.started, file));
+                }
+            }
+        }
+    }
+    best.map(|(_, file)| file)
+}
+
+/// Writes every target; each line of the result says what was written. Every target is
+/// attempted; the error lists those that failed.
+pub fn write_all(
+    targets: &[Target],
+    run: &RunDocument,
+    baseline: Option<&RunDocument>,
+    options: &ReportOptions,
+) -> Result<Vec<String>, String> {
+    let mut written = Vec::new();
+    let mut errors = Vec::new();
+    // Results first: whatever fails later, the run itself is saved.
+    let mut ordered: Vec<&Target> = targets.iter().collect();
+    ordered.sort_by_key(|t| match t {
+        Target::Json(_) => 0,
+        Target::Csv(_) => 1,
+        Target::Junit(_) => 2,
+        Target::Markdown(_) => 3,
+    });
+    for target in ordered {
+        match write_one(target, run, baseline, options) {
+            Ok(line) => written.push(line),
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() {
+        Ok(written)
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+fn write_one(
+    target: &Target,
+    run: &RunDocument,
+    baseline: Option<&RunDocument>,
+    options: &ReportOptions,
+) -> Result<String, String> {
+    match target {
+        Target::Json(file) => {
+            let text = serde_json::to_string_pretty(run)
+                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            write::replace(file, &(text + "\n"))?;
+            Ok(format!("results: {}", file.display()))
+        }
+        Target::Csv(file) => {
+            let report = Report::new(run, baseline, options)?;
+            write::update(
+                file,
+                Missing::Create,
+                |old| history::append(old, &report),
+                |_| Ok(()),
+            )?;
+            Ok(format!("history: {}", file.display()))
+        }
+        Target::Junit(file) => {
+            let report = Report::new(run, baseline, options)?;
+            write::replace(file, &junit::render(&report)?)?;
+            Ok(format!("junit: {}", file.display()))
+        }
+        Target::Markdown(target) => write_markdown(target, run, baseline, options),
+    }
+}
+
+/// The chart's file beside `markdown`: `docs/baselines-smoke.svg` for `docs/baselines.md`.
+fn chart_path(markdown: &Path, stage: &str) -> PathBuf {
+    let stem = markdown
+        .file_stem()
+        .map_or_else(|| "report".into(), |s| s.to_string_lossy());
+    markdown.with_file_name(format!("{stem}-{stage}.svg"))
+}
+
+/// Renders the Markdown of `target` (without writing it): the block, and the history row.
+pub fn render_markdown(
+    target: &MarkdownTarget,
+    run: &RunDocument,
+    baseline: Option<&RunDocument>,
+    options: &ReportOptions,
+    chart: Option<String>,
+) -> Result<(String, String), String> {
+    let options = ReportOptions {
+        regression_factor: target.regression_factor.or(options.regression_factor),
+        ..options.clone()
+    };
+    let mut report = Report::new(run, baseline, &options)?;
+    report.chart = chart;
+    let (name, source) = target.template.as_ref().map_or(
+        ("built-in report template", markdown::DEFAULT_TEMPLATE),
+        |(n, s)| (n.as_str(), s.as_str()),
+    );
+    let block = markdown::render(&report, name, source)?;
+    let (name, source) = target.row_template.as_ref().map_or(
+        ("built-in row template", markdown::DEFAULT_ROW_TEMPLATE),
+        |(n, s)| (n.as_str(), s.as_str()),
+    );
+    let row = markdown::render_row(&report, name, source)?;
+    Ok((block, row))
+}
+
+fn write_markdown(
+    target: &MarkdownTarget,
+    run: &RunDocument,
+    baseline: Option<&RunDocument>,
+    options: &ReportOptions,
+) -> Result<String, String> {
+    let path = target
+        .file
+        .as_ref()
+        .or(target.append_to.as_ref())
+        .ok_or("a markdown output needs `file` or `append_to`")?;
+    let chart_file = chart_path(path, &run.stage);
+    let svg = chart::svg(
+        &format!("{} · {} — latency and active VUs", run.plan, run.stage),
+        &run.results.timeline,
+    );
+    let link = svg.as_ref().and_then(|_| {
+        chart_file
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+    });
+    let (block, row) = render_markdown(target, run, baseline, options, link)?;
+    let write_chart = |svg: Option<String>| -> Result<(), String> {
+        match svg {
+            Some(svg) => write::replace(&chart_file, &svg),
+            None => Ok(()),
+        }
+    };
+    if let Some(file) = &target.file {
+        write::replace(file, &block)?;
+        write_chart(svg)?;
+        return Ok(format!("report: {}", file.display()));
+    }
+    let placement = match (&target.section, &target.under) {
+        (Some(id), under) => Placement::Section {
+            id,
+            under: under.as_deref(),
+        },
+        (None, Some(heading)) => Placement::Under(heading),
+        (None, None) => Placement::End,
+    };
+    let mut done = None;
+    write::update(
+        path,
+        Missing::Error,
+        |old| {
+            let (text, edit) = document::edit(old, placement, &block, Some(&row))?;
+            done = Some(edit);
+            Ok(text)
+        },
+        |_| Ok(()),
+    )?;
+    let what = match done {
+        Some(Edit::RowAdded) => "row added to the table under",
+        Some(Edit::SectionReplaced) => "section replaced in",
+        Some(Edit::SectionAdded) => "section added to",
+        Some(Edit::BlockInserted) => "report inserted under",
+        _ => "report appended to",
+    };
+    if done != Some(Edit::RowAdded) {
+        write_chart(svg)?;
+    }
+    Ok(match (&target.under, done) {
+        (Some(heading), Some(Edit::RowAdded | Edit::BlockInserted)) => {
+            format!("{what} `{heading}` in {}", path.display())
+        }
+        _ => format!("{what} {}", path.display()),
+    })
+}
+
+/// What `loadplan run` resolves before it starts: the outputs and the baseline run.
+pub struct Prepared {
+    pub targets: Vec<Target>,
+    pub baseline: Option<RunDocument>,
+    /// `baseline: latest` found no earlier run: this is the first, and its `baseline * k`
+    /// thresholds have nothing to compare with.
+    pub first_run: bool,
+}
+
+/// The outputs of `checked` and the baseline: `--baseline FILE` when given, else the
+/// plan's `baseline:` (`latest` or a file).
+pub fn prepare_run(
+    checked: &crate::plan::CheckedPlan,
+    context: &minijinja::Value,
+    extra_json: &[PathBuf],
+    baseline: Option<&Path>,
+) -> Result<Prepared, String> {
+    let targets = prepare(
+        &checked.plan.outputs,
+        &checked.templates,
+        context,
+        extra_json,
+    )?;
+    let load = |file: &Path| RunDocument::load(file).map_err(|e| format!("the baseline: {e}"));
+    let (baseline, first_run) = match (baseline, checked.plan.baseline.as_deref()) {
+        (Some(file), _) => (Some(load(file)?), false),
+        (None, Some("latest")) => match latest_baseline(
+            &targets,
+            &checked.plan.name,
+            checked.env.as_deref(),
+            &checked.stage,
+        ) {
+            Some(file) => (Some(load(&file)?), false),
+            None => (None, true),
+        },
+        (None, Some(file)) => (Some(load(Path::new(file))?), false),
+        (None, None) => (None, false),
+    };
+    Ok(Prepared {
+        targets,
+        baseline,
+        first_run,
+    })
+}

@@ -1,0 +1,186 @@
+//! Replacing a file safely: under an advisory lock (std `File::lock`, flock on Unix), read
+//! it, compute the new text, write it to a temporary file in the same directory and rename
+//! that over the original. A reader sees the old or the new file, never a mix; a process
+//! killed before the rename leaves the old file (and its temporary file is removed when it
+//! can be); two writers appending at once both land, one after the other.
+//!
+//! The lock is on the file itself. After a rename the path names a new file, so a writer
+//! that waited on the old one checks, once it holds the lock, that the path still names the
+//! file it locked, and otherwise starts again on the new one.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// Whether a missing file is an error or starts empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Error,
+    Create,
+}
+
+/// Replaces `path` with `edit(old text)`. `before_rename` runs once the new text is written
+/// to the temporary file (tests inject failures there). Errors name the file; on any error
+/// the file keeps its old content.
+pub fn update(
+    path: &Path,
+    missing: Missing,
+    edit: impl FnOnce(&str) -> Result<String, String>,
+    before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), String> {
+    let shown = path.display();
+    let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    if missing == Missing::Create {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let mut file = lock(path, missing)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let old = String::from_utf8(bytes).map_err(|_| format!("{shown} is not UTF-8 text"))?;
+    let new = edit(&old).map_err(|e| format!("{shown}: {e}"))?;
+    let mut temporary = tempfile::Builder::new()
+        .prefix(&format!(
+            ".{}.",
+            path.file_name()
+                .map_or_else(|| "loadplan".into(), |n| n.to_string_lossy())
+        ))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    let written = temporary
+        .write_all(new.as_bytes())
+        .and_then(|()| temporary.as_file().sync_all())
+        .and_then(|()| match file.metadata() {
+            Ok(metadata) => temporary.as_file().set_permissions(metadata.permissions()),
+            Err(_) => Ok(()),
+        })
+        .and_then(|()| before_rename(temporary.path()));
+    written.map_err(|e| format!("cannot write {shown}: {e}"))?;
+    temporary
+        .persist(path)
+        .map_err(|e| format!("cannot replace {shown}: {}", e.error))?;
+    // The lock is released when `file` closes, after the rename.
+    drop(file);
+    Ok(())
+}
+
+/// Opens `path` and takes its exclusive lock, retrying until the locked file is the one the
+/// path names.
+fn lock(path: &Path, missing: Missing) -> Result<File, String> {
+    let shown = path.display();
+    loop {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(missing == Missing::Create)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| format!("cannot open {shown}: {e}"))?;
+        file.lock()
+            .map_err(|e| format!("cannot lock {shown}: {e}"))?;
+        if same_file(&file, path) {
+            return Ok(file);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Elsewhere a file cannot be renamed over while it is open, so the path still names it.
+#[cfg(not(unix))]
+fn same_file(_: &File, _: &Path) -> bool {
+    true
+}
+
+/// Writes `text` to `path` atomically (temporary file + rename), creating its directory.
+pub fn replace(path: &Path, text: &str) -> Result<(), String> {
+    update(path, Missing::Create, |_| Ok(text.to_owned()), |_| Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_before_the_rename_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc.md");
+        std::fs::write(&path, "old\n").unwrap();
+        let error = update(
+            &path,
+            Missing::Error,
+            |old| Ok(format!("{old}new\n")),
+            |temporary| {
+                assert_eq!(std::fs::read_to_string(temporary).unwrap(), "old\nnew\n");
+                Err(std::io::Error::other("killed"))
+            },
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("doc.md") && error.contains("killed"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "the temporary file is removed");
+    }
+
+    #[test]
+    fn an_edit_error_leaves_the_file_untouched_and_missing_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc.md");
+        std::fs::write(&path, "old\n").unwrap();
+        let error = update(&path, Missing::Error, |_| Err("no".into()), |_| Ok(())).unwrap_err();
+        assert!(error.ends_with("doc.md: no"), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+        let missing = dir.path().join("missing.md");
+        assert!(update(&missing, Missing::Error, |_| Ok(String::new()), |_| Ok(())).is_err());
+        assert!(!missing.exists());
+        replace(&dir.path().join("a/b.json"), "{}").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a/b.json")).unwrap(),
+            "{}"
+        );
+    }
+
+    #[test]
+    fn concurrent_updates_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.txt");
+        std::fs::write(&path, "").unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    update(
+                        &path,
+                        Missing::Error,
+                        |old| Ok(format!("{old}{i}\n")),
+                        |_| {
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                            Ok(())
+                        },
+                    )
+                    .unwrap();
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 8, "{text}");
+    }
+}

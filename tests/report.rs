@@ -1,0 +1,543 @@
+//! Reports from hand-made results (never live timings): golden Markdown, custom template,
+//! JUnit and CSV; documents updated through `loadplan report` (seed 004's document end to
+//! end, concurrent appends, errors that leave the file untouched); and one `loadplan run`
+//! that writes every kind of output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use loadplan::plan::{self, Selection};
+use loadplan::report::json::{Meta, RunDocument};
+use loadplan::report::model::{Report, ReportOptions};
+use loadplan::report::outputs::{MarkdownTarget, render_markdown};
+use loadplan::report::{history, junit};
+use loadplan::results::{Results, Sample, Second, SeriesKey};
+
+use crate::common::{golden, root};
+
+const PLAN: &str = r#"
+name: fixture
+environments:
+  local: { mock: true }
+stages:
+  smoke: { vus: 10, duration: 30s }
+scenarios:
+  user:
+    steps:
+      - connect: "{{ env.ws_url }}"
+      - request: { method: POST, url: "{{ env.base_url }}/broadcast", name: broadcast }
+      - request: { url: "{{ env.base_url }}/stats", name: stats }
+thresholds:
+  ws_connect_time: [ "p95 < 2000ms", "p99 < 5000ms" ]
+  ws_connect_errors: [ "count < 10" ]
+  ws_message_latency: [ "p95 < 10ms" ]
+  broadcast_delivery_time: [ "p95 < 500ms" ]
+  broadcast_delivered: [ "rate > 95%" ]
+  "http_req_duration{name:broadcast}": [ "p95 < 300ms" ]
+  http_req_failed: [ "rate < 5%" ]
+  "ws_connect_time#regression": [ "p95 < baseline * 1.2" ]
+"#;
+
+fn key(metric: &str, name: Option<&str>) -> SeriesKey {
+    SeriesKey {
+        metric: metric.into(),
+        scenario: "user".into(),
+        name: name.map(Into::into),
+    }
+}
+
+/// A 30-second run whose latencies are `1..=100` × a per-metric step × `scale` ms.
+fn results(scale: f64, with_messages: bool) -> Results {
+    let mut results = Results {
+        duration: Duration::from_secs(30),
+        vus_max: 10,
+        ..Results::default()
+    };
+    let ms = |v: f64| Duration::from_micros((v * scale * 1000.0) as u64);
+    for i in 1..=100 {
+        let i = f64::from(i);
+        results.record(Sample::Trend(key("ws_connect_time", Some("user")), ms(i)));
+        if with_messages {
+            results.record(Sample::Trend(key("ws_message_latency", None), ms(i * 0.1)));
+        }
+        results.record(Sample::Trend(
+            key("broadcast_delivery_time", None),
+            ms(i * 2.0),
+        ));
+        results.record(Sample::Trend(
+            key("http_req_duration", Some("broadcast")),
+            ms(i * 0.5),
+        ));
+        results.record(Sample::Trend(
+            key("http_req_duration", Some("stats")),
+            ms(i * 0.2),
+        ));
+        results.record(Sample::Rate(key("broadcast_delivered", None), i > 1.0));
+        results.record(Sample::Rate(key("http_req_failed", None), false));
+    }
+    results.record(Sample::Count(key("http_reqs", None), 200));
+    results.gauge(key("ws_connections_active", None), 10.0);
+    results.errors.insert("timeout".into(), 2);
+    results.timeline = (0..30)
+        .map(|at| Second {
+            at_s: at,
+            vus: (at as u32 + 1).min(10),
+            requests: 7,
+            p50_ms: Some(5.0 * scale),
+            p95_ms: Some(9.0 * scale + at as f64 / 10.0),
+            p99_ms: (at != 12).then_some(14.0 * scale),
+            ..Second::default()
+        })
+        .collect();
+    results
+}
+
+/// The results document of a run started `at` seconds after a fixed day, `scale` × slower.
+fn run(scale: f64, at: u64, baseline: Option<&RunDocument>, with_messages: bool) -> RunDocument {
+    let (checked, diagnostics) = plan::load(PLAN, &Selection::default());
+    let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let results = results(scale, with_messages);
+    let base = baseline.map(|b| b.results().expect("the baseline's histograms decode"));
+    let verdict = loadplan::verdict::judge(&checked.thresholds, &results, base.as_ref());
+    let figures = loadplan::report::figures(&results);
+    let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000 + at);
+    let meta = Meta {
+        plan: "fixture",
+        plan_file: Some("plans/fixture.yaml"),
+        env: Some("local"),
+        stage: "smoke",
+        started,
+        finished: started + Duration::from_secs(30),
+        label: None,
+    };
+    let mut document = RunDocument::new(&meta, &results, &figures, &verdict);
+    document.git_commit = Some("0123456789abcdef0123".into());
+    document.loadplan_version = "0.0.0-test".into();
+    document
+}
+
+fn golden_dir() -> PathBuf {
+    root().join("tests/golden/report")
+}
+
+fn check(name: &str, actual: &str) {
+    if let Err(message) = golden(&golden_dir().join(name), actual) {
+        panic!("{message}");
+    }
+}
+
+#[test]
+fn default_markdown() {
+    let first = run(1.0, 0, None, true);
+    let target = MarkdownTarget::default();
+    let options = ReportOptions::default();
+    let (block, row) = render_markdown(
+        &target,
+        &first,
+        None,
+        &options,
+        Some("doc-smoke.svg".into()),
+    )
+    .unwrap();
+    check("default.md", &format!("{block}\n{row}\n"));
+    let second = run(1.1, 86_400, Some(&first), true);
+    let (block, row) = render_markdown(&target, &second, Some(&first), &options, None).unwrap();
+    check("with-baseline.md", &format!("{block}\n{row}\n"));
+    let mut dirty = second.clone();
+    dirty.git_commit = Some("0123456789abcdef0123-dirty".into());
+    let (block, _) = render_markdown(&target, &dirty, None, &options, None).unwrap();
+    assert!(block.contains("commit `0123456789ab-dirty`"), "{block}");
+}
+
+#[test]
+fn custom_template() {
+    let first = run(1.0, 0, None, true);
+    let second = run(0.9, 3600, Some(&first), true);
+    let template = std::fs::read_to_string(golden_dir().join("custom.md.j2")).unwrap();
+    let target = MarkdownTarget {
+        template: Some(("custom.md.j2".into(), template)),
+        regression_factor: Some(1.5),
+        ..MarkdownTarget::default()
+    };
+    let options = ReportOptions {
+        label: Some("after cache fix".into()),
+        regression_factor: None,
+    };
+    let (block, _) = render_markdown(&target, &second, Some(&first), &options, None).unwrap();
+    check("custom.md", &block);
+    // A misspelt field is an error naming the template and line, not an empty cell.
+    let target = MarkdownTarget {
+        template: Some(("bad.md.j2".into(), "ok\n{{ run.nope }}\n".into())),
+        ..MarkdownTarget::default()
+    };
+    let error = render_markdown(&target, &second, None, &options, None).unwrap_err();
+    assert!(error.starts_with("bad.md.j2:2: template error"), "{error}");
+}
+
+#[test]
+fn junit_xml() {
+    let first = run(1.0, 0, None, true);
+    let second = run(1.1, 60, Some(&first), true);
+    let report = Report::new(&second, Some(&first), &ReportOptions::default()).unwrap();
+    let xml = junit::render(&report).unwrap();
+    check("junit.xml", &xml);
+    assert_eq!(xml.matches("<testcase").count(), 9);
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    assert!(
+        xml.contains("p95 &lt; 10ms: value 10.5ms, limit 10ms"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn csv_history_grows_columns_at_the_end() {
+    let first = run(1.0, 0, None, false);
+    let second = run(1.1, 60, Some(&first), true);
+    let options = ReportOptions::default();
+    let one = history::append("", &Report::new(&first, None, &options).unwrap()).unwrap();
+    assert!(!one.contains("ws_message_latency"));
+    let two =
+        history::append(&one, &Report::new(&second, Some(&first), &options).unwrap()).unwrap();
+    let header: Vec<&str> = two.lines().next().unwrap().split(',').collect();
+    let old: Vec<&str> = one.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        &header[..old.len()],
+        &old[..],
+        "old columns keep their place"
+    );
+    assert!(
+        header[old.len()..]
+            .iter()
+            .all(|c| c.starts_with("ws_message_latency."))
+    );
+    let rows: Vec<&str> = two.lines().collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.split(',').count() == header.len()));
+    let three = history::append(&two, &Report::new(&second, None, &options).unwrap()).unwrap();
+    assert!(
+        three.starts_with(&two),
+        "same columns: the file only grows by a row"
+    );
+    check("history.csv", &three);
+    assert!(history::append("a,b\n1,2\n", &Report::new(&first, None, &options).unwrap()).is_err());
+}
+
+/// Writes the fixture runs as results files in `dir`.
+fn results_files(dir: &Path) -> (PathBuf, PathBuf) {
+    let first = run(1.0, 0, None, true);
+    let second = run(1.1, 86_400, Some(&first), true);
+    let a = dir.join("first.json");
+    let b = dir.join("second.json");
+    for (file, run) in [(&a, &first), (&b, &second)] {
+        let text = serde_json::to_string(run).expect("a results document serialises");
+        std::fs::write(file, text).expect("the results file is written");
+    }
+    (a, b)
+}
+
+fn loadplan_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_loadplan"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("loadplan runs")
+}
+
+#[test]
+fn seed_004_document_updated_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("websocket-baselines.md");
+    std::fs::copy(root().join("docs/baselines/websocket-baselines.md"), &doc).unwrap();
+    let (first, second) = results_files(dir.path());
+    let doc_arg = doc.display().to_string();
+    let latest = |results: &Path, baseline: Option<&Path>| {
+        let mut args = vec![
+            "report".to_owned(),
+            results.display().to_string(),
+            "--append-to".into(),
+            doc_arg.clone(),
+            "--under".into(),
+            "## Production Baseline Template".into(),
+            "--section".into(),
+            "latest-results".into(),
+        ];
+        if let Some(b) = baseline {
+            args.extend(["--baseline".into(), b.display().to_string()]);
+        }
+        args
+    };
+    let history = |results: &Path, baseline: Option<&Path>| {
+        let mut args = vec![
+            "report".to_owned(),
+            results.display().to_string(),
+            "--append-to".into(),
+            doc_arg.clone(),
+            "--under".into(),
+            "## Historical Results".into(),
+        ];
+        if let Some(b) = baseline {
+            args.extend(["--baseline".into(), b.display().to_string()]);
+        }
+        args
+    };
+    for args in [
+        latest(&first, None),
+        history(&first, None),
+        latest(&second, Some(&first)),
+        history(&second, Some(&first)),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = loadplan_in(dir.path(), &args);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&doc).unwrap();
+    check("websocket-baselines.md", &text);
+    assert_eq!(
+        text.matches("<!-- loadplan:begin latest-results -->")
+            .count(),
+        1
+    );
+    let svg = std::fs::read_to_string(dir.path().join("websocket-baselines-smoke.svg")).unwrap();
+    assert!(svg.starts_with("<svg"));
+}
+
+#[test]
+fn four_concurrent_reports_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("doc.md");
+    std::fs::write(
+        &doc,
+        "# Doc\n\n## Historical Results\n\n| Date | Environment | Mode | Connections | p95 Conn Time | p95 Broadcast | Pass/Fail |\n|---|---|---|---|---|---|---|\n\n## After\n",
+    )
+    .unwrap();
+    let (first, _) = results_files(dir.path());
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_loadplan"))
+                .args(["report", first.to_str().unwrap(), "--append-to"])
+                .arg(&doc)
+                .args([
+                    "--under",
+                    "## Historical Results",
+                    "--label",
+                    &format!("p{i}"),
+                ])
+                .spawn()
+                .expect("loadplan starts")
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let text = std::fs::read_to_string(&doc).unwrap();
+    for i in 0..4 {
+        assert!(text.contains(&format!("| smoke (p{i}) |")), "{text}");
+    }
+    assert!(text.ends_with("|\n\n## After\n"), "{text}");
+    let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(leftovers, 3, "no temporary file is left");
+}
+
+#[test]
+fn errors_leave_the_document_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("doc.md");
+    let original = "# Doc\r\n\r\n## History\r\n\r\n| A | B |\r\n|---|---|\r\n| 1 | 2 |\r\n";
+    std::fs::write(&doc, original).unwrap();
+    let (first, _) = results_files(dir.path());
+    let first = first.to_str().unwrap();
+    let doc_arg = doc.to_str().unwrap();
+    let output = loadplan_in(
+        dir.path(),
+        &[
+            "report",
+            first,
+            "--append-to",
+            doc_arg,
+            "--under",
+            "## Missing",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("doc.md: the heading `## Missing` is not in the document"),
+        "{stderr}"
+    );
+    // The built-in row has 7 columns, this table 2.
+    let output = loadplan_in(
+        dir.path(),
+        &[
+            "report",
+            first,
+            "--append-to",
+            doc_arg,
+            "--under",
+            "## History",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("has 2 columns but the row has 7"));
+    assert_eq!(std::fs::read_to_string(&doc).unwrap(), original);
+    // A fitting row template lands, and the document stays CRLF.
+    let row = dir.path().join("row.md.j2");
+    std::fs::write(&row, "| {{ run.date }} | {{ run.stage }} |\n").unwrap();
+    let output = loadplan_in(
+        dir.path(),
+        &[
+            "report",
+            first,
+            "--append-to",
+            doc_arg,
+            "--under",
+            "## History",
+            "--row-template",
+            row.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&doc).unwrap();
+    assert_eq!(text, format!("{original}| 2026-11-18 | smoke |\r\n"));
+    // A file that is not a results file is named in the error.
+    let output = loadplan_in(dir.path(), &["report", doc_arg]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a loadplan results file"));
+}
+
+#[test]
+fn report_prints_markdown_and_writes_junit_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = results_files(dir.path());
+    let output = loadplan_in(
+        dir.path(),
+        &[
+            "report",
+            second.to_str().unwrap(),
+            "--baseline",
+            first.to_str().unwrap(),
+            "--junit",
+            "out/junit.xml",
+            "--csv",
+            "out/history.csv",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("| Metric | p50 | p95 | p99 | Threshold | Status |"));
+    assert!(stdout.contains("| Connection Time | 55"), "{stdout}");
+    assert!(
+        stdout.contains("Compared with the baseline run of 2026-"),
+        "{stdout}"
+    );
+    assert!(dir.path().join("out/junit.xml").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/history.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn run_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("doc.md"),
+        "# Results\n\n## History\n\n| Date | Environment | Mode | Connections | p95 Conn Time | p95 Broadcast | Pass/Fail |\n|---|---|---|---|---|---|---|\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plan.yaml"),
+        r###"
+name: outputs
+environments:
+  local: { mock: true }
+secrets: [API_TOKEN]
+stages:
+  short: { vus: 2, duration: 1s }
+scenarios:
+  api:
+    steps:
+      - request:
+          url: "{{ env.base_url }}/x?token={{ secrets.API_TOKEN }}"
+          name: x
+      - sleep: 100ms
+thresholds:
+  http_req_duration: [ "p95 < 1000ms" ]
+  "http_req_duration#regression": [ "p95 < baseline * 100" ]
+baseline: latest
+outputs:
+  - markdown: { append_to: doc.md, under: "## History" }
+  - markdown: { append_to: doc.md, section: latest }
+  - markdown: { file: "out/{{ stage }}.md" }
+  - json: "out/{{ run.started | date('compact') }}-{{ stage }}.json"
+  - csv: out/history.csv
+  - junit: out/junit.xml
+"###,
+    )
+    .unwrap();
+    for round in 0..2 {
+        let output = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+            .args([
+                "run",
+                "plan.yaml",
+                "--quiet",
+                "--label",
+                &format!("round {round}"),
+            ])
+            .current_dir(dir.path())
+            .env("API_TOKEN", "s3cr3t-token")
+            .env_remove("LOADPLAN_ENV")
+            .env_remove("LOADPLAN_STAGE")
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // Results files are named by the second they started in.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let doc = std::fs::read_to_string(dir.path().join("doc.md")).unwrap();
+    assert_eq!(doc.matches("| short (round").count(), 2, "{doc}");
+    assert!(doc.contains("Compared with the baseline run"), "{doc}");
+    assert!(
+        doc.contains("short-short.svg") || doc.contains("doc-short.svg"),
+        "{doc}"
+    );
+    let out = dir.path().join("out");
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 6, "{files:?}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("history.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+    for file in files {
+        let text = std::fs::read_to_string(out.join(&file)).unwrap_or_default();
+        assert!(!text.contains("s3cr3t-token"), "{file} holds the secret");
+    }
+    assert!(!doc.contains("s3cr3t-token"));
+}
