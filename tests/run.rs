@@ -255,3 +255,194 @@ thresholds:
         .unwrap_or(0);
     assert!(delivered >= 2, "{json:#}");
 }
+
+/// Starts `loadplan run` on `plan` in the background, returning the child and its results path.
+fn spawn_run(plan: &str, dir: &std::path::Path) -> (std::process::Child, PathBuf) {
+    let file = dir.join("plan.yaml");
+    std::fs::write(&file, plan).expect("the plan is written");
+    let results = dir.join("results.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(format!("json={}", results.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("loadplan starts");
+    (child, results)
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("results written");
+    serde_json::from_str(&text).expect("the results are JSON")
+}
+
+#[test]
+fn abort_on_fail_stops_a_long_stage_early_with_exit_99() {
+    let plan = r#"
+name: aborting
+environments: { local: { mock: { mode: fixed, status: 503 } } }
+stages: { long: { vus: 2, duration: 60s } }
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/x" } }, { sleep: 10ms } ] }
+thresholds:
+  http_req_failed:
+    - { check: "rate < 1%", abort_on_fail: true, delay_abort: 1s }
+"#;
+    let run = run(plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 99, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    assert_eq!(json["partial"], true);
+    assert!(
+        json["stopped_early"]
+            .as_str()
+            .is_some_and(|why| why.contains("abort_on_fail")),
+        "{json:#}"
+    );
+    // Stopped long before the 60 s the stage asked for.
+    assert!(
+        json["duration_s"].as_f64() < Some(30.0),
+        "{}",
+        json["duration_s"]
+    );
+    assert_eq!(metric(&json, "http_req_failed")["share"], 1.0);
+}
+
+#[test]
+fn sigint_stops_gracefully_writes_partial_results_and_exits_130() {
+    let plan = r#"
+name: interrupted
+environments: { local: { mock: true } }
+stages: { long: { vus: 3, duration: 60s } }
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/x?delay=5" } } ] }
+"#;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (child, results) = spawn_run(plan, dir.path());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("loadplan ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let json = read_json(&results);
+    assert_eq!(json["partial"], true);
+    assert!(json["duration_s"].as_f64() < Some(30.0));
+    assert!(
+        metric(&json, "http_reqs")["count"].as_u64() > Some(0),
+        "{json:#}"
+    );
+    assert!(stderr.contains("partial"), "{stderr}");
+}
+
+#[test]
+fn a_target_stopped_mid_run_costs_errors_not_the_report() {
+    // A mock in its own process, stopped while the run goes on.
+    let mut mock = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+        .args(["mock", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the mock starts");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        mock.stdout.take().expect("piped stdout"),
+    ));
+    let base_url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("http:")
+                .map(|u| u.trim().to_owned())
+        })
+        .expect("the mock prints its URL");
+    let plan = format!(
+        r#"
+name: dying-target
+environments: {{ there: {{ base_url: "{base_url}" }} }}
+stages: {{ short: {{ vus: 2, duration: 3s }} }}
+scenarios:
+  api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x", timeout: 1s }} }}, {{ sleep: 10ms }} ] }}
+"#
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (child, results) = spawn_run(&plan, dir.path());
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    mock.kill().expect("the mock stops");
+    let _ = mock.wait();
+    let output = child.wait_with_output().expect("loadplan ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let json = read_json(&results);
+    let failed = metric(&json, "http_req_failed");
+    assert!(failed["count"].as_u64() > Some(10), "{json:#}");
+    let share = failed["share"].as_f64().expect("a share");
+    assert!(
+        share > 0.0 && share < 1.0,
+        "some requests succeeded, some failed: {share}"
+    );
+    assert!(!json["errors"].as_object().expect("errors").is_empty());
+}
+
+#[test]
+fn a_target_that_never_answers_counts_timeouts() {
+    let plan = r#"
+name: silent
+environments: { local: { mock: { mode: timeout } } }
+stages: { short: { vus: 2, duration: 1s } }
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/x", timeout: 200ms } } ] }
+thresholds:
+  http_req_failed: [ "rate < 1%" ]
+"#;
+    let run = run(plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 99, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    assert!(json["errors"]["timeout"].as_u64() >= Some(2), "{json:#}");
+}
+
+#[test]
+fn results_json_round_trips_as_a_baseline() {
+    let plan = r#"
+name: baseline
+environments: { local: { mock: true } }
+stages: { short: { vus: 2, duration: 500ms } }
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/x?delay=2" } } ] }
+thresholds:
+  http_req_duration: [ "p95 < baseline * 50", "p50 < baseline * 0.001" ]
+"#;
+    let first = run(plan, &["--quiet"], &[]);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let saved = dir.path().join("first.json");
+    std::fs::write(
+        &saved,
+        serde_json::to_string(&first.json.expect("first results")).expect("JSON"),
+    )
+    .expect("saved");
+    let second = run(
+        plan,
+        &[
+            "--quiet",
+            "--baseline",
+            saved.to_str().expect("a UTF-8 path"),
+        ],
+        &[],
+    );
+    assert_eq!(second.status, 99, "{}", second.stderr);
+    let json = second.json.expect("results written");
+    // Limits come from the baseline's decoded histogram: p95 × 50 passes, p50 × 0.001 fails.
+    assert_eq!(json["thresholds"][0]["passed"], true, "{json:#}");
+    assert!(json["thresholds"][0]["limit"].as_f64() > Some(50.0));
+    assert_eq!(json["thresholds"][1]["passed"], false);
+    let missing = run(plan, &["--quiet", "--baseline", "/nonexistent.json"], &[]);
+    assert_eq!(missing.status, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("nonexistent.json"),
+        "{}",
+        missing.stderr
+    );
+}
