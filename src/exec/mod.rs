@@ -12,6 +12,7 @@ mod context;
 mod controller;
 mod http;
 mod matcher;
+mod sampler;
 mod vu;
 mod ws;
 
@@ -152,8 +153,10 @@ async fn run(
         stage,
         vars,
         templates,
+        derived,
         ..
     } = checked;
+    let derive_vars = vars.clone();
     let environment = env.as_ref().and_then(|name| plan.environments.get(name));
     let mock = match environment
         .and_then(|e| e.mock.as_ref())
@@ -273,6 +276,8 @@ async fn run(
         regexes,
         marks: Mutex::new(HashMap::new()),
     });
+    let sampling =
+        sampler::Sampling::start(&shared.plan.collect, &shared.templates, &shared.base).await;
     let started = Instant::now();
     let planned = schedule.duration();
     let progress = options.progress;
@@ -280,11 +285,19 @@ async fn run(
         controller::collect(inbox, &backlog, started, progress, planned).await
     });
     controller::drive(Arc::clone(&shared), &schedule, graceful).await;
+    let derived_texts = shared.plan.derived.clone();
     drop(shared);
     let mut results = collector
         .await
         .map_err(|e| format!("the collector failed: {e}"))?;
     results.duration = started.elapsed();
+    let collected = sampling.stop().await;
+    (results.server, results.sources) = (collected.metrics, collected.sources);
+    let run = crate::collect::derive::RunValues {
+        vars: &derive_vars,
+        stage_duration_s: planned.as_secs_f64(),
+    };
+    results.derived = crate::collect::derive(&derived, &derived_texts, &results, &run);
     if let Some(mock) = mock {
         mock.stop().await;
     }
