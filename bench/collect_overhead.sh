@@ -43,21 +43,33 @@ plan "$run/collect.yaml" "collect:
   - process: { name: mock, pid: $mock, every: 1s }
   - command: { name: host, run: \"awk '{ print \\\"load1\\\", \$1 }' /proc/loadavg\", parse: prometheus, every: 1s }"
 
-rps() { # plan → requests/s
-    "$bin" run "$1" --quiet --out "json=$run/out.json" >/dev/null
-    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('%.0f %d' % (next(m['rate'] for m in d['metrics'] if m['metric']=='http_reqs'), len(d.get('server', {}))))" "$run/out.json"
+rps() { # plan → requests/s, loadplan's CPU µs per request, server metrics
+    /usr/bin/time -o "$run/cpu" -f '%U %S' "$bin" run "$1" --quiet --out "json=$run/out.json" >/dev/null
+    python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+reqs = next(m for m in d['metrics'] if m['metric'] == 'http_reqs')
+user, system = map(float, open(sys.argv[2]).read().split()[-2:])
+print('%.0f %.2f %d' % (reqs['rate'], (user + system) * 1e6 / reqs['count'], len(d.get('server', {}))))
+" "$run/out.json" "$run/cpu"
 }
 
 none=()
 with=()
+none_cpu=()
+with_cpu=()
 for round in $(seq "$rounds"); do
-    read -r a _ <<<"$(rps "$run/none.yaml")"
-    read -r b n <<<"$(rps "$run/collect.yaml")"
+    read -r a ac _ <<<"$(rps "$run/none.yaml")"
+    read -r b bc n <<<"$(rps "$run/collect.yaml")"
     none+=("$a")
     with+=("$b")
-    printf 'round %d: without %7s req/s   with %7s req/s (%d server metrics)\n' "$round" "$a" "$b" "$n"
+    none_cpu+=("$ac")
+    with_cpu+=("$bc")
+    printf 'round %d: without %7s req/s %6s µs CPU/req   with %7s req/s %6s µs CPU/req (%d server metrics)\n' \
+        "$round" "$a" "$ac" "$b" "$bc" "$n"
 done
-mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.0f", s / NR }'; }
-m0=$(mean "${none[@]}")
-m1=$(mean "${with[@]}")
-awk -v a="$m0" -v b="$m1" 'BEGIN { printf "mean: without %d req/s, with %d req/s (%+.1f%%)\n", a, b, (b - a) / a * 100 }'
+mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.2f", s / NR }'; }
+awk -v a="$(mean "${none[@]}")" -v b="$(mean "${with[@]}")" \
+    -v c="$(mean "${none_cpu[@]}")" -v d="$(mean "${with_cpu[@]}")" 'BEGIN {
+    printf "mean: without %d req/s, %.2f µs CPU/req; with %d req/s (%+.1f%%), %.2f µs CPU/req (%+.1f%%)\n",
+        a, c, b, (b - a) / a * 100, d, (d - c) / c * 100 }'
