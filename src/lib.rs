@@ -4,6 +4,7 @@
 //! diagnostics, [`diag`]); [`run`] drives the command line.
 
 pub mod cli;
+pub mod collect;
 pub mod diag;
 pub mod exec;
 pub mod exit_code;

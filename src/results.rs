@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::collect::{DerivedValue, ServerMetric, SourceReport};
+use crate::plan::threshold::Aggregation;
+
 /// Which series a sample belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SeriesKey {
@@ -86,6 +89,13 @@ pub struct Results {
     /// Why the run ended before its schedule did (interrupted, a threshold aborted it);
     /// its figures then cover only what was measured.
     pub stopped_early: Option<String>,
+    /// Server-side metrics of `collect:` sources over the stage, by `SOURCE.metric` (with
+    /// `{label:value,…}` for labelled Prometheus series).
+    pub server: BTreeMap<String, ServerMetric>,
+    /// How sampling each `collect:` source went, by source name.
+    pub sources: BTreeMap<String, SourceReport>,
+    /// The `derived:` metrics, in plan order.
+    pub derived: Vec<DerivedValue>,
 }
 
 /// Largest duration a trend records; longer ones are clamped to it.
@@ -188,6 +198,51 @@ impl Results {
         merged
     }
 
+    /// One aggregation of a client-side metric over the series that pass `filter`: trends in
+    /// milliseconds, counter rates per second, rates as fractions. A counter that never
+    /// counted is zero when `zero_if_absent`; other metrics without samples have no figure.
+    pub fn figure(
+        &self,
+        metric: &str,
+        aggregation: Aggregation,
+        filter: impl Fn(&SeriesKey) -> bool,
+        zero_if_absent: bool,
+    ) -> Result<f64, String> {
+        let data = match self.merged(metric, filter) {
+            Some(data) => data,
+            None if zero_if_absent => SeriesData::Counter(0),
+            None => return Err(format!("`{metric}` has no samples")),
+        };
+        let seconds = self.duration.as_secs_f64().max(1e-9);
+        // HdrHistogram answers with the top of a value's bucket; the bucket's middle is the
+        // better estimate (within 0.05% at 3 significant digits).
+        let millis = |h: &Histogram<u64>, micros: u64| h.median_equivalent(micros) as f64 / 1000.0;
+        Ok(match (&data, aggregation) {
+            (SeriesData::Trend(h), Aggregation::Count) => h.len() as f64,
+            (SeriesData::Trend(h), Aggregation::Avg) => h.mean() / 1000.0,
+            (SeriesData::Trend(h), Aggregation::Min) => millis(h, h.min()),
+            (SeriesData::Trend(h), Aggregation::Max) => millis(h, h.max()),
+            (SeriesData::Trend(h), Aggregation::Med) => millis(h, h.value_at_quantile(0.5)),
+            (SeriesData::Trend(h), Aggregation::Percentile(p)) => {
+                millis(h, h.value_at_quantile(p / 100.0))
+            }
+            (SeriesData::Counter(n), Aggregation::Count | Aggregation::Value) => *n as f64,
+            (SeriesData::Counter(n), Aggregation::Rate) => *n as f64 / seconds,
+            (SeriesData::Rate { trues, total }, Aggregation::Rate) => {
+                if *total == 0 {
+                    return Err(format!("`{metric}` has no samples"));
+                }
+                *trues as f64 / *total as f64
+            }
+            (SeriesData::Gauge { last, .. }, Aggregation::Value | Aggregation::Avg) => *last,
+            (SeriesData::Gauge { min, .. }, Aggregation::Min) => *min,
+            (SeriesData::Gauge { max, .. }, Aggregation::Max) => *max,
+            (_, aggregation) => {
+                return Err(format!("`{aggregation}` cannot be computed for `{metric}`"));
+            }
+        })
+    }
+
     /// Names of the metrics measured, in order.
     pub fn metrics(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.series.keys().map(|k| &*k.metric).collect();
@@ -207,6 +262,15 @@ pub struct ResultsRecord {
     pub errors: BTreeMap<String, u64>,
     pub timeline: Vec<Second>,
     pub series: Vec<SeriesRecord>,
+    /// Server-side metrics by `SOURCE.metric[{label:value,…}]` (see `docs/collect.md`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub server: BTreeMap<String, ServerMetric>,
+    /// Each `collect:` source: `kind`, `samples`, `failed`, last `error`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, SourceReport>,
+    /// Each derived metric: `name`, `expression`, `value` (`null` is n/a) and `reason`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<DerivedValue>,
 }
 
 /// One series, serialised.
@@ -274,6 +338,9 @@ impl Results {
             errors: self.errors.clone(),
             timeline: self.timeline.clone(),
             series,
+            server: self.server.clone(),
+            sources: self.sources.clone(),
+            derived: self.derived.clone(),
         }
     }
 
@@ -288,6 +355,9 @@ impl Results {
             errors: record.errors.clone(),
             timeline: record.timeline.clone(),
             series: BTreeMap::new(),
+            server: record.server.clone(),
+            sources: record.sources.clone(),
+            derived: record.derived.clone(),
         };
         let mut deserializer = hdrhistogram::serialization::Deserializer::new();
         for series in &record.series {

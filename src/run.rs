@@ -275,7 +275,7 @@ fn run_plan(
         let _ = write!(
             std::io::stdout(),
             "{}",
-            crate::report::summary::render(&heading, &figures, &verdict, &results.errors)
+            crate::report::summary::render(&heading, &figures, &verdict, &results)
         );
     }
     let meta = crate::report::json::Meta {

@@ -2,8 +2,8 @@
 
 use crate::plan::ThresholdRule;
 use crate::plan::metric::MetricKind;
-use crate::plan::threshold::{Aggregation, Operand};
-use crate::results::{Results, SeriesData, SeriesKey};
+use crate::plan::threshold::{Operand, Unit};
+use crate::results::{Results, SeriesKey};
 
 /// How one threshold came out.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -19,6 +19,10 @@ pub struct Outcome {
     pub passed: bool,
     /// Why it failed without a comparison (no samples, no baseline).
     pub reason: Option<String>,
+    /// The figure is a number in the metric's own unit (collected and derived metrics),
+    /// not milliseconds or a fraction.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain: bool,
 }
 
 /// Every threshold's outcome.
@@ -52,6 +56,7 @@ pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Resul
     let outcomes = rules
         .iter()
         .map(|rule| {
+            let plain = matches!(rule.kind, MetricKind::Collected | MetricKind::Derived);
             let mut outcome = Outcome {
                 key: rule.key.clone(),
                 check: rule.source.clone(),
@@ -59,6 +64,7 @@ pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Resul
                 limit: None,
                 passed: false,
                 reason: None,
+                plain,
             };
             let value = match figure(rule, results) {
                 Ok(value) => value,
@@ -69,6 +75,12 @@ pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Resul
             };
             outcome.value = Some(value);
             let limit = match rule.check.operand {
+                // Collected and derived figures are numbers in their own unit: `80%` of
+                // `cpu_percent` or of an `…_percent` derived metric means 80.
+                Operand::Value {
+                    value,
+                    unit: Unit::Percent,
+                } if plain => value * 100.0,
                 Operand::Value { value, .. } => value,
                 Operand::Baseline { factor } => match baseline.map(|b| figure(rule, b)) {
                     Some(Ok(base)) => base * factor,
@@ -92,6 +104,41 @@ pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Resul
 
 /// The aggregation a rule names, over the series it selects.
 fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
+    let metric = &rule.selector.metric;
+    match rule.kind {
+        MetricKind::Derived => {
+            let derived = results
+                .derived
+                .iter()
+                .find(|d| d.name == *metric)
+                .ok_or_else(|| format!("`{metric}` was not computed"))?;
+            return derived.value.ok_or_else(|| {
+                format!(
+                    "`{metric}` is n/a: {}",
+                    derived.reason.as_deref().unwrap_or("no value")
+                )
+            });
+        }
+        MetricKind::Collected => {
+            let field = rule.check.aggregation.to_string();
+            let value = crate::collect::figure(results, metric, &rule.selector.tags, &field)?;
+            // Prometheus metrics are in seconds by convention; a threshold written with a
+            // time unit (normalised to ms) compares with them in ms.
+            let time = matches!(
+                rule.check.operand,
+                Operand::Value {
+                    unit: Unit::Time,
+                    ..
+                }
+            );
+            return Ok(if time && metric.ends_with("_seconds") {
+                value * 1000.0
+            } else {
+                value
+            });
+        }
+        _ => {}
+    }
     let mut unsupported = None;
     let filter = |key: &SeriesKey| {
         rule.selector
@@ -113,42 +160,12 @@ fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
     if let Some(tag) = unsupported {
         return Err(format!("filtering by `{tag}` is not recorded yet"));
     }
-    let metric = &rule.selector.metric;
-    let data = match results.merged(metric, filter) {
-        Some(data) => data,
-        // A counter that never counted is zero; other kinds have no figure without samples.
-        None if rule.kind == MetricKind::Counter => SeriesData::Counter(0),
-        None => return Err(format!("`{metric}` has no samples")),
-    };
-    let seconds = results.duration.as_secs_f64().max(1e-9);
-    // HdrHistogram answers with the top of a value's bucket; the bucket's middle is the
-    // better estimate (within 0.05% at 3 significant digits).
-    let millis =
-        |h: &hdrhistogram::Histogram<u64>, micros: u64| h.median_equivalent(micros) as f64 / 1000.0;
-    Ok(match (&data, rule.check.aggregation) {
-        (SeriesData::Trend(h), Aggregation::Count) => h.len() as f64,
-        (SeriesData::Trend(h), Aggregation::Avg) => h.mean() / 1000.0,
-        (SeriesData::Trend(h), Aggregation::Min) => millis(h, h.min()),
-        (SeriesData::Trend(h), Aggregation::Max) => millis(h, h.max()),
-        (SeriesData::Trend(h), Aggregation::Med) => millis(h, h.value_at_quantile(0.5)),
-        (SeriesData::Trend(h), Aggregation::Percentile(p)) => {
-            millis(h, h.value_at_quantile(p / 100.0))
-        }
-        (SeriesData::Counter(n), Aggregation::Count) => *n as f64,
-        (SeriesData::Counter(n), Aggregation::Rate) => *n as f64 / seconds,
-        (SeriesData::Rate { trues, total }, Aggregation::Rate) => {
-            if *total == 0 {
-                return Err(format!("`{metric}` has no samples"));
-            }
-            *trues as f64 / *total as f64
-        }
-        (SeriesData::Gauge { last, .. }, Aggregation::Value | Aggregation::Avg) => *last,
-        (SeriesData::Gauge { min, .. }, Aggregation::Min) => *min,
-        (SeriesData::Gauge { max, .. }, Aggregation::Max) => *max,
-        (_, aggregation) => {
-            return Err(format!("`{aggregation}` cannot be computed for `{metric}`"));
-        }
-    })
+    results.figure(
+        &rule.selector.metric,
+        rule.check.aggregation,
+        filter,
+        rule.kind == MetricKind::Counter,
+    )
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod context;
 mod controller;
 mod http;
 mod matcher;
+mod sampler;
 mod vu;
 mod ws;
 
@@ -254,8 +255,10 @@ async fn run(
         stage,
         vars,
         templates,
+        derived,
         ..
     } = checked;
+    let derive_vars = vars.clone();
     let environment = env.as_ref().and_then(|name| plan.environments.get(name));
     let mock = match environment
         .and_then(|e| e.mock.as_ref())
@@ -385,6 +388,8 @@ async fn run(
     if options.handle_signals {
         tokio::spawn(watch_signals(Arc::clone(&halt)));
     }
+    let sampling =
+        sampler::Sampling::start(&shared.plan.collect, &shared.templates, &shared.base).await;
     let started = Instant::now();
     let settings = collector::Settings {
         started,
@@ -396,12 +401,20 @@ async fn run(
     };
     let collector = tokio::spawn(collector::collect(inbox, backlog, settings));
     controller::drive(Arc::clone(&shared), &schedule, graceful).await;
+    let derived_texts = shared.plan.derived.clone();
     drop(shared);
     let mut results = collector
         .await
         .map_err(|e| format!("the collector failed: {e}"))?;
     results.duration = started.elapsed();
     results.stopped_early = halt.reason();
+    let collected = sampling.stop().await;
+    (results.server, results.sources) = (collected.metrics, collected.sources);
+    let run = crate::collect::derive::RunValues {
+        vars: &derive_vars,
+        stage_duration_s: schedule.duration().as_secs_f64(),
+    };
+    results.derived = crate::collect::derive(&derived, &derived_texts, &results, &run);
     if let Some(mock) = mock {
         mock.stop().await;
     }

@@ -105,7 +105,8 @@ pub struct ProcessSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = "/run/app.pid")]
     pub pid_file: Option<String>,
-    /// The process's command name, as in /proc/PID/comm (the oldest match is taken).
+    /// The process's command name, as in /proc/PID/comm (loadplan itself when it matches, as
+    /// with `mock: true`; otherwise the oldest match).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_name: Option<String>,
     /// Sampling interval (default 5s).

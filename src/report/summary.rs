@@ -3,6 +3,8 @@
 use std::fmt::Write;
 
 use super::Figures;
+use crate::collect::ServerKind;
+use crate::results::Results;
 use crate::verdict::Verdict;
 
 /// What the summary's heading says about the run.
@@ -26,6 +28,9 @@ fn ms(value: f64) -> String {
 
 /// A threshold's figure in its unit: a time, a percentage, or a number.
 fn shown(outcome: &crate::verdict::Outcome, value: f64) -> String {
+    if outcome.plain {
+        return number(value);
+    }
     let aggregation = outcome.check.split_whitespace().next().unwrap_or_default();
     let is_time =
         matches!(aggregation, "avg" | "min" | "med" | "max") || aggregation.starts_with('p');
@@ -39,13 +44,110 @@ fn shown(outcome: &crate::verdict::Outcome, value: f64) -> String {
     }
 }
 
+/// A server-side figure: whole numbers as they are, others to about four significant
+/// digits.
+fn number(value: f64) -> String {
+    let magnitude = value.abs();
+    if value.fract() == 0.0 && magnitude < 1e15 {
+        format!("{value:.0}")
+    } else if magnitude >= 100.0 {
+        format!("{value:.1}")
+    } else if magnitude >= 1.0 {
+        format!("{value:.2}")
+    } else {
+        let text = format!("{value:.6}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// The server section: each collected metric's figures, sources that failed, and the
+/// derived metrics.
+fn server(out: &mut String, results: &Results) {
+    if !results.server.is_empty() {
+        let _ = writeln!(out, "\n  server");
+    }
+    for (name, metric) in &results.server {
+        let pair =
+            |label: &str, value: Option<f64>| value.map(|v| format!("{label} {}", number(v)));
+        let parts: Vec<String> = match metric.kind {
+            None => vec![format!(
+                "missing: {}",
+                metric.missing.as_deref().unwrap_or("no samples")
+            )],
+            Some(ServerKind::Counter) => vec![
+                pair("delta", metric.delta),
+                metric.rate.map(|r| format!("rate {}/s", number(r))),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            Some(ServerKind::Gauge) => [
+                ("avg", metric.avg),
+                ("min", metric.min),
+                ("max", metric.max),
+                ("start", metric.start),
+                ("end", metric.end),
+            ]
+            .into_iter()
+            .filter_map(|(l, v)| pair(l, v))
+            .collect(),
+            Some(ServerKind::Histogram | ServerKind::Summary) => [
+                ("count", metric.count),
+                ("avg", metric.avg),
+                ("p50", metric.p50),
+                ("p95", metric.p95),
+                ("p99", metric.p99),
+            ]
+            .into_iter()
+            .filter_map(|(l, v)| pair(l, v))
+            .collect(),
+        };
+        let kind = metric.kind.map_or("", ServerKind::name);
+        let _ = writeln!(out, "    {name:<48} {kind:<9} {}", parts.join("  "));
+    }
+    let failing: Vec<_> = results
+        .sources
+        .iter()
+        .filter(|(_, s)| s.failed > 0)
+        .collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out, "\n  sources with failed samples");
+        for (name, source) in failing {
+            let _ = writeln!(
+                out,
+                "    {name:<20} {:<10} {} of {} samples failed: {}",
+                source.kind,
+                source.failed,
+                source.failed + source.samples,
+                source.error.as_deref().unwrap_or("unknown error")
+            );
+        }
+    }
+    if !results.derived.is_empty() {
+        let _ = writeln!(out, "\n  derived");
+        for derived in &results.derived {
+            let value = match (derived.value, &derived.reason) {
+                (Some(value), _) => number(value),
+                (None, Some(reason)) => format!("n/a ({reason})"),
+                (None, None) => "n/a".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "    {:<36} {value:<14} = {}",
+                derived.name, derived.expression
+            );
+        }
+    }
+}
+
 /// Renders the summary.
 pub fn render(
     heading: &Heading<'_>,
     figures: &[Figures],
     verdict: &Verdict,
-    errors: &std::collections::BTreeMap<String, u64>,
+    results: &Results,
 ) -> String {
+    let errors = &results.errors;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -108,6 +210,7 @@ pub fn render(
             let _ = writeln!(out, "    {count:>8}  {kind}");
         }
     }
+    server(&mut out, results);
     if !verdict.outcomes.is_empty() {
         let _ = writeln!(out, "\n  thresholds");
         for outcome in &verdict.outcomes {

@@ -139,7 +139,13 @@ impl Analyzer<'_, '_> {
                 );
                 continue;
             };
-            for ((tag, value), offset) in selector.tags.iter().zip(&selector.tag_offsets) {
+            // A collected metric's tags are its Prometheus labels, which only the scrape knows.
+            let tags = if kind == MetricKind::Collected {
+                &[][..]
+            } else {
+                &selector.tags[..]
+            };
+            for ((tag, value), offset) in tags.iter().zip(&selector.tag_offsets) {
                 let span = key_span.part(*offset, tag.chars().count() + 1 + value.chars().count());
                 if !TAGS.contains(&tag.as_str()) {
                     self.error_at(

@@ -1,0 +1,185 @@
+//! A local process's CPU, memory, threads and open files, read from /proc (Linux).
+//!
+//! Read directly rather than through `procfs` or `sysinfo`: four small files and a
+//! directory listing, no dependency (sysinfo 0.40 also needs a newer Rust than ours).
+//! CPU time in /proc is in clock ticks of `USER_HZ`, which Linux fixes at 100 for user
+//! space on every architecture; RSS comes from `VmRSS` in /proc/PID/status (kB), so the
+//! page size does not matter.
+
+use super::reading::{Reading, Value};
+
+/// Clock ticks per second of /proc/PID/stat's CPU times (`USER_HZ`).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// The metrics of a `process` source, in report order.
+pub const METRICS: [&str; 5] = [
+    "cpu_percent",
+    "cpu_seconds_total",
+    "rss_bytes",
+    "threads",
+    "open_fds",
+];
+
+/// One look at a process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stat {
+    /// User plus system CPU time, in clock ticks.
+    pub cpu_ticks: u64,
+    pub rss_bytes: u64,
+    pub threads: u64,
+    /// Entries of /proc/PID/fd; `None` when not readable (another user's process).
+    pub open_fds: Option<u64>,
+    /// When the process started, in clock ticks after boot.
+    pub started: u64,
+}
+
+/// Reads `pid`'s figures.
+pub fn read(pid: u32) -> Result<Stat, String> {
+    let dir = format!("/proc/{pid}");
+    let stat = std::fs::read_to_string(format!("{dir}/stat"))
+        .map_err(|e| format!("process {pid}: {}", short(&e)))?;
+    let (cpu_ticks, threads, started) =
+        parse_stat(&stat).ok_or_else(|| format!("process {pid}: unreadable /proc/{pid}/stat"))?;
+    let status = std::fs::read_to_string(format!("{dir}/status"))
+        .map_err(|e| format!("process {pid}: {}", short(&e)))?;
+    let rss_bytes = parse_rss(&status).unwrap_or(0);
+    let open_fds = std::fs::read_dir(format!("{dir}/fd"))
+        .ok()
+        .map(|entries| entries.count() as u64);
+    Ok(Stat {
+        cpu_ticks,
+        rss_bytes,
+        threads,
+        open_fds,
+        started,
+    })
+}
+
+fn short(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such process".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+/// `(utime + stime, num_threads, starttime)` from /proc/PID/stat. The command name in
+/// parentheses may hold spaces and parentheses, so fields are counted after the last `)`.
+fn parse_stat(text: &str) -> Option<(u64, u64, u64)> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state): field N is at index N - 3.
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some((field(14)? + field(15)?, field(20)?, field(22)?))
+}
+
+fn parse_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The pid written in `path`.
+pub fn pid_from_file(path: &str) -> Result<u32, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("pid file {path}: {e}"))?;
+    text.trim()
+        .parse()
+        .map_err(|_| format!("pid file {path} holds {:?}, not a pid", text.trim()))
+}
+
+/// The process whose /proc/PID/comm is `name`: loadplan itself when it matches (with
+/// `mock: true` the server runs inside loadplan), otherwise the oldest match.
+pub fn find(name: &str) -> Result<u32, String> {
+    let own = std::process::id();
+    let entries = std::fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
+    let mut best: Option<(u64, u32)> = None;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) else {
+            continue;
+        };
+        if comm.trim_end_matches('\n') != name {
+            continue;
+        }
+        if pid == own {
+            return Ok(pid);
+        }
+        let started = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|s| parse_stat(&s))
+            .map_or(u64::MAX, |(_, _, started)| started);
+        if best.is_none_or(|(oldest, _)| started < oldest) {
+            best = Some((started, pid));
+        }
+    }
+    best.map(|(_, pid)| pid)
+        .ok_or_else(|| format!("no process is named `{name}`"))
+}
+
+/// The reading of one look, given the previous look (`at` in seconds) for the CPU
+/// percentage: CPU time over wall time, per core (two busy cores are 200%).
+pub fn reading(previous: Option<(f64, Stat)>, at: f64, stat: &Stat) -> Reading {
+    let mut reading = vec![
+        (
+            "cpu_seconds_total".to_owned(),
+            Value::Counter(stat.cpu_ticks as f64 / TICKS_PER_SECOND),
+        ),
+        ("rss_bytes".to_owned(), Value::Gauge(stat.rss_bytes as f64)),
+        ("threads".to_owned(), Value::Gauge(stat.threads as f64)),
+    ];
+    if let Some(fds) = stat.open_fds {
+        reading.push(("open_fds".to_owned(), Value::Gauge(fds as f64)));
+    }
+    if let Some((then, before)) = previous
+        && at > then
+        && before.started == stat.started
+    {
+        let busy = stat.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / TICKS_PER_SECOND;
+        reading.insert(
+            0,
+            (
+                "cpu_percent".to_owned(),
+                Value::Gauge(busy / (at - then) * 100.0),
+            ),
+        );
+    }
+    reading
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_command_names() {
+        let stat = "4242 (my (odd) app) S 1 4242 4242 0 -1 4194560 500 0 0 0 150 50 0 0 20 0 7 0 123456 1000000 2000 18446744073709551615";
+        assert_eq!(parse_stat(stat), Some((200, 7, 123456)));
+        assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(
+            parse_rss("Name:\tx\nVmRSS:\t  2048 kB\n"),
+            Some(2 * 1024 * 1024)
+        );
+    }
+
+    #[test]
+    fn reads_this_process_and_computes_cpu_percent() {
+        let pid = std::process::id();
+        let stat = read(pid).unwrap();
+        assert!(stat.rss_bytes > 1024 * 1024, "{stat:?}");
+        assert!(stat.threads >= 1);
+        assert!(stat.open_fds.unwrap_or(0) >= 3);
+        let later = Stat {
+            cpu_ticks: stat.cpu_ticks + 50,
+            ..stat
+        };
+        let reading = reading(Some((1.0, stat)), 2.0, &later);
+        assert_eq!(reading[0], ("cpu_percent".into(), Value::Gauge(50.0)));
+        assert_eq!(reading.len(), 5);
+        assert!(read(u32::MAX).unwrap_err().contains("no such process"));
+    }
+}

@@ -1,0 +1,419 @@
+//! Samplers of `collect:` sources: one task per source, beside the load.
+//!
+//! ```text
+//! start ──first sample of every source (at most READY_WAIT)──▶ stage runs ──stop──▶ last sample
+//!          every `every`: scrape / run / read /proc ──▶ Aggregator (owned by the task)
+//! ```
+//!
+//! Each task owns its source's aggregator, so sampling shares nothing with the VUs and the
+//! event collector: it costs one small request (or command, or a few /proc reads) per
+//! interval. Every sample is bounded by a timeout (the interval, at most 10 s; a command's
+//! own `timeout`), and a failed sample is counted, never an error of the run. /proc reads
+//! run on the blocking pool.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use indexmap::IndexMap;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::collect::{Aggregator, Collected, Reading, ServerMetric, SourceReport, process};
+use crate::plan::model::{CollectSource, CommandParse, JsonFieldKind, ProcessSource};
+use crate::plan::template::{Template, TemplateSet};
+
+/// Sampling interval when a source names none.
+const DEFAULT_EVERY: Duration = Duration::from_secs(5);
+/// Longest wait for a scrape (shorter when the interval is).
+const LONGEST_SCRAPE: Duration = Duration::from_secs(10);
+/// Longest a command may run when its source sets no `timeout`.
+const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the stage waits for the sources' first samples.
+const READY_WAIT: Duration = Duration::from_secs(2);
+/// Largest response or command output read.
+const LARGEST_BODY: usize = 16 << 20;
+
+type Finished = (SourceReport, Vec<(String, ServerMetric)>);
+
+/// The running samplers of a run.
+pub struct Sampling {
+    stop: watch::Sender<bool>,
+    tasks: Vec<(String, &'static str, JoinHandle<Finished>)>,
+}
+
+/// How a sample's text is read.
+#[derive(Clone)]
+enum Format {
+    Prometheus {
+        select: Vec<String>,
+        labels: IndexMap<String, String>,
+    },
+    Json {
+        fields: IndexMap<String, String>,
+        kind: JsonFieldKind,
+    },
+}
+
+enum Probe {
+    Http {
+        url: Result<hyper::Uri, String>,
+        format: Format,
+        timeout: Duration,
+    },
+    Command {
+        run: String,
+        format: Format,
+        timeout: Duration,
+    },
+    Process {
+        source: ProcessSource,
+        pid: Option<u32>,
+        previous: Option<(f64, process::Stat)>,
+    },
+}
+
+impl Sampling {
+    /// Starts one sampler per source, URLs rendered with `context`, and returns once each
+    /// has taken its first sample (or after [`READY_WAIT`]).
+    pub async fn start(
+        sources: &[CollectSource],
+        templates: &TemplateSet,
+        context: &minijinja::Value,
+    ) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let begun = Instant::now();
+        let mut tasks = Vec::new();
+        let mut readies = Vec::new();
+        for source in sources {
+            let (probe, every, kind, expected) = probe(source, templates, context);
+            let (ready, is_ready) = oneshot::channel();
+            readies.push(is_ready);
+            let aggregator = Aggregator::new(kind, expected);
+            let task = tokio::spawn(sample(
+                probe,
+                every,
+                aggregator,
+                begun,
+                stopped.clone(),
+                ready,
+                source.name().to_owned(),
+            ));
+            tasks.push((source.name().to_owned(), kind, task));
+        }
+        let _ = tokio::time::timeout(READY_WAIT, async {
+            for ready in readies {
+                let _ = ready.await;
+            }
+        })
+        .await;
+        Self { stop, tasks }
+    }
+
+    /// Takes each source's last sample and returns what they measured.
+    pub async fn stop(self) -> Collected {
+        let _ = self.stop.send(true);
+        let mut collected = Collected::default();
+        for (name, kind, task) in self.tasks {
+            let (report, metrics) = task.await.unwrap_or_else(|error| {
+                let report = SourceReport {
+                    kind: kind.to_owned(),
+                    error: Some(format!("the sampler failed: {error}")),
+                    ..SourceReport::default()
+                };
+                (report, Vec::new())
+            });
+            collected.metrics.extend(metrics);
+            collected.sources.insert(name, report);
+        }
+        collected
+    }
+}
+
+fn probe(
+    source: &CollectSource,
+    templates: &TemplateSet,
+    context: &minijinja::Value,
+) -> (Probe, Duration, &'static str, Vec<String>) {
+    let every = |every: Option<crate::plan::units::Duration>| {
+        every
+            .map_or(DEFAULT_EVERY, |d| d.0)
+            .max(Duration::from_millis(10))
+    };
+    let render = |url: &Template| -> Result<hyper::Uri, String> {
+        let text = match templates.render_source(url.as_str(), context) {
+            Some(rendered) => rendered.map_err(|e| format!("the URL cannot be rendered: {e}"))?,
+            None => url.as_str().to_owned(),
+        };
+        text.parse::<hyper::Uri>()
+            .map_err(|e| format!("invalid URL: {e}"))
+    };
+    match source {
+        CollectSource::Prometheus(p) => {
+            let every = every(p.every);
+            let probe = Probe::Http {
+                url: render(&p.url),
+                format: Format::Prometheus {
+                    select: p.select.clone(),
+                    labels: p.labels.clone(),
+                },
+                timeout: every.min(LONGEST_SCRAPE),
+            };
+            (probe, every, "prometheus", p.select.clone())
+        }
+        CollectSource::Json(j) => {
+            let every = every(j.every);
+            let probe = Probe::Http {
+                url: render(&j.url),
+                format: Format::Json {
+                    fields: j.fields.clone(),
+                    kind: j.kind,
+                },
+                timeout: every.min(LONGEST_SCRAPE),
+            };
+            (probe, every, "json", j.fields.keys().cloned().collect())
+        }
+        CollectSource::Process(p) => {
+            let probe = Probe::Process {
+                source: p.clone(),
+                pid: p.pid,
+                previous: None,
+            };
+            let expected = process::METRICS.iter().map(|m| (*m).to_owned()).collect();
+            (probe, every(p.every), "process", expected)
+        }
+        CollectSource::Command(c) => {
+            let (format, expected) = match c.parse {
+                CommandParse::Prometheus => (
+                    Format::Prometheus {
+                        select: Vec::new(),
+                        labels: IndexMap::new(),
+                    },
+                    Vec::new(),
+                ),
+                CommandParse::Json => (
+                    Format::Json {
+                        fields: c.fields.clone(),
+                        kind: JsonFieldKind::Gauge,
+                    },
+                    c.fields.keys().cloned().collect(),
+                ),
+            };
+            let probe = Probe::Command {
+                run: c.run.clone(),
+                format,
+                timeout: c.timeout.map_or(DEFAULT_COMMAND_TIMEOUT, |t| t.0),
+            };
+            (probe, every(c.every), "command", expected)
+        }
+    }
+}
+
+async fn sample(
+    mut probe: Probe,
+    every: Duration,
+    mut aggregator: Aggregator,
+    begun: Instant,
+    mut stopped: watch::Receiver<bool>,
+    ready: oneshot::Sender<()>,
+    name: String,
+) -> Finished {
+    take(&mut probe, &mut aggregator, begun).await;
+    let _ = ready.send(());
+    let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => take(&mut probe, &mut aggregator, begun).await,
+            _ = stopped.changed() => break,
+        }
+    }
+    take(&mut probe, &mut aggregator, begun).await;
+    aggregator.finish(&name)
+}
+
+/// Takes one sample into `aggregator`.
+async fn take(probe: &mut Probe, aggregator: &mut Aggregator, begun: Instant) {
+    let at = begun.elapsed().as_secs_f64();
+    let result = match probe {
+        Probe::Http {
+            url,
+            format,
+            timeout,
+        } => match url {
+            Ok(url) => fetch(url, *timeout)
+                .await
+                .and_then(|body| read(&body, format)),
+            Err(error) => Err(error.clone()),
+        },
+        Probe::Command {
+            run,
+            format,
+            timeout,
+        } => command(run, *timeout)
+            .await
+            .and_then(|out| read(&out, format)),
+        Probe::Process {
+            source,
+            pid,
+            previous,
+        } => {
+            let (source, known) = (source.clone(), *pid);
+            let looked = tokio::task::spawn_blocking(move || look(&source, known))
+                .await
+                .unwrap_or_else(|e| Err(format!("reading /proc failed: {e}")));
+            looked.map(|(found, stat)| {
+                if *pid != Some(found) {
+                    *previous = None;
+                }
+                *pid = Some(found);
+                let reading = process::reading(*previous, at, &stat);
+                *previous = Some((at, stat));
+                (reading, Vec::new())
+            })
+        }
+    };
+    match result {
+        Ok((reading, problems)) => {
+            for (metric, problem) in problems {
+                aggregator.problem(&metric, problem);
+            }
+            aggregator.record(at, &reading);
+        }
+        Err(error) => aggregator.fail(error),
+    }
+}
+
+/// Finds the process (again, when the known pid is gone) and reads it.
+fn look(source: &ProcessSource, known: Option<u32>) -> Result<(u32, process::Stat), String> {
+    if let Some(pid) = source.pid {
+        return process::read(pid).map(|stat| (pid, stat));
+    }
+    if let Some(file) = &source.pid_file {
+        let pid = process::pid_from_file(file)?;
+        return process::read(pid).map(|stat| (pid, stat));
+    }
+    if let Some(pid) = known
+        && let Ok(stat) = process::read(pid)
+    {
+        return Ok((pid, stat));
+    }
+    let name = source.process_name.as_deref().unwrap_or_default();
+    let pid = process::find(name)?;
+    process::read(pid).map(|stat| (pid, stat))
+}
+
+fn read(body: &[u8], format: &Format) -> Result<(Reading, Vec<(String, String)>), String> {
+    match format {
+        Format::Prometheus { select, labels } => {
+            let text =
+                std::str::from_utf8(body).map_err(|_| "unparseable: not UTF-8".to_owned())?;
+            let exposition = crate::collect::prometheus::parse(text)
+                .map_err(|error| format!("unparseable: {error}"))?;
+            Ok((
+                crate::collect::reading::from_prometheus(&exposition, select, labels),
+                Vec::new(),
+            ))
+        }
+        Format::Json { fields, kind } => {
+            let document: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|error| format!("unparseable: not JSON: {error}"))?;
+            Ok(crate::collect::reading::from_json(&document, fields, *kind))
+        }
+    }
+}
+
+/// GETs `url` on a new HTTP/1.1 connection within `timeout`.
+async fn fetch(url: &hyper::Uri, timeout: Duration) -> Result<Bytes, String> {
+    if url.scheme_str() != Some("http") {
+        return Err(format!(
+            "only http:// sources are supported, not {}",
+            url.scheme_str().unwrap_or("a relative URL")
+        ));
+    }
+    let (Some(host), Some(authority)) = (url.host(), url.authority()) else {
+        return Err("the URL has no host".to_owned());
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = url.port_u16().unwrap_or(80);
+    let path = url.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let authority = authority.as_str().to_owned();
+    let mut connection: Option<JoinHandle<()>> = None;
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| describe_io(&e))?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("HTTP handshake: {e}"))?;
+        connection = Some(tokio::spawn(async move {
+            let _ = conn.await;
+        }));
+        let request = hyper::Request::get(path)
+            .header(hyper::header::HOST, authority)
+            .header(hyper::header::USER_AGENT, "loadplan")
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| format!("invalid request: {e}"))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("no response: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("status {}", response.status().as_u16()));
+        }
+        Limited::new(response.into_body(), LARGEST_BODY)
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .map_err(|e| format!("reading the response: {e}"))
+    };
+    let result = tokio::time::timeout(timeout, exchange).await;
+    if let Some(connection) = connection {
+        connection.abort();
+    }
+    result.unwrap_or_else(|_| Err(format!("timed out after {}", seconds(timeout))))
+}
+
+/// Runs `run` with `sh -c`, killed after `timeout`; its stdout when it exits with 0.
+async fn command(run: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(run)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run sh: {e}"))?;
+    let output = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .map_err(|_| format!("timed out after {}", seconds(timeout)))?
+        .map_err(|e| format!("the command failed: {e}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr.lines().next().unwrap_or_default();
+        return Err(format!("{}: {first}", output.status));
+    }
+    if output.stdout.len() > LARGEST_BODY {
+        return Err("the output is over 16 MiB".to_owned());
+    }
+    Ok(output.stdout)
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{}s", duration.as_secs_f64())
+}
+
+fn describe_io(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+        std::io::ErrorKind::TimedOut => "connect timed out".to_owned(),
+        _ => format!("cannot connect: {error}"),
+    }
+}
