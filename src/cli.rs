@@ -89,6 +89,12 @@ pub enum Command {
         /// Body size of answers (bytes, or with a unit: 64KiB, 5MB)
         #[arg(long, default_value = "256", value_parser = parse_size)]
         body_size: u64,
+        /// Serve HTTPS/WSS (HTTP/1.1 and HTTP/2) with this PEM certificate chain
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Print the plan JSON Schema (draft 2020-12)
     #[command(after_help = "Example:\n  loadplan schema > schema/loadplan.schema.json")]

@@ -48,11 +48,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
             mode,
             status,
             body_size,
+            tls_cert,
+            tls_key,
         } => {
             let settings = crate::mock::MockSettings {
                 mode,
                 status,
                 body_size: usize::try_from(body_size).unwrap_or(usize::MAX),
+                tls: tls_cert
+                    .zip(tls_key)
+                    .map(|(cert, key)| crate::mock::TlsFiles { cert, key }),
             };
             crate::mock::run_blocking(settings, port).map_err(|error| {
                 eprintln!("error: the mock target could not start on 127.0.0.1:{port}: {error}");

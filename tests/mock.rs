@@ -116,6 +116,7 @@ async fn fixed_mode_uses_its_settings() {
         mode: MockMode::Fixed,
         status: 202,
         body_size: 10,
+        tls: None,
     };
     let server = MockServer::start(settings).await.expect("binds");
     let (status, body) = http(&server, get("/")).await;

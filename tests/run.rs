@@ -342,23 +342,7 @@ scenarios:
 #[test]
 fn a_target_stopped_mid_run_costs_errors_not_the_report() {
     // A mock in its own process, stopped while the run goes on.
-    let mut mock = Command::new(env!("CARGO_BIN_EXE_loadplan"))
-        .args(["mock", "--port", "0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the mock starts");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
-        mock.stdout.take().expect("piped stdout"),
-    ));
-    let base_url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.trim()
-                .strip_prefix("http:")
-                .map(|u| u.trim().to_owned())
-        })
-        .expect("the mock prints its URL");
+    let (mut mock, base_url) = mock_process(&[]);
     let plan = format!(
         r#"
 name: dying-target
@@ -445,4 +429,111 @@ thresholds:
         "{}",
         missing.stderr
     );
+}
+
+/// Starts `loadplan mock` with `args` in its own process; returns it and its base URL.
+fn mock_process(args: &[&str]) -> (std::process::Child, String) {
+    let mut mock = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+        .args(["mock", "--port", "0"])
+        .args(args)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the mock starts");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        mock.stdout.take().expect("piped stdout"),
+    ));
+    let base_url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("http:")
+                .map(|u| u.trim().to_owned())
+        })
+        .expect("the mock prints its URL");
+    (mock, base_url)
+}
+
+#[test]
+fn https_wss_and_http2_run_over_rustls() {
+    let (mut mock, base_url) = mock_process(&[
+        "--tls-cert",
+        "tests/fixtures/tls/cert.pem",
+        "--tls-key",
+        "tests/fixtures/tls/key.pem",
+    ]);
+    assert!(base_url.starts_with("https://"), "{base_url}");
+    let ws_url = format!("{}/ws", base_url.replace("https://", "wss://"));
+    let plan = format!(
+        r#"
+name: tls
+environments:
+  staging: {{ base_url: "{base_url}", ws_url: "{ws_url}", insecure: true }}
+  strict: {{ base_url: "{base_url}", ws_url: "{ws_url}" }}
+stages: {{ short: {{ vus: 2, duration: 1s }} }}
+scenarios:
+  api:
+    steps:
+      - request:
+          url: "{{{{ env.base_url }}}}/one"
+          name: h1
+          expect: {{ status: 200, headers: {{ x-mock-http-version: "^HTTP/1.1$" }} }}
+      - request:
+          url: "{{{{ env.base_url }}}}/two"
+          version: http2
+          name: h2
+          expect: {{ status: 200, headers: {{ x-mock-http-version: "^HTTP/2$" }} }}
+      - connect: "{{{{ env.ws_url }}}}"
+      - send: {{ json: {{ type: ping, id: "{{{{ vu }}}}-{{{{ iteration }}}}" }} }}
+      - expect: {{ json: {{ type: pong }}, within: 2s }}
+      - sleep: 20ms
+thresholds:
+  checks: [ "rate == 100%" ]
+  http_req_failed: [ "rate == 0%" ]
+  ws_message_latency: [ "count > 0" ]
+"#
+    );
+    let verified = run(&plan, &["--quiet", "--env", "staging"], &[]);
+    let strict = run(&plan, &["--quiet", "--env", "strict"], &[]);
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert_eq!(
+        verified.status, 0,
+        "{}\n{}",
+        verified.stdout, verified.stderr
+    );
+    let json = verified.json.expect("results written");
+    assert!(metric(&json, "http_reqs")["count"].as_u64() >= Some(4));
+    assert!(metric(&json, "ws_connect_time")["count"].as_u64() >= Some(2));
+    // Without `insecure`, the self-signed certificate is refused: counted, not fatal.
+    assert_eq!(strict.status, 99, "{}", strict.stderr);
+    let json = strict.json.expect("results written");
+    let errors = json["errors"].as_object().expect("errors by kind");
+    assert!(
+        errors
+            .keys()
+            .any(|k| k.contains("tls") || k.contains("certificate")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn http2_without_tls_is_prior_knowledge_h2c() {
+    let plan = r#"
+name: h2c
+environments: { local: { mock: true } }
+stages: { short: { vus: 2, duration: 500ms } }
+scenarios:
+  api:
+    steps:
+      - request:
+          url: "{{ env.base_url }}/x"
+          version: http2
+          expect: { headers: { x-mock-http-version: "^HTTP/2$" } }
+thresholds:
+  checks: [ "rate == 100%" ]
+"#;
+    let run = run(plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
 }

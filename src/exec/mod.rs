@@ -14,6 +14,7 @@ mod controller;
 mod http;
 mod matcher;
 mod sampler;
+mod tls;
 mod vu;
 mod ws;
 
@@ -142,6 +143,8 @@ pub struct Shared {
     marks: Mutex<HashMap<String, Instant>>,
     /// Set to stop the run early.
     pub halt: Arc<Halt>,
+    /// TLS client configurations, shared by every VU.
+    pub tls: tls::Tls,
     /// WebSockets open now, for `ws_connections_active`.
     pub ws_open: std::sync::atomic::AtomicU32,
 }
@@ -260,6 +263,7 @@ async fn run(
     } = checked;
     let derive_vars = vars.clone();
     let environment = env.as_ref().and_then(|name| plan.environments.get(name));
+    let insecure = environment.is_some_and(|e| e.insecure);
     let mock = match environment
         .and_then(|e| e.mock.as_ref())
         .filter(|m| m.enabled())
@@ -383,6 +387,7 @@ async fn run(
         request_keys,
         marks: Mutex::new(HashMap::new()),
         halt: Arc::clone(&halt),
+        tls: tls::Tls::new(insecure),
         ws_open: std::sync::atomic::AtomicU32::new(0),
     });
     if options.handle_signals {

@@ -469,7 +469,12 @@ impl Vu {
         self.out.sample(shared, Sample::Count(keys.reqs.clone(), 1));
         let response = match self
             .http
-            .send(built, request.timeout.map_or(REQUEST_TIMEOUT, |d| d.0))
+            .send(
+                built,
+                request.timeout.map_or(REQUEST_TIMEOUT, |d| d.0),
+                request.version == Some(crate::plan::model::HttpVersion::Http2),
+                &shared.tls,
+            )
             .await
         {
             Ok(response) => response,

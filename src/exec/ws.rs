@@ -32,6 +32,7 @@ pub struct Received {
 }
 
 pub struct Connection {
+    shared: Arc<Shared>,
     sink: SplitSink<Stream, Message>,
     pub inbox: mpsc::Receiver<Received>,
     reader: JoinHandle<()>,
@@ -43,6 +44,9 @@ pub struct Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         self.reader.abort();
+        self.shared
+            .ws_open
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -55,9 +59,6 @@ pub async fn connect(
     timeout: Duration,
     max_message: usize,
 ) -> Result<Connection, String> {
-    if url.starts_with("wss://") {
-        return Err("wss is not supported yet: TLS lands with the rustls client".into());
-    }
     let mut request = url
         .as_str()
         .into_client_request()
@@ -77,13 +78,23 @@ pub async fn connect(
         .max_write_buffer_size(max_message)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    // `wss://` goes over the run's shared rustls configuration (ALPN http/1.1).
+    let connector = tokio_tungstenite::Connector::Rustls(Arc::clone(&shared.tls.http1));
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(config),
+        true,
+        Some(connector),
+    );
     let stream = match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok((stream, _))) => stream,
         Ok(Err(error)) => return Err(format!("ws connect: {error}")),
         Err(_) => return Err("ws connect: timeout".into()),
     };
     let (sink, source) = stream.split();
+    shared
+        .ws_open
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (queue, inbox) = mpsc::channel(INBOX);
     let reader = tokio::spawn(read(
         Arc::clone(shared),
@@ -92,6 +103,7 @@ pub async fn connect(
         queue,
     ));
     Ok(Connection {
+        shared: Arc::clone(shared),
         sink,
         inbox,
         reader,

@@ -131,9 +131,20 @@ pub async fn handle(Shared(state): Shared<Arc<State>>, request: Request) -> Resp
     state.counters.request(status, started.elapsed());
     state.counters.bytes_out.fetch_add(size as u64, Relaxed);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let version = match parts.version {
+        axum::http::Version::HTTP_2 => "HTTP/2",
+        axum::http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    };
     (
         status,
-        [(header::CONTENT_TYPE, "text/plain")],
+        [
+            (header::CONTENT_TYPE, "text/plain"),
+            (
+                header::HeaderName::from_static("x-mock-http-version"),
+                version,
+            ),
+        ],
         body_of(size),
     )
         .into_response()

@@ -34,6 +34,44 @@ pub struct MockSettings {
     pub status: u16,
     /// Body size of `fixed` answers, in bytes.
     pub body_size: usize,
+    /// Serve HTTPS and WSS (HTTP/1.1 and HTTP/2 by ALPN) with this PEM certificate chain
+    /// and private key.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+impl TlsFiles {
+    /// A rustls server configuration offering h2 and http/1.1.
+    fn server_config(&self) -> std::io::Result<rustls::ServerConfig> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let invalid = |what: &std::path::Path, e: &dyn std::fmt::Display| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", what.display()),
+            )
+        };
+        let certs = CertificateDer::pem_file_iter(&self.cert)
+            .map_err(|e| invalid(&self.cert, &e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(&self.cert, &e))?;
+        let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|e| invalid(&self.key, &e))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(&self.cert, &e))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| invalid(&self.cert, &e))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
 }
 
 impl Default for MockSettings {
@@ -42,6 +80,7 @@ impl Default for MockSettings {
             mode: MockMode::Fixed,
             status: 200,
             body_size: 256,
+            tls: None,
         }
     }
 }
@@ -68,7 +107,21 @@ impl MockServer {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (shutdown, stopped) = watch::channel(false);
+        let tls = match &settings.tls {
+            Some(files) => Some(Arc::new(files.server_config()?)),
+            None => None,
+        };
         let router = router(Arc::new(State::new(settings, stopped.clone())));
+        if let Some(tls) = tls {
+            let task = tokio::spawn(serve_tls(listener, router, tls, stopped));
+            return Ok(Self {
+                base_url: format!("https://{addr}"),
+                ws_url: format!("wss://{addr}/ws"),
+                addr,
+                shutdown,
+                task,
+            });
+        }
         let task = tokio::spawn(async move {
             let serve =
                 axum::serve(listener, router).with_graceful_shutdown(state::until_stopped(stopped));
@@ -98,6 +151,40 @@ impl MockServer {
     }
 }
 
+/// Serves `router` over TLS: each accepted connection is handshaken on its own task, then
+/// served as HTTP/1.1 (with upgrades, for WebSockets) or HTTP/2, as ALPN chose.
+async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    tls: Arc<rustls::ServerConfig>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors or a reset before accept: try the next one.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (acceptor, router) = (acceptor.clone(), router.clone());
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(stream).await else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(router);
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+        });
+    }
+}
+
 fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/ws", get(ws::upgrade))
@@ -118,19 +205,31 @@ pub fn run_blocking(settings: MockSettings, port: u16) -> std::io::Result<()> {
     runtime.block_on(async move {
         let server =
             MockServer::bind(settings.clone(), SocketAddr::from(([127, 0, 0, 1], port))).await?;
-        println!("loadplan mock ({:?} mode) listening", settings.mode);
-        println!("  http:      {}", server.base_url);
-        println!("  websocket: {}", server.ws_url);
-        println!("  phoenix:   ws://{}/socket/websocket", server.addr);
-        println!(
+        say(format_args!(
+            "loadplan mock ({:?} mode) listening",
+            settings.mode
+        ));
+        say(format_args!("  http:      {}", server.base_url));
+        say(format_args!("  websocket: {}", server.ws_url));
+        say(format_args!(
+            "  phoenix:   {}/socket/websocket",
+            server.ws_url.trim_end_matches("/ws")
+        ));
+        say(format_args!(
             "  metrics:   {}/metrics  stats: {}/stats",
             server.base_url, server.base_url
-        );
-        println!("Ctrl-C or SIGTERM stops it.");
+        ));
+        say(format_args!("Ctrl-C or SIGTERM stops it."));
         wait_for_signal().await;
         server.stop().await;
         Ok(())
     })
+}
+
+/// Prints a line to stdout; a closed stdout (the reader went away) is not an error.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 async fn wait_for_signal() {
