@@ -208,6 +208,11 @@ scenarios:
         (10..=40).contains(&iterations),
         "{iterations} iterations at 40/s for 1s"
     );
+    // Latency is reported raw and corrected for the start lag, never below the raw one.
+    let raw = &metric(&json, "http_req_duration")["trend"];
+    let corrected = &metric(&json, "http_req_duration_corrected")["trend"];
+    assert!(corrected["med"].as_f64() >= raw["med"].as_f64(), "{json:#}");
+    assert!(metric(&json, "iteration_duration_corrected")["count"].as_u64() > Some(0));
     let starved = run(plan, &["--stage", "starved"], &[]);
     let json = starved.json.expect("results written");
     // One VU busy 100 ms per iteration cannot start 40 a second: most are dropped, counted.

@@ -89,6 +89,20 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
     report_vus(&shared, 0);
 }
 
+/// The time within `[from, to]` at which the schedule's iteration count reaches `n`.
+fn due_at(schedule: &Schedule, n: u64, from: Duration, to: Duration) -> Duration {
+    let (mut low, mut high) = (from, to);
+    for _ in 0..24 {
+        let middle = low + (high - low) / 2;
+        if schedule.iterations_by(middle) >= n as f64 {
+            high = middle;
+        } else {
+            low = middle;
+        }
+    }
+    high
+}
+
 /// Tells the collector how many VUs are active and WebSockets open.
 fn report_vus(shared: &Shared, vus: usize) {
     shared.event(Event::Vus {
@@ -154,6 +168,7 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
     let end = schedule.duration();
     let mut ticker = tokio::time::interval(Duration::from_millis(5));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut previous = Duration::ZERO;
     loop {
         ticker.tick().await;
         let elapsed = begin.elapsed();
@@ -163,11 +178,13 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
         while let Ok(vu) = idle.try_recv() {
             parked.push(vu);
         }
-        // Whole iterations due by now; each is due at the tick that reaches it.
+        // Whole iterations due by now; each is started at the tick that reaches it.
         let due = schedule.iterations_by(elapsed).floor() as u64;
         while started_total < due {
             started_total += 1;
-            let intended = Instant::now();
+            // When this iteration was due: the instant the schedule's count reached it,
+            // found by bisection between the previous tick and this one.
+            let intended = begin + due_at(schedule, started_total, previous, elapsed);
             // The scenario furthest behind its weighted share gets the iteration.
             let Some(index) = (0..names.len())
                 .filter(|i| weights[*i] > 0.0)
@@ -193,6 +210,7 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
             let (shared, idle_tx, stop) = (Arc::clone(&shared), idle_tx.clone(), Arc::clone(&stop));
             tasks.push(tokio::spawn(async move {
                 let mut vu = vu;
+                vu.lag = Some(intended.elapsed());
                 vu.iteration(&shared, &stop).await;
                 shared.sample(Sample::Trend(
                     shared.key("iteration_duration_corrected", &vu.scenario, None),
@@ -201,6 +219,7 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
                 let _ = idle_tx.send(vu);
             }));
         }
+        previous = elapsed;
         tasks.retain(|task| !task.is_finished());
         report_vus(&shared, tasks.len());
     }

@@ -464,6 +464,8 @@ pub struct RequestKeys {
     pub name: Arc<str>,
     pub reqs: SeriesKey,
     pub duration: SeriesKey,
+    /// In arrival stages: the duration plus the iteration's start lag (wrk2's correction).
+    pub duration_corrected: SeriesKey,
     pub waiting: SeriesKey,
     pub failed: SeriesKey,
     pub checks: SeriesKey,
@@ -485,6 +487,7 @@ impl RequestKeys {
         Self {
             reqs: key("http_reqs"),
             duration: key("http_req_duration"),
+            duration_corrected: key("http_req_duration_corrected"),
             waiting: key("http_req_waiting"),
             failed: key("http_req_failed"),
             checks: key("checks"),

@@ -39,6 +39,9 @@ pub struct Vu {
     socket: Option<Connection>,
     last_send: Option<Instant>,
     iteration: u64,
+    /// In arrival stages: how late this iteration started after it was due; latencies are
+    /// also recorded with it added (`*_corrected`, coordinated omission as wrk2 corrects it).
+    pub lag: Option<Duration>,
 }
 
 impl Vu {
@@ -51,6 +54,7 @@ impl Vu {
             socket: None,
             last_send: None,
             iteration: 0,
+            lag: None,
         }
     }
 
@@ -265,6 +269,19 @@ impl Vu {
                     .filter(|sent| *sent >= waiting_since - Duration::from_secs(3600))
                     .unwrap_or(waiting_since);
                 let metric = expect.metric.as_deref().unwrap_or("ws_message_latency");
+                if let (Some(lag), None) = (self.lag, &expect.metric) {
+                    self.out.sample(
+                        shared,
+                        Sample::Trend(
+                            shared.key(
+                                "ws_message_latency_corrected",
+                                &self.scenario,
+                                expect.name.as_deref(),
+                            ),
+                            matched.at.saturating_duration_since(since) + lag,
+                        ),
+                    );
+                }
                 self.out.sample(
                     shared,
                     Sample::Trend(
@@ -495,6 +512,12 @@ impl Vu {
             shared,
             Sample::Trend(keys.duration.clone(), response.duration),
         );
+        if let Some(lag) = self.lag {
+            self.out.sample(
+                shared,
+                Sample::Trend(keys.duration_corrected.clone(), response.duration + lag),
+            );
+        }
         self.out.sample(
             shared,
             Sample::Trend(keys.waiting.clone(), response.waiting),
