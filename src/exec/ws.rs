@@ -140,7 +140,37 @@ async fn read(
     mut source: SplitStream<Stream>,
     queue: mpsc::Sender<Received>,
 ) {
-    while let Some(Ok(message)) = source.next().await {
+    use futures_util::FutureExt as _;
+    // Counts gathered while messages keep arriving, sent when the socket goes quiet (or
+    // every 64 messages): one channel send per burst instead of two per message.
+    let (mut messages, mut bytes) = (0u64, 0u64);
+    let mut samples: Vec<super::Event> = Vec::new();
+    let received_key = shared.key("ws_msgs_received", &scenario, None);
+    let flush = |messages: &mut u64, bytes: &mut u64, samples: &mut Vec<super::Event>| {
+        if *messages > 0 {
+            samples.push(super::Event::Sample(Sample::Count(
+                received_key.clone(),
+                *messages,
+            )));
+            samples.push(super::Event::Bytes {
+                received: *bytes,
+                sent: 0,
+            });
+            (*messages, *bytes) = (0, 0);
+        }
+        if !samples.is_empty() {
+            shared.batch(std::mem::take(samples));
+        }
+    };
+    loop {
+        let next = match source.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                flush(&mut messages, &mut bytes, &mut samples);
+                source.next().await
+            }
+        };
+        let Some(Ok(message)) = next else { break };
         let at = Instant::now();
         let text = match message {
             Message::Text(text) => text.to_string(),
@@ -148,21 +178,22 @@ async fn read(
             Message::Close(_) => break,
             _ => continue,
         };
-        shared.count("ws_msgs_received", &scenario, None, 1);
-        shared.event(super::Event::Bytes {
-            received: text.len() as u64,
-            sent: 0,
-        });
+        messages += 1;
+        bytes += text.len() as u64;
         let json = if text.trim_start().starts_with(['{', '[']) {
             serde_json::from_str(&text).ok()
         } else {
             None
         };
-        on_message(&shared, &scenario, &text, json.as_ref(), at);
+        on_message(&shared, &scenario, &text, json.as_ref(), at, &mut samples);
         let received = Received { text, json, at };
         // A VU that does not read its messages must not grow without bound.
         let _ = queue.try_send(received);
+        if messages >= 64 {
+            flush(&mut messages, &mut bytes, &mut samples);
+        }
     }
+    flush(&mut messages, &mut bytes, &mut samples);
 }
 
 /// Applies the scenario's `on_message` rules to an arriving message.
@@ -172,22 +203,22 @@ fn on_message(
     text: &str,
     json: Option<&serde_json::Value>,
     at: Instant,
+    out: &mut Vec<super::Event>,
 ) {
     let Some(rules) = shared
         .plan
         .scenarios
-        .get(&*scenario.to_string())
+        .get(&**scenario)
         .map(|s| &s.on_message)
     else {
         return;
     };
-    for (index, rule) in rules.iter().enumerate() {
+    for rule in rules {
         let matcher = &rule.matcher;
-        let regex = matcher.regex.as_ref().and_then(|_| {
-            shared.regex(&format!(
-                "/scenarios/{scenario}/on_message/{index}/match/regex"
-            ))
-        });
+        let regex = matcher
+            .regex
+            .as_deref()
+            .and_then(|pattern| shared.regex(pattern));
         let fits = matcher
             .json
             .as_ref()
@@ -202,19 +233,22 @@ fn on_message(
             continue;
         }
         if let Some(metric) = &rule.metric {
-            shared.count(metric, scenario, None, 1);
+            out.push(super::Event::Sample(Sample::Count(
+                shared.key(metric, scenario, None),
+                1,
+            )));
         }
         if let Some(path) = &rule.correlate {
             let id = json.and_then(|j| path.find(j)).map(id_text);
             if let Some(marked) = id.and_then(|id| shared.marked(&id)) {
-                shared.sample(Sample::Trend(
+                out.push(super::Event::Sample(Sample::Trend(
                     shared.key("broadcast_delivery_time", scenario, None),
                     at.saturating_duration_since(marked),
-                ));
-                shared.sample(Sample::Rate(
+                )));
+                out.push(super::Event::Sample(Sample::Rate(
                     shared.key("broadcast_delivered", scenario, None),
                     true,
-                ));
+                )));
             }
         }
     }
