@@ -107,7 +107,9 @@ impl HttpClient {
         });
         if !reuse {
             self.connection = None;
-            let sender = connect(secure, host, port, http2, tls).await?;
+            // Boxed: connecting (TCP, TLS, the HTTP handshake) is a large future that runs
+            // once per connection; inline, every request's future would carry and copy it.
+            let sender = Box::pin(connect(secure, host, port, http2, tls)).await?;
             self.connection = Some(Open {
                 secure,
                 host: host.to_owned(),

@@ -402,7 +402,17 @@ impl Vu {
         metric: &str,
     ) -> Result<(), String> {
         let started = Instant::now();
-        match ws::connect(shared, &self.scenario, url, headers, timeout, max_message).await {
+        // Boxed: the handshake's future is large and rare; inline it would be copied with
+        // every step's future.
+        let connecting = Box::pin(ws::connect(
+            shared,
+            &self.scenario,
+            url,
+            headers,
+            timeout,
+            max_message,
+        ));
+        match connecting.await {
             Ok(socket) => {
                 self.out.sample(
                     shared,
