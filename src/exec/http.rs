@@ -133,10 +133,11 @@ impl HttpClient {
                 {
                     request.headers_mut().insert(hyper::header::HOST, host);
                 }
-                *request.uri_mut() = uri.path_and_query().map_or_else(
-                    || Uri::from_static("/"),
-                    |pq| Uri::try_from(pq.as_str()).unwrap_or_else(|_| Uri::from_static("/")),
-                );
+                // The path alone, sharing the URI's bytes (no parse).
+                let mut parts = hyper::http::uri::Parts::default();
+                parts.path_and_query = uri.path_and_query().cloned();
+                *request.uri_mut() =
+                    Uri::from_parts(parts).unwrap_or_else(|_| Uri::from_static("/"));
                 sender.send_request(request).await
             }
             // HTTP/2 takes scheme and authority from the absolute URI.

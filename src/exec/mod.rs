@@ -366,10 +366,10 @@ async fn run(
             }
         }
     }
-    let request_keys = request_keys(&plan, &names);
     let base = minijinja::Value::from(minijinja::value::Serde(Value::Object(base)));
     let mut templates = templates;
     templates.freeze_constants(&base, &["env", "vars", "secrets", "stage"]);
+    let request_keys = request_keys(&plan, &names, &templates);
     let schedule = Schedule::of(&plan.stages[stage.as_str()]);
     let graceful = plan.stages[stage.as_str()].graceful_stop().0;
     let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
@@ -471,6 +471,8 @@ pub struct RequestKeys {
     pub checks: SeriesKey,
     /// The step's own `metric:`, if any.
     pub custom: Option<SeriesKey>,
+    /// The parsed URL, when it is the same for the whole run (no VU value, no `query`).
+    pub uri: Option<hyper::Uri>,
 }
 
 impl RequestKeys {
@@ -493,21 +495,33 @@ impl RequestKeys {
             checks: key("checks"),
             custom: request.metric.as_deref().map(key),
             name,
+            uri: None,
         }
     }
 }
 
-fn request_keys(plan: &Plan, names: &HashMap<String, Arc<str>>) -> HashMap<usize, RequestKeys> {
+fn request_keys(
+    plan: &Plan,
+    names: &HashMap<String, Arc<str>>,
+    templates: &TemplateSet,
+) -> HashMap<usize, RequestKeys> {
     let name_of = |text: &str| names.get(text).map_or_else(|| Arc::from(text), Arc::clone);
     let mut keys = HashMap::new();
     for (scenario, body) in &plan.scenarios {
         walk(&body.steps, &mut |step| {
             if let Step::Request(step) = step {
                 let request = &step.request;
-                keys.insert(
-                    std::ptr::from_ref(request) as usize,
-                    RequestKeys::new(&name_of, request, scenario),
-                );
+                let mut made = RequestKeys::new(&name_of, request, scenario);
+                let url = request.url.as_str();
+                let constant = if crate::plan::template::Template::is_dynamic(url) {
+                    templates.constant(url)
+                } else {
+                    Some(url)
+                };
+                if request.query.is_empty() {
+                    made.uri = constant.and_then(|url| hyper::Uri::try_from(url).ok());
+                }
+                keys.insert(std::ptr::from_ref(request) as usize, made);
             }
         });
     }

@@ -436,21 +436,28 @@ impl Vu {
         capture: Option<&str>,
     ) -> Result<(), String> {
         let templates = &shared.templates;
-        let mut url = self.context.string(templates, request.url.as_str())?;
-        for (index, (key, value)) in request.query.iter().enumerate() {
-            let value = self.context.string(templates, value.as_str())?;
-            url.push(if index == 0 && !url.contains('?') {
-                '?'
-            } else {
-                '&'
-            });
-            url.push_str(&encode(key));
-            url.push('=');
-            url.push_str(&encode(&value));
-        }
+        let keys = shared.request_keys(request, &self.scenario);
+        let uri = match &keys.uri {
+            Some(uri) => uri.clone(),
+            None => {
+                let mut url = self.context.string(templates, request.url.as_str())?;
+                for (index, (key, value)) in request.query.iter().enumerate() {
+                    let value = self.context.string(templates, value.as_str())?;
+                    url.push(if index == 0 && !url.contains('?') {
+                        '?'
+                    } else {
+                        '&'
+                    });
+                    url.push_str(&encode(key));
+                    url.push('=');
+                    url.push_str(&encode(&value));
+                }
+                hyper::Uri::try_from(url).map_err(|e| format!("request: invalid URL: {e}"))?
+            }
+        };
         let mut builder = hyper::Request::builder()
             .method(request.method.as_str())
-            .uri(url.as_str());
+            .uri(uri);
         for (name, value) in &request.headers {
             builder = builder.header(
                 name.as_str(),
@@ -487,7 +494,6 @@ impl Vu {
         let built = builder
             .body(Full::new(body.clone()))
             .map_err(|e| format!("request: {e}"))?;
-        let keys = shared.request_keys(request, &self.scenario);
         if let (Some(path), Some(value)) = (&request.mark, &sent_json)
             && let Some(id) = path.find(value)
         {
