@@ -137,10 +137,10 @@ pub fn server_views(server: &BTreeMap<String, ServerMetric>) -> Vec<ServerView> 
 fn server_view(name: &str, metric: &ServerMetric) -> ServerView {
     let unit = Unit::of(name);
     let figures = match metric.kind {
-        None => format!(
-            "missing: {}",
-            metric.missing.as_deref().unwrap_or("no samples")
-        ),
+        None => metric
+            .missing
+            .clone()
+            .unwrap_or_else(|| "no samples".to_owned()),
         Some(kind) => figures_text(kind, unit, metric),
     };
     ServerView {
@@ -354,7 +354,7 @@ mod tests {
         assert_eq!(view.kind, None);
         assert_eq!(
             view.figures,
-            "missing: source `down` failed 12 of 12 samples: connection refused"
+            "source `down` failed 12 of 12 samples: connection refused"
         );
         assert_eq!(
             server_view("x.y", &metric(ServerKind::Counter)).figures,

@@ -439,19 +439,23 @@ pub fn format_in(value: Option<f64>, unit: &str) -> String {
 }
 
 /// A collected or derived figure: whole numbers as they are, others to about four
-/// significant digits (`485`, `1234.5`, `47.95`, `0.000475`).
+/// significant digits, without trailing zeros (`485`, `1234.5`, `47.95`, `6.6`,
+/// `0.000475`).
 pub fn format_figure(value: f64) -> String {
     let magnitude = value.abs();
     if !value.is_finite() {
         "-".to_owned()
     } else if value.fract() == 0.0 && magnitude < 1e15 {
         format!("{value:.0}")
-    } else if magnitude >= 100.0 {
-        format!("{value:.1}")
-    } else if magnitude >= 1.0 {
-        format!("{value:.2}")
     } else {
-        let text = format!("{value:.6}");
+        let decimals = if magnitude >= 100.0 {
+            1
+        } else if magnitude >= 1.0 {
+            2
+        } else {
+            6
+        };
+        let text = format!("{value:.decimals$}");
         text.trim_end_matches('0').trim_end_matches('.').to_owned()
     }
 }
