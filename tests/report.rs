@@ -541,3 +541,278 @@ outputs:
     }
     assert!(!doc.contains("s3cr3t-token"));
 }
+
+const SERVER_PLAN: &str = r#"
+name: fixture-server
+environments:
+  local: { mock: true }
+stages:
+  smoke: { vus: 10, duration: 30s }
+scenarios:
+  user:
+    steps:
+      - request: { method: POST, url: "{{ env.base_url }}/ingest", name: publish }
+collect:
+  - prometheus: { name: mock, url: "{{ env.base_url }}/metrics" }
+  - json: { name: down, url: "http://127.0.0.1:9/varz", kind: counter, fields: { in_msgs: /in_msgs } }
+  - process: { name: server, process_name: loadplan }
+derived:
+  efficiency_percent: "mock.mock_http_requests_total / http_reqs.count * 100"
+  bytes_per_request: "mock.mock_http_bytes_in_total / mock.mock_http_requests_total"
+  down_rate: "down.in_msgs / duration_s"
+thresholds:
+  http_req_failed: [ "rate < 5%" ]
+  efficiency_percent: [ "value > 99%" ]
+  bytes_per_request: [ "value < 512" ]
+  server.cpu_percent: [ "avg < 80%" ]
+  mock.mock_http_request_duration_seconds: [ "p95 < 50ms", "p99 < 0.4ms" ]
+  "mock.mock_http_requests_total{status:200}": [ "rate > 6" ]
+  down.in_msgs: [ "rate > 0" ]
+  down_rate: [ "value > 0" ]
+"#;
+
+/// What the sources of `SERVER_PLAN` collected over a 30-second run: a Prometheus
+/// counter with a labelled series, a histogram in seconds, process gauges, and a JSON
+/// source that never answered.
+fn collected(results: &mut Results) {
+    use loadplan::collect::{ServerKind, ServerMetric, SourceReport};
+    let metric = |kind: ServerKind| ServerMetric {
+        kind: Some(kind),
+        samples: 7,
+        ..ServerMetric::default()
+    };
+    let counter = |delta: f64| ServerMetric {
+        delta: Some(delta),
+        rate: Some(delta / 30.0),
+        ..metric(ServerKind::Counter)
+    };
+    let server = [
+        ("mock.mock_http_requests_total", counter(200.0)),
+        ("mock.mock_http_requests_total{status:200}", counter(198.0)),
+        ("mock.mock_http_bytes_in_total", counter(104_857.0)),
+        (
+            "mock.mock_http_request_duration_seconds",
+            ServerMetric {
+                count: Some(200.0),
+                sum: Some(0.0625),
+                avg: Some(0.0003125),
+                p50: Some(0.00025),
+                p95: Some(0.000475),
+                p99: Some(0.000495),
+                buckets: vec![[Some(0.0005), Some(200.0)], [None, Some(200.0)]],
+                ..metric(ServerKind::Histogram)
+            },
+        ),
+        (
+            "server.cpu_percent",
+            ServerMetric {
+                start: Some(0.0),
+                end: Some(41.5),
+                avg: Some(37.25),
+                min: Some(0.0),
+                max: Some(62.125),
+                delta: Some(41.5),
+                ..metric(ServerKind::Gauge)
+            },
+        ),
+        (
+            "server.rss_bytes",
+            ServerMetric {
+                start: Some(27_267_072.0),
+                end: Some(28_504_064.0),
+                avg: Some(28_350_805.3),
+                min: Some(27_267_072.0),
+                max: Some(28_504_064.0),
+                delta: Some(1_236_992.0),
+                ..metric(ServerKind::Gauge)
+            },
+        ),
+        (
+            "down.in_msgs",
+            ServerMetric {
+                missing: Some("source `down` failed 7 of 7 samples: connection refused".into()),
+                ..ServerMetric::default()
+            },
+        ),
+    ];
+    results.server = server
+        .into_iter()
+        .map(|(name, metric)| (name.to_owned(), metric))
+        .collect();
+    let source = |kind: &str, samples: u32, failed: u32, error: Option<&str>| SourceReport {
+        kind: kind.into(),
+        samples,
+        failed,
+        error: error.map(Into::into),
+    };
+    results.sources = [
+        ("mock", source("prometheus", 7, 0, None)),
+        ("down", source("json", 0, 7, Some("connection refused"))),
+        (
+            "server",
+            source("process", 6, 1, Some("timed out after 1s")),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, source)| (name.to_owned(), source))
+    .collect();
+}
+
+/// The results document of `SERVER_PLAN`'s run: client figures as in `run`, plus the
+/// collected metrics and the derived ones computed from them as `loadplan run` does.
+fn server_run(with_server: bool) -> RunDocument {
+    let (checked, diagnostics) = plan::load(SERVER_PLAN, &Selection::default());
+    let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let mut results = results(1.0, false);
+    if with_server {
+        collected(&mut results);
+        let texts = checked.plan.derived.clone();
+        let values = loadplan::collect::derive::RunValues {
+            vars: &checked.vars,
+            stage_duration_s: 30.0,
+        };
+        results.derived = loadplan::collect::derive(&checked.derived, &texts, &results, &values);
+    }
+    let verdict = loadplan::verdict::judge(&checked.thresholds, &results, None);
+    let figures = loadplan::report::figures(&results);
+    let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let meta = Meta {
+        plan: "fixture-server",
+        plan_file: None,
+        env: Some("local"),
+        stage: "smoke",
+        started,
+        finished: started + Duration::from_secs(30),
+        label: None,
+    };
+    let mut document = RunDocument::new(&meta, &results, &figures, &verdict);
+    document.git_commit = None;
+    document.loadplan_version = "0.0.0-test".into();
+    document
+}
+
+#[test]
+fn server_and_derived_tables() {
+    let run = server_run(true);
+    let (block, _) = render_markdown(
+        &MarkdownTarget::default(),
+        &run,
+        None,
+        &ReportOptions::default(),
+        None,
+    )
+    .unwrap();
+    check("server.md", &block);
+    // Without collected or derived metrics the report has neither table.
+    let plain = run_without_server();
+    let (block, _) = render_markdown(
+        &MarkdownTarget::default(),
+        &plain,
+        None,
+        &ReportOptions::default(),
+        None,
+    )
+    .unwrap();
+    assert!(!block.contains("**Server**"), "{block}");
+    assert!(!block.contains("**Derived**"), "{block}");
+    assert!(!block.contains("failed samples"), "{block}");
+}
+
+/// `run`'s document: no `collect:`, no `derived:`.
+fn run_without_server() -> RunDocument {
+    run(1.0, 0, None, true)
+}
+
+#[test]
+fn custom_templates_see_server_and_derived_metrics() {
+    let run = server_run(true);
+    let template = "\
+{% for m in server if m.kind == \"counter\" %}{{ m.name }} {{ m.delta | num }} {{ m.rate | num }}/s\n{% endfor %}\
+{{ server_metric[\"server.cpu_percent\"].avg }} {{ server_metric[\"server.rss_bytes\"].unit }}\n\
+{% for s in sources %}{{ s.name }}:{{ s.kind }}:{{ s.samples }}/{{ s.failed }} {% endfor %}|\n\
+{{ derived_metric.efficiency_percent.value | num }} {{ derived_metric.down_rate.value_text }} ({{ derived_metric.down_rate.reason }})\n";
+    let target = MarkdownTarget {
+        template: Some(("server.md.j2".into(), template.into())),
+        ..MarkdownTarget::default()
+    };
+    let (block, _) = render_markdown(&target, &run, None, &ReportOptions::default(), None).unwrap();
+    assert_eq!(
+        block,
+        "mock.mock_http_bytes_in_total 104857 3495.23/s\n\
+         mock.mock_http_requests_total 200 6.67/s\n\
+         mock.mock_http_requests_total{status:200} 198 6.6/s\n\
+         37.25 bytes\n\
+         down:json:0/7 mock:prometheus:7/0 server:process:6/1 |\n\
+         100 n/a (`down.in_msgs` has no value: source `down` failed 7 of 7 samples: connection refused)\n"
+    );
+}
+
+#[test]
+fn junit_shows_collected_and_derived_thresholds_in_their_units() {
+    let run = server_run(true);
+    let report = Report::new(&run, None, &ReportOptions::default()).unwrap();
+    let xml = junit::render(&report).unwrap();
+    check("server-junit.xml", &xml);
+    assert_eq!(xml.matches("<testcase").count(), 9, "{xml}");
+    for expected in [
+        // `99%` of a derived metric is the number 99, not a share.
+        r#"<testcase name="efficiency_percent value &gt; 99%" classname="fixture-server.smoke">
+            <properties>
+                <property name="value" value="100"/>
+                <property name="limit" value="99"/>"#,
+        r#"<property name="value" value="524.3"/>"#,
+        // A `_seconds` histogram checked against a time compares in ms.
+        r#"<property name="value" value="0.47ms"/>
+                <property name="limit" value="50ms"/>"#,
+        r#"message="p99 &lt; 0.4ms: value 0.49ms, limit 0.40ms""#,
+        r#"<property name="value" value="37.25"/>
+                <property name="limit" value="80"/>"#,
+        r#"<property name="value" value="6.6"/>
+                <property name="limit" value="6"/>"#,
+        "message=\"rate &gt; 0: `down.in_msgs` has no rate: source `down` failed 7 of 7 samples: connection refused\"",
+        "message=\"value &gt; 0: `down_rate` is n/a: `down.in_msgs` has no value",
+    ] {
+        assert!(xml.contains(expected), "{expected}\n{xml}");
+    }
+    assert_eq!(xml.matches("<failure").count(), 4, "{xml}");
+}
+
+#[test]
+fn csv_history_gains_collected_and_derived_columns() {
+    let options = ReportOptions::default();
+    let before = server_run(false);
+    let after = server_run(true);
+    let one = history::append("", &Report::new(&before, None, &options).unwrap()).unwrap();
+    assert!(!one.contains("mock."), "{one}");
+    let two = history::append(&one, &Report::new(&after, None, &options).unwrap()).unwrap();
+    let three = history::append(&two, &Report::new(&after, None, &options).unwrap()).unwrap();
+    assert!(three.starts_with(&two), "same columns: one more row");
+    check("server-history.csv", &three);
+    let mut reader = csv::Reader::from_reader(three.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(Into::into).collect();
+    let old = one.lines().next().unwrap().split(',').count();
+    assert_eq!(
+        header[old..],
+        [
+            "mock.mock_http_bytes_in_total.delta",
+            "mock.mock_http_bytes_in_total.rate",
+            "mock.mock_http_request_duration_seconds.count",
+            "mock.mock_http_request_duration_seconds.p50",
+            "mock.mock_http_request_duration_seconds.p95",
+            "mock.mock_http_request_duration_seconds.p99",
+            "mock.mock_http_requests_total.delta",
+            "mock.mock_http_requests_total.rate",
+            "mock.mock_http_requests_total{status:200}.delta",
+            "mock.mock_http_requests_total{status:200}.rate",
+            "server.cpu_percent.avg",
+            "server.cpu_percent.min",
+            "server.cpu_percent.max",
+            "server.rss_bytes.avg",
+            "server.rss_bytes.min",
+            "server.rss_bytes.max",
+            "derived.efficiency_percent",
+            "derived.bytes_per_request",
+            "derived.down_rate",
+        ][..]
+    );
+}

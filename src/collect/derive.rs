@@ -199,9 +199,12 @@ fn lookup(
     let aggregation = parse_check(&format!("{aggregation} > 0"))
         .map_err(|_| format!("`{aggregation}` is not an aggregation"))?
         .aggregation;
-    let counter =
-        crate::plan::metric::builtin(metric) == Some(crate::plan::metric::MetricKind::Counter);
-    results.figure(metric, aggregation, |_| true, counter)
+    // A count of something that never happened is 0, not n/a: a run without a single
+    // `ws_connect_errors` sample, or one whose every handshake failed (no
+    // `ws_connect_time`), still has a connection failure rate.
+    let zero_if_absent = matches!(aggregation, Aggregation::Count)
+        || crate::plan::metric::builtin(metric) == Some(crate::plan::metric::MetricKind::Counter);
+    results.figure(metric, aggregation, |_| true, zero_if_absent)
 }
 
 #[cfg(test)]
@@ -336,6 +339,31 @@ mod tests {
                 "nats.in_msgs.rate + app.cpu_percent",
                 Some(150.0),
                 None,
+            ),
+            // Counts of what never happened are 0: no error, no handshake.
+            (
+                "connect_failure_percent",
+                "ws_connect_errors.count / (http_reqs.count + ws_connect_errors.count) * 100",
+                Some(0.0),
+                None,
+            ),
+            (
+                "all_failed_percent",
+                "http_reqs.count / (ws_connect_time.count + http_reqs.count) * 100",
+                Some(100.0),
+                None,
+            ),
+            (
+                "nothing_tried",
+                "ws_connect_errors.count / ws_connect_time.count",
+                None,
+                Some("division by zero"),
+            ),
+            (
+                "no_latency",
+                "ws_connect_time.p95",
+                None,
+                Some("`ws_connect_time` has no samples"),
             ),
         ];
         let derived: Vec<(String, Expr)> = table

@@ -1,9 +1,11 @@
 //! The CSV history: one row per run appended to a file, with stable columns. The run's
 //! columns come first (`started` … `errors`), then each metric's figures
-//! (`ws_connect_time.p95_ms`, `http_reqs.count`, …). A metric the file has not seen adds
+//! (`ws_connect_time.p95_ms`, `http_reqs.count`, …), each collected metric's
+//! (`mock.mock_http_requests_total.delta`) and each derived one (`derived.NAME`). A metric the file has not seen adds
 //! its columns at the end: the header is rewritten (atomically, with the rows padded with
 //! empty cells) and older rows keep their values under their columns.
 
+use super::collected::history_cells;
 use super::model::{Report, format_number};
 
 /// The run's columns, always first, in this order.
@@ -85,6 +87,7 @@ pub fn record(report: &Report) -> Vec<(String, String)> {
             }
         }
     }
+    cells.extend(history_cells(&report.server, &report.derived));
     cells
 }
 

@@ -16,7 +16,7 @@ pub const DEFAULT_TEMPLATE: &str = include_str!("templates/report.md.j2");
 pub const DEFAULT_ROW_TEMPLATE: &str = include_str!("templates/row.md.j2");
 
 /// The filters templates get besides minijinja's built-in ones.
-pub const FILTERS: [&str; 6] = ["ms", "pct", "delta", "num", "secs", "date"];
+pub const FILTERS: [&str; 7] = ["ms", "pct", "delta", "num", "secs", "date", "cell"];
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -46,7 +46,15 @@ fn environment() -> Environment<'static> {
         v.map_or_else(|| "-".to_owned(), seconds)
     });
     env.add_filter("date", crate::plan::template::date);
+    env.add_filter("cell", |v: String| cell(&v));
     env
+}
+
+/// Text safe inside a Markdown table cell: `|` escaped, line breaks as spaces.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+        .replace("\r\n", " ")
+        .replace(['\n', '\r'], " ")
 }
 
 /// `42s`, `3m 05s`, `1h 02m`.
@@ -101,5 +109,10 @@ mod tests {
         assert_eq!(seconds(2.5), "2.5s");
         assert_eq!(seconds(185.0), "3m 05s");
         assert_eq!(seconds(3720.0), "1h 02m");
+    }
+
+    #[test]
+    fn table_cells() {
+        assert_eq!(cell("a | b\nc\r\nd"), "a \\| b c d");
     }
 }

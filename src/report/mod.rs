@@ -3,6 +3,7 @@
 //! from one [`model::Report`].
 
 pub mod chart;
+pub mod collected;
 pub mod command;
 pub mod document;
 pub mod history;

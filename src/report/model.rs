@@ -7,9 +7,12 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use super::collected::{
+    DerivedView, ServerView, SourceView, derived_views, server_views, source_views,
+};
 use super::json::RunDocument;
 use super::{Figures, Trend};
-use crate::plan::threshold::{Aggregation, Operand, parse_check, parse_selector};
+use crate::plan::threshold::{Aggregation, Check, Operand, Unit, parse_check, parse_selector};
 use crate::results::{Results, SeriesData};
 
 /// The regression rule of the baselines document: baseline × 1.2.
@@ -45,6 +48,16 @@ pub struct Report {
     pub chart: Option<String>,
     /// The cells of the history table row (seed 004's columns).
     pub history: HistoryView,
+    /// Every collected (`collect:`) metric, in name order; empty without sources.
+    pub server: Vec<ServerView>,
+    /// The same, by full name: `server_metric["mock.mock_http_requests_total"].delta`.
+    pub server_metric: IndexMap<String, ServerView>,
+    /// Every `collect:` source with its samples and failures, in name order.
+    pub sources: Vec<SourceView>,
+    /// Every derived metric, in plan order.
+    pub derived: Vec<DerivedView>,
+    /// The same, by name: `derived_metric.throughput_msg_per_sec.value`.
+    pub derived_metric: IndexMap<String, DerivedView>,
 }
 
 /// Run metadata.
@@ -227,20 +240,30 @@ impl Report {
                     .map_or_else(|| outcome.key.clone(), |s| s.metric.clone());
                 let check = parse_check(&outcome.check).ok();
                 let kind = metric.get(&name).map(|m| m.kind.as_str());
-                let unit = unit_of(kind, &outcome.check, check.as_ref().map(|c| c.aggregation));
+                let unit = if outcome.plain {
+                    plain_unit(&name, check.as_ref())
+                } else {
+                    unit_of(kind, &outcome.check, check.as_ref().map(|c| c.aggregation))
+                };
+                // Collected and derived figures keep their precision (`0.0123`, `37.46`).
+                let text = |v: Option<f64>| match v {
+                    Some(v) if outcome.plain && unit.is_empty() => format_figure(v),
+                    _ => format_in(v, unit),
+                };
                 ThresholdView {
                     key: outcome.key.clone(),
                     metric: name,
                     check: outcome.check.clone(),
                     value: outcome.value,
                     limit: outcome.limit,
-                    value_text: format_in(outcome.value, unit),
-                    limit_text: format_in(outcome.limit, unit),
+                    value_text: text(outcome.value),
+                    limit_text: text(outcome.limit),
                     unit: unit.to_owned(),
                     passed: outcome.passed,
                     status: if outcome.passed { "pass" } else { "fail" }.to_owned(),
                     reason: outcome.reason.clone(),
                     regression: check
+                        .as_ref()
                         .is_some_and(|c| matches!(c.operand, Operand::Baseline { .. })),
                 }
             })
@@ -290,6 +313,8 @@ impl Report {
             delta_p95_broadcast: delta_p95("broadcast_delivery_time"),
             result: pass_fail(run.passed).to_owned(),
         };
+        let server = server_views(&run.results.server);
+        let derived = derived_views(&run.results.derived);
         Ok(Self {
             run: run_view,
             metrics,
@@ -308,6 +333,14 @@ impl Report {
             regression_factor: factor,
             chart: None,
             history,
+            server_metric: server.iter().map(|m| (m.name.clone(), m.clone())).collect(),
+            server,
+            sources: source_views(&run.results.sources),
+            derived_metric: derived
+                .iter()
+                .map(|d| (d.name.clone(), d.clone()))
+                .collect(),
+            derived,
         })
     }
 }
@@ -375,6 +408,26 @@ fn unit_of(kind: Option<&str>, check: &str, aggregation: Option<Aggregation>) ->
     }
 }
 
+/// The unit of a collected or derived metric's threshold figures: numbers in the metric's
+/// own unit (`80%` of `cpu_percent` is 80), except a `_seconds` metric checked against a
+/// time, which the verdict compares in ms.
+fn plain_unit(metric: &str, check: Option<&Check>) -> &'static str {
+    let time = check.is_some_and(|c| {
+        matches!(
+            c.operand,
+            Operand::Value {
+                unit: Unit::Time,
+                ..
+            }
+        )
+    });
+    if time && metric.ends_with("_seconds") {
+        "ms"
+    } else {
+        ""
+    }
+}
+
 /// A figure in a unit: `12.3ms`, `4.2%`, `17`.
 pub fn format_in(value: Option<f64>, unit: &str) -> String {
     match (value, unit) {
@@ -382,6 +435,28 @@ pub fn format_in(value: Option<f64>, unit: &str) -> String {
         (Some(v), "ms") => format_ms(v),
         (Some(v), "%") => format_percent(v),
         (Some(v), _) => format_number(v),
+    }
+}
+
+/// A collected or derived figure: whole numbers as they are, others to about four
+/// significant digits, without trailing zeros (`485`, `1234.5`, `47.95`, `6.6`,
+/// `0.000475`).
+pub fn format_figure(value: f64) -> String {
+    let magnitude = value.abs();
+    if !value.is_finite() {
+        "-".to_owned()
+    } else if value.fract() == 0.0 && magnitude < 1e15 {
+        format!("{value:.0}")
+    } else {
+        let decimals = if magnitude >= 100.0 {
+            1
+        } else if magnitude >= 1.0 {
+            2
+        } else {
+            6
+        };
+        let text = format!("{value:.decimals$}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
     }
 }
 

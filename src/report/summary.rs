@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::Figures;
+use super::model::format_figure as number;
 use crate::collect::ServerKind;
 use crate::results::Results;
 use crate::verdict::Verdict;
@@ -40,22 +41,6 @@ fn shown(outcome: &crate::verdict::Outcome, value: f64) -> String {
         ms(value)
     } else {
         let text = format!("{value:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
-
-/// A server-side figure: whole numbers as they are, others to about four significant
-/// digits.
-fn number(value: f64) -> String {
-    let magnitude = value.abs();
-    if value.fract() == 0.0 && magnitude < 1e15 {
-        format!("{value:.0}")
-    } else if magnitude >= 100.0 {
-        format!("{value:.1}")
-    } else if magnitude >= 1.0 {
-        format!("{value:.2}")
-    } else {
-        let text = format!("{value:.6}");
         text.trim_end_matches('0').trim_end_matches('.').to_owned()
     }
 }
