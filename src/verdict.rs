@@ -190,11 +190,11 @@ mod tests {
     }
 
     fn key(metric: &str, name: Option<&str>) -> SeriesKey {
-        SeriesKey {
+        SeriesKey::from(crate::results::Series {
             metric: metric.into(),
             scenario: "s".into(),
             name: name.map(Into::into),
-        }
+        })
     }
 
     fn results() -> Results {

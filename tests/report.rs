@@ -40,11 +40,11 @@ thresholds:
 "#;
 
 fn key(metric: &str, name: Option<&str>) -> SeriesKey {
-    SeriesKey {
+    SeriesKey::from(loadplan::results::Series {
         metric: metric.into(),
         scenario: "user".into(),
         name: name.map(Into::into),
-    }
+    })
 }
 
 /// A 30-second run whose latencies are `1..=100` × a per-metric step × `scale` ms.

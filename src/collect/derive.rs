@@ -223,11 +223,11 @@ mod tests {
             ..Results::default()
         };
         results.record(Sample::Count(
-            SeriesKey {
+            SeriesKey::from(crate::results::Series {
                 metric: "http_reqs".into(),
                 scenario: "s".into(),
                 name: None,
-            },
+            }),
             200,
         ));
         let counter = |delta: f64| ServerMetric {

@@ -18,6 +18,7 @@ mod tls;
 mod vu;
 mod ws;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -185,11 +186,11 @@ impl Shared {
     }
 
     pub fn key(&self, metric: &str, scenario: &str, name: Option<&str>) -> SeriesKey {
-        SeriesKey {
+        SeriesKey::from(crate::results::Series {
             metric: self.name(metric),
             scenario: self.name(scenario),
             name: name.map(|n| self.name(n)),
-        }
+        })
     }
 
     pub fn count(&self, metric: &str, scenario: &str, name: Option<&str>, n: u64) {
@@ -197,13 +198,13 @@ impl Shared {
     }
 
     /// The series keys of a request step of `scenario`.
-    pub fn request_keys(&self, request: &Request, scenario: &str) -> RequestKeys {
+    pub fn request_keys(&self, request: &Request, scenario: &str) -> Cow<'_, RequestKeys> {
         match self
             .request_keys
             .get(&(std::ptr::from_ref(request) as usize))
         {
-            Some(keys) => keys.clone(),
-            None => RequestKeys::new(&|text| self.name(text), request, scenario),
+            Some(keys) => Cow::Borrowed(keys),
+            None => Cow::Owned(RequestKeys::new(&|text| self.name(text), request, scenario)),
         }
     }
 
@@ -481,10 +482,12 @@ impl RequestKeys {
             Some(name) => name_of(name),
             None => name_of(&format!("{} {}", request.method.as_str(), request.url)),
         };
-        let key = |metric: &str| SeriesKey {
-            metric: name_of(metric),
-            scenario: name_of(scenario),
-            name: Some(Arc::clone(&name)),
+        let key = |metric: &str| {
+            SeriesKey::from(crate::results::Series {
+                metric: name_of(metric),
+                scenario: name_of(scenario),
+                name: Some(Arc::clone(&name)),
+            })
         };
         Self {
             reqs: key("http_reqs"),

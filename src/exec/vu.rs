@@ -517,13 +517,8 @@ impl Vu {
                 return Err(failure.kind());
             }
         };
-        self.out.event(
-            shared,
-            Event::Bytes {
-                sent: body.len() as u64,
-                received: response.body.len() as u64,
-            },
-        );
+        self.out.sent += body.len() as u64;
+        self.out.received += response.body.len() as u64;
         self.out.sample(
             shared,
             Sample::Trend(keys.duration.clone(), response.duration),
@@ -622,6 +617,9 @@ impl Vu {
 #[derive(Default)]
 struct Outbox {
     events: Vec<Event>,
+    /// HTTP bytes since the last send, sent as one event.
+    sent: u64,
+    received: u64,
 }
 
 /// Events a VU holds before it sends them anyway.
@@ -647,6 +645,12 @@ impl Outbox {
     }
 
     fn flush(&mut self, shared: &Shared) {
+        if self.sent > 0 || self.received > 0 {
+            self.events.push(Event::Bytes {
+                sent: std::mem::take(&mut self.sent),
+                received: std::mem::take(&mut self.received),
+            });
+        }
         if !self.events.is_empty() {
             shared.batch(std::mem::take(&mut self.events));
         }
