@@ -4,7 +4,10 @@
 # (a) Latency: VUS VUs (default 10) in a closed loop on GET /?delay=20 (the mock answers
 #     after 20 ms) for SECS seconds; loadplan's http_req_duration p50 (from --out json,
 #     `metrics`, in ms) must be within 0.5 ms of 20 ms. wrk runs the same load in the
-#     same run (alternating), as a reference for what the mock itself adds.
+#     same run (alternating), as a reference for what the mock itself adds. Both tools
+#     also run against bench/delay_server.py (a Python server that answers after a precise
+#     20 ms clock_nanosleep, pinned to CPU 1), a truer "fixed 20 ms" server: the mock's
+#     tokio sleep ends on a 1 ms timer tick. REF=0 skips it.
 # (b) Arrival rate: an arrival stage at RATE iterations/s (default 1,000/s) held for
 #     ARRIVAL_SECS seconds (default 20), each iteration one GET /?delay=20. Started
 #     iterations per second = (iterations + dropped_iterations) / ARRIVAL_SECS must be
@@ -22,6 +25,7 @@ VUS=${VUS:-10}
 RATE=${RATE:-1000}
 ARRIVAL_SECS=${ARRIVAL_SECS:-20}
 DELAY=${DELAY:-20}
+REF=${REF:-1}
 export PATH="$HOME/.cargo/bin:$PATH"
 ulimit -n 20000
 
@@ -34,8 +38,10 @@ fi
 run=$(mktemp -d /tmp/accuracy.XXXXXX)
 port=$(( 20000 + RANDOM % 20000 ))
 mock=""
+ref=""
 cleanup() {
     [ -n "$mock" ] && { kill "$mock" 2>/dev/null; wait "$mock" 2>/dev/null; } || true
+    [ -n "$ref" ] && { kill "$ref" 2>/dev/null; wait "$ref" 2>/dev/null; } || true
     rm -rf "$run"
 }
 trap cleanup EXIT
@@ -43,13 +49,24 @@ trap cleanup EXIT
 mock=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null && break; sleep 0.1; done
 URL="http://127.0.0.1:$port/?delay=$DELAY"
+targets=mock
+if [ "$REF" = 1 ]; then
+    ref_port=$((port + 1))
+    taskset -c 1 python3 bench/delay_server.py "$ref_port" "$DELAY" 2>/dev/null &
+    ref=$!
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$ref_port/" >/dev/null && break; sleep 0.1; done
+    targets="mock ref"
+fi
+target_url() { if [ "$1" = mock ]; then echo "$URL"; else echo "http://127.0.0.1:$ref_port/"; fi; }
 
 cat > "$run/latency.yaml" <<PLAN
 name: accuracy-latency
-environments: { mock: { base_url: "http://127.0.0.1:$port" } }
+environments:
+  mock: { base_url: "http://127.0.0.1:$port/?delay=$DELAY" }
+  ref: { base_url: "http://127.0.0.1:$((port + 1))/" }
 stages: { load: { vus: $VUS, duration: ${SECS}s, graceful_stop: 5s } }
 scenarios:
-  get: { steps: [ { request: { url: "{{ env.base_url }}/?delay=$DELAY" } } ] }
+  get: { steps: [ { request: { url: "{{ env.base_url }}" } } ] }
 PLAN
 cat > "$run/arrival.yaml" <<PLAN
 name: accuracy-arrival
@@ -83,16 +100,19 @@ to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$
 echo "accuracy against loadplan mock on port $port, loadplan=$LOADPLAN" >&2
 : > "$run/lat.txt"; : > "$run/arr.txt"
 for ((r = 1; r <= REPS; r++)); do
-    # (a) latency, alternating loadplan and wrk
+    # (a) latency, alternating loadplan and wrk, on each target
+    for target in $targets; do
     for tool in $( ((r % 2)) && echo "loadplan wrk" || echo "wrk loadplan"); do
+        f="$run/lat.$target.$r"
         if [ "$tool" = loadplan ]; then
-            timeout -k 5 $((SECS + 40)) "$LOADPLAN" run "$run/latency.yaml" --quiet --out "json=$run/lat.$r.json" >/dev/null 2>"$run/lat.$r.err" || true
-            echo "loadplan $r $(fig "$run/lat.$r.json" http_req_duration med) $(fig "$run/lat.$r.json" http_req_duration p99) $(fig "$run/lat.$r.json" http_reqs count)" >> "$run/lat.txt"
+            timeout -k 5 $((SECS + 40)) "$LOADPLAN" run "$run/latency.yaml" --env "$target" --quiet --out "json=$f.json" >/dev/null 2>"$f.err" || true
+            echo "loadplan $target $r $(fig "$f.json" http_req_duration med) $(fig "$f.json" http_req_duration p99) $(fig "$f.json" http_reqs count)" >> "$run/lat.txt"
         elif command -v wrk >/dev/null; then
-            timeout -k 5 $((SECS + 20)) wrk -t1 -c"$VUS" -d"${SECS}s" --latency "$URL" > "$run/wrk.$r.out" 2>&1 || true
-            echo "wrk $r $(awk '$1 == "50%" {print $2}' "$run/wrk.$r.out" | to_ms) $(awk '$1 == "99%" {print $2}' "$run/wrk.$r.out" | to_ms) $(awk '/requests in/ {print $1}' "$run/wrk.$r.out")" >> "$run/lat.txt"
+            timeout -k 5 $((SECS + 20)) wrk -t1 -c"$VUS" -d"${SECS}s" --latency "$(target_url "$target")" > "$f.wrk" 2>&1 || true
+            echo "wrk $target $r $(awk '$1 == "50%" {print $2}' "$f.wrk" | to_ms) $(awk '$1 == "99%" {print $2}' "$f.wrk" | to_ms) $(awk '/requests in/ {print $1}' "$f.wrk")" >> "$run/lat.txt"
         fi
-        grep "^$tool $r " "$run/lat.txt" | awk '{print "  latency " $1 " rep " $2 ": p50 " $3 " ms"}' >&2 || true
+        grep "^$tool $target $r " "$run/lat.txt" | awk '{print "  latency " $1 " on " $2 " rep " $3 ": p50 " $4 " ms"}' >&2 || true
+    done
     done
     # (b) arrival rate, alternating loadplan and oha
     for tool in $( ((r % 2)) && echo "loadplan oha" || echo "oha loadplan"); do
@@ -125,20 +145,22 @@ done
 python3 - "$run" "$DELAY" "$RATE" "$ARRIVAL_SECS" <<'PY'
 import sys, statistics as st
 run, delay, rate, secs = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-print(f"\n(a) latency, GET /?delay={delay:g} on the mock, closed loop")
-print(f"{'tool':<10} {'rep':>3} {'p50 ms':>8} {'p50 − delay':>11} {'p99 ms':>8} {'requests':>9}")
+print(f"\n(a) latency, {delay:g} ms server delay, closed loop. mock = loadplan mock GET /?delay={delay:g}; "
+      f"ref = bench/delay_server.py (precise sleep)")
+print(f"{'tool':<10} {'target':<6} {'rep':>3} {'p50 ms':>8} {'p50 − delay':>11} {'p99 ms':>8} {'requests':>9}")
 p50s = {}
 for l in open(f"{run}/lat.txt"):
-    t, r, p50, p99, n = l.split()
-    p50s.setdefault(t, []).append(float(p50))
-    print(f"{t:<10} {r:>3} {float(p50):>8.3f} {float(p50) - delay:>+11.3f} {float(p99):>8.3f} {n:>9}")
-for t, v in p50s.items():
+    t, target, r, p50, p99, n = l.split()
+    p50s.setdefault((t, target), []).append(float(p50))
+    print(f"{t:<10} {target:<6} {r:>3} {float(p50):>8.3f} {float(p50) - delay:>+11.3f} {float(p99):>8.3f} {n:>9}")
+for (t, target), v in p50s.items():
     m = st.median(v)
     bar = f"   bar |Δ| ≤ 0.5 ms  {'PASS' if abs(m - delay) <= 0.5 else 'FAIL'}" if t == "loadplan" else ""
-    print(f"  median p50 {t}: {m:.3f} ms (Δ {m - delay:+.3f} ms){bar}")
-if "loadplan" in p50s and "wrk" in p50s:
-    d = st.median(p50s["loadplan"]) - st.median(p50s["wrk"])
-    print(f"  loadplan p50 − wrk p50 on the same server: {d:+.3f} ms (what the mock itself adds to {delay:g} ms is in wrk's Δ)")
+    print(f"  median p50 {t} on {target}: {m:.3f} ms (Δ {m - delay:+.3f} ms){bar}")
+for target in ("mock", "ref"):
+    if ("loadplan", target) in p50s and ("wrk", target) in p50s:
+        d = st.median(p50s[("loadplan", target)]) - st.median(p50s[("wrk", target)])
+        print(f"  loadplan p50 − wrk p50 on {target}: {d:+.3f} ms (wrk's Δ is what the server and loopback add)")
 print(f"\n(b) arrival rate {rate:g}/s for {secs:g} s, each iteration GET /?delay={delay:g}")
 print(f"{'tool':<10} {'rep':>3} {'iterations':>10} {'dropped':>8} {'started/s':>9} {'Δ %':>7} {'completed/s':>11} {'reported s':>10} {'p50 ms':>7}")
 rates = {}
