@@ -13,6 +13,9 @@
 # of VUS connections. RSS growth over the hold is printed too (idle VUs should not grow).
 # Bar: ≤ 8 KiB per VU (Tsung 8.9 KiB, Artillery 15.0 KiB on this machine).
 #
+# Split (SPLIT=1, the default): the same number of VUs that only `sleep`, no connection,
+# to tell what a VU costs from what its WebSocket costs.
+#
 # Optional peer in the same run (PEER=artillery, the default; PEER= skips it): Artillery's
 # ws engine holding PEER_CONNS idle connections against the same mock, peak RSS (N − 1) as
 # the peer harness measures it (/work/shared/peers/scenarios/artillery-ws-idle.yml).
@@ -50,7 +53,19 @@ mock=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null && break; sleep 0.1; done
 ws_open() { curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" | awk '$1 == "mock_ws_connections_open" {print $2}'; }
 
-plan() { # vus -> plan file
+plan() { # vus [sleep] -> plan file ("sleep": VUs that only sleep, no connection)
+    if [ "${2:-}" = sleep ]; then
+        cat > "$run/plan.$1.yaml" <<PLAN
+name: vus-sleeping
+stages:
+  idle:
+    ramp: [ { hold: 3s }, { to: $1, over: ${RAMP}s }, { hold: ${HOLD}s } ]
+    graceful_stop: 1s
+scenarios:
+  idle: { steps: [ { sleep: 1h } ] }
+PLAN
+        return
+    fi
     cat > "$run/plan.$1.yaml" <<PLAN
 name: ws-idle-vus
 environments: { mock: { ws_url: "ws://127.0.0.1:$port/ws" } }
@@ -66,10 +81,13 @@ scenarios:
 PLAN
 }
 
-# run_lp VUS : runs loadplan with VUS idle VUs, sampling "t rss_kb mock_open" into samples.VUS
+# run_lp VUS [sleep] : runs loadplan with VUS idle VUs, sampling "t rss_kb mock_open" into
+# samples.VUS (samples.VUS.sleep for VUs without a connection)
 run_lp() {
-    local n=$1 t0 t
-    plan "$n"
+    local n=$1 kind=${2:-} t0 t
+    plan "$n" "$kind"
+    n=$n${kind:+.$kind}
+    [ -n "$kind" ] && mv "$run/plan.$1.yaml" "$run/plan.$n.yaml"
     # wait for the mock to have closed the previous run's connections
     for _ in $(seq 100); do [ "$(ws_open)" = 0 ] && break; sleep 0.2; done
     t0=$(date +%s.%N)
@@ -93,6 +111,8 @@ run_lp() {
 echo "ws idle VUs: $VUS VUs (ramp ${RAMP}s, hold ${HOLD}s) against loadplan mock on port $port; loadplan=$LOADPLAN" >&2
 run_lp 1
 run_lp "$VUS"
+# the same number of VUs that only sleep: what a VU costs without its WebSocket
+[ "${SPLIT:-1}" = 1 ] && run_lp "$VUS" sleep
 
 if [ -n "$PEER" ] && command -v artillery >/dev/null; then
     cat > "$run/artillery-idle.yml" <<YML
@@ -121,11 +141,13 @@ YML
     done
 fi
 
-python3 - "$run" "$VUS" "$HOLD" "$PEER_CONNS" <<'PY'
+python3 - "$run" "$VUS" "$HOLD" "$PEER_CONNS" "$RAMP" <<'PY'
 import json, os, sys, statistics as st
-run, n, hold, peer_n = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+run, n, hold, peer_n, ramp = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 
 def load(k):
+    if not os.path.exists(f"{run}/samples.{k}"):
+        return []
     rows = [tuple(map(float, l.split())) for l in open(f"{run}/samples.{k}") if len(l.split()) == 3]
     return rows
 
@@ -175,6 +197,14 @@ else:
     print(f"  the mock never held ≥ 99 % of {n} connections: no plateau (see samples below)")
     for r in big[::4]:
         print("   ", r)
+sl = load(f"{n}.sleep")
+if sl and p_big:
+    # plateau of the sleep-only run: the last half of its hold (the mock sees no connection)
+    tail = [r[1] for r in sl if 3 + ramp + hold / 2 <= r[0] <= 3 + ramp + hold] or [sl[-1][1]]
+    p_sl = st.median(tail)
+    kib_sl = (p_sl - p_tiny) / (n - 1)
+    print(f"\n  split: {n} VUs that only sleep (no connect): plateau RSS {p_sl / 1024:.1f} MiB → {kib_sl:.2f} KiB per VU;"
+          f" so the WebSocket connection adds {kib_tiny - kib_sl:.2f} KiB per VU")
 p = f"{run}/artillery.txt"
 if os.path.exists(p):
     a = {int(l.split()[0]): (float(l.split()[1]), int(l.split()[2])) for l in open(p)}
