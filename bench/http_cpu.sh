@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HTTP efficiency: CPU time per request of loadplan, wrk and oha, side by side against the
-# same nginx (bench/nginx.conf: 256-byte body, keep-alive). Closed loop, CONNS connections
+# same nginx (bench/nginx.conf: 256-byte body, keep-alive; started on a free port,
+# NGINX_PORT, so it does not clash with another nginx on 18081). Closed loop, CONNS connections
 # or VUs. Each tool runs pinned to CPU 0 (taskset), nginx to CPU 1. The tools alternate
 # within each repetition (the order rotates), so machine noise hits all of them alike.
 #
@@ -41,14 +42,16 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$run/tmp"
-URL=http://127.0.0.1:18081/
-taskset -c "$TARGET_CPU" nginx -p "$run/" -c "$PWD/bench/nginx.conf" -e "$run/nginx-error.log"
+NGINX_PORT=${NGINX_PORT:-$(( 20000 + RANDOM % 20000 ))}
+URL=http://127.0.0.1:$NGINX_PORT/
+sed "s/127.0.0.1:18081/127.0.0.1:$NGINX_PORT/" bench/nginx.conf > "$run/nginx.conf"
+taskset -c "$TARGET_CPU" nginx -p "$run/" -c "$run/nginx.conf" -e "$run/nginx-error.log"
 sleep 0.3
 curl -sf "$URL" >/dev/null || { echo "nginx did not answer on $URL"; exit 1; }
 
 cat > "$run/plan.yaml" <<PLAN
 name: http-efficiency
-environments: { nginx: { base_url: "http://127.0.0.1:18081" } }
+environments: { nginx: { base_url: "http://127.0.0.1:$NGINX_PORT" } }
 stages: { load: { vus: $CONNS, duration: ${SECS}s, graceful_stop: 5s } }
 scenarios:
   get: { steps: [ { request: { url: "{{ env.base_url }}/" } } ] }
