@@ -117,7 +117,15 @@ run_tool() { # tool rep
     case $tool in
         loadplan)
             taskset -c "$TOOL_CPU" /usr/bin/time -f "%U %S %e %M" -o "$run/$label.time" timeout -k 5 $((SECS + 40)) \
-                "$LOADPLAN" run "$run/plan.yaml" --quiet --out "json=$run/$label.json" >"$run/$label.out" 2>&1 || true
+                "$LOADPLAN" run "$run/plan.yaml" --quiet --out "json=$run/$label.json" >"$run/$label.out" 2>&1 &
+            local tp=$! lpid=""
+            # RSS of loadplan once a second (MiB), to tell a bounded backlog from growth
+            while kill -0 "$tp" 2>/dev/null; do
+                [ -z "$lpid" ] && lpid=$(pgrep -x loadplan -P "$(pgrep -P "$tp" | head -n 1)" 2>/dev/null | head -n 1 || true)
+                [ -n "$lpid" ] && awk '/^VmRSS/ {printf "%d ", $2 / 1024}' "/proc/$lpid/status" 2>/dev/null >> "$run/$label.rss"
+                sleep 1
+            done
+            wait "$tp" || true
             own=$(python3 -c "import json,sys; m={x['metric']: x for x in json.load(open(sys.argv[1]))['metrics']}; print(m['ws_message_latency']['count'], m['ws_message_latency']['trend']['med'])" "$run/$label.json" 2>/dev/null || echo "0 nan")
             ;;
         artillery)
@@ -156,6 +164,9 @@ for t in tools:
         if rt: us.append(u)
         print(f"{t:<10} {label.split('.')[1]:>3} {rt:>11} {own:>11} {rt / wall:>7.0f} {cpu:>7.2f} {u:>7.2f} {p50:>7} {int(rss) / 1024:>8.1f} {float(mcpu):>10.2f} {float(other):>11.2f}")
     med[t] = st.median(us) if us else float("nan")
+import glob, os
+for f in sorted(glob.glob(f"{run}/loadplan.*.rss")):
+    print(f"loadplan RSS MiB, once a second, rep {f.split('.')[-2]}: {open(f).read().strip()}")
 print("\nmedian CPU µs/round trip:  " + "   ".join(f"{t} {med[t]:.2f}" for t in tools))
 if "loadplan" in med and "artillery" in med:
     r = med["loadplan"] / med["artillery"]
