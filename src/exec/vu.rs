@@ -105,14 +105,7 @@ impl Vu {
 
     pub async fn close(&mut self, shared: &Shared) {
         if let Some(socket) = self.socket.take() {
-            self.out.sample(
-                shared,
-                Sample::Trend(
-                    shared.key("ws_session_duration", &self.scenario, None),
-                    socket.opened.elapsed(),
-                ),
-            );
-            socket.close(1000).await;
+            Box::pin(socket.close(1000)).await;
         }
         self.out.flush(shared);
     }
@@ -139,8 +132,9 @@ impl Vu {
     ) -> Result<(), String> {
         match step {
             Step::Request(step) => {
-                self.request(shared, &step.request, step.capture.as_deref())
-                    .await
+                // Boxed: a request's future is the largest of all steps; inline, every
+                // step future (and every idle VU) would carry its ~2 KB.
+                Box::pin(self.request(shared, &step.request, step.capture.as_deref())).await
             }
             Step::Connect(step) => {
                 let settings = match &step.connect {
@@ -166,7 +160,7 @@ impl Vu {
                     .and_then(|s| s.max_message_size)
                     .map_or(1 << 20, |s| usize::try_from(s.0).unwrap_or(usize::MAX));
                 let name = settings.and_then(|s| s.name.as_deref());
-                self.close(shared).await;
+                Box::pin(self.close(shared)).await;
                 self.open(shared, url, headers, timeout, max, name, "ws_connect_time")
                     .await
             }
@@ -353,14 +347,7 @@ impl Vu {
             Step::Reconnect(step) => {
                 let socket = self.socket.take().ok_or("reconnect: no open WebSocket")?;
                 let (url, headers) = (socket.url.clone(), socket.headers.clone());
-                self.out.sample(
-                    shared,
-                    Sample::Trend(
-                        shared.key("ws_session_duration", &self.scenario, None),
-                        socket.opened.elapsed(),
-                    ),
-                );
-                socket.close(1000).await;
+                Box::pin(socket.close(1000)).await;
                 if let Some(after) = step.reconnect.after {
                     tokio::time::sleep(random_between(after.min.0, after.max.0)).await;
                 }
@@ -377,14 +364,7 @@ impl Vu {
             }
             Step::Disconnect(step) => {
                 let socket = self.socket.take().ok_or("disconnect: no open WebSocket")?;
-                self.out.sample(
-                    shared,
-                    Sample::Trend(
-                        shared.key("ws_session_duration", &self.scenario, None),
-                        socket.opened.elapsed(),
-                    ),
-                );
-                socket.close(step.disconnect.code.unwrap_or(1000)).await;
+                Box::pin(socket.close(step.disconnect.code.unwrap_or(1000))).await;
                 Ok(())
             }
         }
