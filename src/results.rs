@@ -77,6 +77,62 @@ pub enum Sample {
     Rate(SeriesKey, bool),
 }
 
+/// A sample's value, without its key.
+#[derive(Debug, Clone, Copy)]
+pub enum Value {
+    Trend(Duration),
+    Count(u64),
+    Rate(bool),
+}
+
+impl Sample {
+    pub fn split(self) -> (SeriesKey, Value) {
+        match self {
+            Self::Trend(key, duration) => (key, Value::Trend(duration)),
+            Self::Count(key, n) => (key, Value::Count(n)),
+            Self::Rate(key, value) => (key, Value::Rate(value)),
+        }
+    }
+}
+
+impl Value {
+    /// An empty series of the kind this value belongs to.
+    pub fn empty(self) -> SeriesData {
+        match self {
+            Self::Trend(_) => SeriesData::Trend(new_histogram()),
+            Self::Count(_) => SeriesData::Counter(0),
+            Self::Rate(_) => SeriesData::Rate { trues: 0, total: 0 },
+        }
+    }
+}
+
+impl SeriesData {
+    /// Adds a value; a value of another kind than the series' is ignored.
+    pub fn add(&mut self, value: Value) {
+        match (self, value) {
+            (Self::Trend(histogram), Value::Trend(duration)) => {
+                let micros = u64::try_from(duration.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .clamp(1, LONGEST_MICROS);
+                histogram.saturating_record(micros);
+            }
+            (Self::Counter(count), Value::Count(n)) => *count += n,
+            (Self::Rate { trues, total }, Value::Rate(value)) => {
+                *total += 1;
+                *trues += u64::from(value);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl SeriesKey {
+    /// The identity of this shared key (its allocation), for caches that hold the key.
+    pub fn address(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+}
+
 /// One second of the run, for the live view and charts.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Second {
@@ -130,36 +186,9 @@ pub fn new_histogram() -> Histogram<u64> {
 impl Results {
     /// Applies one sample.
     pub fn record(&mut self, sample: Sample) {
-        match sample {
-            Sample::Trend(key, duration) => {
-                let micros = u64::try_from(duration.as_micros())
-                    .unwrap_or(u64::MAX)
-                    .clamp(1, LONGEST_MICROS);
-                let entry = self
-                    .series
-                    .entry(key)
-                    .or_insert_with(|| SeriesData::Trend(new_histogram()));
-                if let SeriesData::Trend(histogram) = entry {
-                    histogram.saturating_record(micros);
-                }
-            }
-            Sample::Count(key, n) => {
-                let entry = self.series.entry(key).or_insert(SeriesData::Counter(0));
-                if let SeriesData::Counter(count) = entry {
-                    *count += n;
-                }
-            }
-            Sample::Rate(key, value) => {
-                let entry = self
-                    .series
-                    .entry(key)
-                    .or_insert(SeriesData::Rate { trues: 0, total: 0 });
-                if let SeriesData::Rate { trues, total } = entry {
-                    *total += 1;
-                    *trues += u64::from(value);
-                }
-            }
-        }
+        let (key, value) = sample.split();
+        let entry = self.series.entry(key).or_insert_with(|| value.empty());
+        entry.add(value);
     }
 
     /// Sets a gauge.

@@ -12,7 +12,10 @@ use tokio::sync::mpsc;
 
 use super::{Event, Halt};
 use crate::plan::ThresholdRule;
-use crate::results::{Results, Sample, Second, SeriesKey, new_histogram};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::results::{Results, Sample, Second, SeriesData, SeriesKey, Value, new_histogram};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,7 +50,9 @@ pub struct Settings {
 }
 
 struct State {
+    /// Everything but the sampled series, which are in `store`.
     results: Results,
+    store: Store,
     /// Latencies of the second being filled, for its percentiles.
     second: Histogram<u64>,
     second_index: usize,
@@ -65,7 +70,86 @@ fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
 
+/// The sampled series, found by their key's address first: VUs send the same few shared
+/// keys again and again, and a pointer hash is cheaper than comparing names in a tree.
+#[derive(Default)]
+struct Store {
+    slots: Vec<(SeriesKey, SeriesData)>,
+    by_key: BTreeMap<SeriesKey, usize>,
+    /// Key addresses seen, with the keys themselves held so an address cannot be reused.
+    by_address: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
+    held: Vec<SeriesKey>,
+}
+
+/// Keys made afresh per sample (rare paths) would fill the address cache; past this many it
+/// starts over.
+const HELD_KEYS: usize = 4096;
+
+impl Store {
+    fn add(&mut self, key: SeriesKey, value: Value) {
+        let address = key.address();
+        let slot = match self.by_address.get(&address) {
+            Some(slot) => *slot,
+            None => {
+                let slot = match self.by_key.get(&key) {
+                    Some(slot) => *slot,
+                    None => {
+                        self.slots.push((key.clone(), value.empty()));
+                        self.by_key.insert(key.clone(), self.slots.len() - 1);
+                        self.slots.len() - 1
+                    }
+                };
+                if self.held.len() >= HELD_KEYS {
+                    self.by_address.clear();
+                    self.held.clear();
+                }
+                self.by_address.insert(address, slot);
+                self.held.push(key);
+                slot
+            }
+        };
+        if let Some((_, data)) = self.slots.get_mut(slot) {
+            data.add(value);
+        }
+    }
+
+    fn into_results(self, results: &mut Results) {
+        for (key, data) in self.slots {
+            results.series.insert(key, data);
+        }
+    }
+}
+
+/// Hashes an address: it is already unique, only its low bits are spread.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 << 8 | u64::from(*byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 impl State {
+    /// The results so far, series included (for judging while the run goes).
+    fn snapshot(&self) -> Results {
+        let mut results = self.results.clone();
+        for (key, data) in &self.store.slots {
+            results.series.insert(key.clone(), data.clone());
+        }
+        results
+    }
+
     /// Moves the timeline on to `index`, closing the seconds before it.
     fn roll(&mut self, index: usize) {
         if index < self.second_index || index >= 24 * 3600 {
@@ -117,7 +201,8 @@ impl State {
                     }
                     _ => {}
                 }
-                self.results.record(sample);
+                let (key, value) = sample.split();
+                self.store.add(key, value);
             }
             Event::Vus { vus, ws } => {
                 self.vus_now = vus;
@@ -178,6 +263,7 @@ pub async fn collect(
 ) -> Results {
     let mut state = State {
         results: Results::default(),
+        store: Store::default(),
         second: new_histogram(),
         second_index: 0,
         sent: 0,
@@ -236,7 +322,7 @@ pub async fn collect(
         }
         if !settings.abort_rules.is_empty() && last_judged.elapsed() >= JUDGE_EVERY {
             last_judged = Instant::now();
-            judge_aborts(&state.results, elapsed, &settings);
+            judge_aborts(&state.snapshot(), elapsed, &settings);
         }
     }
     if let Some(bar) = bar {
@@ -245,7 +331,9 @@ pub async fn collect(
     let end = usize::try_from(settings.started.elapsed().as_secs()).unwrap_or(usize::MAX);
     state.roll(end.saturating_add(1));
     state.results.timeline.truncate(end.saturating_add(1));
+    let store = std::mem::take(&mut state.store);
     let mut results = state.results;
+    store.into_results(&mut results);
     results.record(Sample::Count(SeriesKey::run("data_sent"), state.sent));
     results.record(Sample::Count(
         SeriesKey::run("data_received"),

@@ -212,6 +212,8 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
                 let mut vu = vu;
                 vu.lag = Some(intended.elapsed());
                 vu.iteration(&shared, &stop).await;
+                // A pooled VU may idle for long: nothing it measured waits with it.
+                vu.flush(&shared);
                 shared.sample(Sample::Trend(
                     shared.key("iteration_duration_corrected", &vu.scenario, None),
                     intended.elapsed(),

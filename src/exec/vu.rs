@@ -20,7 +20,7 @@ use super::matcher::json_subset;
 use super::ws::{self, Connection, id_text};
 use super::{Event, Shared};
 use crate::plan::model::{Connect, Request, Step};
-use crate::results::Sample;
+use crate::results::{Sample, SeriesKey};
 
 /// Default time an HTTP request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,6 +34,7 @@ type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + '
 pub struct Vu {
     pub scenario: Arc<str>,
     out: Outbox,
+    keys: VuKeys,
     context: Context,
     http: HttpClient,
     socket: Option<Connection>,
@@ -47,6 +48,11 @@ pub struct Vu {
 impl Vu {
     pub fn new(shared: &Shared, id: u64, scenario: Arc<str>) -> Self {
         Self {
+            keys: VuKeys {
+                iterations: shared.key("iterations", &scenario, None),
+                iteration_duration: shared.key("iteration_duration", &scenario, None),
+                errors: shared.key("errors", &scenario, None),
+            },
             out: Outbox::default(),
             context: Context::new(&shared.base, id, &scenario),
             scenario,
@@ -88,19 +94,21 @@ impl Vu {
         let ok = outcome.is_ok();
         if let Err(kind) = outcome {
             self.out.event(shared, Event::Error(kind));
-            self.out.count(shared, "errors", &self.scenario, None, 1);
+            let errors = self.keys.errors.clone();
+            self.out.sample(shared, Sample::Count(errors, 1));
         }
-        self.out.sample(
-            shared,
-            Sample::Trend(
-                shared.key("iteration_duration", &self.scenario, None),
-                started.elapsed(),
-            ),
-        );
+        let duration = self.keys.iteration_duration.clone();
         self.out
-            .count(shared, "iterations", &self.scenario, None, 1);
-        self.out.flush(shared);
+            .sample(shared, Sample::Trend(duration, started.elapsed()));
+        let iterations = self.keys.iterations.clone();
+        self.out.sample(shared, Sample::Count(iterations, 1));
+        self.out.flush_if_due(shared);
         ok
+    }
+
+    /// Sends what the VU measured and still holds.
+    pub fn flush(&mut self, shared: &Shared) {
+        self.out.flush(shared);
     }
 
     pub async fn close(&mut self, shared: &Shared) {
@@ -592,11 +600,20 @@ impl Vu {
     }
 }
 
-/// What a VU measured and has not sent yet: one channel send per iteration (or per
-/// `OUTBOX` events, or before the VU waits) instead of one per sample.
+/// What a VU measured and has not sent yet: one channel send per `OUTBOX` events, per
+/// `OUTBOX_AGE`, or before the VU waits, instead of one per sample.
+/// The series every iteration records into, made once per VU.
+struct VuKeys {
+    iterations: SeriesKey,
+    iteration_duration: SeriesKey,
+    errors: SeriesKey,
+}
+
 #[derive(Default)]
 struct Outbox {
     events: Vec<Event>,
+    /// When the oldest held event was measured.
+    since: Option<Instant>,
     /// HTTP bytes since the last send, sent as one event.
     sent: u64,
     received: u64,
@@ -604,11 +621,16 @@ struct Outbox {
 
 /// Events a VU holds before it sends them anyway.
 const OUTBOX: usize = 64;
+/// How long a VU holds what it measured at most (while it does not wait).
+const OUTBOX_AGE: Duration = Duration::from_millis(50);
 
 impl Outbox {
     fn event(&mut self, shared: &Shared, event: Event) {
         if self.events.capacity() == 0 {
-            self.events.reserve(16);
+            self.events.reserve(OUTBOX);
+        }
+        if self.events.is_empty() {
+            self.since = Some(Instant::now());
         }
         self.events.push(event);
         if self.events.len() >= OUTBOX {
@@ -622,6 +644,17 @@ impl Outbox {
 
     fn count(&mut self, shared: &Shared, metric: &str, scenario: &str, name: Option<&str>, n: u64) {
         self.sample(shared, Sample::Count(shared.key(metric, scenario, name), n));
+    }
+
+    /// Sends when the batch is full or its oldest event is `OUTBOX_AGE` old: iterations
+    /// that never wait (a tight HTTP loop) share one send between several.
+    fn flush_if_due(&mut self, shared: &Shared) {
+        if self
+            .since
+            .is_some_and(|since| since.elapsed() >= OUTBOX_AGE)
+        {
+            self.flush(shared);
+        }
     }
 
     fn flush(&mut self, shared: &Shared) {
