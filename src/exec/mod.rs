@@ -241,7 +241,15 @@ pub fn execute(
     secrets: IndexMap<String, String>,
     options: &RunOptions,
 ) -> Result<Finished, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // On one core (a pinned or small machine) the single-threaded scheduler does the same
+    // work without the multi-threaded one's synchronisation.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut builder = if cores > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
