@@ -86,12 +86,12 @@ struct Store {
 const HELD_KEYS: usize = 4096;
 
 impl Store {
-    fn add(&mut self, key: SeriesKey, value: Value) {
+    fn add(&mut self, key: &SeriesKey, value: Value) {
         let address = key.address();
         let slot = match self.by_address.get(&address) {
             Some(slot) => *slot,
             None => {
-                let slot = match self.by_key.get(&key) {
+                let slot = match self.by_key.get(key) {
                     Some(slot) => *slot,
                     None => {
                         self.slots.push((key.clone(), value.empty()));
@@ -104,7 +104,7 @@ impl Store {
                     self.held.clear();
                 }
                 self.by_address.insert(address, slot);
-                self.held.push(key);
+                self.held.push(key.clone());
                 slot
             }
         };
@@ -182,6 +182,29 @@ impl State {
             Event::Batch(events) => {
                 return events.into_iter().map(|event| self.apply(event)).sum();
             }
+            Event::Request {
+                keys,
+                duration,
+                waiting,
+                failed,
+            } => {
+                if let Some(now) = self.results.timeline.get_mut(self.second_index) {
+                    now.requests += 1;
+                }
+                let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+                self.second.saturating_record(micros.max(1));
+                self.store.add(&keys.reqs, Value::Count(1));
+                self.store.add(&keys.duration, Value::Trend(duration));
+                self.store.add(&keys.waiting, Value::Trend(waiting));
+                self.store.add(&keys.failed, Value::Rate(failed));
+            }
+            Event::Iteration { keys, duration } => {
+                if let Some(now) = self.results.timeline.get_mut(self.second_index) {
+                    now.iterations += 1;
+                }
+                self.store.add(&keys.iterations, Value::Count(1));
+                self.store.add(&keys.duration, Value::Trend(duration));
+            }
             Event::Sample(sample) => {
                 let now = self.results.timeline.get_mut(self.second_index);
                 match &sample {
@@ -202,7 +225,7 @@ impl State {
                     _ => {}
                 }
                 let (key, value) = sample.split();
-                self.store.add(key, value);
+                self.store.add(&key, value);
             }
             Event::Vus { vus, ws } => {
                 self.vus_now = vus;

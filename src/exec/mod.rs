@@ -18,7 +18,6 @@ mod tls;
 mod vu;
 mod ws;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -110,6 +109,19 @@ impl Halt {
 /// What the VUs and the collector exchange.
 pub enum Event {
     Sample(Sample),
+    /// A request that got a response: its count, duration, time to first byte and
+    /// failure, in one event (the commonest one by far).
+    Request {
+        keys: Arc<RequestKeys>,
+        duration: Duration,
+        waiting: Duration,
+        failed: bool,
+    },
+    /// An iteration that ended: its count and duration.
+    Iteration {
+        keys: Arc<IterationKeys>,
+        duration: Duration,
+    },
     /// Active VUs and open WebSockets.
     Vus {
         vus: u32,
@@ -139,7 +151,7 @@ pub struct Shared {
     regexes: HashMap<String, regex::Regex>,
     /// The series keys of each request step, by the step's address (steps live in the
     /// plan, which does not move while the run lasts).
-    request_keys: HashMap<usize, RequestKeys>,
+    request_keys: HashMap<usize, Arc<RequestKeys>>,
     /// `mark`ed ids and when they were sent.
     marks: Mutex<HashMap<String, Instant>>,
     /// Set to stop the run early.
@@ -198,13 +210,13 @@ impl Shared {
     }
 
     /// The series keys of a request step of `scenario`.
-    pub fn request_keys(&self, request: &Request, scenario: &str) -> Cow<'_, RequestKeys> {
+    pub fn request_keys(&self, request: &Request, scenario: &str) -> Arc<RequestKeys> {
         match self
             .request_keys
             .get(&(std::ptr::from_ref(request) as usize))
         {
-            Some(keys) => Cow::Borrowed(keys),
-            None => Cow::Owned(RequestKeys::new(&|text| self.name(text), request, scenario)),
+            Some(keys) => Arc::clone(keys),
+            None => Arc::new(RequestKeys::new(&|text| self.name(text), request, scenario)),
         }
     }
 
@@ -467,6 +479,13 @@ async fn watch_signals(halt: Arc<Halt>) {
     }
 }
 
+/// The series every iteration of a scenario records into.
+pub struct IterationKeys {
+    pub iterations: SeriesKey,
+    pub duration: SeriesKey,
+    pub errors: SeriesKey,
+}
+
 /// The series keys a request step records into, made once for the run.
 #[derive(Clone)]
 pub struct RequestKeys {
@@ -515,7 +534,7 @@ fn request_keys(
     plan: &Plan,
     names: &HashMap<String, Arc<str>>,
     templates: &TemplateSet,
-) -> HashMap<usize, RequestKeys> {
+) -> HashMap<usize, Arc<RequestKeys>> {
     let name_of = |text: &str| names.get(text).map_or_else(|| Arc::from(text), Arc::clone);
     let mut keys = HashMap::new();
     for (scenario, body) in &plan.scenarios {
@@ -532,7 +551,7 @@ fn request_keys(
                 if request.query.is_empty() {
                     made.uri = constant.and_then(|url| hyper::Uri::try_from(url).ok());
                 }
-                keys.insert(std::ptr::from_ref(request) as usize, made);
+                keys.insert(std::ptr::from_ref(request) as usize, Arc::new(made));
             }
         });
     }

@@ -18,9 +18,9 @@ use super::context::Context;
 use super::http::HttpClient;
 use super::matcher::json_subset;
 use super::ws::{self, Connection, id_text};
-use super::{Event, Shared};
+use super::{Event, IterationKeys, Shared};
 use crate::plan::model::{Connect, Request, Step};
-use crate::results::{Sample, SeriesKey};
+use crate::results::Sample;
 
 /// Default time an HTTP request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,7 +34,7 @@ type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + '
 pub struct Vu {
     pub scenario: Arc<str>,
     out: Outbox,
-    keys: VuKeys,
+    keys: Arc<IterationKeys>,
     context: Context,
     http: HttpClient,
     socket: Option<Connection>,
@@ -48,11 +48,11 @@ pub struct Vu {
 impl Vu {
     pub fn new(shared: &Shared, id: u64, scenario: Arc<str>) -> Self {
         Self {
-            keys: VuKeys {
+            keys: Arc::new(IterationKeys {
                 iterations: shared.key("iterations", &scenario, None),
-                iteration_duration: shared.key("iteration_duration", &scenario, None),
+                duration: shared.key("iteration_duration", &scenario, None),
                 errors: shared.key("errors", &scenario, None),
-            },
+            }),
             out: Outbox::default(),
             context: Context::new(&shared.base, id, &scenario),
             scenario,
@@ -97,11 +97,13 @@ impl Vu {
             let errors = self.keys.errors.clone();
             self.out.sample(shared, Sample::Count(errors, 1));
         }
-        let duration = self.keys.iteration_duration.clone();
-        self.out
-            .sample(shared, Sample::Trend(duration, started.elapsed()));
-        let iterations = self.keys.iterations.clone();
-        self.out.sample(shared, Sample::Count(iterations, 1));
+        self.out.event(
+            shared,
+            Event::Iteration {
+                keys: Arc::clone(&self.keys),
+                duration: started.elapsed(),
+            },
+        );
         self.out.flush_if_due(shared);
         ok
     }
@@ -487,7 +489,6 @@ impl Vu {
         {
             shared.mark(id_text(id));
         }
-        self.out.sample(shared, Sample::Count(keys.reqs.clone(), 1));
         let response = match self
             .http
             .send(
@@ -500,6 +501,7 @@ impl Vu {
         {
             Ok(response) => response,
             Err(failure) => {
+                self.out.sample(shared, Sample::Count(keys.reqs.clone(), 1));
                 self.out
                     .sample(shared, Sample::Rate(keys.failed.clone(), true));
                 return Err(failure.kind());
@@ -507,20 +509,12 @@ impl Vu {
         };
         self.out.sent += body.len() as u64;
         self.out.received += response.body.len() as u64;
-        self.out.sample(
-            shared,
-            Sample::Trend(keys.duration.clone(), response.duration),
-        );
         if let Some(lag) = self.lag {
             self.out.sample(
                 shared,
                 Sample::Trend(keys.duration_corrected.clone(), response.duration + lag),
             );
         }
-        self.out.sample(
-            shared,
-            Sample::Trend(keys.waiting.clone(), response.waiting),
-        );
         if let Some(custom) = &keys.custom {
             self.out
                 .sample(shared, Sample::Trend(custom.clone(), response.duration));
@@ -573,8 +567,15 @@ impl Vu {
             self.out
                 .sample(shared, Sample::Rate(keys.checks.clone(), problem.is_none()));
         }
-        self.out
-            .sample(shared, Sample::Rate(keys.failed.clone(), !status_ok));
+        self.out.event(
+            shared,
+            Event::Request {
+                keys: Arc::clone(&keys),
+                duration: response.duration,
+                waiting: response.waiting,
+                failed: !status_ok,
+            },
+        );
         if let Some(capture) = capture {
             let headers: Map<String, Value> = response
                 .headers
@@ -602,13 +603,6 @@ impl Vu {
 
 /// What a VU measured and has not sent yet: one channel send per `OUTBOX` events, per
 /// `OUTBOX_AGE`, or before the VU waits, instead of one per sample.
-/// The series every iteration records into, made once per VU.
-struct VuKeys {
-    iterations: SeriesKey,
-    iteration_duration: SeriesKey,
-    errors: SeriesKey,
-}
-
 #[derive(Default)]
 struct Outbox {
     events: Vec<Event>,

@@ -122,7 +122,7 @@ pub async fn handle(Shared(state): Shared<Arc<State>>, request: Request) -> Resp
     let size = overrides.size.unwrap_or(settings.body_size);
     if let Some(wait) = overrides.delay.or(delay) {
         tokio::select! {
-            () = tokio::time::sleep(wait) => {}
+            () = precise_sleep(wait) => {}
             () = super::state::until_stopped(state.stopped.clone()) => {
                 return (StatusCode::SERVICE_UNAVAILABLE, "the mock target is stopping").into_response();
             }
@@ -148,6 +148,20 @@ pub async fn handle(Shared(state): Shared<Arc<State>>, request: Request) -> Resp
         body_of(size),
     )
         .into_response()
+}
+
+/// Sleeps `wait` to within ~0.1 ms: tokio's timer ends on a 1 ms tick (a 20 ms delay
+/// would answer after 20–21 ms), so the last stretch is a thread sleep on the blocking pool.
+async fn precise_sleep(wait: Duration) {
+    const COARSE: Duration = Duration::from_millis(2);
+    let deadline = Instant::now() + wait;
+    if wait > COARSE {
+        tokio::time::sleep(wait - COARSE).await;
+    }
+    let rest = deadline.saturating_duration_since(Instant::now());
+    if !rest.is_zero() {
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
+    }
 }
 
 /// A body of `size` bytes of `x`, without allocating it.
