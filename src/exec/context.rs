@@ -2,61 +2,76 @@
 //! loaded; here it is only evaluated, found by its text.
 //!
 //! The context is two minijinja maps looked up in order: the VU's own values (`vu`,
-//! `iteration`, `scenario`, what `as:` and `set:` stored), rebuilt when one changes, and
+//! `iteration`, `scenario`, what `as:` and `set:` stored), a live object, and
 //! the run's values (`env`, `vars`, `secrets`, `stage`), converted once for the whole run.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use minijinja::Value as Mj;
+use minijinja::value::{Enumerator, Object};
 use serde_json::{Map, Value};
 
 use crate::plan::template::{Template, TemplateSet};
 
 pub struct Context {
-    base: Mj,
-    locals: BTreeMap<String, Mj>,
-    /// Locals over base; rebuilt only when a template needs it after a local changed.
+    locals: Arc<Locals>,
+    /// Locals over base, made once: a template reads the locals as they are when it renders.
     merged: Mj,
-    stale: bool,
+}
+
+/// A VU's own values, read by templates through minijinja's object interface, so storing
+/// one (`as:`, `set:`, a new iteration) rebuilds nothing. The lock is the VU's alone.
+#[derive(Debug, Default)]
+struct Locals(Mutex<BTreeMap<String, Mj>>);
+
+impl Locals {
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Mj>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Object for Locals {
+    fn get_value(self: &Arc<Self>, key: &Mj) -> Option<Mj> {
+        key.as_str().and_then(|key| self.map().get(key).cloned())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.map().keys().map(|k| Mj::from(k.as_str())).collect())
+    }
 }
 
 impl Context {
     pub fn new(base: &Mj, vu: u64, scenario: &str) -> Self {
-        let mut locals = BTreeMap::new();
-        locals.insert("vu".to_owned(), Mj::from(vu));
-        locals.insert("iteration".to_owned(), Mj::from(0));
-        locals.insert("scenario".to_owned(), Mj::from(scenario));
-        let mut context = Self {
-            base: base.clone(),
-            locals,
-            merged: Mj::UNDEFINED,
-            stale: true,
-        };
-        context.merged();
-        context
+        let locals = Arc::new(Locals::default());
+        {
+            let mut map = locals.map();
+            map.insert("vu".to_owned(), Mj::from(vu));
+            map.insert("iteration".to_owned(), Mj::from(0));
+            map.insert("scenario".to_owned(), Mj::from(scenario));
+        }
+        let merged =
+            minijinja::value::merge_maps([Mj::from_dyn_object(locals.clone()), base.clone()]);
+        Self { locals, merged }
     }
 
     fn merged(&mut self) -> &Mj {
-        if self.stale {
-            let locals = Mj::from(self.locals.clone());
-            self.merged = minijinja::value::merge_maps([locals, self.base.clone()]);
-            self.stale = false;
-        }
         &self.merged
     }
 
     pub fn set(&mut self, name: &str, value: Value) {
         self.locals
+            .map()
             .insert(name.to_owned(), Mj::from(minijinja::value::Serde(value)));
-        self.stale = true;
     }
 
     pub fn set_iteration(&mut self, iteration: u64) {
-        if let Some(slot) = self.locals.get_mut("iteration") {
+        if let Some(slot) = self.locals.map().get_mut("iteration") {
             *slot = Mj::from(iteration);
         }
-        self.stale = true;
     }
 
     /// The text rendered when it is a template, as it is otherwise.

@@ -149,6 +149,8 @@ pub struct Shared {
     /// Events sent and not yet taken by the collector.
     pub backlog: Arc<std::sync::atomic::AtomicUsize>,
     regexes: HashMap<String, regex::Regex>,
+    /// Every series key the plan can produce, by [`key_hash`].
+    keys: HashMap<u64, Vec<SeriesKey>>,
     /// The series keys of each request step, by the step's address (steps live in the
     /// plan, which does not move while the run lasts).
     request_keys: HashMap<usize, Arc<RequestKeys>>,
@@ -197,7 +199,20 @@ impl Shared {
             .map_or_else(|| Arc::from(text), Arc::clone)
     }
 
+    /// The run's shared key for a series (made when the run started), or a new one for a
+    /// series the plan could not foresee. Shared keys cost no allocation and let the
+    /// collector find their series by address.
     pub fn key(&self, metric: &str, scenario: &str, name: Option<&str>) -> SeriesKey {
+        if let Some(candidates) = self.keys.get(&key_hash(metric, scenario, name)) {
+            for key in candidates {
+                if &*key.metric == metric
+                    && &*key.scenario == scenario
+                    && key.name.as_deref() == name
+                {
+                    return key.clone();
+                }
+            }
+        }
         SeriesKey::from(crate::results::Series {
             metric: self.name(metric),
             scenario: self.name(scenario),
@@ -346,6 +361,9 @@ async fn run(
             .entry(text.to_owned())
             .or_insert_with(|| Arc::from(text));
     };
+    // Custom metrics and `name` tags, for the run's shared keys.
+    let mut custom_metrics: Vec<String> = Vec::new();
+    let mut tags: Vec<String> = Vec::new();
     for (metric, _) in crate::plan::metric::BUILTIN {
         intern(metric);
     }
@@ -360,6 +378,8 @@ async fn run(
                 {
                     intern(name);
                 }
+                custom_metrics.extend(expect.expect.metric.iter().cloned());
+                tags.extend(expect.expect.name.iter().cloned());
             }
             Step::Request(request) => {
                 let request = &request.request;
@@ -376,6 +396,7 @@ async fn run(
                     && let Some(name) = &settings.name
                 {
                     intern(name);
+                    tags.push(name.clone());
                 }
             }
             _ => {}
@@ -383,6 +404,7 @@ async fn run(
         for rule in &scenario.on_message {
             add_regex(rule.matcher.regex.as_deref(), &mut regexes);
             if let Some(metric) = &rule.metric {
+                custom_metrics.push(metric.clone());
                 intern(metric);
             }
         }
@@ -391,6 +413,11 @@ async fn run(
     let mut templates = templates;
     templates.freeze_constants(&base, &["env", "vars", "secrets", "stage"]);
     let request_keys = request_keys(&plan, &names, &templates);
+    custom_metrics.sort();
+    custom_metrics.dedup();
+    tags.sort();
+    tags.dedup();
+    let keys = all_keys(&plan, &names, &custom_metrics, &tags);
     let schedule = Schedule::of(&plan.stages[stage.as_str()]);
     let graceful = plan.stages[stage.as_str()].graceful_stop().0;
     let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
@@ -405,6 +432,7 @@ async fn run(
         events,
         backlog: Arc::clone(&backlog),
         regexes,
+        keys,
         request_keys,
         marks: Mutex::new(HashMap::new()),
         halt: Arc::clone(&halt),
@@ -528,6 +556,46 @@ impl RequestKeys {
             uri: None,
         }
     }
+}
+
+fn key_hash(metric: &str, scenario: &str, name: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (metric, scenario, name).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The keys of every (metric, scenario, name) the plan can record: built-in and custom
+/// metrics, each scenario, no name or any name a step gives.
+fn all_keys(
+    plan: &Plan,
+    names: &HashMap<String, Arc<str>>,
+    metrics: &[String],
+    tags: &[String],
+) -> HashMap<u64, Vec<SeriesKey>> {
+    let name_of = |text: &str| names.get(text).map_or_else(|| Arc::from(text), Arc::clone);
+    let mut keys: HashMap<u64, Vec<SeriesKey>> = HashMap::new();
+    let metrics = crate::plan::metric::BUILTIN
+        .iter()
+        .map(|(metric, _)| *metric)
+        .chain(metrics.iter().map(String::as_str));
+    for metric in metrics {
+        for scenario in plan.scenarios.keys() {
+            for name in std::iter::once(None).chain(tags.iter().map(|t| Some(t.as_str()))) {
+                let hash = key_hash(metric, scenario, name);
+                let key = SeriesKey::from(crate::results::Series {
+                    metric: name_of(metric),
+                    scenario: name_of(scenario),
+                    name: name.map(name_of),
+                });
+                let slot = keys.entry(hash).or_default();
+                if !slot.contains(&key) {
+                    slot.push(key);
+                }
+            }
+        }
+    }
+    keys
 }
 
 fn request_keys(
