@@ -13,7 +13,7 @@ use minijinja::Value as Mj;
 use minijinja::value::{Enumerator, Object};
 use serde_json::{Map, Value};
 
-use crate::plan::template::{Template, TemplateSet};
+use crate::plan::template::{Shortcut, Template, TemplateSet};
 
 pub struct Context {
     locals: Arc<Locals>,
@@ -83,18 +83,51 @@ impl Context {
         if !Template::is_dynamic(raw) {
             return Ok(Cow::Borrowed(raw));
         }
-        if let Some(text) = templates.constant(raw) {
+        let Some(compiled) = templates.get(raw) else {
+            return Err(format!(
+                "template `{raw}` was not compiled; this is a bug in loadplan"
+            ));
+        };
+        if let Some(text) = &compiled.constant {
             return Ok(Cow::Borrowed(text));
         }
-        match templates.render_source(raw, self.merged()) {
-            Some(Ok(text)) => Ok(Cow::Owned(text)),
-            Some(Err(error)) => Err(format!(
-                "template `{raw}`: {}",
-                error.detail().unwrap_or("cannot render")
-            )),
-            None => Err(format!(
-                "template `{raw}` was not compiled; this is a bug in loadplan"
-            )),
+        if let Some(text) = compiled
+            .shortcut
+            .as_ref()
+            .and_then(|shortcut| self.shortcut(shortcut))
+        {
+            return Ok(Cow::Owned(text));
+        }
+        templates
+            .render_compiled(compiled, self.merged())
+            .map(Cow::Owned)
+            .map_err(|error| {
+                format!(
+                    "template `{raw}`: {}",
+                    error.detail().unwrap_or("cannot render")
+                )
+            })
+    }
+
+    /// A [`Shortcut`]'s rendering, or `None` when minijinja must render it (the value is
+    /// missing or not a string, or a variable named `uuid` hides the function).
+    fn shortcut(&self, shortcut: &Shortcut) -> Option<String> {
+        match shortcut {
+            Shortcut::Uuid => self
+                .merged
+                .get_attr("uuid")
+                .is_ok_and(|value| value.is_undefined())
+                .then(crate::plan::template::uuid_v4),
+            Shortcut::Path(path) => {
+                let mut value = self.merged.clone();
+                for segment in path {
+                    value = value.get_attr(segment).ok()?;
+                    if value.is_undefined() {
+                        return None;
+                    }
+                }
+                value.as_str().map(str::to_owned)
+            }
         }
     }
 
@@ -122,5 +155,71 @@ impl Context {
             }
             other => other.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn set_of(sources: &[&str]) -> TemplateSet {
+        let mut set = TemplateSet::new();
+        for (i, source) in sources.iter().enumerate() {
+            set.add(&format!("/t{i}"), source).unwrap();
+        }
+        set
+    }
+
+    #[test]
+    fn shortcuts_are_recognised_only_for_single_simple_expressions() {
+        use crate::plan::template::Shortcut;
+        let set = set_of(&[
+            "{{ uuid() }}",
+            "{{ ping.id }}",
+            "{{ ping.id }}-x",
+            "{{ ping.id | upper }}",
+            "{{ true }}",
+            "{{ a }}{{ b }}",
+        ]);
+        let shortcut = |source: &str| set.get(source).unwrap().shortcut.clone();
+        assert_eq!(shortcut("{{ uuid() }}"), Some(Shortcut::Uuid));
+        assert_eq!(
+            shortcut("{{ ping.id }}"),
+            Some(Shortcut::Path(vec!["ping".into(), "id".into()]))
+        );
+        for source in [
+            "{{ ping.id }}-x",
+            "{{ ping.id | upper }}",
+            "{{ true }}",
+            "{{ a }}{{ b }}",
+        ] {
+            assert_eq!(shortcut(source), None, "{source}");
+        }
+    }
+
+    #[test]
+    fn shortcuts_render_as_minijinja_does() {
+        let set = set_of(&[
+            "{{ ping.id }}",
+            "{{ ping.n }}",
+            "{{ ping.gone }}",
+            "{{ uuid() }}",
+        ]);
+        let base = Mj::from(minijinja::value::Serde(json!({"env": {}})));
+        let mut context = Context::new(&base, 3, "s");
+        context.set("ping", json!({"id": "abc", "n": 1.5}));
+        assert_eq!(context.text(&set, "{{ ping.id }}").unwrap(), "abc");
+        // Not a string: minijinja renders it.
+        assert_eq!(context.text(&set, "{{ ping.n }}").unwrap(), "1.5");
+        // Missing: minijinja's strict-undefined error, not an empty string.
+        assert!(context.text(&set, "{{ ping.gone }}").is_err());
+        // A new value is seen by the next rendering.
+        context.set("ping", json!({"id": "def"}));
+        assert_eq!(context.text(&set, "{{ ping.id }}").unwrap(), "def");
+        let id = context.text(&set, "{{ uuid() }}").unwrap().into_owned();
+        let parsed = uuid::Uuid::parse_str(&id).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_ne!(id, context.text(&set, "{{ uuid() }}").unwrap());
     }
 }

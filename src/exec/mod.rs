@@ -150,7 +150,7 @@ pub struct Shared {
     pub backlog: Arc<std::sync::atomic::AtomicUsize>,
     regexes: HashMap<String, regex::Regex>,
     /// Every series key the plan can produce, by [`key_hash`].
-    keys: HashMap<u64, Vec<SeriesKey>>,
+    keys: KeyMap,
     /// The series keys of each request step, by the step's address (steps live in the
     /// plan, which does not move while the run lasts).
     request_keys: HashMap<usize, Arc<RequestKeys>>,
@@ -558,12 +558,14 @@ impl RequestKeys {
     }
 }
 
+/// The hash of a series' names (foldhash: the run looks a key up for most samples, and
+/// the names are the plan's own, so a fast unkeyed hash is enough).
 fn key_hash(metric: &str, scenario: &str, name: Option<&str>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (metric, scenario, name).hash(&mut hasher);
-    hasher.finish()
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0).hash_one((metric, scenario, name))
 }
+
+type KeyMap = HashMap<u64, Vec<SeriesKey>, foldhash::fast::FixedState>;
 
 /// The keys of every (metric, scenario, name) the plan can record: built-in and custom
 /// metrics, each scenario, no name or any name a step gives.
@@ -572,9 +574,9 @@ fn all_keys(
     names: &HashMap<String, Arc<str>>,
     metrics: &[String],
     tags: &[String],
-) -> HashMap<u64, Vec<SeriesKey>> {
+) -> KeyMap {
     let name_of = |text: &str| names.get(text).map_or_else(|| Arc::from(text), Arc::clone);
-    let mut keys: HashMap<u64, Vec<SeriesKey>> = HashMap::new();
+    let mut keys = KeyMap::default();
     let metrics = crate::plan::metric::BUILTIN
         .iter()
         .map(|(metric, _)| *metric)

@@ -182,19 +182,24 @@ impl Vu {
                     if let Some(id) = message.mark.as_ref().and_then(|path| path.find(&value)) {
                         shared.mark(id_text(id));
                     }
-                    (
-                        WsMessage::text(text.clone()),
-                        capture_message(&text, Some(&value)),
-                    )
+                    let captured = step
+                        .capture
+                        .is_some()
+                        .then(|| capture_message(&text, Some(&value)));
+                    (WsMessage::text(text), captured)
                 } else if let Some(text) = &message.text {
                     let text = self.context.string(&shared.templates, text.as_str())?;
-                    (WsMessage::text(text.clone()), capture_message(&text, None))
+                    let captured = step.capture.is_some().then(|| capture_message(&text, None));
+                    (WsMessage::text(text), captured)
                 } else if let Some(binary) = &message.binary {
                     let encoded = self.context.string(&shared.templates, binary.as_str())?;
                     let data = base64::engine::general_purpose::STANDARD
                         .decode(encoded.trim())
                         .map_err(|_| "send: `binary` is not valid base64".to_owned())?;
-                    (WsMessage::binary(data), Value::Null)
+                    (
+                        WsMessage::binary(data),
+                        step.capture.is_some().then_some(Value::Null),
+                    )
                 } else {
                     return Err("send: no message".into());
                 };
@@ -211,7 +216,7 @@ impl Vu {
                         received: 0,
                     },
                 );
-                if let Some(name) = &step.capture {
+                if let (Some(name), Some(captured)) = (&step.capture, captured) {
                     self.context.set(name, captured);
                 }
                 Ok(())

@@ -69,11 +69,70 @@ pub struct TemplateError {
 /// All compiled templates of one plan.
 pub struct TemplateSet {
     env: Environment<'static>,
-    /// The id each source text was compiled under: equal texts render alike, so at run time
-    /// a template is found by its text, without building its path.
-    by_source: std::collections::HashMap<String, (String, BTreeSet<String>)>,
-    /// Texts of templates that read only run-wide values, rendered once for the run.
-    constants: std::collections::HashMap<String, String>,
+    /// Each source text, compiled once: equal texts render alike, so at run time a
+    /// template is found by its text, without building its path.
+    by_source: foldhash::HashMap<String, Compiled>,
+}
+
+/// One compiled template text.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The name it was compiled under in the environment.
+    id: String,
+    /// The free names it reads, with attribute paths.
+    names: BTreeSet<String>,
+    /// Its run-wide rendering, when it reads only run-wide values
+    /// ([`TemplateSet::freeze_constants`]).
+    pub constant: Option<String>,
+    /// What it is when it is a single expression a VU can evaluate without minijinja's VM.
+    pub shortcut: Option<Shortcut>,
+}
+
+/// A template that is one simple expression, the commonest kinds in plans: rendering it
+/// through minijinja's VM costs more than the WebSocket round trip it is part of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shortcut {
+    /// `{{ uuid() }}`.
+    Uuid,
+    /// `{{ a.b.c }}`: a variable and attributes. Taken only when the value found is a
+    /// string (rendered as itself); anything else renders through minijinja.
+    Path(Vec<String>),
+}
+
+impl Shortcut {
+    fn of(source: &str) -> Option<Self> {
+        let inner = source.strip_prefix("{{")?.strip_suffix("}}")?.trim();
+        if inner.contains(['{', '}']) {
+            return None;
+        }
+        if inner == "uuid()" {
+            return Some(Self::Uuid);
+        }
+        let segments: Vec<String> = inner.split('.').map(str::to_owned).collect();
+        let identifier = |text: &String| {
+            let mut chars = text.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !matches!(
+                    text.as_str(),
+                    "true" | "false" | "none" | "True" | "False" | "None"
+                )
+        };
+        segments
+            .iter()
+            .all(identifier)
+            .then_some(Self::Path(segments))
+    }
+}
+
+/// A version 4 UUID, from a fast non-cryptographic generator (ids in load tests need to
+/// be unique, not secret; the system's generator costs a system call per id).
+pub fn uuid_v4() -> String {
+    let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+    let mut buffer = uuid::Uuid::encode_buffer();
+    id.hyphenated().encode_lower(&mut buffer).to_owned()
 }
 
 impl Default for TemplateSet {
@@ -87,15 +146,14 @@ impl TemplateSet {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        env.add_function("uuid", || uuid::Uuid::new_v4().to_string());
+        env.add_function("uuid", uuid_v4);
         env.add_function("now_ms", now_ms);
         env.add_function("random_string", random_string);
         env.add_function("random_int", random_int);
         env.add_filter("date", date);
         Self {
             env,
-            by_source: std::collections::HashMap::new(),
-            constants: std::collections::HashMap::new(),
+            by_source: foldhash::HashMap::default(),
         }
     }
 
@@ -104,35 +162,38 @@ impl TemplateSet {
     /// `{{ env.base_url }}/api` per request. Templates that fail here stay dynamic and
     /// report their error when a VU renders them.
     pub fn freeze_constants(&mut self, context: &minijinja::Value, run_wide: &[&str]) {
-        let mut constants = std::collections::HashMap::new();
-        for (source, (id, names)) in &self.by_source {
-            let constant = names.iter().all(|name| {
+        for compiled in self.by_source.values_mut() {
+            let constant = compiled.names.iter().all(|name| {
                 let root = name.split('.').next().unwrap_or(name);
                 run_wide.contains(&root)
             });
-            if constant
-                && let Ok(text) = self
-                    .env
-                    .get_template(id)
+            compiled.constant = if constant {
+                self.env
+                    .get_template(&compiled.id)
                     .and_then(|t| t.render(context.clone()))
-            {
-                constants.insert(source.clone(), text);
-            }
+                    .ok()
+            } else {
+                None
+            };
         }
-        self.constants = constants;
     }
 
     /// The run-wide rendering of `source`, when [`TemplateSet::freeze_constants`] made one.
     pub fn constant(&self, source: &str) -> Option<&str> {
-        self.constants.get(source).map(String::as_str)
+        self.by_source.get(source)?.constant.as_deref()
+    }
+
+    /// The compiled template whose text is `source`.
+    pub fn get(&self, source: &str) -> Option<&Compiled> {
+        self.by_source.get(source)
     }
 
     /// Compiles `source` under `id`, returning the free names it uses, with attribute paths
     /// (`env.base_url`, `ping.id`, `uuid`).
     pub fn add(&mut self, id: &str, source: &str) -> Result<BTreeSet<String>, TemplateError> {
         // Plans repeat templates (`{{ uuid() }}`); each text is compiled once.
-        if let Some((_, names)) = self.by_source.get(source) {
-            return Ok(names.clone());
+        if let Some(compiled) = self.by_source.get(source) {
+            return Ok(compiled.names.clone());
         }
         self.env
             .add_template_owned(id.to_owned(), source.to_owned())
@@ -145,8 +206,15 @@ impl TemplateSet {
             range: None,
         })?;
         let names: BTreeSet<String> = template.undeclared_variables(true).into_iter().collect();
-        self.by_source
-            .insert(source.to_owned(), (id.to_owned(), names.clone()));
+        self.by_source.insert(
+            source.to_owned(),
+            Compiled {
+                id: id.to_owned(),
+                names: names.clone(),
+                constant: None,
+                shortcut: Shortcut::of(source),
+            },
+        );
         Ok(names)
     }
 
@@ -157,12 +225,19 @@ impl TemplateSet {
         source: &str,
         context: &minijinja::Value,
     ) -> Option<Result<String, Error>> {
-        let (id, _) = self.by_source.get(source)?;
-        Some(
-            self.env
-                .get_template(id)
-                .and_then(|t| t.render(context.clone())),
-        )
+        let compiled = self.by_source.get(source)?;
+        Some(self.render_compiled(compiled, context))
+    }
+
+    /// Renders a template found with [`TemplateSet::get`].
+    pub fn render_compiled(
+        &self,
+        compiled: &Compiled,
+        context: &minijinja::Value,
+    ) -> Result<String, Error> {
+        self.env
+            .get_template(&compiled.id)
+            .and_then(|t| t.render(context.clone()))
     }
 
     /// Renders the template compiled under `id` with `context`.
