@@ -17,8 +17,32 @@ use crate::plan::template::{Shortcut, Template, TemplateSet};
 
 pub struct Context {
     locals: Arc<Locals>,
+    /// The run's values.
+    base: Mj,
+    /// Whether the run's values hide the `uuid()` function.
+    base_has_uuid: bool,
     /// Locals over base, made once: a template reads the locals as they are when it renders.
     merged: Mj,
+}
+
+/// A JSON value as minijinja's, built directly (minijinja's serde path costs twice as much).
+fn to_minijinja(value: &Value) -> Mj {
+    match value {
+        Value::Null => Mj::from(()),
+        Value::Bool(flag) => Mj::from(*flag),
+        Value::Number(number) => match (number.as_i64(), number.as_u64()) {
+            (Some(n), _) => Mj::from(n),
+            (None, Some(n)) => Mj::from(n),
+            (None, None) => Mj::from(number.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(text) => Mj::from(text.as_str()),
+        Value::Array(items) => items.iter().map(to_minijinja).collect(),
+        Value::Object(fields) => Mj::from_pairs(
+            fields
+                .iter()
+                .map(|(key, value)| (key.as_str(), to_minijinja(value))),
+        ),
+    }
 }
 
 /// A VU's own values, read by templates through minijinja's object interface, so storing
@@ -55,17 +79,46 @@ impl Context {
         }
         let merged =
             minijinja::value::merge_maps([Mj::from_dyn_object(locals.clone()), base.clone()]);
-        Self { locals, merged }
+        let base_has_uuid = base
+            .get_attr("uuid")
+            .is_ok_and(|value| !value.is_undefined());
+        Self {
+            locals,
+            base: base.clone(),
+            base_has_uuid,
+            merged,
+        }
     }
 
     fn merged(&mut self) -> &Mj {
         &self.merged
     }
 
-    pub fn set(&mut self, name: &str, value: Value) {
+    pub fn set(&mut self, name: &str, value: &Value) {
         self.locals
             .map()
-            .insert(name.to_owned(), Mj::from(minijinja::value::Serde(value)));
+            .insert(name.to_owned(), to_minijinja(value));
+    }
+
+    /// Stores a WebSocket message under `name`: a JSON object's fields plus `text`, or
+    /// `{text, json}` for anything else.
+    pub fn set_message(&mut self, name: &str, text: &str, json: Option<&Value>) {
+        let value = match json {
+            Some(Value::Object(fields)) => {
+                let text = (!fields.contains_key("text")).then(|| ("text", Mj::from(text)));
+                Mj::from_pairs(
+                    fields
+                        .iter()
+                        .map(|(key, value)| (key.as_str(), to_minijinja(value)))
+                        .chain(text),
+                )
+            }
+            other => Mj::from_pairs([
+                ("text", Mj::from(text)),
+                ("json", other.map_or(Mj::from(()), to_minijinja)),
+            ]),
+        };
+        self.locals.map().insert(name.to_owned(), value);
     }
 
     pub fn set_iteration(&mut self, iteration: u64) {
@@ -113,14 +166,17 @@ impl Context {
     /// missing or not a string, or a variable named `uuid` hides the function).
     fn shortcut(&self, shortcut: &Shortcut) -> Option<String> {
         match shortcut {
-            Shortcut::Uuid => self
-                .merged
-                .get_attr("uuid")
-                .is_ok_and(|value| value.is_undefined())
+            Shortcut::Uuid => (!self.locals.map().contains_key("uuid") && !self.base_has_uuid)
                 .then(crate::plan::template::uuid_v4),
             Shortcut::Path(path) => {
-                let mut value = self.merged.clone();
-                for segment in path {
+                let (first, rest) = path.split_first()?;
+                // The run's values win over the VU's (as in minijinja's merged maps); a
+                // name the run does not have is the VU's.
+                let mut value = match self.base.get_attr(first) {
+                    Ok(value) if !value.is_undefined() => value,
+                    _ => self.locals.map().get(first.as_str())?.clone(),
+                };
+                for segment in rest {
                     value = value.get_attr(segment).ok()?;
                     if value.is_undefined() {
                         return None;
@@ -208,14 +264,14 @@ mod tests {
         ]);
         let base = Mj::from(minijinja::value::Serde(json!({"env": {}})));
         let mut context = Context::new(&base, 3, "s");
-        context.set("ping", json!({"id": "abc", "n": 1.5}));
+        context.set("ping", &json!({"id": "abc", "n": 1.5}));
         assert_eq!(context.text(&set, "{{ ping.id }}").unwrap(), "abc");
         // Not a string: minijinja renders it.
         assert_eq!(context.text(&set, "{{ ping.n }}").unwrap(), "1.5");
         // Missing: minijinja's strict-undefined error, not an empty string.
         assert!(context.text(&set, "{{ ping.gone }}").is_err());
         // A new value is seen by the next rendering.
-        context.set("ping", json!({"id": "def"}));
+        context.set("ping", &json!({"id": "def"}));
         assert_eq!(context.text(&set, "{{ ping.id }}").unwrap(), "def");
         let id = context.text(&set, "{{ uuid() }}").unwrap().into_owned();
         let parsed = uuid::Uuid::parse_str(&id).unwrap();

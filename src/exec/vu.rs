@@ -176,30 +176,32 @@ impl Vu {
             }
             Step::Send(step) => {
                 let message = &step.send;
-                let (frame, captured) = if let Some(json) = &message.json {
+                let frame = if let Some(json) = &message.json {
                     let value = self.context.json(&shared.templates, json)?;
-                    let text = value.to_string();
+                    let text =
+                        serde_json::to_string(&value).map_err(|error| format!("send: {error}"))?;
                     if let Some(id) = message.mark.as_ref().and_then(|path| path.find(&value)) {
                         shared.mark(id_text(id));
                     }
-                    let captured = step
-                        .capture
-                        .is_some()
-                        .then(|| capture_message(&text, Some(&value)));
-                    (WsMessage::text(text), captured)
+                    if let Some(name) = &step.capture {
+                        self.context.set_message(name, &text, Some(&value));
+                    }
+                    WsMessage::text(text)
                 } else if let Some(text) = &message.text {
                     let text = self.context.string(&shared.templates, text.as_str())?;
-                    let captured = step.capture.is_some().then(|| capture_message(&text, None));
-                    (WsMessage::text(text), captured)
+                    if let Some(name) = &step.capture {
+                        self.context.set_message(name, &text, None);
+                    }
+                    WsMessage::text(text)
                 } else if let Some(binary) = &message.binary {
                     let encoded = self.context.string(&shared.templates, binary.as_str())?;
                     let data = base64::engine::general_purpose::STANDARD
                         .decode(encoded.trim())
                         .map_err(|_| "send: `binary` is not valid base64".to_owned())?;
-                    (
-                        WsMessage::binary(data),
-                        step.capture.is_some().then_some(Value::Null),
-                    )
+                    if let Some(name) = &step.capture {
+                        self.context.set(name, &Value::Null);
+                    }
+                    WsMessage::binary(data)
                 } else {
                     return Err("send: no message".into());
                 };
@@ -216,9 +218,6 @@ impl Vu {
                         received: 0,
                     },
                 );
-                if let (Some(name), Some(captured)) = (&step.capture, captured) {
-                    self.context.set(name, captured);
-                }
                 Ok(())
             }
             Step::Expect(step) => {
@@ -307,7 +306,7 @@ impl Vu {
                 );
                 if let Some(name) = &step.capture {
                     self.context
-                        .set(name, capture_message(&matched.text, matched.json.as_ref()));
+                        .set_message(name, &matched.text, matched.json.as_ref());
                 }
                 Ok(())
             }
@@ -355,7 +354,7 @@ impl Vu {
             Step::Set(step) => {
                 for (name, value) in &step.set {
                     let value = self.context.json(&shared.templates, value)?;
-                    self.context.set(name, value);
+                    self.context.set(name, &value);
                 }
                 Ok(())
             }
@@ -597,7 +596,7 @@ impl Vu {
                 "body": String::from_utf8_lossy(&response.body),
                 "json": json.unwrap_or(Value::Null),
             });
-            self.context.set(capture, value);
+            self.context.set(capture, &value);
         }
         match problem {
             Some(problem) => Err(format!("expect: {problem}")),
@@ -682,18 +681,6 @@ fn status_matches(expected: &crate::plan::model::StatusExpectation, status: u16)
 }
 
 /// What `as:` stores for a message: a JSON object's fields (and its `text`), or `{text, json}`.
-fn capture_message(text: &str, json: Option<&Value>) -> Value {
-    match json {
-        Some(Value::Object(fields)) => {
-            let mut fields = fields.clone();
-            fields
-                .entry("text")
-                .or_insert_with(|| Value::String(text.to_owned()));
-            Value::Object(fields)
-        }
-        other => json!({ "text": text, "json": other.cloned().unwrap_or(Value::Null) }),
-    }
-}
 
 fn random_between(min: Duration, max: Duration) -> Duration {
     if max <= min {
