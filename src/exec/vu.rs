@@ -680,8 +680,6 @@ fn status_matches(expected: &crate::plan::model::StatusExpectation, status: u16)
     }
 }
 
-/// What `as:` stores for a message: a JSON object's fields (and its `text`), or `{text, json}`.
-
 fn random_between(min: Duration, max: Duration) -> Duration {
     if max <= min {
         return min;
