@@ -7,19 +7,186 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::Shared;
 use super::matcher::json_subset;
 use crate::results::Sample;
 
-type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Stream = WebSocketStream<Transport>;
+
+/// Bytes read from the socket at a time, and the read buffer each connection keeps: 10,000
+/// idle VUs keep 10,000 of them. Larger messages take several reads.
+const READ_BUFFER: usize = 2048;
+
+/// The longest handshake response read.
+const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
+/// The byte stream under a WebSocket. TLS state is boxed: a plain connection then does not
+/// carry rustls's (about 1 KiB) in every connection's shared stream.
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// TCP (and TLS for `wss://`), then the HTTP/1.1 upgrade (RFC 6455 §4.1): done here rather
+/// than by tungstenite, whose handshake leaves each connection a 4 KiB read buffer for
+/// good. Returns the stream and any bytes the server sent after its response.
+async fn open(
+    shared: &Shared,
+    request: &hyper::Request<()>,
+) -> Result<(Transport, Vec<u8>), String> {
+    let uri = request.uri();
+    let secure = match uri.scheme_str() {
+        Some("ws") => false,
+        Some("wss") => true,
+        other => return Err(format!("unsupported scheme `{}`", other.unwrap_or(""))),
+    };
+    let host = uri
+        .host()
+        .ok_or("no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| e.kind().to_string())?;
+    let _ = tcp.set_nodelay(true);
+    let mut transport = if secure {
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|_| format!("tls: invalid server name `{host}`"))?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::clone(&shared.tls.http1))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("tls: {e}"))?;
+        Transport::Tls(Box::new(tls))
+    } else {
+        Transport::Plain(tcp)
+    };
+    let mut head = format!(
+        "GET {} HTTP/1.1\r\n",
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    for (name, value) in request.headers() {
+        head.push_str(name.as_str());
+        head.push_str(": ");
+        head.push_str(
+            value
+                .to_str()
+                .map_err(|_| format!("header `{name}` is not text"))?,
+        );
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    transport
+        .write_all(head.as_bytes())
+        .await
+        .map_err(|e| e.kind().to_string())?;
+    let mut response = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    let end = loop {
+        let n = transport
+            .read(&mut chunk)
+            .await
+            .map_err(|e| e.kind().to_string())?;
+        if n == 0 {
+            return Err("the server closed the connection during the handshake".into());
+        }
+        let searched_from = response.len().saturating_sub(3);
+        response.extend_from_slice(&chunk[..n]);
+        if let Some(at) = response[searched_from..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+        {
+            break searched_from + at + 4;
+        }
+        if response.len() > MAX_RESPONSE_HEAD {
+            return Err("handshake response headers too long".into());
+        }
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut headers);
+    parsed
+        .parse(&response[..end])
+        .map_err(|e| format!("invalid handshake response: {e}"))?;
+    let code = parsed.code.unwrap_or(0);
+    if code != 101 {
+        return Err(format!(
+            "HTTP error: {code} {}",
+            parsed.reason.unwrap_or("")
+        ));
+    }
+    let header = |wanted: &str| {
+        parsed
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(wanted))
+            .map(|h| h.value)
+    };
+    let key = request
+        .headers()
+        .get("sec-websocket-key")
+        .map(|v| v.as_bytes())
+        .ok_or("no Sec-WebSocket-Key")?;
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key);
+    if header("sec-websocket-accept") != Some(accept.as_bytes()) {
+        return Err("handshake: wrong Sec-WebSocket-Accept".into());
+    }
+    if !header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case(b"websocket")) {
+        return Err("handshake: no `Upgrade: websocket`".into());
+    }
+    Ok((transport, response[end..].to_vec()))
+}
 
 /// Messages kept for `expect` steps; beyond this, the oldest unread ones are dropped.
 const INBOX: usize = 1024;
@@ -80,24 +247,23 @@ pub async fn connect(
         request.headers_mut().insert(name, value);
     }
     let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(max_message)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
-    // `wss://` goes over the run's shared rustls configuration (ALPN http/1.1).
-    let connector = tokio_tungstenite::Connector::Rustls(Arc::clone(&shared.tls.http1));
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(
-        request,
-        Some(config),
-        true,
-        Some(connector),
-    );
-    let stream = match tokio::time::timeout(timeout, connecting).await {
-        Ok(Ok((stream, _))) => stream,
+    let (transport, leftover) = match tokio::time::timeout(timeout, open(shared, &request)).await {
+        Ok(Ok(opened)) => opened,
         Ok(Err(error)) => return Err(format!("ws connect: {error}")),
         Err(_) => return Err("ws connect: timeout".into()),
     };
+    let stream = WebSocketStream::from_partially_read(
+        transport,
+        leftover,
+        tokio_tungstenite::tungstenite::protocol::Role::Client,
+        Some(config),
+    )
+    .await;
     let (sink, source) = stream.split();
     shared
         .ws_open
