@@ -160,6 +160,32 @@ thresholds:
 }
 
 #[test]
+fn a_handshake_that_is_not_an_upgrade_is_a_counted_connect_error() {
+    // The mock answers `GET /` with 200, not 101; port 9 refuses.
+    let plan = r#"
+name: no-upgrade
+environments: { local: { mock: true, vars: { refused: "ws://127.0.0.1:9/ws" } } }
+stages: { short: { vus: 2, duration: 300ms } }
+scenarios:
+  plain: { steps: [ { connect: "{{ env.base_url | replace('http', 'ws') }}/" }, { sleep: 50ms } ] }
+  refused: { steps: [ { connect: "{{ vars.refused }}" }, { sleep: 50ms } ] }
+"#;
+    let run = run(plan, &[], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    let errors = json["errors"].as_object().expect("errors by kind");
+    assert!(
+        errors.contains_key("ws connect: HTTP error: 200 OK"),
+        "{errors:?}"
+    );
+    assert!(
+        errors.contains_key("ws connect: connection refused"),
+        "{errors:?}"
+    );
+    assert!(metric(&json, "ws_connect_errors")["count"].as_u64() >= Some(2));
+}
+
+#[test]
 fn a_missing_secret_is_named_and_nothing_runs() {
     let run = run(MIXED, &[], &[]);
     assert_eq!(run.status, 2);
