@@ -154,6 +154,8 @@ pub struct Shared {
     /// The series keys of each request step, by the step's address (steps live in the
     /// plan, which does not move while the run lasts).
     request_keys: HashMap<usize, Arc<RequestKeys>>,
+    /// The series keys of each `send` and `expect` step, by the step's address.
+    ws_keys: HashMap<usize, WsStepKeys, foldhash::fast::FixedState>,
     /// `mark`ed ids and when they were sent.
     marks: Mutex<HashMap<String, Instant>>,
     /// Set to stop the run early.
@@ -233,6 +235,17 @@ impl Shared {
             Some(keys) => Arc::clone(keys),
             None => Arc::new(RequestKeys::new(&|text| self.name(text), request, scenario)),
         }
+    }
+
+    /// The keys a `send` or `expect` step records under (made at start; made now for a
+    /// step the plan did not hold then, which does not happen in a run).
+    pub fn ws_keys(&self, step: &Step, scenario: &str) -> WsStepKeys {
+        if let Some(keys) = self.ws_keys.get(&step_address(step)) {
+            return keys.clone();
+        }
+        WsStepKeys::new(step, scenario, &|metric, scenario, name| {
+            self.key(metric, scenario, name)
+        })
     }
 
     /// The compiled form of a pattern of the plan.
@@ -413,11 +426,37 @@ async fn run(
     let mut templates = templates;
     templates.freeze_constants(&base, &["env", "vars", "secrets", "stage"]);
     let request_keys = request_keys(&plan, &names, &templates);
+    let mut ws_keys = HashMap::default();
     custom_metrics.sort();
     custom_metrics.dedup();
     tags.sort();
     tags.dedup();
     let keys = all_keys(&plan, &names, &custom_metrics, &tags);
+    let find = |metric: &str, scenario: &str, name: Option<&str>| {
+        keys.get(&key_hash(metric, scenario, name))
+            .and_then(|candidates| {
+                candidates.iter().find(|key| {
+                    &*key.metric == metric
+                        && &*key.scenario == scenario
+                        && key.name.as_deref() == name
+                })
+            })
+            .cloned()
+            .unwrap_or_else(|| {
+                SeriesKey::from(crate::results::Series {
+                    metric: Arc::from(metric),
+                    scenario: Arc::from(scenario),
+                    name: name.map(Arc::from),
+                })
+            })
+    };
+    for (scenario, body) in &plan.scenarios {
+        walk(&body.steps, &mut |step| {
+            if matches!(step, Step::Send(_) | Step::Expect(_)) {
+                ws_keys.insert(step_address(step), WsStepKeys::new(step, scenario, &find));
+            }
+        });
+    }
     let schedule = Schedule::of(&plan.stages[stage.as_str()]);
     let graceful = plan.stages[stage.as_str()].graceful_stop().0;
     let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
@@ -434,6 +473,7 @@ async fn run(
         regexes,
         keys,
         request_keys,
+        ws_keys,
         marks: Mutex::new(HashMap::new()),
         halt: Arc::clone(&halt),
         tls: tls::Tls::new(insecure),
@@ -626,6 +666,46 @@ fn request_keys(
         });
     }
     keys
+}
+
+/// The series keys a `send` step (`primary`: `ws_msgs_sent`) or an `expect` step
+/// (`primary`: its latency metric, `corrected`, `checks`, with its `name` tag) records under.
+#[derive(Clone)]
+pub struct WsStepKeys {
+    pub primary: SeriesKey,
+    pub corrected: SeriesKey,
+    pub checks: SeriesKey,
+}
+
+impl WsStepKeys {
+    fn new(
+        step: &Step,
+        scenario: &str,
+        key: &dyn Fn(&str, &str, Option<&str>) -> SeriesKey,
+    ) -> Self {
+        match step {
+            Step::Expect(step) => {
+                let expect = &step.expect;
+                let name = expect.name.as_deref();
+                let metric = expect.metric.as_deref().unwrap_or("ws_message_latency");
+                Self {
+                    primary: key(metric, scenario, name),
+                    corrected: key("ws_message_latency_corrected", scenario, name),
+                    checks: key("checks", scenario, name),
+                }
+            }
+            _ => Self {
+                primary: key("ws_msgs_sent", scenario, None),
+                corrected: key("ws_message_latency_corrected", scenario, None),
+                checks: key("checks", scenario, None),
+            },
+        }
+    }
+}
+
+/// A step's identity for the run: its address (the plan does not move while it runs).
+fn step_address(step: &Step) -> usize {
+    std::ptr::from_ref(step) as usize
 }
 
 /// Calls `visit` on every step, nested ones included.

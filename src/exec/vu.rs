@@ -140,6 +140,7 @@ impl Vu {
         step: &Step,
         stop: &AtomicBool,
     ) -> Result<(), String> {
+        let whole = step;
         match step {
             Step::Request(step) => {
                 // Boxed: a request's future is the largest of all steps; inline, every
@@ -209,8 +210,8 @@ impl Vu {
                 let socket = self.socket.as_mut().ok_or("send: no open WebSocket")?;
                 socket.send(frame).await?;
                 self.last_send = Some(Instant::now());
-                self.out
-                    .count(shared, "ws_msgs_sent", &self.scenario, None, 1);
+                let keys = shared.ws_keys(whole, &self.scenario);
+                self.out.sample(shared, Sample::Count(keys.primary, 1));
                 self.out.event(
                     shared,
                     Event::Bytes {
@@ -246,13 +247,8 @@ impl Vu {
                 let matched = loop {
                     let Ok(received) = tokio::time::timeout_at(deadline, socket.inbox.recv()).await
                     else {
-                        self.out.sample(
-                            shared,
-                            Sample::Rate(
-                                shared.key("checks", &self.scenario, expect.name.as_deref()),
-                                false,
-                            ),
-                        );
+                        let keys = shared.ws_keys(whole, &self.scenario);
+                        self.out.sample(shared, Sample::Rate(keys.checks, false));
                         return Err("expect: timeout".into());
                     };
                     let Some(received) = received else {
@@ -267,7 +263,9 @@ impl Vu {
                                 .is_some_and(|h| json_subset(w, h))
                         })
                         && regex.is_none_or(|r| r.is_match(&received.text))
-                        && want_text.as_deref().is_none_or(|w| w == received.text);
+                        && want_text
+                            .as_deref()
+                            .is_none_or(|w| w == received.text.as_str());
                     if fits {
                         break received;
                     }
@@ -276,34 +274,21 @@ impl Vu {
                     .last_send
                     .filter(|sent| *sent >= waiting_since - Duration::from_secs(3600))
                     .unwrap_or(waiting_since);
-                let metric = expect.metric.as_deref().unwrap_or("ws_message_latency");
+                let keys = shared.ws_keys(whole, &self.scenario);
                 if let (Some(lag), None) = (self.lag, &expect.metric) {
                     self.out.sample(
                         shared,
                         Sample::Trend(
-                            shared.key(
-                                "ws_message_latency_corrected",
-                                &self.scenario,
-                                expect.name.as_deref(),
-                            ),
+                            keys.corrected,
                             matched.at.saturating_duration_since(since) + lag,
                         ),
                     );
                 }
                 self.out.sample(
                     shared,
-                    Sample::Trend(
-                        shared.key(metric, &self.scenario, expect.name.as_deref()),
-                        matched.at.saturating_duration_since(since),
-                    ),
+                    Sample::Trend(keys.primary, matched.at.saturating_duration_since(since)),
                 );
-                self.out.sample(
-                    shared,
-                    Sample::Rate(
-                        shared.key("checks", &self.scenario, expect.name.as_deref()),
-                        true,
-                    ),
-                );
+                self.out.sample(shared, Sample::Rate(keys.checks, true));
                 if let Some(name) = &step.capture {
                     self.context
                         .set_message(name, &matched.text, matched.json.as_ref());

@@ -15,9 +15,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::Shared;
 use super::matcher::json_subset;
@@ -193,7 +193,8 @@ const INBOX: usize = 1024;
 
 /// A received message and when it arrived.
 pub struct Received {
-    pub text: String,
+    /// The message's text, shared with the frame it came in (not copied).
+    pub text: Utf8Bytes,
     pub json: Option<serde_json::Value>,
     pub at: Instant,
 }
@@ -347,8 +348,8 @@ async fn read(
         let Some(Ok(message)) = next else { break };
         let at = Instant::now();
         let text = match message {
-            Message::Text(text) => text.to_string(),
-            Message::Binary(data) => String::from_utf8_lossy(&data).into_owned(),
+            Message::Text(text) => text,
+            Message::Binary(data) => Utf8Bytes::from(String::from_utf8_lossy(&data).into_owned()),
             Message::Close(_) => break,
             _ => continue,
         };
