@@ -417,6 +417,8 @@ async fn metrics_are_prometheus_text_and_move() {
         value(&after, "mock_http_request_duration_seconds_count"),
         4.0
     );
+    // Answers take microseconds: the sum is kept finely enough not to read zero.
+    assert!(value(&after, "mock_http_request_duration_seconds_sum") > 0.0);
     assert!(after.contains("# TYPE mock_http_request_duration_seconds histogram"));
     assert!(after.contains(r#"mock_http_request_duration_seconds_bucket{le="+Inf"}"#));
     server.stop().await;
