@@ -186,6 +186,59 @@ scenarios:
 }
 
 #[test]
+fn a_frame_sent_with_the_handshake_response_is_not_lost() {
+    // A server that writes its first message in the same packet as its 101 answer: the
+    // bytes after the response head are the connection's first frame.
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("an address").port();
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().expect("loadplan connects");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            socket.read_exact(&mut byte).expect("the request head");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).expect("the head is text");
+        let key = head
+            .lines()
+            .find_map(|line| line.strip_prefix("Sec-WebSocket-Key: "))
+            .expect("a key, spelled as RFC 6455 writes it");
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let mut answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .into_bytes();
+        answer.extend_from_slice(b"\x81\x05hello");
+        socket.write_all(&answer).expect("the answer is written");
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        head
+    });
+    let plan = format!(
+        r#"
+name: first-frame
+environments: {{ raw: {{ vars: {{ url: "ws://127.0.0.1:{port}/chat?room=1" }} }} }}
+stages: {{ short: {{ vus: 1, duration: 300ms }} }}
+scenarios:
+  a:
+    steps:
+      - connect: {{ url: "{{{{ vars.url }}}}", headers: {{ X-Token: abc }} }}
+      - expect: {{ text: hello, within: 1s }}
+      - sleep: 1s
+thresholds:
+  checks: [ "rate == 100%" ]
+"#
+    );
+    let run = run(&plan, &[], &[]);
+    let head = server.join().expect("the server thread ends");
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(head.starts_with("GET /chat?room=1 HTTP/1.1\r\n"), "{head}");
+    assert!(head.contains("\r\nx-token: abc\r\n"), "{head}");
+    assert!(head.contains("\r\nUpgrade: websocket\r\n"), "{head}");
+}
+
+#[test]
 fn a_missing_secret_is_named_and_nothing_runs() {
     let run = run(MIXED, &[], &[]);
     assert_eq!(run.status, 2);

@@ -118,7 +118,18 @@ async fn open(
         uri.path_and_query().map_or("/", |p| p.as_str())
     );
     for (name, value) in request.headers() {
-        head.push_str(name.as_str());
+        // Header names are case-insensitive, but some servers check the handshake's
+        // spelling: those five go out as RFC 6455 writes them, as tungstenite does.
+        let spelled = match name.as_str() {
+            "host" => "Host",
+            "connection" => "Connection",
+            "upgrade" => "Upgrade",
+            "sec-websocket-version" => "Sec-WebSocket-Version",
+            "sec-websocket-key" => "Sec-WebSocket-Key",
+            "sec-websocket-protocol" => "Sec-WebSocket-Protocol",
+            other => other,
+        };
+        head.push_str(spelled);
         head.push_str(": ");
         head.push_str(
             value
