@@ -45,6 +45,66 @@ fn to_minijinja(value: &Value) -> Mj {
     }
 }
 
+/// The text of a captured message.
+#[derive(Debug)]
+pub enum MessageText {
+    /// The message's JSON, as sent: its text is that JSON serialised again when read.
+    OfJson,
+    Owned(String),
+    /// Shared with the frame it arrived in.
+    Frame(tokio_tungstenite::tungstenite::Utf8Bytes),
+}
+
+/// A message stored by `as:`, as a template sees it: a JSON object's fields (and `text`,
+/// unless the object has its own), or `{text, json}`.
+#[derive(Debug)]
+struct Captured {
+    text: MessageText,
+    json: Option<Value>,
+}
+
+impl Captured {
+    fn text(&self) -> Mj {
+        match &self.text {
+            MessageText::OfJson => {
+                Mj::from(self.json.as_ref().map(Value::to_string).unwrap_or_default())
+            }
+            MessageText::Owned(text) => Mj::from(text.as_str()),
+            MessageText::Frame(text) => Mj::from(text.as_str()),
+        }
+    }
+}
+
+impl Object for Captured {
+    fn get_value(self: &Arc<Self>, key: &Mj) -> Option<Mj> {
+        let key = key.as_str()?;
+        match &self.json {
+            Some(Value::Object(fields)) => match fields.get(key) {
+                Some(value) => Some(to_minijinja(value)),
+                None => (key == "text").then(|| self.text()),
+            },
+            other => match key {
+                "text" => Some(self.text()),
+                "json" => Some(other.as_ref().map_or(Mj::from(()), to_minijinja)),
+                _ => None,
+            },
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match &self.json {
+            Some(Value::Object(fields)) => {
+                let mut keys: Vec<Mj> = fields.keys().map(|k| Mj::from(k.as_str())).collect();
+                if !fields.contains_key("text") {
+                    keys.push(Mj::from("text"));
+                }
+                Enumerator::Values(keys)
+            }
+            _ => Enumerator::Str(&["text", "json"]),
+        }
+    }
+}
+
 /// A VU's own values, read by templates through minijinja's object interface, so storing
 /// one (`as:`, `set:`, a new iteration) rebuilds nothing. The lock is the VU's alone.
 #[derive(Debug, Default)]
@@ -101,23 +161,10 @@ impl Context {
     }
 
     /// Stores a WebSocket message under `name`: a JSON object's fields plus `text`, or
-    /// `{text, json}` for anything else.
-    pub fn set_message(&mut self, name: &str, text: &str, json: Option<&Value>) {
-        let value = match json {
-            Some(Value::Object(fields)) => {
-                let text = (!fields.contains_key("text")).then(|| ("text", Mj::from(text)));
-                Mj::from_pairs(
-                    fields
-                        .iter()
-                        .map(|(key, value)| (key.as_str(), to_minijinja(value)))
-                        .chain(text),
-                )
-            }
-            other => Mj::from_pairs([
-                ("text", Mj::from(text)),
-                ("json", other.map_or(Mj::from(()), to_minijinja)),
-            ]),
-        };
+    /// `{text, json}` for anything else. The message is kept as it is; a template converts
+    /// only the fields it reads (most read one: `{{ ping.id }}`).
+    pub fn set_message(&mut self, name: &str, text: MessageText, json: Option<Value>) {
+        let value = Mj::from_object(Captured { text, json });
         self.locals.map().insert(name.to_owned(), value);
     }
 
@@ -277,5 +324,38 @@ mod tests {
         let parsed = uuid::Uuid::parse_str(&id).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
         assert_ne!(id, context.text(&set, "{{ uuid() }}").unwrap());
+    }
+
+    #[test]
+    fn captured_messages_show_their_fields_text_and_json() {
+        let set = set_of(&[
+            "{{ m.id }}",
+            "{{ m.text }}",
+            "{{ m.n + 1 }}",
+            "{{ t.text }}",
+            "{{ t.json }}",
+            "{{ j.json[1] }}",
+            "{{ m | length }}",
+        ]);
+        let base = Mj::from(minijinja::value::Serde(json!({"env": {}})));
+        let mut context = Context::new(&base, 1, "s");
+        let sent = json!({"id": "x1", "n": 41});
+        context.set_message("m", MessageText::OfJson, Some(sent.clone()));
+        context.set_message("t", MessageText::Owned("plain".into()), None);
+        context.set_message(
+            "j",
+            MessageText::Owned("[1, 2]".into()),
+            Some(json!([1, 2])),
+        );
+        assert_eq!(context.text(&set, "{{ m.id }}").unwrap(), "x1");
+        assert_eq!(
+            context.text(&set, "{{ m.text }}").unwrap(),
+            sent.to_string()
+        );
+        assert_eq!(context.text(&set, "{{ m.n + 1 }}").unwrap(), "42");
+        assert_eq!(context.text(&set, "{{ m | length }}").unwrap(), "3");
+        assert_eq!(context.text(&set, "{{ t.text }}").unwrap(), "plain");
+        assert_eq!(context.text(&set, "{{ t.json }}").unwrap(), "None");
+        assert_eq!(context.text(&set, "{{ j.json[1] }}").unwrap(), "2");
     }
 }

@@ -14,7 +14,7 @@ use http_body_util::Full;
 use serde_json::{Map, Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use super::context::Context;
+use super::context::{Context, MessageText};
 use super::http::HttpClient;
 use super::matcher::json_subset;
 use super::ws::{self, Connection, id_text};
@@ -185,13 +185,15 @@ impl Vu {
                         shared.mark(id_text(id));
                     }
                     if let Some(name) = &step.capture {
-                        self.context.set_message(name, &text, Some(&value));
+                        self.context
+                            .set_message(name, MessageText::OfJson, Some(value));
                     }
                     WsMessage::text(text)
                 } else if let Some(text) = &message.text {
                     let text = self.context.string(&shared.templates, text.as_str())?;
                     if let Some(name) = &step.capture {
-                        self.context.set_message(name, &text, None);
+                        self.context
+                            .set_message(name, MessageText::Owned(text.clone()), None);
                     }
                     WsMessage::text(text)
                 } else if let Some(binary) = &message.binary {
@@ -291,7 +293,7 @@ impl Vu {
                 self.out.sample(shared, Sample::Rate(keys.checks, true));
                 if let Some(name) = &step.capture {
                     self.context
-                        .set_message(name, &matched.text, matched.json.as_ref());
+                        .set_message(name, MessageText::Frame(matched.text), matched.json);
                 }
                 Ok(())
             }
