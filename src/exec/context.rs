@@ -239,6 +239,21 @@ impl Context {
         self.text(templates, raw).map(Cow::into_owned)
     }
 
+    /// A JSON pattern with its template strings rendered, for matching messages.
+    pub fn pattern<'p>(
+        &mut self,
+        templates: &TemplateSet,
+        value: &'p Value,
+    ) -> Result<super::matcher::Pattern<'p>, String> {
+        super::matcher::Pattern::new(value, &mut |text| {
+            if Template::is_dynamic(text) {
+                self.text(templates, text).map(|t| Some(t.into_owned()))
+            } else {
+                Ok(None)
+            }
+        })
+    }
+
     /// A JSON value with every template string in it rendered.
     pub fn json(&mut self, templates: &TemplateSet, value: &Value) -> Result<Value, String> {
         Ok(match value {

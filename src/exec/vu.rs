@@ -226,7 +226,7 @@ impl Vu {
             Step::Expect(step) => {
                 let expect = &step.expect;
                 let want_json = match &expect.json {
-                    Some(json) => Some(self.context.json(&shared.templates, json)?),
+                    Some(json) => Some(self.context.pattern(&shared.templates, json)?),
                     None => None,
                 };
                 let mut want_paths = Vec::new();
@@ -259,7 +259,7 @@ impl Vu {
                     let json = received.json.as_ref();
                     let fits = want_json
                         .as_ref()
-                        .is_none_or(|w| json.is_some_and(|h| json_subset(w, h)))
+                        .is_none_or(|w| json.is_some_and(|h| w.matches(h)))
                         && want_paths.iter().all(|(p, w)| {
                             json.and_then(|j| p.find(j))
                                 .is_some_and(|h| json_subset(w, h))
