@@ -259,6 +259,9 @@ impl Results {
         let data = match self.merged(metric, filter) {
             Some(data) => data,
             None if zero_if_absent => SeriesData::Counter(0),
+            // A count of nothing is 0 (`count == 0` on a trend that never fired passes);
+            // every other figure of nothing is undefined.
+            None if aggregation == Aggregation::Count => SeriesData::Counter(0),
             None => return Err(format!("`{metric}` has no samples")),
         };
         let seconds = self.duration.as_secs_f64().max(1e-9);

@@ -243,6 +243,9 @@ mod tests {
         let results = results();
         let verdict = judge(&[rule("ws_connect_errors", "count == 0")], &results, None);
         assert!(verdict.passed(), "a counter without samples is zero");
+        let verdict = judge(&[rule("ws_connect_time", "count == 0")], &results, None);
+        assert!(verdict.passed(), "a trend without samples counts zero");
+        assert_eq!(verdict.outcomes[0].value, Some(0.0));
         let verdict = judge(&[rule("ws_connect_time", "p95 < 1s")], &results, None);
         assert!(!verdict.passed());
         assert_eq!(

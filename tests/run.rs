@@ -621,3 +621,207 @@ thresholds:
     let run = run(plan, &["--quiet"], &[]);
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
 }
+
+/// The measured value of the first threshold on `key`.
+fn threshold_value(json: &serde_json::Value, key: &str) -> f64 {
+    json["thresholds"]
+        .as_array()
+        .and_then(|all| all.iter().find(|t| t["key"] == key))
+        .and_then(|t| t["value"].as_f64())
+        .unwrap_or_else(|| panic!("no value for threshold {key} in {json:#}"))
+}
+
+/// A counter's count for one scenario, from the serialised series.
+fn scenario_count(json: &serde_json::Value, metric: &str, scenario: &str) -> u64 {
+    json["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .filter(|s| s["metric"] == metric && s["scenario"] == scenario)
+        .filter_map(|s| s["count"].as_u64())
+        .sum()
+}
+
+#[test]
+fn ramp_stages_follow_their_targets_and_cancel_after_graceful_stop() {
+    let plan = r#"
+name: ramping
+environments: { local: { mock: true } }
+stages:
+  ramp:
+    ramp: [ { to: 8, over: 2s }, { hold: 1s }, { to: 0, over: 2s } ]
+    graceful_stop: 200ms
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/x" } }, { sleep: 50ms } ] }
+  stuck:
+    vus: 1
+    steps:
+      - request: { url: "{{ env.base_url }}/x" }
+      - sleep: 60s
+"#;
+    let run = run(plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    let vus: Vec<u64> = json["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .filter_map(|second| second["vus"].as_u64())
+        .collect();
+    // Most VUs seen in each second: up the ramp, 8 on the hold, down again.
+    assert!(vus.len() >= 5, "{vus:?}");
+    assert!(vus[0] < 8, "the first second is still ramping: {vus:?}");
+    assert_eq!(vus.iter().max(), Some(&8), "{vus:?}");
+    assert!(
+        vus[vus.len() - 1] < 8,
+        "the last second ramps down: {vus:?}"
+    );
+    assert_eq!(json["vus_max"], 8);
+    // The VU sleeping 60 s was cancelled 200 ms after the ramp let it go.
+    assert!(json["duration_s"].as_f64() < Some(30.0), "{json:#}");
+    assert_eq!(scenario_count(&json, "iterations", "stuck"), 0);
+    assert!(scenario_count(&json, "iterations", "api") > 8);
+}
+
+#[test]
+fn weights_split_vus_and_broadcasts_reach_only_their_scope() {
+    let plan = r#"
+name: scoped
+environments: { local: { mock: true } }
+stages: { short: { vus: 4, duration: 1s, graceful_stop: 500ms } }
+scenarios:
+  users:
+    weight: 2
+    steps:
+      - connect: "{{ env.ws_url }}?scope=user"
+      - sleep: 5s
+    on_message:
+      - match: { json: { kind: broadcast } }
+        correlate: "$.id"
+  sessions:
+    weight: 1
+    steps:
+      - connect: "{{ env.ws_url }}?scope=session&session=s1"
+      - sleep: 5s
+    on_message:
+      - match: { json: { kind: broadcast } }
+        correlate: "$.id"
+  broadcaster:
+    vus: 1
+    steps:
+      - sleep: 200ms
+      - request:
+          method: POST
+          url: "{{ env.base_url }}/broadcast"
+          json: { kind: broadcast, scope: user, id: "{{ uuid() }}" }
+          mark: "$.id"
+          name: broadcast
+thresholds:
+  "ws_connect_time{scenario:users}": [ "count == 2" ]
+  "ws_connect_time{scenario:sessions}": [ "count == 1" ]
+  "broadcast_delivery_time{scenario:users}": [ "count > 0" ]
+  "broadcast_delivery_time{scenario:sessions}": [ "count == 0" ]
+  "http_reqs{name:broadcast}": [ "count > 0" ]
+"#;
+    let run = run(plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    // 4 VUs: the pinned broadcaster, then 3 split 2:1.
+    assert_eq!(
+        threshold_value(&json, "ws_connect_time{scenario:users}"),
+        2.0
+    );
+    assert_eq!(
+        threshold_value(&json, "ws_connect_time{scenario:sessions}"),
+        1.0
+    );
+    // Every user-scoped VU records every broadcast; the session-scoped one none.
+    let sent = threshold_value(&json, "http_reqs{name:broadcast}");
+    let delivered = threshold_value(&json, "broadcast_delivery_time{scenario:users}");
+    assert!(
+        delivered <= 2.0 * sent && delivered >= 2.0 * (sent - 1.0),
+        "{delivered} deliveries of {sent} broadcasts to 2 VUs"
+    );
+    assert_eq!(
+        threshold_value(&json, "broadcast_delivery_time{scenario:sessions}"),
+        0.0
+    );
+}
+
+#[test]
+fn every_step_kind_runs_and_expect_skips_unrelated_messages() {
+    let plan = r#"
+name: steps
+environments: { local: { mock: true } }
+stages: { short: { vus: 2, duration: 1s, graceful_stop: 5s } }
+scenarios:
+  chat:
+    steps:
+      - connect: "{{ env.ws_url }}?scope=user"
+      - group: chatter
+        steps:
+          # Echoed back before the pong: expect skips them, on_message counts them.
+          - send: { text: "noise-1" }
+          - send: { text: "noise-2" }
+          - send: { json: { type: ping, id: "{{ uuid() }}" } }
+            as: ping
+          - expect: { json: { type: pong, id: "{{ ping.id }}" }, within: 2s, name: pong }
+      - reconnect: {}
+      - send: { json: { type: ping, id: "{{ uuid() }}" } }
+        as: again
+      - expect: { json: { type: pong, id: "{{ again.id }}" }, within: 2s, name: again }
+      - disconnect: {}
+    on_message:
+      - match: { regex: "^noise-" }
+        metric: noise_seen
+  http:
+    vus: 1
+    steps:
+      - set: { wanted: 201 }
+      - repeat: { count: 3, every: 20ms }
+        steps:
+          - request:
+              url: "{{ env.base_url }}/x?status={{ wanted }}"
+              expect: { status: 201 }
+              name: every
+      - repeat: { for: 100ms }
+        steps:
+          - request: { url: "{{ env.base_url }}/x", name: for }
+          - sleep: 5ms..15ms
+thresholds:
+  "ws_message_latency{name:pong}": [ "count > 0" ]
+  "ws_message_latency{name:again}": [ "count > 0" ]
+  ws_reconnect_time: [ "count > 0" ]
+  noise_seen: [ "count > 0" ]
+  "http_reqs{name:every}": [ "count > 0" ]
+  "http_reqs{name:for}": [ "count > 0" ]
+  checks: [ "rate == 100%" ]
+  ws_connect_errors: [ "count == 0" ]
+"#;
+    let run = run(plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    assert!(
+        json["errors"].as_object().is_some_and(|e| e.is_empty()),
+        "{json:#}"
+    );
+    // Iterations end within the graceful stop, so every one did every step once.
+    let chats = scenario_count(&json, "iterations", "chat") as f64;
+    assert!(chats > 0.0);
+    assert_eq!(
+        threshold_value(&json, "ws_message_latency{name:pong}"),
+        chats
+    );
+    assert_eq!(
+        threshold_value(&json, "ws_message_latency{name:again}"),
+        chats
+    );
+    assert_eq!(threshold_value(&json, "ws_reconnect_time"), chats);
+    assert_eq!(threshold_value(&json, "noise_seen"), 2.0 * chats);
+    let https = scenario_count(&json, "iterations", "http") as f64;
+    assert!(https > 0.0);
+    assert_eq!(threshold_value(&json, "http_reqs{name:every}"), 3.0 * https);
+    // 100 ms of requests each followed by 5–15 ms: a handful per iteration.
+    let per_iteration = threshold_value(&json, "http_reqs{name:for}") / https;
+    assert!((4.0..=25.0).contains(&per_iteration), "{per_iteration}");
+}
