@@ -94,6 +94,10 @@ pub const BUILTIN: [(&str, MetricKind); 26] = [
 /// Tags every sample carries and thresholds can filter on.
 pub const TAGS: [&str; 6] = ["scenario", "stage", "name", "group", "method", "status"];
 
+/// Tags k6 users know that the executor does not record yet: a threshold filtering by one
+/// is an error at validation, not a failure after the run.
+pub const UNRECORDED_TAGS: [&str; 3] = ["group", "method", "status"];
+
 pub fn builtin(name: &str) -> Option<MetricKind> {
     BUILTIN
         .iter()

@@ -377,7 +377,8 @@ pub struct Repeat {
     pub every: Option<Duration>,
 }
 
-/// A named block of steps; its name tags the metrics of the steps inside (`group`).
+/// A named block of steps, run in order (its metrics are not tagged `group` yet: name the
+/// steps inside to filter their metrics).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupStep {

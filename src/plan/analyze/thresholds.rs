@@ -152,7 +152,18 @@ impl Analyzer<'_, '_> {
                         key_span.part(*offset, tag.chars().count()),
                         format!("unknown tag `{tag}`"),
                         did_you_mean(tag, TAGS)
-                            .or_else(|| Some(format!("tags are {}", TAGS.join(", ")))),
+                            .or_else(|| Some("tags are scenario, stage, name".into())),
+                    );
+                    continue;
+                }
+                if metric::UNRECORDED_TAGS.contains(&tag.as_str()) {
+                    self.error_at(
+                        key_span.part(*offset, tag.chars().count()),
+                        format!("filtering by `{tag}` is not recorded yet"),
+                        Some(
+                            "give the steps a `name:` and filter by it, as in `{name:login}`"
+                                .into(),
+                        ),
                     );
                     continue;
                 }
