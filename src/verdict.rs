@@ -23,6 +23,10 @@ pub struct Outcome {
     /// not milliseconds or a fraction.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub plain: bool,
+    /// Not judged: a `baseline * k` check on the first run of a plan, with no earlier run
+    /// to compare with. It counts as passed and is shown as skipped (JUnit `<skipped>`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 /// Every threshold's outcome.
@@ -45,6 +49,7 @@ impl Verdict {
         for outcome in &mut self.outcomes {
             if outcome.reason.as_deref() == Some(NO_BASELINE) {
                 outcome.passed = true;
+                outcome.skipped = true;
                 outcome.reason = Some("skipped: no earlier run to compare with yet".to_owned());
             }
         }
@@ -65,6 +70,7 @@ pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Resul
                 passed: false,
                 reason: None,
                 plain,
+                skipped: false,
             };
             let value = match figure(rule, results) {
                 Ok(value) => value,

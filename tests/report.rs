@@ -95,11 +95,23 @@ fn results(scale: f64, with_messages: bool) -> Results {
 
 /// The results document of a run started `at` seconds after a fixed day, `scale` × slower.
 fn run(scale: f64, at: u64, baseline: Option<&RunDocument>, with_messages: bool) -> RunDocument {
+    run_judged(scale, at, baseline, with_messages, |_| {})
+}
+
+/// As [`run`], with `adjust` applied to the verdict (as `loadplan run` does for a first run).
+fn run_judged(
+    scale: f64,
+    at: u64,
+    baseline: Option<&RunDocument>,
+    with_messages: bool,
+    adjust: impl FnOnce(&mut loadplan::verdict::Verdict),
+) -> RunDocument {
     let (checked, diagnostics) = plan::load(PLAN, &Selection::default());
     let checked = checked.unwrap_or_else(|| panic!("{diagnostics:?}"));
     let results = results(scale, with_messages);
     let base = baseline.map(|b| b.results().expect("the baseline's histograms decode"));
-    let verdict = loadplan::verdict::judge(&checked.thresholds, &results, base.as_ref());
+    let mut verdict = loadplan::verdict::judge(&checked.thresholds, &results, base.as_ref());
+    adjust(&mut verdict);
     let figures = loadplan::report::figures(&results);
     let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000 + at);
     let meta = Meta {
@@ -188,6 +200,30 @@ fn junit_xml() {
         xml.contains("p95 &lt; 10ms: value 10.5ms, limit 10ms"),
         "{xml}"
     );
+}
+
+#[test]
+fn a_first_run_marks_its_baseline_checks_skipped() {
+    // `baseline: latest` found no earlier run: the `baseline * k` checks are not judged.
+    let first = run_judged(1.0, 0, None, true, |verdict| {
+        verdict.skip_missing_baseline()
+    });
+    let report = Report::new(&first, None, &ReportOptions::default()).unwrap();
+    let regression = report.thresholds.iter().filter(|t| t.regression).count();
+    assert!(regression > 0);
+    let xml = junit::render(&report).unwrap();
+    assert_eq!(xml.matches("<skipped").count(), regression, "{xml}");
+    assert!(xml.contains("no earlier run to compare with yet"), "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 0, "{xml}");
+    let (block, _) = render_markdown(
+        &MarkdownTarget::default(),
+        &first,
+        None,
+        &ReportOptions::default(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(block.matches("- ⏭️").count(), regression, "{block}");
 }
 
 #[test]

@@ -32,7 +32,13 @@ pub fn render(report: &Report) -> Result<String, String> {
         suite.add_property(Property::new("label", label.as_str()));
     }
     for threshold in &report.thresholds {
-        let status = if threshold.passed {
+        let status = if threshold.skipped {
+            let mut status = TestCaseStatus::skipped();
+            if let Some(reason) = &threshold.reason {
+                status.set_message(reason.as_str());
+            }
+            status
+        } else if threshold.passed {
             TestCaseStatus::success()
         } else {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);

@@ -139,7 +139,9 @@ pub struct ThresholdView {
     pub value_text: String,
     pub limit_text: String,
     pub passed: bool,
-    /// `pass` or `fail`.
+    /// Not judged (a `baseline * k` check with no earlier run yet); `passed` is true.
+    pub skipped: bool,
+    /// `pass`, `fail` or `skipped`.
     pub status: String,
     pub reason: Option<String>,
     /// Whether the limit came from the baseline (`baseline * k`).
@@ -260,7 +262,13 @@ impl Report {
                     limit_text: text(outcome.limit),
                     unit: unit.to_owned(),
                     passed: outcome.passed,
-                    status: if outcome.passed { "pass" } else { "fail" }.to_owned(),
+                    skipped: outcome.skipped,
+                    status: match (outcome.skipped, outcome.passed) {
+                        (true, _) => "skipped",
+                        (false, true) => "pass",
+                        (false, false) => "fail",
+                    }
+                    .to_owned(),
                     reason: outcome.reason.clone(),
                     regression: check
                         .as_ref()

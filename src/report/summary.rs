@@ -199,7 +199,11 @@ pub fn render(
     if !verdict.outcomes.is_empty() {
         let _ = writeln!(out, "\n  thresholds");
         for outcome in &verdict.outcomes {
-            let mark = if outcome.passed { "✓" } else { "✗" };
+            let mark = match (outcome.skipped, outcome.passed) {
+                (true, _) => "-",
+                (false, true) => "✓",
+                (false, false) => "✗",
+            };
             let value = match (outcome.value, &outcome.reason) {
                 (_, Some(reason)) => reason.clone(),
                 (Some(value), None) => shown(outcome, value),
@@ -212,11 +216,17 @@ pub fn render(
             );
         }
         let failed = verdict.outcomes.iter().filter(|o| !o.passed).count();
+        let skipped = verdict.outcomes.iter().filter(|o| o.skipped).count();
         let _ = writeln!(
             out,
-            "\n  {} of {} thresholds passed",
+            "\n  {} of {} thresholds passed{}",
             verdict.outcomes.len() - failed,
-            verdict.outcomes.len()
+            verdict.outcomes.len(),
+            if skipped > 0 {
+                format!(" ({skipped} skipped: no baseline yet)")
+            } else {
+                String::new()
+            }
         );
     }
     out
