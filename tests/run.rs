@@ -825,3 +825,102 @@ thresholds:
     let per_iteration = threshold_value(&json, "http_reqs{name:for}") / https;
     assert!((4.0..=25.0).contains(&per_iteration), "{per_iteration}");
 }
+
+/// A bare HTTP/1.1 server on 127.0.0.1 with canned answers by path: chunked bodies,
+/// interim 100 answers, bodies that run to the end of the connection, and keep-alive
+/// connections it closes without saying so. Serves for at most 30 s.
+fn raw_http_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    listener.set_nonblocking(true).expect("non-blocking accept");
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&connections);
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                continue;
+            };
+            counted.fetch_add(1, Ordering::Relaxed);
+            std::thread::spawn(move || {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 1024];
+                loop {
+                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+                    buffer.drain(..end + 4);
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                    let answer: &[u8] = match path.as_str() {
+                        "/chunked" => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7;ext=1\r\n{\"kind\"\r\n0B\r\n:\"chunked\"}\r\n0\r\nX-Trailer: 1\r\n\r\n",
+                        "/interim" => b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n{\"kind\":\"interim\"}",
+                        "/close" => b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"kind\":\"close\"}",
+                        _ => b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{\"kind\":\"stale\"}",
+                    };
+                    if stream.write_all(answer).is_err() {
+                        return;
+                    }
+                    // `/close` says so; `/stale` closes a keep-alive connection unannounced.
+                    if path == "/close" || path == "/stale" {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, connections)
+}
+
+#[test]
+fn http1_bodies_chunked_interim_closing_and_stale_connections() {
+    let (base, connections) = raw_http_server();
+    let plan = format!(
+        r#"
+name: framing
+environments: {{ raw: {{ base_url: "{base}" }} }}
+stages: {{ short: {{ vus: 2, duration: 1s }} }}
+scenarios:
+  api:
+    steps:
+      - request: {{ url: "{{{{ env.base_url }}}}/chunked", expect: {{ json: {{ kind: chunked }} }} }}
+      - request: {{ url: "{{{{ env.base_url }}}}/interim", expect: {{ json: {{ kind: interim }} }} }}
+      - request: {{ url: "{{{{ env.base_url }}}}/stale", expect: {{ json: {{ kind: stale }} }} }}
+      - request: {{ url: "{{{{ env.base_url }}}}/chunked", expect: {{ json: {{ kind: chunked }} }} }}
+      - request: {{ url: "{{{{ env.base_url }}}}/close", expect: {{ json: {{ kind: close }} }} }}
+      - sleep: 20ms
+thresholds:
+  checks: [ "rate == 100%" ]
+  http_req_failed: [ "rate == 0%" ]
+"#
+    );
+    let run = run(&plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    assert!(
+        json["errors"].as_object().is_some_and(|e| e.is_empty()),
+        "{json:#}"
+    );
+    let iterations = metric(&json, "iterations")["count"].as_u64().unwrap_or(0);
+    assert!(iterations >= 2, "{json:#}");
+    assert_eq!(
+        metric(&json, "http_reqs")["count"].as_u64(),
+        Some(5 * iterations)
+    );
+    // Each iteration: the connection after /stale is found closed and replaced, and /close
+    // ends another, so at least two connections per iteration.
+    let opened = connections.load(std::sync::atomic::Ordering::Relaxed) as u64;
+    assert!(
+        opened >= 2 * iterations,
+        "{opened} connections for {iterations} iterations"
+    );
+}

@@ -1,23 +1,68 @@
-//! The HTTP client of one VU: one keep-alive connection per VU (k6's model, and the
-//! cheapest per request: hyper's `client::conn` without a pool), reopened after an error or
-//! when the VU talks to another host. HTTP/1.1 or HTTP/2 (`version: http2`: ALPN over TLS,
-//! prior knowledge in clear), plain or over rustls.
+//! The HTTP client of one VU: one keep-alive connection per VU (k6's model), reopened after
+//! an error, after `Connection: close`, or when the VU talks to another host. HTTP/1.1 is
+//! `h1` (one write and one read per request, no task or channel in between); HTTP/2
+//! (`version: http2`: ALPN over TLS, prior knowledge in clear) is hyper's `client::conn`.
+//! Plain or over rustls.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1, http2};
-use hyper::{Request, Uri};
+use hyper::Uri;
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 
+use super::h1;
 use super::tls::Tls;
+use super::ws::Transport;
+
+/// A request as the VU made it: the URI absolute, header values rendered.
+pub struct Outgoing<'a> {
+    pub method: &'a str,
+    pub uri: Uri,
+    pub headers: Vec<(&'a str, String)>,
+    /// `Content-Type` for a `json` or `form` body, unless `headers` names one.
+    pub content_type: Option<&'static str>,
+    pub body: Bytes,
+}
+
+/// A response's headers: the raw HTTP/1.1 head (read only when a check or a capture asks),
+/// or HTTP/2's header map.
+pub enum Headers {
+    Raw(Bytes),
+    Map(hyper::HeaderMap),
+}
+
+impl Headers {
+    /// The first value of the header `name` (any case).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match self {
+            Self::Raw(head) => super::h1::header(head, name),
+            Self::Map(map) => map.get(name).and_then(|v| v.to_str().ok()),
+        }
+    }
+
+    /// Every header, names in lower case.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        match self {
+            Self::Raw(head) => super::h1::headers(head),
+            Self::Map(map) => map
+                .iter()
+                .filter_map(|(k, v)| {
+                    v.to_str()
+                        .ok()
+                        .map(|v| (k.as_str().to_owned(), v.to_owned()))
+                })
+                .collect(),
+        }
+    }
+}
 
 /// What came back, and how long its parts took.
 pub struct Response {
     pub status: u16,
-    pub headers: hyper::HeaderMap,
+    pub headers: Headers,
     pub body: Bytes,
     /// Connecting (zero on a reused connection).
     pub connecting: Duration,
@@ -46,9 +91,9 @@ impl Failure {
     }
 }
 
-/// The sending half of the open connection.
+/// The open connection: HTTP/1.1 written by hand (`h1`), HTTP/2 through hyper.
 enum Sender {
-    Http1(http1::SendRequest<Full<Bytes>>),
+    Http1(Box<h1::Connection>),
     Http2(http2::SendRequest<Full<Bytes>>),
 }
 
@@ -68,10 +113,10 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// Sends `request` (its URI absolute), waiting at most `timeout` for the whole answer.
+    /// Sends `request`, waiting at most `timeout` for the whole answer.
     pub async fn send(
         &mut self,
-        request: Request<Full<Bytes>>,
+        request: &Outgoing<'_>,
         timeout: Duration,
         http2: bool,
         tls: &Tls,
@@ -88,94 +133,140 @@ impl HttpClient {
 
     async fn exchange(
         &mut self,
-        mut request: Request<Full<Bytes>>,
+        request: &Outgoing<'_>,
         http2: bool,
         tls: &Tls,
     ) -> Result<Response, Failure> {
-        let uri = request.uri().clone();
-        let (secure, host, port) = endpoint(&uri)?;
+        let uri = &request.uri;
+        let (secure, host, port) = endpoint(uri)?;
         let started = Instant::now();
-        let reuse = self.connection.as_ref().is_some_and(|open| {
+        let mut reuse = self.connection.as_ref().is_some_and(|open| {
             open.secure == secure
                 && open.port == port
                 && open.asked_h2 == http2
                 && open.host == host
                 && match &open.sender {
-                    Sender::Http1(sender) => sender.is_ready(),
+                    Sender::Http1(_) => true,
                     Sender::Http2(sender) => sender.is_ready(),
                 }
         });
-        if !reuse {
-            self.connection = None;
-            // Boxed: connecting (TCP, TLS, the HTTP handshake) is a large future that runs
-            // once per connection; inline, every request's future would carry and copy it.
-            let sender = Box::pin(connect(secure, host, port, http2, tls)).await?;
-            self.connection = Some(Open {
-                secure,
-                host: host.to_owned(),
-                port,
-                asked_h2: http2,
-                sender,
-            });
-        }
-        // A reused connection took no time to connect; one clock read less per request.
-        let (connecting, sent) = if reuse {
-            (Duration::ZERO, started)
-        } else {
-            (started.elapsed(), Instant::now())
-        };
-        let Some(open) = self.connection.as_mut() else {
-            return Err(Failure::Connect("no connection".into()));
-        };
-        let result = match &mut open.sender {
-            Sender::Http1(sender) => {
-                // HTTP/1.1 wants the path in the request line and the host in a header.
-                if !request.headers().contains_key(hyper::header::HOST)
-                    && let Ok(host) = hyper::header::HeaderValue::from_str(
-                        uri.authority().map_or("", |a| a.as_str()),
-                    )
-                {
-                    request.headers_mut().insert(hyper::header::HOST, host);
+        loop {
+            if !reuse {
+                self.connection = None;
+                // Boxed: connecting (TCP, TLS, the HTTP handshake) is a large future that
+                // runs once per connection; inline, every request's future would carry it.
+                let sender = Box::pin(connect(secure, host, port, http2, tls)).await?;
+                self.connection = Some(Open {
+                    secure,
+                    host: host.to_owned(),
+                    port,
+                    asked_h2: http2,
+                    sender,
+                });
+            }
+            // A reused connection took no time to connect; one clock read less per request.
+            let (connecting, sent) = if reuse {
+                (Duration::ZERO, started)
+            } else {
+                (started.elapsed(), Instant::now())
+            };
+            let Some(open) = self.connection.as_mut() else {
+                return Err(Failure::Connect("no connection".into()));
+            };
+            let outcome = match &mut open.sender {
+                Sender::Http1(connection) => {
+                    let outgoing = h1::Outgoing {
+                        method: request.method,
+                        target: uri.path_and_query().map_or("/", |p| p.as_str()),
+                        authority: uri.authority().map_or("", |a| a.as_str()),
+                        headers: &request.headers,
+                        content_type: request.content_type,
+                        body: &request.body,
+                    };
+                    connection.exchange(&outgoing).await
                 }
-                // The path alone, sharing the URI's bytes (no parse).
-                let mut parts = hyper::http::uri::Parts::default();
-                parts.path_and_query = uri.path_and_query().cloned();
-                *request.uri_mut() =
-                    Uri::from_parts(parts).unwrap_or_else(|_| Uri::from_static("/"));
-                sender.send_request(request).await
-            }
-            // HTTP/2 takes scheme and authority from the absolute URI.
-            Sender::Http2(sender) => sender.send_request(request).await,
-        };
-        let response = match result {
-            Ok(response) => response,
-            Err(error) => {
-                self.connection = None;
-                return Err(Failure::Protocol(error.to_string()));
-            }
-        };
-        let waiting = sent.elapsed();
-        let (parts, body) = response.into_parts();
-        let body = match body.collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(error) => {
-                self.connection = None;
-                return Err(Failure::Protocol(error.to_string()));
-            }
-        };
-        Ok(Response {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body,
-            connecting,
-            waiting,
-            duration: sent.elapsed(),
-        })
+                Sender::Http2(sender) => {
+                    let result = exchange_h2(sender, request, sent).await;
+                    if result.is_err() {
+                        self.connection = None;
+                    }
+                    return result.map(|mut response| {
+                        response.connecting = connecting;
+                        response
+                    });
+                }
+            };
+            return match outcome {
+                Ok((incoming, reusable)) => {
+                    if !reusable {
+                        self.connection = None;
+                    }
+                    Ok(Response {
+                        status: incoming.status,
+                        headers: Headers::Raw(incoming.head),
+                        body: incoming.body,
+                        connecting,
+                        waiting: incoming.head_at.saturating_duration_since(sent),
+                        duration: sent.elapsed(),
+                    })
+                }
+                // The server closed the kept-alive connection meanwhile: once more, new.
+                Err(h1::Error::Closed) if reuse => {
+                    reuse = false;
+                    continue;
+                }
+                Err(error) => {
+                    self.connection = None;
+                    Err(Failure::Protocol(error.to_string()))
+                }
+            };
+        }
     }
 }
 
+/// One HTTP/2 exchange through hyper (scheme and authority from the absolute URI).
+async fn exchange_h2(
+    sender: &mut http2::SendRequest<Full<Bytes>>,
+    request: &Outgoing<'_>,
+    sent: Instant,
+) -> Result<Response, Failure> {
+    let mut builder = hyper::Request::builder()
+        .method(request.method)
+        .uri(request.uri.clone());
+    let mut has_type = false;
+    for (name, value) in &request.headers {
+        has_type |= name.eq_ignore_ascii_case("content-type");
+        builder = builder.header(*name, value.as_str());
+    }
+    if let (Some(content_type), false) = (request.content_type, has_type) {
+        builder = builder.header("content-type", content_type);
+    }
+    let built = builder
+        .body(Full::new(request.body.clone()))
+        .map_err(|e| Failure::Protocol(e.to_string()))?;
+    let response = sender
+        .send_request(built)
+        .await
+        .map_err(|e| Failure::Protocol(e.to_string()))?;
+    let waiting = sent.elapsed();
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| Failure::Protocol(e.to_string()))?
+        .to_bytes();
+    Ok(Response {
+        status: parts.status.as_u16(),
+        headers: Headers::Map(parts.headers),
+        body,
+        connecting: Duration::ZERO,
+        waiting,
+        duration: sent.elapsed(),
+    })
+}
+
 /// Opens a connection: TCP, then TLS for `https` (ALPN `h2` when HTTP/2 is asked for),
-/// then the HTTP handshake. HTTP/2 without TLS is prior-knowledge h2c.
+/// then, for HTTP/2, hyper's handshake. HTTP/2 without TLS is prior-knowledge h2c.
 async fn connect(
     secure: bool,
     host: &str,
@@ -188,7 +279,12 @@ async fn connect(
         .map_err(|e| Failure::Connect(e.kind().to_string()))?;
     let _ = stream.set_nodelay(true);
     if !secure {
-        return handshake(stream, http2).await;
+        if http2 {
+            return handshake_h2(stream).await;
+        }
+        return Ok(Sender::Http1(Box::new(h1::Connection::new(
+            Transport::Plain(stream),
+        ))));
     }
     let config = if http2 { &tls.http2 } else { &tls.http1 };
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
@@ -197,28 +293,23 @@ async fn connect(
         .connect(name, stream)
         .await
         .map_err(|e| Failure::Connect(format!("tls: {e}")))?;
-    let negotiated_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-    handshake(stream, http2 && negotiated_h2).await
+    if http2 && stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        return handshake_h2(stream).await;
+    }
+    Ok(Sender::Http1(Box::new(h1::Connection::new(
+        Transport::Tls(Box::new(stream)),
+    ))))
 }
 
-async fn handshake<Io>(io: Io, http2: bool) -> Result<Sender, Failure>
+async fn handshake_h2<Io>(io: Io) -> Result<Sender, Failure>
 where
     Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let io = TokioIo::new(io);
-    if http2 {
-        let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
-            .await
-            .map_err(|e| Failure::Connect(e.to_string()))?;
-        tokio::spawn(connection);
-        Ok(Sender::Http2(sender))
-    } else {
-        let (sender, connection) = http1::handshake(io)
-            .await
-            .map_err(|e| Failure::Connect(e.to_string()))?;
-        tokio::spawn(connection);
-        Ok(Sender::Http1(sender))
-    }
+    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+        .await
+        .map_err(|e| Failure::Connect(e.to_string()))?;
+    tokio::spawn(connection);
+    Ok(Sender::Http2(sender))
 }
 
 /// Whether the URI is `https`, its host and port.

@@ -11,6 +11,7 @@
 mod collector;
 mod context;
 mod controller;
+mod h1;
 mod http;
 mod matcher;
 mod sampler;

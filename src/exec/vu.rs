@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
-use http_body_util::Full;
 use serde_json::{Map, Value, json};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::context::{Context, MessageText};
-use super::http::HttpClient;
+use super::http::{HttpClient, Outgoing};
 use super::matcher::json_subset;
 use super::ws::{self, Connection, id_text};
 use super::{Event, IterationKeys, Shared};
@@ -436,19 +435,18 @@ impl Vu {
                 hyper::Uri::try_from(url).map_err(|e| format!("request: invalid URL: {e}"))?
             }
         };
-        let mut builder = hyper::Request::builder()
-            .method(request.method.as_str())
-            .uri(uri);
+        let mut headers = Vec::with_capacity(request.headers.len());
         for (name, value) in &request.headers {
-            builder = builder.header(
+            headers.push((
                 name.as_str(),
                 self.context.string(templates, value.as_str())?,
-            );
+            ));
         }
+        let mut content_type = None;
         let mut sent_json = None;
         let body = if let Some(json) = &request.json {
             let value = self.context.json(templates, json)?;
-            builder = builder.header("content-type", "application/json");
+            content_type = Some("application/json");
             let body = Bytes::from(value.to_string());
             sent_json = Some(value);
             body
@@ -460,7 +458,7 @@ impl Vu {
                 let value = self.context.string(templates, value.as_str())?;
                 pairs.push(format!("{}={}", encode(key), encode(&value)));
             }
-            builder = builder.header("content-type", "application/x-www-form-urlencoded");
+            content_type = Some("application/x-www-form-urlencoded");
             Bytes::from(pairs.join("&"))
         } else if let Some(binary) = &request.binary {
             let encoded = self.context.string(templates, binary.as_str())?;
@@ -472,9 +470,13 @@ impl Vu {
         } else {
             Bytes::new()
         };
-        let built = builder
-            .body(Full::new(body.clone()))
-            .map_err(|e| format!("request: {e}"))?;
+        let outgoing = Outgoing {
+            method: request.method.as_str(),
+            uri,
+            headers,
+            content_type,
+            body,
+        };
         if let (Some(path), Some(value)) = (&request.mark, &sent_json)
             && let Some(id) = path.find(value)
         {
@@ -483,7 +485,7 @@ impl Vu {
         let response = match self
             .http
             .send(
-                built,
+                &outgoing,
                 request.timeout.map_or(REQUEST_TIMEOUT, |d| d.0),
                 request.version == Some(crate::plan::model::HttpVersion::Http2),
                 &shared.tls,
@@ -498,7 +500,7 @@ impl Vu {
                 return Err(failure.kind());
             }
         };
-        self.out.sent += body.len() as u64;
+        self.out.sent += outgoing.body.len() as u64;
         self.out.received += response.body.len() as u64;
         if let Some(lag) = self.lag {
             self.out.sample(
@@ -531,10 +533,7 @@ impl Vu {
         if let Some(expect) = &request.expect {
             for (header, pattern) in &expect.headers {
                 let pattern = shared.regex(pattern);
-                let value = response
-                    .headers
-                    .get(header.as_str())
-                    .and_then(|v| v.to_str().ok());
+                let value = response.headers.get(header.as_str());
                 if !value.is_some_and(|v| pattern.is_none_or(|p| p.is_match(v))) {
                     problem.get_or_insert_with(|| format!("header `{header}`"));
                 }
@@ -570,12 +569,9 @@ impl Vu {
         if let Some(capture) = capture {
             let headers: Map<String, Value> = response
                 .headers
-                .iter()
-                .filter_map(|(k, v)| {
-                    v.to_str()
-                        .ok()
-                        .map(|v| (k.as_str().to_owned(), Value::String(v.to_owned())))
-                })
+                .pairs()
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
                 .collect();
             let value = json!({
                 "status": response.status,
