@@ -865,13 +865,16 @@ fn raw_http_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
                         "/chunked" => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7;ext=1\r\n{\"kind\"\r\n0B\r\n:\"chunked\"}\r\n0\r\nX-Trailer: 1\r\n\r\n",
                         "/interim" => b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n{\"kind\":\"interim\"}",
                         "/close" => b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"kind\":\"close\"}",
+                        // Announces 100 GB, sends 5 bytes and hangs up.
+                        "/liar" => b"HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\nshort",
+                        "/garbage" => b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
                         _ => b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{\"kind\":\"stale\"}",
                     };
                     if stream.write_all(answer).is_err() {
                         return;
                     }
                     // `/close` says so; `/stale` closes a keep-alive connection unannounced.
-                    if path == "/close" || path == "/stale" {
+                    if matches!(path.as_str(), "/close" | "/stale" | "/liar" | "/garbage") {
                         return;
                     }
                 }
@@ -923,4 +926,34 @@ thresholds:
         opened >= 2 * iterations,
         "{opened} connections for {iterations} iterations"
     );
+}
+
+#[test]
+fn a_lying_or_garbled_http_server_costs_errors_not_the_run() {
+    let (base, _) = raw_http_server();
+    let plan = format!(
+        r#"
+name: liars
+environments: {{ raw: {{ base_url: "{base}" }} }}
+stages: {{ short: {{ vus: 2, duration: 500ms }} }}
+scenarios:
+  liar: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/liar" }} }} ] }}
+  garbage: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/garbage" }} }} ] }}
+"#
+    );
+    let run = run(&plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    let errors = json["errors"].as_object().expect("errors by kind");
+    assert!(
+        errors
+            .keys()
+            .any(|k| k.contains("closed in the response body")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.keys().any(|k| k.contains("invalid response")),
+        "{errors:?}"
+    );
+    assert_eq!(metric(&json, "http_req_failed")["share"], 1.0);
 }

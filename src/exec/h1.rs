@@ -199,8 +199,10 @@ impl Connection {
     }
 
     async fn exactly(&mut self, length: usize) -> Result<Bytes, Error> {
+        // Room for what is announced, up to 1 MiB at a time: a length is the server's claim,
+        // not memory to take on trust.
         if self.read.len() < length {
-            self.read.reserve(length - self.read.len());
+            self.read.reserve((length - self.read.len()).min(1 << 20));
         }
         while self.read.len() < length {
             if self.fill().await.map_err(Error::Io)? == 0 {
