@@ -957,3 +957,37 @@ scenarios:
     );
     assert_eq!(metric(&json, "http_req_failed")["share"], 1.0);
 }
+
+#[test]
+fn connect_offers_subprotocols_and_the_chosen_one_holds() {
+    let plan = r#"
+name: subprotocols
+environments: { local: { mock: true } }
+stages: { short: { vus: 1, duration: 300ms } }
+scenarios:
+  chat:
+    steps:
+      - connect:
+          url: "{{ env.ws_url }}"
+          subprotocols: [ chat.v2, chat.v1 ]
+      # The mock chooses the first one offered and names it in its pongs.
+      - send: { json: { type: ping, id: "{{ uuid() }}" } }
+        as: ping
+      - expect: { json: { type: pong, id: "{{ ping.id }}", protocol: chat.v2 }, within: 1s }
+      - reconnect: {}
+      - send: { json: { type: ping, id: "{{ uuid() }}" } }
+        as: again
+      - expect: { json: { type: pong, id: "{{ again.id }}", protocol: chat.v2 }, within: 1s }
+      - disconnect: {}
+thresholds:
+  ws_message_latency: [ "count > 0" ]
+  ws_connect_errors: [ "count == 0" ]
+"#;
+    let run = run(plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    assert!(
+        json["errors"].as_object().is_some_and(|e| e.is_empty()),
+        "{json:#}"
+    );
+}

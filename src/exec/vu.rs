@@ -162,6 +162,12 @@ impl Vu {
                             self.context.string(&shared.templates, value.as_str())?,
                         ));
                     }
+                    if !settings.subprotocols.is_empty() {
+                        headers.push((
+                            "sec-websocket-protocol".to_owned(),
+                            settings.subprotocols.join(", "),
+                        ));
+                    }
                 }
                 let timeout = settings
                     .and_then(|s| s.timeout)

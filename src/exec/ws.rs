@@ -196,6 +196,20 @@ async fn open(
     if !header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case(b"websocket")) {
         return Err("handshake: no `Upgrade: websocket`".into());
     }
+    // RFC 6455 §4.1: the server picks one of the subprotocols offered, or none.
+    if let Some(chosen) = header("sec-websocket-protocol") {
+        let chosen = String::from_utf8_lossy(chosen);
+        let offered = request
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !offered.split(',').any(|p| p.trim() == chosen.trim()) {
+            return Err(format!(
+                "handshake: the server chose subprotocol `{chosen}`, which was not offered"
+            ));
+        }
+    }
     Ok((transport, response[end..].to_vec()))
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State as Shared};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use tokio::sync::mpsc;
 
@@ -30,8 +31,16 @@ pub fn tuned(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 pub async fn upgrade(
     Shared(state): Shared<Arc<State>>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // The first subprotocol a client offers is the one chosen (and named in its pongs).
+    let offered = headers
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty());
     let mut identity = Identity::default();
     let mut delay = None;
     for (key, value) in query_pairs(query.as_deref()) {
@@ -49,7 +58,11 @@ pub async fn upgrade(
             _ => {}
         }
     }
-    tuned(ws).on_upgrade(move |socket| serve(state, socket, identity, delay))
+    let ws = match offered {
+        Some(protocol) => tuned(ws).protocols([protocol]),
+        None => tuned(ws),
+    };
+    ws.on_upgrade(move |socket| serve(state, socket, identity, delay))
 }
 
 async fn serve(
@@ -62,13 +75,19 @@ async fn serve(
     let (outbox, mut inbox) = mpsc::channel(QUEUE);
     state.sockets().insert(id, Connection { identity, outbox });
     state.counters.ws_opened();
+    let protocol = socket
+        .protocol()
+        .and_then(|p| p.to_str().ok())
+        .map(str::to_owned);
     pump(
         &state,
         &mut socket,
         &mut inbox,
         delay,
         |message| match message {
-            Message::Text(text) => Some(Message::Text(answer(text.as_str()).into())),
+            Message::Text(text) => Some(Message::Text(
+                answer(text.as_str(), protocol.as_deref()).into(),
+            )),
             Message::Binary(data) => Some(Message::Binary(data)),
             // tungstenite answers pings itself; pongs need nothing.
             _ => None,
@@ -116,9 +135,9 @@ pub async fn pump(
     }
 }
 
-/// The reply to a text message: `{"type":"pong","id":X}` for `{"type":"ping","id":X}`,
-/// else the text itself.
-fn answer(text: &str) -> String {
+/// The reply to a text message: `{"type":"pong","id":X}` for `{"type":"ping","id":X}`
+/// (with `"protocol"` when a subprotocol was chosen), else the text itself.
+fn answer(text: &str, protocol: Option<&str>) -> String {
     if text.trim_start().starts_with('{')
         && let Ok(serde_json::Value::Object(message)) = serde_json::from_str(text)
         && message.get("type").and_then(|t| t.as_str()) == Some("ping")
@@ -127,7 +146,12 @@ fn answer(text: &str) -> String {
             .get("id")
             .cloned()
             .unwrap_or(serde_json::Value::Null);
-        return serde_json::json!({ "type": "pong", "id": id }).to_string();
+        return match protocol {
+            Some(protocol) => {
+                serde_json::json!({ "type": "pong", "id": id, "protocol": protocol }).to_string()
+            }
+            None => serde_json::json!({ "type": "pong", "id": id }).to_string(),
+        };
     }
     text.to_owned()
 }
@@ -139,14 +163,18 @@ mod tests {
     #[test]
     fn ping_gets_pong_and_the_rest_echoes() {
         assert_eq!(
-            answer(r#"{"type":"ping","id":"a1"}"#),
+            answer(r#"{"type":"ping","id":"a1"}"#, None),
             r#"{"type":"pong","id":"a1"}"#
         );
         assert_eq!(
-            answer(r#"{"type":"ping","id":7,"pad":"xx"}"#),
+            answer(r#"{"type":"ping","id":7,"pad":"xx"}"#, None),
             r#"{"type":"pong","id":7}"#
         );
-        assert_eq!(answer(r#"{"type":"chat"}"#), r#"{"type":"chat"}"#);
-        assert_eq!(answer("hello"), "hello");
+        assert_eq!(answer(r#"{"type":"chat"}"#, None), r#"{"type":"chat"}"#);
+        assert_eq!(
+            answer(r#"{"type":"ping","id":1}"#, Some("chat.v2")),
+            r#"{"type":"pong","id":1,"protocol":"chat.v2"}"#
+        );
+        assert_eq!(answer("hello", None), "hello");
     }
 }
