@@ -163,6 +163,19 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
     let mut started_total = 0u64;
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
     let mut parked: Vec<Vu> = Vec::new();
+    // `pre_allocated_vus` (default: `max_vus`, at most 100) are made before the first
+    // iteration, split as the closed model splits VUs, so the first seconds do not pay for
+    // making VUs; the pool grows from there up to `max_vus`.
+    let preallocated = stage
+        .pre_allocated_vus
+        .map_or(stage.max_vus.min(100), |n| n.min(stage.max_vus));
+    let scenarios: Vec<&Scenario> = shared.plan.scenarios.values().collect();
+    for (index, count) in split_vus(&scenarios, preallocated).into_iter().enumerate() {
+        for _ in 0..count {
+            created += 1;
+            parked.push(Vu::new(&shared, created as u64, Arc::clone(&names[index])));
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let begin = Instant::now();
     let end = schedule.duration();
