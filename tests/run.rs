@@ -991,3 +991,42 @@ thresholds:
         "{json:#}"
     );
 }
+
+#[test]
+fn expect_matches_by_regex_json_path_and_text_and_send_takes_binary() {
+    let plan = r#"
+name: exp
+environments: { local: { mock: true } }
+stages: { short: { vus: 1, duration: 300ms } }
+scenarios:
+  chat:
+    steps:
+      - connect: "{{ env.ws_url }}"
+      - send: { text: "hello 42" }
+      - expect: { regex: "^hello [0-9]+$", within: 1s, name: rx }
+      - send: { json: { type: ping, id: "{{ uuid() }}" } }
+        as: ping
+      - expect: { json_path: { "$.type": pong, "$.id": "{{ ping.id }}" }, within: 1s, name: jp }
+      - send: { binary: "AQID" }
+      - send: { text: "exact {{ iteration }}" }
+      - expect: { text: "exact {{ iteration }}", within: 1s, name: tx }
+thresholds:
+  "ws_message_latency{name:rx}": [ "count > 0" ]
+  "ws_message_latency{name:jp}": [ "count > 0" ]
+  "ws_message_latency{name:tx}": [ "count > 0" ]
+"#;
+    let run = run(plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    assert!(
+        json["errors"].as_object().is_some_and(|e| e.is_empty()),
+        "{json:#}"
+    );
+    // Every iteration sent four messages (one binary) and had each of its three waits met.
+    let sent = metric(&json, "ws_msgs_sent")["count"].as_u64().unwrap_or(0);
+    let waits = metric(&json, "ws_message_latency")["count"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(waits >= 3, "{json:#}");
+    assert_eq!(sent * 3, waits * 4, "{sent} sent, {waits} waits met");
+}
