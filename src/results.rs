@@ -25,6 +25,8 @@ pub struct Series {
     pub scenario: Arc<str>,
     /// The `name` tag (a request's name, an `expect`'s name), if any.
     pub name: Option<Arc<str>>,
+    /// The `group` tag: the innermost `group` step around the request, send or expect.
+    pub group: Option<Arc<str>>,
 }
 
 impl From<Series> for SeriesKey {
@@ -48,6 +50,7 @@ impl SeriesKey {
             metric: metric.into(),
             scenario: "".into(),
             name: None,
+            group: None,
         })
     }
 }
@@ -331,6 +334,8 @@ pub struct SeriesRecord {
     pub scenario: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     #[serde(flatten)]
     pub data: DataRecord,
 }
@@ -357,6 +362,7 @@ impl Results {
                 metric: key.metric.to_string(),
                 scenario: key.scenario.to_string(),
                 name: key.name.as_ref().map(ToString::to_string),
+                group: key.group.as_ref().map(ToString::to_string),
                 data: match data {
                     SeriesData::Trend(histogram) => {
                         let mut bytes = Vec::new();
@@ -416,6 +422,7 @@ impl Results {
                 metric: series.metric.as_str().into(),
                 scenario: series.scenario.as_str().into(),
                 name: series.name.as_deref().map(Into::into),
+                group: series.group.as_deref().map(Into::into),
             });
             let data = match &series.data {
                 DataRecord::Trend { histogram } => {
@@ -453,6 +460,7 @@ mod tests {
             metric: metric.into(),
             scenario: scenario.into(),
             name: name.map(Into::into),
+            group: None,
         })
     }
 

@@ -153,13 +153,14 @@ fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
             .all(|(tag, value)| match tag.as_str() {
                 "scenario" => *key.scenario == **value,
                 "name" => key.name.as_deref() == Some(value.as_str()),
+                "group" => key.group.as_deref() == Some(value.as_str()),
                 // One run is one stage: the stage tag selects all or nothing, decided below.
                 "stage" => true,
                 _ => false,
             })
     };
     for (tag, _) in &rule.selector.tags {
-        if !matches!(tag.as_str(), "scenario" | "name" | "stage") {
+        if !matches!(tag.as_str(), "scenario" | "name" | "group" | "stage") {
             unsupported = Some(tag.clone());
         }
     }
@@ -200,6 +201,7 @@ mod tests {
             metric: metric.into(),
             scenario: "s".into(),
             name: name.map(Into::into),
+            group: None,
         })
     }
 

@@ -44,6 +44,7 @@ fn key(metric: &str, name: Option<&str>) -> SeriesKey {
         metric: metric.into(),
         scenario: "user".into(),
         name: name.map(Into::into),
+        group: None,
     })
 }
 

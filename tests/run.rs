@@ -784,12 +784,17 @@ scenarios:
               url: "{{ env.base_url }}/x?status={{ wanted }}"
               expect: { status: 201 }
               name: every
-      - repeat: { for: 100ms }
+      - group: polling
         steps:
-          - request: { url: "{{ env.base_url }}/x", name: for }
-          - sleep: 5ms..15ms
+          - repeat: { for: 100ms }
+            steps:
+              - request: { url: "{{ env.base_url }}/x", name: for }
+              - sleep: 5ms..15ms
 thresholds:
   "ws_message_latency{name:pong}": [ "count > 0" ]
+  "ws_message_latency{group:chatter}": [ "count > 0" ]
+  "ws_msgs_sent{group:chatter}": [ "count > 0" ]
+  "http_reqs{group:polling}": [ "count > 0" ]
   "ws_message_latency{name:again}": [ "count > 0" ]
   ws_reconnect_time: [ "count > 0" ]
   noise_seen: [ "count > 0" ]
@@ -821,6 +826,19 @@ thresholds:
     let https = scenario_count(&json, "iterations", "http") as f64;
     assert!(https > 0.0);
     assert_eq!(threshold_value(&json, "http_reqs{name:every}"), 3.0 * https);
+    // The innermost group tags what its steps record (nested in a repeat too).
+    assert_eq!(
+        threshold_value(&json, "ws_message_latency{group:chatter}"),
+        chats
+    );
+    assert_eq!(
+        threshold_value(&json, "ws_msgs_sent{group:chatter}"),
+        3.0 * chats
+    );
+    assert_eq!(
+        threshold_value(&json, "http_reqs{group:polling}"),
+        threshold_value(&json, "http_reqs{name:for}")
+    );
     // 100 ms of requests each followed by 5–15 ms: a handful per iteration.
     let per_iteration = threshold_value(&json, "http_reqs{name:for}") / https;
     assert!((4.0..=25.0).contains(&per_iteration), "{per_iteration}");

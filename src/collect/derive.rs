@@ -227,6 +227,7 @@ mod tests {
                 metric: "http_reqs".into(),
                 scenario: "s".into(),
                 name: None,
+                group: None,
             }),
             200,
         ));

@@ -220,6 +220,7 @@ impl Shared {
             metric: self.name(metric),
             scenario: self.name(scenario),
             name: name.map(|n| self.name(n)),
+            group: None,
         })
     }
 
@@ -234,7 +235,12 @@ impl Shared {
             .get(&(std::ptr::from_ref(request) as usize))
         {
             Some(keys) => Arc::clone(keys),
-            None => Arc::new(RequestKeys::new(&|text| self.name(text), request, scenario)),
+            None => Arc::new(RequestKeys::new(
+                &|text| self.name(text),
+                request,
+                scenario,
+                None,
+            )),
         }
     }
 
@@ -244,7 +250,7 @@ impl Shared {
         if let Some(keys) = self.ws_keys.get(&step_address(step)) {
             return keys.clone();
         }
-        WsStepKeys::new(step, scenario, &|metric, scenario, name| {
+        WsStepKeys::new(step, scenario, None, &|metric, scenario, name| {
             self.key(metric, scenario, name)
         })
     }
@@ -448,13 +454,18 @@ async fn run(
                     metric: Arc::from(metric),
                     scenario: Arc::from(scenario),
                     name: name.map(Arc::from),
+                    group: None,
                 })
             })
     };
     for (scenario, body) in &plan.scenarios {
-        walk(&body.steps, &mut |step| {
+        walk_grouped(&body.steps, None, &mut |step, group| {
             if matches!(step, Step::Send(_) | Step::Expect(_)) {
-                ws_keys.insert(step_address(step), WsStepKeys::new(step, scenario, &find));
+                let group = group.map(|g| names.get(g).map_or_else(|| Arc::from(g), Arc::clone));
+                ws_keys.insert(
+                    step_address(step),
+                    WsStepKeys::new(step, scenario, group, &find),
+                );
             }
         });
     }
@@ -573,16 +584,23 @@ pub struct RequestKeys {
 }
 
 impl RequestKeys {
-    fn new(name_of: &dyn Fn(&str) -> Arc<str>, request: &Request, scenario: &str) -> Self {
+    fn new(
+        name_of: &dyn Fn(&str) -> Arc<str>,
+        request: &Request,
+        scenario: &str,
+        group: Option<&str>,
+    ) -> Self {
         let name = match &request.name {
             Some(name) => name_of(name),
             None => name_of(&format!("{} {}", request.method.as_str(), request.url)),
         };
+        let group = group.map(name_of);
         let key = |metric: &str| {
             SeriesKey::from(crate::results::Series {
                 metric: name_of(metric),
                 scenario: name_of(scenario),
                 name: Some(Arc::clone(&name)),
+                group: group.clone(),
             })
         };
         Self {
@@ -630,6 +648,7 @@ fn all_keys(
                     metric: name_of(metric),
                     scenario: name_of(scenario),
                     name: name.map(name_of),
+                    group: None,
                 });
                 let slot = keys.entry(hash).or_default();
                 if !slot.contains(&key) {
@@ -649,10 +668,10 @@ fn request_keys(
     let name_of = |text: &str| names.get(text).map_or_else(|| Arc::from(text), Arc::clone);
     let mut keys = HashMap::new();
     for (scenario, body) in &plan.scenarios {
-        walk(&body.steps, &mut |step| {
+        walk_grouped(&body.steps, None, &mut |step, group| {
             if let Step::Request(step) = step {
                 let request = &step.request;
-                let mut made = RequestKeys::new(&name_of, request, scenario);
+                let mut made = RequestKeys::new(&name_of, request, scenario, group);
                 let url = request.url.as_str();
                 let constant = if crate::plan::template::Template::is_dynamic(url) {
                     templates.constant(url)
@@ -679,11 +698,23 @@ pub struct WsStepKeys {
 }
 
 impl WsStepKeys {
+    /// `key` gives the run's shared key of a series; in a `group`, the key gains the tag.
     fn new(
         step: &Step,
         scenario: &str,
-        key: &dyn Fn(&str, &str, Option<&str>) -> SeriesKey,
+        group: Option<Arc<str>>,
+        shared_key: &dyn Fn(&str, &str, Option<&str>) -> SeriesKey,
     ) -> Self {
+        let key = |metric: &str, scenario: &str, name: Option<&str>| {
+            let key = shared_key(metric, scenario, name);
+            match &group {
+                None => key,
+                Some(group) => SeriesKey::from(crate::results::Series {
+                    group: Some(Arc::clone(group)),
+                    ..(*key).clone()
+                }),
+            }
+        };
         match step {
             Step::Expect(step) => {
                 let expect = &step.expect;
@@ -707,6 +738,24 @@ impl WsStepKeys {
 /// A step's identity for the run: its address (the plan does not move while it runs).
 fn step_address(step: &Step) -> usize {
     std::ptr::from_ref(step) as usize
+}
+
+/// Calls `visit` on every step, nested ones included, with the innermost `group` around it.
+fn walk_grouped<'p>(
+    steps: &'p [Step],
+    group: Option<&'p str>,
+    visit: &mut dyn FnMut(&'p Step, Option<&'p str>),
+) {
+    for step in steps {
+        visit(step, group);
+        let inner = match step {
+            Step::Group(step) => Some(step.group.as_str()),
+            _ => group,
+        };
+        if let Some(children) = step.children() {
+            walk_grouped(children, inner, visit);
+        }
+    }
 }
 
 /// Calls `visit` on every step, nested ones included.

@@ -96,7 +96,7 @@ pub const TAGS: [&str; 6] = ["scenario", "stage", "name", "group", "method", "st
 
 /// Tags k6 users know that the executor does not record yet: a threshold filtering by one
 /// is an error at validation, not a failure after the run.
-pub const UNRECORDED_TAGS: [&str; 3] = ["group", "method", "status"];
+pub const UNRECORDED_TAGS: [&str; 2] = ["method", "status"];
 
 pub fn builtin(name: &str) -> Option<MetricKind> {
     BUILTIN

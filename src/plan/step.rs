@@ -377,8 +377,8 @@ pub struct Repeat {
     pub every: Option<Duration>,
 }
 
-/// A named block of steps, run in order (its metrics are not tagged `group` yet: name the
-/// steps inside to filter their metrics).
+/// A named block of steps, run in order; what its requests, sends and expects record is
+/// tagged `group` (the innermost group), for thresholds like `http_req_duration{group:NAME}`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupStep {

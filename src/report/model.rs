@@ -604,6 +604,7 @@ fn percentiles(results: &Results, metric: &str, tags: &[(String, String)]) -> [O
         tags.iter().all(|(tag, value)| match tag.as_str() {
             "scenario" => *key.scenario == **value,
             "name" => key.name.as_deref() == Some(value.as_str()),
+            "group" => key.group.as_deref() == Some(value.as_str()),
             _ => true,
         })
     });

@@ -306,6 +306,7 @@ impl Analyzer<'_, '_> {
                 self.steps(&under(&["steps"]), &step.steps, scope, socket, metrics);
             }
             Step::Group(step) => {
+                metrics.group_tag(&step.group);
                 self.steps(&under(&["steps"]), &step.steps, scope, socket, metrics);
             }
             Step::Set(step) => {

@@ -16,6 +16,7 @@ pub struct Metrics {
     custom: Vec<(String, MetricKind)>,
     sources: Vec<String>,
     names: Vec<String>,
+    groups: Vec<String>,
     scenarios: Vec<String>,
     stages: Vec<String>,
 }
@@ -29,6 +30,7 @@ impl Metrics {
             custom: Vec::new(),
             sources: plan.collect.iter().map(|s| s.name().to_owned()).collect(),
             names: Vec::new(),
+            groups: Vec::new(),
             scenarios: plan.scenarios.keys().cloned().collect(),
             stages: plan.stages.keys().cloned().collect(),
         }
@@ -43,6 +45,12 @@ impl Metrics {
     pub fn name_tag(&mut self, name: String) {
         if !self.names.contains(&name) {
             self.names.push(name);
+        }
+    }
+
+    pub fn group_tag(&mut self, group: &str) {
+        if !self.groups.iter().any(|g| g == group) {
+            self.groups.push(group.to_owned());
         }
     }
 
@@ -152,7 +160,7 @@ impl Analyzer<'_, '_> {
                         key_span.part(*offset, tag.chars().count()),
                         format!("unknown tag `{tag}`"),
                         did_you_mean(tag, TAGS)
-                            .or_else(|| Some("tags are scenario, stage, name".into())),
+                            .or_else(|| Some("tags are scenario, stage, name, group".into())),
                     );
                     continue;
                 }
@@ -171,6 +179,7 @@ impl Analyzer<'_, '_> {
                     "scenario" => Some(&metrics.scenarios),
                     "stage" => Some(&metrics.stages),
                     "name" => Some(&metrics.names),
+                    "group" => Some(&metrics.groups),
                     _ => None,
                 };
                 if let Some(known) = known.filter(|known| !known.contains(value)) {
