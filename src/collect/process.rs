@@ -121,6 +121,10 @@ pub fn find(name: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("no process is named `{name}`"))
 }
 
+/// The shortest interval a CPU percentage is computed over: /proc counts CPU time in 10 ms
+/// ticks, so over half a second a reading is within 2 points (one tick at each end).
+pub const MIN_CPU_INTERVAL: f64 = 0.5;
+
 /// The reading of one look, given the previous look (`at` in seconds) for the CPU
 /// percentage: CPU time over wall time, per core (two busy cores are 200%).
 pub fn reading(previous: Option<(f64, Stat)>, at: f64, stat: &Stat) -> Reading {
@@ -136,7 +140,7 @@ pub fn reading(previous: Option<(f64, Stat)>, at: f64, stat: &Stat) -> Reading {
         reading.push(("open_fds".to_owned(), Value::Gauge(fds as f64)));
     }
     if let Some((then, before)) = previous
-        && at > then
+        && at - then >= MIN_CPU_INTERVAL
         && before.started == stat.started
     {
         let busy = stat.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / TICKS_PER_SECOND;
@@ -180,6 +184,13 @@ mod tests {
         let reading = reading(Some((1.0, stat)), 2.0, &later);
         assert_eq!(reading[0], ("cpu_percent".into(), Value::Gauge(50.0)));
         assert_eq!(reading.len(), 5);
+        // Two ticks in 17 ms would read 118%: too short an interval gives no percentage.
+        let soon = Stat {
+            cpu_ticks: stat.cpu_ticks + 2,
+            ..stat
+        };
+        let reading = super::reading(Some((1.0, stat)), 1.017, &soon);
+        assert!(reading.iter().all(|(name, _)| name != "cpu_percent"));
         assert!(read(u32::MAX).unwrap_err().contains("no such process"));
     }
 }

@@ -269,7 +269,13 @@ async fn take(probe: &mut Probe, aggregator: &mut Aggregator, begun: Instant) {
                 }
                 *pid = Some(found);
                 let reading = process::reading(*previous, at, &stat);
-                *previous = Some((at, stat));
+                // The CPU percentage is measured from the last look that gave one: CPU time
+                // comes in 10 ms ticks, so a look soon after another (the one just after
+                // the stage) waits for a longer interval instead of reading 120%.
+                let measured = reading.iter().any(|(name, _)| name == "cpu_percent");
+                if measured || previous.is_none_or(|(_, before)| before.started != stat.started) {
+                    *previous = Some((at, stat));
+                }
                 (reading, Vec::new())
             })
         }
