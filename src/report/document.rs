@@ -78,7 +78,13 @@ pub fn edit(
         Placement::Section { id, under } => {
             let begin = format!("<!-- loadplan:begin {id} -->");
             let end_marker = format!("<!-- loadplan:end {id} -->");
-            let find = |marker: &str| lines.iter().position(|l| l.trim() == marker);
+            let fence = fenced(&lines);
+            let find = |marker: &str| {
+                lines
+                    .iter()
+                    .enumerate()
+                    .position(|(i, l)| !fence[i] && l.trim() == marker)
+            };
             match (find(&begin), find(&end_marker)) {
                 (Some(b), Some(e)) if b < e => {
                     let mut replacement = vec![String::new()];
@@ -134,19 +140,39 @@ fn level(line: &str) -> Option<usize> {
         .then_some(hashes)
 }
 
-/// Which lines are inside fenced code blocks (and so hold no heading or table).
+/// Which lines are inside fenced code blocks (and so hold no heading, table or marker).
+/// CommonMark's rules: a fence is 3 or more backticks or tildes indented at most 3 spaces;
+/// it is closed by a fence of the same character, at least as long, with nothing after it.
 fn fenced(lines: &[String]) -> Vec<bool> {
-    let mut inside = false;
+    /// The fence character and length a line opens or closes with, and what follows.
+    fn fence(line: &str) -> Option<(u8, usize, &str)> {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let rest = &line[indent..];
+        let char = *rest.as_bytes().first()?;
+        if indent > 3 || !matches!(char, b'`' | b'~') {
+            return None;
+        }
+        let length = rest.bytes().take_while(|b| *b == char).count();
+        (length >= 3).then(|| (char, length, &rest[length..]))
+    }
+    let mut open: Option<(u8, usize)> = None;
     lines
         .iter()
-        .map(|line| {
-            let trimmed = line.trim_start();
-            if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-                inside = !inside;
+        .map(|line| match (open, fence(line)) {
+            (None, Some((char, length, info))) => {
+                // A backtick fence's info string cannot hold a backtick.
+                if char != b'`' || !info.contains('`') {
+                    open = Some((char, length));
+                }
                 true
-            } else {
-                inside
             }
+            (Some((char, length)), Some((c, l, after)))
+                if c == char && l >= length && after.trim().is_empty() =>
+            {
+                open = None;
+                true
+            }
+            (inside, _) => inside.is_some(),
         })
         .collect()
 }
@@ -336,6 +362,31 @@ mod tests {
             "{out:?}"
         );
         assert!(!out.replace("\r\n", "").contains('\n'));
+    }
+
+    #[test]
+    fn fences_close_only_on_their_own_kind_and_length() {
+        let lines = |text: &str| text.lines().map(str::to_owned).collect::<Vec<_>>();
+        // ```` holds ``` and ~~~ as text; only ```` (or longer) closes it.
+        let doc = lines("# D\n````\n```\n## Runs\n~~~\n````\n## Runs\n");
+        assert_eq!(fenced(&doc), [false, true, true, true, true, true, false]);
+        // Indented 4 spaces is code, not a fence; a closing fence takes no info string.
+        let doc = lines("```rust\n```not-a-close\n## In\n    ```\n```\n## Out\n");
+        assert_eq!(fenced(&doc), [true, true, true, true, true, false]);
+        let edited = edit(
+            "<!-- loadplan:begin x -->\n```\n<!-- loadplan:begin x -->\n<!-- loadplan:end x -->\n```\n<!-- loadplan:end x -->\n",
+            Placement::Section {
+                id: "x",
+                under: None,
+            },
+            "new",
+            None,
+        );
+        let (text, _) = edited.expect("markers outside the fence are found");
+        assert!(
+            text.starts_with("<!-- loadplan:begin x -->\n\nnew\n\n<!-- loadplan:end x -->"),
+            "{text}"
+        );
     }
 
     #[test]

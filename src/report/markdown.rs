@@ -78,6 +78,14 @@ pub fn render(report: &Report, name: &str, source: &str) -> Result<String, Strin
         .map_err(|error| describe(name, &error))
 }
 
+/// Parses `source` without rendering it: a syntax error (or an unknown filter) is found
+/// before a run, not after its load.
+pub fn check(name: &str, source: &str) -> Result<(), String> {
+    let mut env = environment();
+    env.add_template_owned(name.to_owned(), source.to_owned())
+        .map_err(|error| describe(name, &error))
+}
+
 /// Renders a history row: one line, no trailing newline.
 pub fn render_row(report: &Report, name: &str, source: &str) -> Result<String, String> {
     let row = render(report, name, source)?;

@@ -80,6 +80,7 @@ pub fn prepare(
 pub fn read_template(file: &str) -> Result<(String, String), String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read the template {file}: {e}"))?;
+    super::markdown::check(file, &text)?;
     Ok((file.to_owned(), text))
 }
 
