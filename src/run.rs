@@ -209,11 +209,40 @@ fn run_plan(
     let started_at = std::time::SystemTime::now();
     let started = humantime::format_rfc3339_seconds(started_at).to_string();
     let extra: Vec<std::path::PathBuf> = outs.iter().map(|(_, file)| file.clone()).collect();
+    // What output paths may name: the run as far as it is known before it starts, and the
+    // environment as the plan sets it (a mock's URLs come later). No secrets: a path is
+    // printed and becomes a file name.
+    let mut env = serde_json::Map::new();
+    env.insert("name".into(), serde_json::json!(checked.env));
+    if let Some(environment) = checked
+        .env
+        .as_deref()
+        .and_then(|name| checked.plan.environments.get(name))
+    {
+        for (key, value) in [
+            ("base_url", &environment.base_url),
+            ("ws_url", &environment.ws_url),
+        ] {
+            if let Some(value) = value {
+                env.insert(key.into(), serde_json::json!(value));
+            }
+        }
+        for (key, value) in &environment.values {
+            env.insert(key.clone(), serde_json::json!(value));
+        }
+    }
     let context = serde_json::json!({
-        "run": { "started": started },
+        "run": {
+            "started": started,
+            "date": started.get(..10).unwrap_or(&started),
+            "plan": checked.plan.name,
+            "stage": checked.stage,
+            "env": checked.env,
+            "label": label.unwrap_or(""),
+        },
         "stage": checked.stage,
         "plan": checked.plan.name,
-        "env": { "name": checked.env },
+        "env": env,
         "vars": checked.vars,
     });
     let context = minijinja::Value::from(minijinja::value::Serde(context));

@@ -347,7 +347,7 @@ fn process_rss_of_a_child_that_allocates_200_mib() {
         r#"
 name: collect-process
 environments: {{ local: {{ mock: true }} }}
-stages: {{ short: {{ vus: 1, duration: 300ms }} }}
+stages: {{ short: {{ vus: 1, duration: 1s }} }}
 scenarios:
   api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x" }} }}, {{ sleep: 50ms }} ] }}
 collect:

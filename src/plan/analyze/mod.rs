@@ -379,7 +379,18 @@ impl Analyzer<'_, '_> {
     }
 
     fn outputs(&mut self, env: Option<&str>, vars: &IndexMap<String, serde_json::Value>) {
-        let scope = scope::Scope::output(self.env_sets(env, self.env_selected), vars);
+        // A mock's URLs are only known once it listens, after output paths are made.
+        let mut envs = self.env_sets(env, self.env_selected);
+        for (name, keys) in &mut envs {
+            let environment = &self.plan.environments[name.as_str()];
+            if environment.mock.as_ref().is_some_and(|m| m.enabled()) {
+                keys.retain(|key| {
+                    !(key == "base_url" && environment.base_url.is_none()
+                        || key == "ws_url" && environment.ws_url.is_none())
+                });
+            }
+        }
+        let scope = scope::Scope::output(envs, vars);
         if self.plan.baseline.as_deref() == Some("latest")
             && !self
                 .plan

@@ -14,6 +14,9 @@ use crate::plan::yaml::{Path, Segment};
 const STEP_VALUES: [&str; 4] = ["vu", "iteration", "scenario", "stage"];
 const OUTPUT_VALUES: [&str; 3] = ["run", "stage", "plan"];
 
+/// The fields of `run` an output path can use (the run is only starting).
+const OUTPUT_RUN_FIELDS: [&str; 6] = ["started", "date", "plan", "stage", "env", "label"];
+
 /// What a template may name.
 pub struct Scope {
     /// `(environment, keys it sets)` for each environment the template may run in.
@@ -24,6 +27,9 @@ pub struct Scope {
     pub locals: Vec<String>,
     /// Names captured or set later in the scenario, with the kind of step.
     pub later: Vec<(String, &'static str)>,
+    /// An output path: no secrets (a path is printed and becomes a file name), and `run`
+    /// has only the fields known before the run.
+    output: bool,
 }
 
 impl Scope {
@@ -34,12 +40,14 @@ impl Scope {
             values: &[],
             locals: Vec::new(),
             later: Vec::new(),
+            output: false,
         }
     }
 
     pub fn output(envs: Vec<(String, Vec<String>)>, vars: &IndexMap<String, Value>) -> Self {
         Self {
             values: &OUTPUT_VALUES,
+            output: true,
             ..Self::collect(envs, vars)
         }
     }
@@ -174,6 +182,30 @@ impl Analyzer<'_, '_> {
                             "declare it under `vars:` (declared: {})",
                             listed(&scope.vars)
                         ))
+                    }),
+                ))
+            }
+            "secrets" if scope.output => Some((
+                "an output path cannot use a secret: paths are printed and become file names"
+                    .to_owned(),
+                None,
+            )),
+            "run" if scope.output => {
+                let field = field?;
+                if OUTPUT_RUN_FIELDS.contains(&field) {
+                    return None;
+                }
+                Some((
+                    format!("`run.{field}` is not known when output paths are made"),
+                    did_you_mean(field, OUTPUT_RUN_FIELDS).or_else(|| {
+                        Some(format!("output paths can use {}", {
+                            let fields: Vec<String> = OUTPUT_RUN_FIELDS
+                                .iter()
+                                .map(|f| format!("run.{f}"))
+                                .collect();
+                            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+                            tick_list(&fields)
+                        }))
                     }),
                 ))
             }
