@@ -431,7 +431,9 @@ impl Results {
                         .map_err(|e| format!("the histogram of {}: {e}", series.metric))?;
                     let histogram: Histogram<u64> = deserializer
                         .deserialize(&mut bytes.as_slice())
-                        .map_err(|e| format!("the histogram of {}: {e:?}", series.metric))?;
+                        .map_err(|e| {
+                            format!("the histogram of {} is damaged: {e}", series.metric)
+                        })?;
                     SeriesData::Trend(histogram)
                 }
                 DataRecord::Counter { count } => SeriesData::Counter(*count),

@@ -25,6 +25,17 @@ pub fn report(args: &ReportArgs) -> Result<(), i32> {
         .transpose()
         .map_err(|e| format!("the baseline: {e}"))
         .map_err(fail(exit_code::INVALID))?;
+    // A damaged histogram is a bad input (exit 2, as `run --baseline` says), found before
+    // anything is rendered.
+    run.results()
+        .map_err(|e| format!("{}: {e}", args.results.display()))
+        .map_err(fail(exit_code::INVALID))?;
+    if let Some(baseline) = &baseline {
+        baseline
+            .results()
+            .map_err(|e| format!("the baseline: {e}"))
+            .map_err(fail(exit_code::INVALID))?;
+    }
     let read = |file: &Option<std::path::PathBuf>| {
         file.as_ref()
             .map(|f| outputs::read_template(&f.display().to_string()))

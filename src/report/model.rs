@@ -306,10 +306,12 @@ impl Report {
                 .map(|t| t.p95)
         };
         let delta_p95 = |name: &str| metric.get(name).and_then(|m| m.delta.as_ref()?.p95);
+        // The gauge is sampled in every run; it measured something only if a VU connected.
         let connections = metric
             .get("ws_connections_active")
             .and_then(|m| m.gauge.as_ref())
-            .map_or(u64::from(run.results.vus_max), |g| g.max.max(0.0) as u64);
+            .filter(|g| g.max > 0.0)
+            .map_or(u64::from(run.results.vus_max), |g| g.max as u64);
         let history = HistoryView {
             date: run_view.date.clone(),
             environment: run.env.clone().unwrap_or_else(|| "-".to_owned()),

@@ -270,6 +270,19 @@ impl Analyzer<'_, '_> {
                 );
             }
             seen.push(name);
+            let every = match source {
+                CollectSource::Prometheus(p) => p.every,
+                CollectSource::Json(j) => j.every,
+                CollectSource::Process(p) => p.every,
+                CollectSource::Command(c) => c.every,
+            };
+            if every.is_some_and(|every| every.0 < std::time::Duration::from_millis(100)) {
+                self.error(
+                    &[base.clone(), path!["every"]].concat(),
+                    "a source is sampled at most every 100ms: faster, the sampling would load the server it measures",
+                    Some("the default is `5s`; `1s` is fine for short stages".to_owned()),
+                );
+            }
             let scope = scope::Scope::collect(self.env_sets(env, self.env_selected), vars);
             match source {
                 CollectSource::Prometheus(p) => {
