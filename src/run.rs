@@ -251,7 +251,8 @@ fn run_plan(
             eprintln!("error: {error}");
             exit_code::INVALID
         })?;
-    let (targets, baseline) = (prepared.targets, prepared.baseline);
+    let (targets, baseline, baseline_file) =
+        (prepared.targets, prepared.baseline, prepared.baseline_file);
     let baseline_results = match &baseline {
         Some(document) => Some(document.results().map_err(|error| {
             eprintln!("error: the baseline: {error}");
@@ -321,7 +322,8 @@ fn run_plan(
         finished: finished_at,
         label,
     };
-    let document = crate::report::json::RunDocument::new(&meta, &results, &figures, &verdict);
+    let mut document = crate::report::json::RunDocument::new(&meta, &results, &figures, &verdict);
+    document.baseline_file = baseline_file.map(|file| file.display().to_string());
     let options = crate::report::model::ReportOptions::default();
     match crate::report::outputs::write_all(&targets, &document, baseline.as_ref(), &options) {
         Ok(written) if !quiet => written.iter().for_each(|line| eprintln!("wrote {line}")),

@@ -1048,3 +1048,54 @@ thresholds:
     assert!(waits >= 3, "{json:#}");
     assert_eq!(sent * 3, waits * 4, "{sent} sent, {waits} waits met");
 }
+
+#[test]
+fn report_compares_with_the_baseline_the_run_had() {
+    let plan = r#"
+name: rerender
+environments: { local: { mock: true } }
+stages: { short: { vus: 1, duration: 300ms } }
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/x?delay=1" } } ] }
+thresholds:
+  http_req_duration: [ "p95 < baseline * 100" ]
+"#;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let first = dir.path().join("first.json");
+    std::fs::write(
+        &first,
+        serde_json::to_string(&run(plan, &["--quiet"], &[]).json.expect("first results"))
+            .expect("JSON"),
+    )
+    .expect("saved");
+    let second = run(
+        plan,
+        &["--quiet", "--baseline", first.to_str().expect("UTF-8")],
+        &[],
+    );
+    assert_eq!(second.status, 0, "{}", second.stderr);
+    let json = second.json.expect("second results");
+    assert_eq!(json["baseline_file"], first.display().to_string());
+    let saved = dir.path().join("second.json");
+    std::fs::write(&saved, json.to_string()).expect("saved");
+    let output = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+        .arg("report")
+        .arg(&saved)
+        .output()
+        .expect("loadplan report runs");
+    let markdown = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{markdown}");
+    assert!(
+        markdown.contains("Compared with the baseline run"),
+        "{markdown}"
+    );
+    // Gone baseline: rendered without the comparison, not an error.
+    std::fs::remove_file(&first).expect("removed");
+    let output = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+        .arg("report")
+        .arg(&saved)
+        .output()
+        .expect("loadplan report runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("Compared with the baseline run"));
+}

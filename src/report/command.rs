@@ -18,9 +18,16 @@ pub fn report(args: &ReportArgs) -> Result<(), i32> {
         }
     };
     let run = RunDocument::load(&args.results).map_err(fail(exit_code::INVALID))?;
+    // Without `--baseline`, the run's own baseline, if that file is still there.
+    let recorded = run
+        .baseline_file
+        .as_deref()
+        .map(std::path::Path::new)
+        .filter(|file| file.is_file());
     let baseline = args
         .baseline
         .as_deref()
+        .or(recorded)
         .map(RunDocument::load)
         .transpose()
         .map_err(|e| format!("the baseline: {e}"))

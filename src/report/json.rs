@@ -29,6 +29,10 @@ pub struct RunDocument {
     /// A free label given with `--label`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The results file the run was compared with (`--baseline` or `baseline:`), which
+    /// `loadplan report` compares with again unless told otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_file: Option<String>,
     pub passed: bool,
     /// True when the run was interrupted or aborted: the figures cover only what ran.
     #[serde(default)]
@@ -64,6 +68,7 @@ impl RunDocument {
             loadplan_version: env!("CARGO_PKG_VERSION").to_owned(),
             git_commit: git_commit(),
             label: meta.label.map(str::to_owned),
+            baseline_file: None,
             passed: verdict.passed(),
             partial: results.stopped_early.is_some(),
             metrics: figures.to_vec(),

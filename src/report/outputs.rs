@@ -303,6 +303,8 @@ fn write_markdown(
 pub struct Prepared {
     pub targets: Vec<Target>,
     pub baseline: Option<RunDocument>,
+    /// Where the baseline was read from.
+    pub baseline_file: Option<PathBuf>,
     /// `baseline: latest` found no earlier run: this is the first, and its `baseline * k`
     /// thresholds have nothing to compare with.
     pub first_run: bool,
@@ -323,23 +325,24 @@ pub fn prepare_run(
         extra_json,
     )?;
     let load = |file: &Path| RunDocument::load(file).map_err(|e| format!("the baseline: {e}"));
-    let (baseline, first_run) = match (baseline, checked.plan.baseline.as_deref()) {
-        (Some(file), _) => (Some(load(file)?), false),
+    let (file, first_run) = match (baseline, checked.plan.baseline.as_deref()) {
+        (Some(file), _) => (Some(file.to_path_buf()), false),
         (None, Some("latest")) => match latest_baseline(
             &targets,
             &checked.plan.name,
             checked.env.as_deref(),
             &checked.stage,
         ) {
-            Some(file) => (Some(load(&file)?), false),
+            Some(file) => (Some(file), false),
             None => (None, true),
         },
-        (None, Some(file)) => (Some(load(Path::new(file))?), false),
+        (None, Some(file)) => (Some(PathBuf::from(file)), false),
         (None, None) => (None, false),
     };
     Ok(Prepared {
         targets,
-        baseline,
+        baseline: file.as_deref().map(load).transpose()?,
+        baseline_file: file,
         first_run,
     })
 }
