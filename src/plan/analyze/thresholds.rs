@@ -14,7 +14,9 @@ use crate::plan::threshold::{Aggregation, Operand, Unit, parse_check, parse_sele
 /// The metrics a plan can name and the `name` tag values its steps set.
 pub struct Metrics {
     custom: Vec<(String, MetricKind)>,
-    sources: Vec<String>,
+    /// Each `collect` source's name, with its metric names when they are known before it
+    /// is sampled (`process`, and `json` fields); Prometheus exposes what it exposes.
+    sources: Vec<(String, Option<Vec<String>>)>,
     names: Vec<String>,
     groups: Vec<String>,
     scenarios: Vec<String>,
@@ -28,7 +30,11 @@ impl Metrics {
     pub fn new(plan: &Plan) -> Self {
         Self {
             custom: Vec::new(),
-            sources: plan.collect.iter().map(|s| s.name().to_owned()).collect(),
+            sources: plan
+                .collect
+                .iter()
+                .map(|source| (source.name().to_owned(), known_metrics(source)))
+                .collect(),
             names: Vec::new(),
             groups: Vec::new(),
             scenarios: plan.scenarios.keys().cloned().collect(),
@@ -60,16 +66,26 @@ impl Metrics {
             .or_else(|| self.custom.iter().find(|(n, _)| n == name).map(|(_, k)| *k))
             .or_else(|| {
                 let (source, rest) = name.split_once('.')?;
-                (self.sources.iter().any(|s| s == source) && !rest.is_empty())
-                    .then_some(MetricKind::Collected)
+                let (_, known) = self.sources.iter().find(|(s, _)| s == source)?;
+                let listed = known
+                    .as_ref()
+                    .is_none_or(|known| known.iter().any(|m| m == rest));
+                (!rest.is_empty() && listed).then_some(MetricKind::Collected)
             })
     }
 
     fn all_names(&self) -> Vec<String> {
+        let collected = self.sources.iter().flat_map(|(source, known)| {
+            known
+                .iter()
+                .flatten()
+                .map(move |metric| format!("{source}.{metric}"))
+        });
         metric::BUILTIN
             .iter()
             .map(|(n, _)| (*n).to_owned())
             .chain(self.custom.iter().map(|(n, _)| n.clone()))
+            .chain(collected)
             .collect()
     }
 
@@ -82,6 +98,13 @@ impl Metrics {
             return vars.contains_key(var);
         }
         if self.kind(name) == Some(MetricKind::Collected) {
+            return true;
+        }
+        // `SOURCE.metric.figure` of a collected metric: any figure its kind has (`start`,
+        // `end`, `delta`, `p95`, ...), checked when the run computes it.
+        if let Some((metric, _)) = name.rsplit_once('.')
+            && self.kind(metric) == Some(MetricKind::Collected)
+        {
             return true;
         }
         // `metric.aggregation`: `http_req_duration.p95`, `shuffler.cpu_percent.avg`.
@@ -277,5 +300,24 @@ impl Analyzer<'_, '_> {
             }
         }
         rules
+    }
+}
+
+/// The metric names a source will have, when the plan says them: a `process` source's
+/// fixed set, the `fields` of a `json` source or of a `command` parsed as JSON.
+fn known_metrics(source: &crate::plan::model::CollectSource) -> Option<Vec<String>> {
+    use crate::plan::model::{CollectSource, CommandParse};
+    match source {
+        CollectSource::Process(_) => Some(
+            crate::collect::process::METRICS
+                .iter()
+                .map(|m| (*m).to_owned())
+                .collect(),
+        ),
+        CollectSource::Json(json) => Some(json.fields.keys().cloned().collect()),
+        CollectSource::Command(command) if command.parse == CommandParse::Json => {
+            Some(command.fields.keys().cloned().collect())
+        }
+        CollectSource::Command(_) | CollectSource::Prometheus(_) => None,
     }
 }
