@@ -46,7 +46,14 @@ fn environment() -> Environment<'static> {
         v.map_or_else(|| "-".to_owned(), seconds)
     });
     env.add_filter("date", crate::plan::template::date);
-    env.add_filter("cell", |v: String| cell(&v));
+    // Nothing (a missing label, a figure not measured) is `-`, as the other filters show it.
+    env.add_filter("cell", |v: Value| {
+        if v.is_none() || v.is_undefined() {
+            "-".to_owned()
+        } else {
+            cell(&v.to_string())
+        }
+    });
     env
 }
 
