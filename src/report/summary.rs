@@ -30,7 +30,22 @@ fn ms(value: f64) -> String {
 /// A threshold's figure in its unit: a time, a percentage, or a number.
 fn shown(outcome: &crate::verdict::Outcome, value: f64) -> String {
     if outcome.plain {
-        return number(value);
+        // A `…_seconds` metric checked against a time was compared in ms: say so.
+        let timed = crate::plan::threshold::parse_check(&outcome.check).is_ok_and(|check| {
+            matches!(
+                check.operand,
+                crate::plan::threshold::Operand::Value {
+                    unit: crate::plan::threshold::Unit::Time,
+                    ..
+                }
+            )
+        });
+        let metric = outcome.key.split(['{', '#']).next().unwrap_or_default();
+        return if timed && metric.ends_with("_seconds") {
+            ms(value)
+        } else {
+            number(value)
+        };
     }
     let aggregation = outcome.check.split_whitespace().next().unwrap_or_default();
     let is_time =
