@@ -44,6 +44,17 @@ impl std::ops::Deref for SeriesKey {
 }
 
 impl SeriesKey {
+    /// Whether the series carries `tag:value`; `None` for a tag series do not carry (`stage`:
+    /// one run is one stage).
+    pub fn has_tag(&self, tag: &str, value: &str) -> Option<bool> {
+        match tag {
+            "scenario" => Some(&*self.scenario == value),
+            "name" => Some(self.name.as_deref() == Some(value)),
+            "group" => Some(self.group.as_deref() == Some(value)),
+            _ => None,
+        }
+    }
+
     /// A run-wide series (`vus`, `data_sent`): no scenario, no name.
     pub fn run(metric: &str) -> Self {
         Self::from(Series {

@@ -56,6 +56,19 @@ impl Verdict {
     }
 }
 
+/// Whether a collected `…_seconds` metric is compared in milliseconds: Prometheus metrics
+/// are in seconds by convention, and a threshold written with a time unit is normalised to ms.
+pub fn seconds_in_ms(metric: &str, check: &crate::plan::threshold::Check) -> bool {
+    metric.ends_with("_seconds")
+        && matches!(
+            check.operand,
+            Operand::Value {
+                unit: Unit::Time,
+                ..
+            }
+        )
+}
+
 /// Judges `rules` against `results`; `baseline` is an earlier run for `baseline * k` checks.
 pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Results>) -> Verdict {
     let outcomes = rules
@@ -128,16 +141,7 @@ fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
         MetricKind::Collected => {
             let field = rule.check.aggregation.to_string();
             let value = crate::collect::figure(results, metric, &rule.selector.tags, &field)?;
-            // Prometheus metrics are in seconds by convention; a threshold written with a
-            // time unit (normalised to ms) compares with them in ms.
-            let time = matches!(
-                rule.check.operand,
-                Operand::Value {
-                    unit: Unit::Time,
-                    ..
-                }
-            );
-            return Ok(if time && metric.ends_with("_seconds") {
+            return Ok(if seconds_in_ms(metric, &rule.check) {
                 value * 1000.0
             } else {
                 value
@@ -150,14 +154,8 @@ fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
         rule.selector
             .tags
             .iter()
-            .all(|(tag, value)| match tag.as_str() {
-                "scenario" => *key.scenario == **value,
-                "name" => key.name.as_deref() == Some(value.as_str()),
-                "group" => key.group.as_deref() == Some(value.as_str()),
-                // One run is one stage: the stage tag selects all or nothing, decided below.
-                "stage" => true,
-                _ => false,
-            })
+            // One run is one stage: the stage tag selects all or nothing, decided below.
+            .all(|(tag, value)| key.has_tag(tag, value).unwrap_or(tag == "stage"))
     };
     for (tag, _) in &rule.selector.tags {
         if !matches!(tag.as_str(), "scenario" | "name" | "group" | "stage") {

@@ -622,6 +622,14 @@ thresholds:
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
 }
 
+/// The run counted no error of any kind.
+fn assert_no_errors(json: &serde_json::Value) {
+    assert!(
+        json["errors"].as_object().is_some_and(|e| e.is_empty()),
+        "{json:#}"
+    );
+}
+
 /// The measured value of the first threshold on `key`.
 fn threshold_value(json: &serde_json::Value, key: &str) -> f64 {
     json["thresholds"]
@@ -806,10 +814,7 @@ thresholds:
     let run = run(plan, &["--quiet"], &[]);
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
     let json = run.json.expect("results written");
-    assert!(
-        json["errors"].as_object().is_some_and(|e| e.is_empty()),
-        "{json:#}"
-    );
+    assert_no_errors(&json);
     // Iterations end within the graceful stop, so every one did every step once.
     let chats = scenario_count(&json, "iterations", "chat") as f64;
     assert!(chats > 0.0);
@@ -927,10 +932,7 @@ thresholds:
     let run = run(&plan, &["--quiet"], &[]);
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
     let json = run.json.expect("results written");
-    assert!(
-        json["errors"].as_object().is_some_and(|e| e.is_empty()),
-        "{json:#}"
-    );
+    assert_no_errors(&json);
     let iterations = metric(&json, "iterations")["count"].as_u64().unwrap_or(0);
     assert!(iterations >= 2, "{json:#}");
     assert_eq!(
@@ -1004,10 +1006,7 @@ thresholds:
     let run = run(plan, &["--quiet"], &[]);
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
     let json = run.json.expect("results written");
-    assert!(
-        json["errors"].as_object().is_some_and(|e| e.is_empty()),
-        "{json:#}"
-    );
+    assert_no_errors(&json);
 }
 
 #[test]
@@ -1036,10 +1035,7 @@ thresholds:
     let run = run(plan, &["--quiet"], &[]);
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
     let json = run.json.expect("results written");
-    assert!(
-        json["errors"].as_object().is_some_and(|e| e.is_empty()),
-        "{json:#}"
-    );
+    assert_no_errors(&json);
     // Every iteration sent four messages (one binary) and had each of its three waits met.
     let sent = metric(&json, "ws_msgs_sent")["count"].as_u64().unwrap_or(0);
     let waits = metric(&json, "ws_message_latency")["count"]

@@ -108,7 +108,6 @@ impl Connection {
         out.extend_from_slice(request.target.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
         let mut has_host = false;
-        let mut has_type = false;
         for (name, value) in request.headers {
             if !valid_name(name) {
                 return Err(Error::Invalid(format!("invalid header name `{name}`")));
@@ -119,13 +118,12 @@ impl Connection {
                 )));
             }
             has_host |= name.eq_ignore_ascii_case("host");
-            has_type |= name.eq_ignore_ascii_case("content-type");
             put_header(out, name, value);
         }
         if !has_host {
             put_header(out, "host", request.authority);
         }
-        if let (Some(content_type), false) = (request.content_type, has_type) {
+        if let Some(content_type) = request.content_type {
             put_header(out, "content-type", content_type);
         }
         if !request.body.is_empty() || matches!(request.method, "POST" | "PUT" | "PATCH") {
@@ -322,32 +320,39 @@ fn parse_head(buffer: &[u8]) -> Result<Option<(u16, usize, Framing, bool)>, Erro
 
 /// The value of the first header called `name` (any case) in a raw response head.
 pub fn header<'h>(head: &'h [u8], name: &str) -> Option<&'h str> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    response.parse(head).ok()?;
-    response
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .and_then(|h| std::str::from_utf8(h.value).ok())
+    with_headers(head, |headers| {
+        headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+    })
+    .flatten()
 }
 
 /// Every header of a raw response head, names in lower case (as hyper gave them).
 pub fn headers(head: &[u8]) -> Vec<(String, String)> {
+    with_headers(head, |headers| {
+        headers
+            .iter()
+            .filter_map(|h| {
+                std::str::from_utf8(h.value)
+                    .ok()
+                    .map(|v| (h.name.to_ascii_lowercase(), v.to_owned()))
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Parses the (complete) head and hands its headers to `read`; `None` if it does not parse.
+fn with_headers<'h, T>(
+    head: &'h [u8],
+    read: impl FnOnce(&[httparse::Header<'h>]) -> T,
+) -> Option<T> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
-    if response.parse(head).is_err() {
-        return Vec::new();
-    }
-    response
-        .headers
-        .iter()
-        .filter_map(|h| {
-            std::str::from_utf8(h.value)
-                .ok()
-                .map(|v| (h.name.to_ascii_lowercase(), v.to_owned()))
-        })
-        .collect()
+    response.parse(head).ok()?;
+    Some(read(response.headers))
 }
 
 fn put_header(out: &mut Vec<u8>, name: &str, value: &str) {

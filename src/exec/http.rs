@@ -22,7 +22,7 @@ pub struct Outgoing<'a> {
     pub method: &'a str,
     pub uri: Uri,
     pub headers: Vec<(&'a str, String)>,
-    /// `Content-Type` for a `json` or `form` body, unless `headers` names one.
+    /// `Content-Type` for a `json` or `form` body (none when `headers` names one).
     pub content_type: Option<&'static str>,
     pub body: Bytes,
 }
@@ -233,12 +233,10 @@ async fn exchange_h2(
     let mut builder = hyper::Request::builder()
         .method(request.method)
         .uri(request.uri.clone());
-    let mut has_type = false;
     for (name, value) in &request.headers {
-        has_type |= name.eq_ignore_ascii_case("content-type");
         builder = builder.header(*name, value.as_str());
     }
-    if let (Some(content_type), false) = (request.content_type, has_type) {
+    if let Some(content_type) = request.content_type {
         builder = builder.header("content-type", content_type);
     }
     let built = builder

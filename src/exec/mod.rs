@@ -759,13 +759,8 @@ fn walk_grouped<'p>(
 }
 
 /// Calls `visit` on every step, nested ones included.
-fn walk(steps: &[Step], visit: &mut dyn FnMut(&Step)) {
-    for step in steps {
-        visit(step);
-        if let Some(children) = step.children() {
-            walk(children, visit);
-        }
-    }
+fn walk<'p>(steps: &'p [Step], visit: &mut dyn FnMut(&'p Step)) {
+    walk_grouped(steps, None, &mut |step, _| visit(step));
 }
 
 fn add_regex(pattern: Option<&str>, out: &mut HashMap<String, regex::Regex>) {

@@ -476,6 +476,13 @@ impl Vu {
         } else {
             Bytes::new()
         };
+        // The plan's own `Content-Type` wins over the one a `json` or `form` body implies.
+        if headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        {
+            content_type = None;
+        }
         let outgoing = Outgoing {
             method: request.method.as_str(),
             uri,

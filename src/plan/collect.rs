@@ -34,6 +34,16 @@ impl CollectSource {
         };
         explicit.as_deref().unwrap_or(kind)
     }
+
+    /// The sampling interval the plan gives, if any.
+    pub fn every(&self) -> Option<Duration> {
+        match self {
+            Self::Prometheus(source) => source.every,
+            Self::Json(source) => source.every,
+            Self::Process(source) => source.every,
+            Self::Command(source) => source.every,
+        }
+    }
 }
 
 /// A Prometheus text-format endpoint.

@@ -603,12 +603,8 @@ fn table_rows(
 /// p50, p95, p99 in ms of `metric`'s series that carry `tags` (`scenario`, `name`).
 fn percentiles(results: &Results, metric: &str, tags: &[(String, String)]) -> [Option<f64>; 3] {
     let data = results.merged(metric, |key| {
-        tags.iter().all(|(tag, value)| match tag.as_str() {
-            "scenario" => *key.scenario == **value,
-            "name" => key.name.as_deref() == Some(value.as_str()),
-            "group" => key.group.as_deref() == Some(value.as_str()),
-            _ => true,
-        })
+        tags.iter()
+            .all(|(tag, value)| key.has_tag(tag, value).unwrap_or(true))
     });
     match data {
         Some(SeriesData::Trend(h)) if !h.is_empty() => {

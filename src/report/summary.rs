@@ -31,21 +31,10 @@ fn ms(value: f64) -> String {
 fn shown(outcome: &crate::verdict::Outcome, value: f64) -> String {
     if outcome.plain {
         // A `…_seconds` metric checked against a time was compared in ms: say so.
-        let timed = crate::plan::threshold::parse_check(&outcome.check).is_ok_and(|check| {
-            matches!(
-                check.operand,
-                crate::plan::threshold::Operand::Value {
-                    unit: crate::plan::threshold::Unit::Time,
-                    ..
-                }
-            )
-        });
         let metric = outcome.key.split(['{', '#']).next().unwrap_or_default();
-        return if timed && metric.ends_with("_seconds") {
-            ms(value)
-        } else {
-            number(value)
-        };
+        let in_ms = crate::plan::threshold::parse_check(&outcome.check)
+            .is_ok_and(|check| crate::verdict::seconds_in_ms(metric, &check));
+        return if in_ms { ms(value) } else { number(value) };
     }
     let aggregation = outcome.check.split_whitespace().next().unwrap_or_default();
     let is_time =

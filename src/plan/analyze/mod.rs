@@ -270,13 +270,10 @@ impl Analyzer<'_, '_> {
                 );
             }
             seen.push(name);
-            let every = match source {
-                CollectSource::Prometheus(p) => p.every,
-                CollectSource::Json(j) => j.every,
-                CollectSource::Process(p) => p.every,
-                CollectSource::Command(c) => c.every,
-            };
-            if every.is_some_and(|every| every.0 < std::time::Duration::from_millis(100)) {
+            if source
+                .every()
+                .is_some_and(|every| every.0 < std::time::Duration::from_millis(100))
+            {
                 self.error(
                     &[base.clone(), path!["every"]].concat(),
                     "a source is sampled at most every 100ms: faster, the sampling would load the server it measures",

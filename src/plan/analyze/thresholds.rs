@@ -182,8 +182,13 @@ impl Analyzer<'_, '_> {
                     self.error_at(
                         key_span.part(*offset, tag.chars().count()),
                         format!("unknown tag `{tag}`"),
-                        did_you_mean(tag, TAGS)
-                            .or_else(|| Some("tags are scenario, stage, name, group".into())),
+                        did_you_mean(tag, TAGS).or_else(|| {
+                            let recorded: Vec<&str> = TAGS
+                                .into_iter()
+                                .filter(|t| !metric::UNRECORDED_TAGS.contains(t))
+                                .collect();
+                            Some(format!("tags are {}", recorded.join(", ")))
+                        }),
                     );
                     continue;
                 }
