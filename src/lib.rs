@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod collect;
+pub mod derive;
 pub mod diag;
 pub mod exec;
 pub mod exit_code;
@@ -14,6 +15,7 @@ pub mod report;
 pub mod results;
 mod run;
 pub mod schedule;
+pub mod server;
 pub mod verdict;
 
 pub use run::run;

@@ -3,6 +3,10 @@
 //! per-second timeline. Built by one owner from the samples VUs send (no lock shared by
 //! VUs), read by the verdict and the reports. Memory grows with the number of series and
 //! seconds, never with the number of requests.
+//!
+//! The server-side figures it carries (`server`, `sources`, `derived`) are typed in
+//! `crate::server`, below this file; `results/record.rs` is the serialised form saved in
+//! the results JSON.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,8 +14,12 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::collect::{DerivedValue, ServerMetric, SourceReport};
 use crate::plan::threshold::Aggregation;
+use crate::server::{DerivedValue, ServerMetric, SourceReport};
+
+mod record;
+
+pub use record::{DataRecord, ResultsRecord, SeriesRecord};
 
 /// Which series a sample belongs to: a shared [`Series`], so a sample's key costs one
 /// reference count, not three (VUs send millions of them).
@@ -316,151 +324,15 @@ impl Results {
     }
 }
 
-/// The serialised form of [`Results`]: every series with its histogram (HdrHistogram V2
-/// with deflate, base64), so a run can be re-judged, compared and merged later.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ResultsRecord {
-    pub duration_s: f64,
-    pub vus_max: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stopped_early: Option<String>,
-    pub errors: BTreeMap<String, u64>,
-    pub timeline: Vec<Second>,
-    pub series: Vec<SeriesRecord>,
-    /// Server-side metrics by `SOURCE.metric[{label:value,…}]` (see `docs/collect.md`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub server: BTreeMap<String, ServerMetric>,
-    /// Each `collect:` source: `kind`, `samples`, `failed`, last `error`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sources: BTreeMap<String, SourceReport>,
-    /// Each derived metric: `name`, `expression`, `value` (`null` is n/a) and `reason`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub derived: Vec<DerivedValue>,
-}
-
-/// One series, serialised.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SeriesRecord {
-    pub metric: String,
-    pub scenario: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
-    #[serde(flatten)]
-    pub data: DataRecord,
-}
-
-/// A series' data, serialised; `histogram` is base64 of HdrHistogram's V2 deflate format
-/// (microseconds), readable by every HdrHistogram implementation.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum DataRecord {
-    Trend { histogram: String },
-    Counter { count: u64 },
-    Rate { trues: u64, total: u64 },
-    Gauge { last: f64, min: f64, max: f64 },
-}
-
 impl Results {
+    /// The serialised form, for the results JSON.
     pub fn to_record(&self) -> ResultsRecord {
-        use base64::Engine as _;
-        use hdrhistogram::serialization::Serializer as _;
-        let series = self
-            .series
-            .iter()
-            .map(|(key, data)| SeriesRecord {
-                metric: key.metric.to_string(),
-                scenario: key.scenario.to_string(),
-                name: key.name.as_ref().map(ToString::to_string),
-                group: key.group.as_ref().map(ToString::to_string),
-                data: match data {
-                    SeriesData::Trend(histogram) => {
-                        let mut bytes = Vec::new();
-                        // Writing to a Vec only fails on a histogram too large to encode,
-                        // which 1 µs–1 h at 3 digits is not; an empty string is then read
-                        // back as an error rather than a wrong figure.
-                        let _ = hdrhistogram::serialization::V2DeflateSerializer::new()
-                            .serialize(histogram, &mut bytes);
-                        DataRecord::Trend {
-                            histogram: base64::engine::general_purpose::STANDARD.encode(bytes),
-                        }
-                    }
-                    SeriesData::Counter(count) => DataRecord::Counter { count: *count },
-                    SeriesData::Rate { trues, total } => DataRecord::Rate {
-                        trues: *trues,
-                        total: *total,
-                    },
-                    SeriesData::Gauge { last, min, max } => DataRecord::Gauge {
-                        last: *last,
-                        min: *min,
-                        max: *max,
-                    },
-                },
-            })
-            .collect();
-        ResultsRecord {
-            duration_s: self.duration.as_secs_f64(),
-            vus_max: self.vus_max,
-            stopped_early: self.stopped_early.clone(),
-            errors: self.errors.clone(),
-            timeline: self.timeline.clone(),
-            series,
-            server: self.server.clone(),
-            sources: self.sources.clone(),
-            derived: self.derived.clone(),
-        }
+        ResultsRecord::new(self)
     }
 
     /// Reads back what [`Results::to_record`] wrote.
     pub fn from_record(record: &ResultsRecord) -> Result<Self, String> {
-        use base64::Engine as _;
-        let mut results = Results {
-            duration: Duration::try_from_secs_f64(record.duration_s)
-                .map_err(|e| format!("duration_s {}: {e}", record.duration_s))?,
-            vus_max: record.vus_max,
-            stopped_early: record.stopped_early.clone(),
-            errors: record.errors.clone(),
-            timeline: record.timeline.clone(),
-            series: BTreeMap::new(),
-            server: record.server.clone(),
-            sources: record.sources.clone(),
-            derived: record.derived.clone(),
-        };
-        let mut deserializer = hdrhistogram::serialization::Deserializer::new();
-        for series in &record.series {
-            let key = SeriesKey::from(crate::results::Series {
-                metric: series.metric.as_str().into(),
-                scenario: series.scenario.as_str().into(),
-                name: series.name.as_deref().map(Into::into),
-                group: series.group.as_deref().map(Into::into),
-            });
-            let data = match &series.data {
-                DataRecord::Trend { histogram } => {
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(histogram)
-                        .map_err(|e| format!("the histogram of {}: {e}", series.metric))?;
-                    let histogram: Histogram<u64> = deserializer
-                        .deserialize(&mut bytes.as_slice())
-                        .map_err(|e| {
-                            format!("the histogram of {} is damaged: {e}", series.metric)
-                        })?;
-                    SeriesData::Trend(histogram)
-                }
-                DataRecord::Counter { count } => SeriesData::Counter(*count),
-                DataRecord::Rate { trues, total } => SeriesData::Rate {
-                    trues: *trues,
-                    total: *total,
-                },
-                DataRecord::Gauge { last, min, max } => SeriesData::Gauge {
-                    last: *last,
-                    min: *min,
-                    max: *max,
-                },
-            };
-            results.series.insert(key, data);
-        }
-        Ok(results)
+        record.to_results()
     }
 }
 

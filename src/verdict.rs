@@ -140,7 +140,7 @@ fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
         }
         MetricKind::Collected => {
             let field = rule.check.aggregation.to_string();
-            let value = crate::collect::figure(results, metric, &rule.selector.tags, &field)?;
+            let value = crate::derive::figure(results, metric, &rule.selector.tags, &field)?;
             return Ok(if seconds_in_ms(metric, &rule.check) {
                 value * 1000.0
             } else {

@@ -14,8 +14,8 @@
 
 use std::collections::BTreeMap;
 
-use super::reading::{Buckets, Reading, Value};
-use super::{ServerKind, ServerMetric, SourceReport};
+use super::reading::{Reading, Value};
+use crate::server::{Buckets, ServerKind, ServerMetric, SourceReport};
 
 /// Folds one source's samples.
 #[derive(Debug)]

@@ -5,20 +5,15 @@
 //! CPU time in /proc is in clock ticks of `USER_HZ`, which Linux fixes at 100 for user
 //! space on every architecture; RSS comes from `VmRSS` in /proc/PID/status (kB), so the
 //! page size does not matter.
+//!
+//! `read`, `pid_from_file` and `find` do the I/O (blocking; the sampler calls them on the
+//! blocking pool); `reading` turns two looks into a sample and is pure. The metric names
+//! are `plan::metric::PROCESS_METRICS`, so the analyzer knows them without this file.
 
 use super::reading::{Reading, Value};
 
 /// Clock ticks per second of /proc/PID/stat's CPU times (`USER_HZ`).
 const TICKS_PER_SECOND: f64 = 100.0;
-
-/// The metrics of a `process` source, in report order.
-pub const METRICS: [&str; 5] = [
-    "cpu_percent",
-    "cpu_seconds_total",
-    "rss_bytes",
-    "threads",
-    "open_fds",
-];
 
 /// One look at a process.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -192,5 +187,25 @@ mod tests {
         let reading = super::reading(Some((1.0, stat)), 1.017, &soon);
         assert!(reading.iter().all(|(name, _)| name != "cpu_percent"));
         assert!(read(u32::MAX).unwrap_err().contains("no such process"));
+    }
+
+    #[test]
+    fn a_full_reading_has_the_plans_process_metrics_in_order() {
+        let stat = Stat {
+            cpu_ticks: 100,
+            rss_bytes: 4096,
+            threads: 2,
+            open_fds: Some(5),
+            started: 1,
+        };
+        let later = Stat {
+            cpu_ticks: 150,
+            ..stat
+        };
+        let names: Vec<String> = reading(Some((1.0, stat)), 2.0, &later)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names, crate::plan::metric::PROCESS_METRICS);
     }
 }

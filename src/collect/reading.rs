@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 
-use super::key;
 use super::prometheus::{Exposition, FamilyType};
 use crate::plan::model::JsonFieldKind;
+use crate::server::{Buckets, key};
 
 /// A value in one sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,87 +21,6 @@ pub enum Value {
         count: f64,
         sum: f64,
     },
-}
-
-/// A histogram's cumulative buckets, `(le, count)` sorted by `le`, the last `+Inf`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Buckets {
-    pub buckets: Vec<(f64, f64)>,
-    pub count: f64,
-    pub sum: f64,
-}
-
-impl Buckets {
-    fn at(&self, le: f64) -> f64 {
-        self.buckets
-            .iter()
-            .find(|(l, _)| *l == le)
-            .map_or(0.0, |(_, c)| *c)
-    }
-
-    /// `self - other`, bucket by bucket.
-    pub fn minus(&self, other: &Self) -> Self {
-        Self {
-            buckets: self
-                .buckets
-                .iter()
-                .map(|(le, c)| (*le, c - other.at(*le)))
-                .collect(),
-            count: self.count - other.count,
-            sum: self.sum - other.sum,
-        }
-    }
-
-    /// `self + other`, over the buckets of both.
-    pub fn plus(&self, other: &Self) -> Self {
-        let mut bounds: Vec<f64> = self
-            .buckets
-            .iter()
-            .chain(&other.buckets)
-            .map(|(le, _)| *le)
-            .collect();
-        bounds.sort_by(f64::total_cmp);
-        bounds.dedup();
-        Self {
-            buckets: bounds
-                .into_iter()
-                .map(|le| (le, self.at(le) + other.at(le)))
-                .collect(),
-            count: self.count + other.count,
-            sum: self.sum + other.sum,
-        }
-    }
-
-    /// The `q` quantile (0..1) by linear interpolation inside the bucket that holds it, as
-    /// Prometheus's `histogram_quantile` does; `None` without observations. A quantile in
-    /// the `+Inf` bucket is the highest finite bound.
-    pub fn quantile(&self, q: f64) -> Option<f64> {
-        let total = self.buckets.last().map_or(self.count, |(_, c)| *c);
-        if total <= 0.0 || self.buckets.is_empty() {
-            return None;
-        }
-        let rank = q * total;
-        let mut previous = (0.0, 0.0);
-        for (index, (le, count)) in self.buckets.iter().enumerate() {
-            if *count >= rank {
-                if le.is_infinite() {
-                    return Some(if index == 0 { 0.0 } else { previous.0 });
-                }
-                let lower = if index == 0 && *le <= 0.0 {
-                    *le
-                } else {
-                    previous.0
-                };
-                let in_bucket = count - previous.1;
-                if in_bucket <= 0.0 {
-                    return Some(*le);
-                }
-                return Some(lower + (le - lower) * (rank - previous.1) / in_bucket);
-            }
-            previous = (*le, *count);
-        }
-        Some(previous.0)
-    }
 }
 
 /// One sample of a source: metric key → value.
@@ -298,62 +217,6 @@ pub fn from_json(
 mod tests {
     use super::*;
     use crate::collect::prometheus::parse;
-
-    fn buckets(points: &[(f64, f64)]) -> Buckets {
-        Buckets {
-            buckets: points.to_vec(),
-            count: points.last().map_or(0.0, |p| p.1),
-            sum: 0.0,
-        }
-    }
-
-    #[test]
-    fn quantiles_interpolate_inside_buckets() {
-        // 100 observations: 50 at or below 0.1, 40 in (0.1, 0.5], 10 in (0.5, 1].
-        let h = buckets(&[
-            (0.1, 50.0),
-            (0.5, 90.0),
-            (1.0, 100.0),
-            (f64::INFINITY, 100.0),
-        ]);
-        let cases = [
-            (0.5, 0.1),
-            (0.25, 0.05),
-            (0.7, 0.3),
-            (0.95, 0.75),
-            (0.99, 0.95),
-        ];
-        for (q, expected) in cases {
-            let got = h.quantile(q).unwrap();
-            assert!((got - expected).abs() < 1e-9, "q{q}: {got}");
-        }
-        let tail = buckets(&[(0.1, 1.0), (f64::INFINITY, 10.0)]);
-        assert_eq!(
-            tail.quantile(0.99),
-            Some(0.1),
-            "+Inf gives the highest bound"
-        );
-        assert_eq!(
-            buckets(&[(0.1, 0.0), (f64::INFINITY, 0.0)]).quantile(0.5),
-            None
-        );
-        assert_eq!(Buckets::default().quantile(0.5), None);
-    }
-
-    #[test]
-    fn bucket_deltas_are_the_window() {
-        let start = buckets(&[(0.1, 10.0), (1.0, 20.0), (f64::INFINITY, 20.0)]);
-        let end = buckets(&[(0.1, 15.0), (1.0, 120.0), (f64::INFINITY, 120.0)]);
-        let window = end.minus(&start);
-        assert_eq!(
-            window.buckets,
-            [(0.1, 5.0), (1.0, 100.0), (f64::INFINITY, 100.0)]
-        );
-        assert_eq!(window.count, 100.0);
-        // 5 below 0.1, the rest spread over (0.1, 1]: the median is inside that bucket.
-        let median = window.quantile(0.5).unwrap();
-        assert!((median - (0.1 + 0.9 * 45.0 / 95.0)).abs() < 1e-9);
-    }
 
     const MOCK: &str = r#"
 # TYPE reqs_total counter

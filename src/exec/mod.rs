@@ -516,11 +516,11 @@ async fn run(
     results.stopped_early = halt.reason();
     let collected = sampling.stop().await;
     (results.server, results.sources) = (collected.metrics, collected.sources);
-    let run = crate::collect::derive::RunValues {
+    let run = crate::derive::RunValues {
         vars: &derive_vars,
         stage_duration_s: schedule.duration().as_secs_f64(),
     };
-    results.derived = crate::collect::derive(&derived, &derived_texts, &results, &run);
+    results.derived = crate::derive::derive(&derived, &derived_texts, &results, &run);
     if let Some(mock) = mock {
         mock.stop().await;
     }

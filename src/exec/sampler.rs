@@ -20,9 +20,11 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::collect::{Aggregator, Collected, Reading, ServerMetric, SourceReport, process};
+use crate::collect::{Aggregator, Collected, Reading, process};
+use crate::plan::metric::PROCESS_METRICS;
 use crate::plan::model::{CollectSource, CommandParse, JsonFieldKind, ProcessSource};
 use crate::plan::template::{Template, TemplateSet};
+use crate::server::{ServerMetric, SourceReport};
 
 /// Sampling interval when a source names none.
 const DEFAULT_EVERY: Duration = Duration::from_secs(5);
@@ -180,7 +182,7 @@ fn probe(
                 pid: p.pid,
                 previous: None,
             };
-            let expected = process::METRICS.iter().map(|m| (*m).to_owned()).collect();
+            let expected = PROCESS_METRICS.iter().map(|m| (*m).to_owned()).collect();
             (probe, every(p.every), "process", expected)
         }
         CollectSource::Command(c) => {

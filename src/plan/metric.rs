@@ -1,5 +1,6 @@
 //! The metrics a plan can name: built-in ones (k6's names where k6 has one), custom ones
-//! declared by steps (`metric:`), collected ones (`SOURCE.name`) and derived ones.
+//! declared by steps (`metric:`), collected ones (`SOURCE.name`, with the fixed names of a
+//! `process` source) and derived ones.
 
 use super::threshold::Aggregation;
 
@@ -89,6 +90,16 @@ pub const BUILTIN: [(&str, MetricKind); 26] = [
     ("http_req_duration_corrected", MetricKind::Trend),
     ("iteration_duration_corrected", MetricKind::Trend),
     ("ws_message_latency_corrected", MetricKind::Trend),
+];
+
+/// The metrics of a `process` source, in report order: what `collect/process.rs` reads
+/// from /proc, named here so the analyzer knows them without depending on the reader.
+pub const PROCESS_METRICS: [&str; 5] = [
+    "cpu_percent",
+    "cpu_seconds_total",
+    "rss_bytes",
+    "threads",
+    "open_fds",
 ];
 
 /// Tags every sample carries and thresholds can filter on.

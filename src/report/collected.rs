@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::model::{format_figure, format_ms};
-use crate::collect::{DerivedValue, ServerKind, ServerMetric, SourceReport};
+use crate::server::{DerivedValue, ServerKind, ServerMetric, SourceReport};
 
 /// One collected metric over the stage's window.
 #[derive(Debug, Clone, Serialize)]

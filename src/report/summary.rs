@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use super::Figures;
 use super::model::format_figure as number;
-use crate::collect::ServerKind;
 use crate::results::Results;
+use crate::server::ServerKind;
 use crate::verdict::Verdict;
 
 /// What the summary's heading says about the run.

@@ -314,7 +314,7 @@ fn known_metrics(source: &crate::plan::model::CollectSource) -> Option<Vec<Strin
     use crate::plan::model::{CollectSource, CommandParse};
     match source {
         CollectSource::Process(_) => Some(
-            crate::collect::process::METRICS
+            metric::PROCESS_METRICS
                 .iter()
                 .map(|m| (*m).to_owned())
                 .collect(),

@@ -1,5 +1,5 @@
-//! Figures of collected metrics by name, and the evaluation of `derived:` expressions
-//! after the run.
+//! Derived metrics (`derived:`) and collected figures by name, read from a run's
+//! [`Results`] after the stage. Pure: no I/O.
 //!
 //! A name in an expression is, in this order: a run value (`duration_s`,
 //! `stage_duration_s`, `vus_max`, `iterations`), `vars.NAME`, a derived metric above it,
@@ -7,83 +7,19 @@
 //! (`SOURCE.metric.avg`), or `METRIC.AGGREGATION` of a client-side metric
 //! (`http_req_duration.p95`, in ms). A name without a value or a division by zero makes
 //! the whole expression n/a, with the reason.
+//!
+//! It reads the whole `Results`, so it sits above `results` and `collect`, beside
+//! `verdict` (whose collected-metric thresholds use [`figure`]); the exec calls [`derive`]
+//! once the stage is over.
 
 use std::cell::RefCell;
 
 use indexmap::IndexMap;
 
-use super::reading::Buckets;
-use super::{DerivedValue, ServerKind, ServerMetric, key};
 use crate::plan::expr::Expr;
 use crate::plan::threshold::{Aggregation, parse_check};
 use crate::results::Results;
-
-impl ServerMetric {
-    /// One figure by name: `value`, `count`, `rate`, `delta`, `start`, `end`, `avg`,
-    /// `min`, `max`, `sum`, `med` or `pN`.
-    pub fn field(&self, field: &str) -> Result<f64, String> {
-        let Some(kind) = self.kind else {
-            return Err(self.missing.clone().unwrap_or_default());
-        };
-        let wrong = || {
-            format!(
-                "`{field}` does not apply to a {}, which has {}",
-                kind.name(),
-                kind.fields()
-            )
-        };
-        let value = match (kind, field) {
-            (ServerKind::Counter, "value" | "count" | "delta") => self.delta,
-            (ServerKind::Counter, "rate") => self.rate,
-            (ServerKind::Counter, _) => return Err(wrong()),
-            (ServerKind::Gauge, "value") => self.end,
-            (ServerKind::Gauge, "delta") => self.delta,
-            (ServerKind::Gauge, "start") => self.start,
-            (ServerKind::Gauge, "end") => self.end,
-            (ServerKind::Gauge, "avg") => self.avg,
-            (ServerKind::Gauge, "min") => self.min,
-            (ServerKind::Gauge, "max") => self.max,
-            (ServerKind::Gauge, _) => return Err(wrong()),
-            (_, "value" | "count") => self.count,
-            (_, "sum") => self.sum,
-            (_, "avg") => self.avg,
-            (_, "med") => self.quantile(50.0),
-            (_, p) if p.starts_with('p') => match p[1..].parse::<f64>() {
-                Ok(n) if n > 0.0 && n <= 100.0 => self.quantile(n),
-                _ => return Err(wrong()),
-            },
-            _ => return Err(wrong()),
-        };
-        value.ok_or_else(|| match (kind, field) {
-            (ServerKind::Counter, "rate") => "a rate needs two samples".to_owned(),
-            (ServerKind::Summary, _) if field.starts_with('p') || field == "med" => {
-                format!("the server exports no `{field}` quantile")
-            }
-            _ => format!("no observations in {} samples", self.samples),
-        })
-    }
-
-    fn quantile(&self, percent: f64) -> Option<f64> {
-        let q = percent / 100.0;
-        match self.kind {
-            Some(ServerKind::Histogram) => Buckets {
-                buckets: self
-                    .buckets
-                    .iter()
-                    .map(|[le, c]| (le.unwrap_or(f64::INFINITY), c.unwrap_or(0.0)))
-                    .collect(),
-                count: self.count.unwrap_or(0.0),
-                sum: self.sum.unwrap_or(0.0),
-            }
-            .quantile(q),
-            _ => self
-                .quantiles
-                .iter()
-                .find(|[known, _]| (known - q).abs() < 1e-9)
-                .map(|[_, v]| *v),
-        }
-    }
-}
+use crate::server::{DerivedValue, key};
 
 /// The figure `field` of the collected metric `metric` with `labels` (as in a threshold
 /// key `nats.in_msgs{server:a}`), or why there is none.
@@ -212,9 +148,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::collect::SourceReport;
     use crate::plan::expr::parse;
     use crate::results::{Sample, SeriesKey};
+    use crate::server::{ServerKind, ServerMetric, SourceReport};
 
     fn results() -> Results {
         let mut results = Results {

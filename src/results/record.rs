@@ -1,0 +1,162 @@
+//! The serialised form of [`Results`], the `results` of a saved run's JSON: every series
+//! with its histogram (HdrHistogram V2 with deflate, base64), the timeline, and the
+//! server-side sections as they are. A run can be re-judged, compared and merged from it.
+//! The shape is what saved runs on disk hold: change a field and old files stop reading.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::{Results, Second, Series, SeriesData, SeriesKey};
+use crate::server::{DerivedValue, ServerMetric, SourceReport};
+
+/// The serialised form of [`Results`]: every series with its histogram (HdrHistogram V2
+/// with deflate, base64), so a run can be re-judged, compared and merged later.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ResultsRecord {
+    pub duration_s: f64,
+    pub vus_max: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<String>,
+    pub errors: BTreeMap<String, u64>,
+    pub timeline: Vec<Second>,
+    pub series: Vec<SeriesRecord>,
+    /// Server-side metrics by `SOURCE.metric[{label:value,…}]` (see `docs/collect.md`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub server: BTreeMap<String, ServerMetric>,
+    /// Each `collect:` source: `kind`, `samples`, `failed`, last `error`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, SourceReport>,
+    /// Each derived metric: `name`, `expression`, `value` (`null` is n/a) and `reason`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<DerivedValue>,
+}
+
+/// One series, serialised.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SeriesRecord {
+    pub metric: String,
+    pub scenario: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(flatten)]
+    pub data: DataRecord,
+}
+
+/// A series' data, serialised; `histogram` is base64 of HdrHistogram's V2 deflate format
+/// (microseconds), readable by every HdrHistogram implementation.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DataRecord {
+    Trend { histogram: String },
+    Counter { count: u64 },
+    Rate { trues: u64, total: u64 },
+    Gauge { last: f64, min: f64, max: f64 },
+}
+
+impl ResultsRecord {
+    /// The record of `results`.
+    pub fn new(results: &Results) -> Self {
+        use base64::Engine as _;
+        use hdrhistogram::serialization::Serializer as _;
+        let series = results
+            .series
+            .iter()
+            .map(|(key, data)| SeriesRecord {
+                metric: key.metric.to_string(),
+                scenario: key.scenario.to_string(),
+                name: key.name.as_ref().map(ToString::to_string),
+                group: key.group.as_ref().map(ToString::to_string),
+                data: match data {
+                    SeriesData::Trend(histogram) => {
+                        let mut bytes = Vec::new();
+                        // Writing to a Vec only fails on a histogram too large to encode,
+                        // which 1 µs–1 h at 3 digits is not; an empty string is then read
+                        // back as an error rather than a wrong figure.
+                        let _ = hdrhistogram::serialization::V2DeflateSerializer::new()
+                            .serialize(histogram, &mut bytes);
+                        DataRecord::Trend {
+                            histogram: base64::engine::general_purpose::STANDARD.encode(bytes),
+                        }
+                    }
+                    SeriesData::Counter(count) => DataRecord::Counter { count: *count },
+                    SeriesData::Rate { trues, total } => DataRecord::Rate {
+                        trues: *trues,
+                        total: *total,
+                    },
+                    SeriesData::Gauge { last, min, max } => DataRecord::Gauge {
+                        last: *last,
+                        min: *min,
+                        max: *max,
+                    },
+                },
+            })
+            .collect();
+        ResultsRecord {
+            duration_s: results.duration.as_secs_f64(),
+            vus_max: results.vus_max,
+            stopped_early: results.stopped_early.clone(),
+            errors: results.errors.clone(),
+            timeline: results.timeline.clone(),
+            series,
+            server: results.server.clone(),
+            sources: results.sources.clone(),
+            derived: results.derived.clone(),
+        }
+    }
+
+    /// Reads back what [`ResultsRecord::new`] wrote.
+    pub fn to_results(&self) -> Result<Results, String> {
+        let record = self;
+        use base64::Engine as _;
+        let mut results = Results {
+            duration: Duration::try_from_secs_f64(record.duration_s)
+                .map_err(|e| format!("duration_s {}: {e}", record.duration_s))?,
+            vus_max: record.vus_max,
+            stopped_early: record.stopped_early.clone(),
+            errors: record.errors.clone(),
+            timeline: record.timeline.clone(),
+            series: BTreeMap::new(),
+            server: record.server.clone(),
+            sources: record.sources.clone(),
+            derived: record.derived.clone(),
+        };
+        let mut deserializer = hdrhistogram::serialization::Deserializer::new();
+        for series in &record.series {
+            let key = SeriesKey::from(Series {
+                metric: series.metric.as_str().into(),
+                scenario: series.scenario.as_str().into(),
+                name: series.name.as_deref().map(Into::into),
+                group: series.group.as_deref().map(Into::into),
+            });
+            let data = match &series.data {
+                DataRecord::Trend { histogram } => {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(histogram)
+                        .map_err(|e| format!("the histogram of {}: {e}", series.metric))?;
+                    let histogram: Histogram<u64> = deserializer
+                        .deserialize(&mut bytes.as_slice())
+                        .map_err(|e| {
+                            format!("the histogram of {} is damaged: {e}", series.metric)
+                        })?;
+                    SeriesData::Trend(histogram)
+                }
+                DataRecord::Counter { count } => SeriesData::Counter(*count),
+                DataRecord::Rate { trues, total } => SeriesData::Rate {
+                    trues: *trues,
+                    total: *total,
+                },
+                DataRecord::Gauge { last, min, max } => SeriesData::Gauge {
+                    last: *last,
+                    min: *min,
+                    max: *max,
+                },
+            };
+            results.series.insert(key, data);
+        }
+        Ok(results)
+    }
+}
