@@ -1,7 +1,13 @@
 //! loadplan: a load-test runner driven by YAML plans.
 //!
 //! The pipeline reads top to bottom: [`plan`] turns YAML into a checked plan (or located
-//! diagnostics, [`diag`]); [`run`] drives the command line.
+//! diagnostics, [`diag`]); [`exec`] runs it into [`results::Results`] (with server-side
+//! figures from [`collect`], typed in [`server`], and [`derive`]d metrics); [`verdict`]
+//! judges it and [`report`] writes it; [`run`] drives the command line.
+//!
+//! The modules are layered, lowest first: `exit_code`, `diag` → `plan` → `schedule` →
+//! `server` → `results` → `collect` → `derive` → `verdict` → `report` → `mock` → `exec`
+//! → `cli` → `run`. A module imports only its own layer or below; `.ci/layers` checks it.
 
 pub mod cli;
 pub mod collect;

@@ -4,11 +4,11 @@
 //! ([`DerivedValue`]), a histogram's buckets and their quantiles ([`Buckets`]) and the key
 //! of a labelled metric ([`key`]).
 //!
-//! Plain data and arithmetic, no I/O. It sits below `results` (which stores these in
-//! [`crate::results::Results`] and its JSON record), `collect` (which produces them from
-//! samples) and `derive` (which reads them by name), so none of those imports another
-//! for the types alone. The serde shapes are the `server`, `sources` and `derived`
-//! sections of the results JSON (see `docs/collect.md`): change them and saved runs change.
+//! Plain data and arithmetic, no I/O, below the three modules that share it: `results`
+//! stores it (in `Results` and its JSON record), `collect` produces it from samples and
+//! `derive` reads it by name; each imports it from here rather than from another. The
+//! serde shapes are the `server`, `sources` and `derived` sections of the results JSON
+//! (see `docs/collect.md`): change them and saved runs read differently.
 
 use serde::{Deserialize, Serialize};
 
@@ -101,47 +101,6 @@ pub struct ServerMetric {
     pub missing: Option<String>,
 }
 
-/// How sampling one source went.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SourceReport {
-    /// `prometheus`, `json`, `process` or `command`.
-    pub kind: String,
-    /// Samples taken and read.
-    pub samples: u32,
-    /// Samples that failed (refused, timed out, bad status, unparseable).
-    pub failed: u32,
-    /// The last failure, when there was one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl SourceReport {
-    /// Why a metric of this source has no figures, when the source is the reason.
-    pub fn failure(&self, source: &str) -> Option<String> {
-        if self.samples > 0 {
-            return None;
-        }
-        Some(match &self.error {
-            Some(error) if self.failed > 0 => format!(
-                "source `{source}` failed {} of {} samples: {error}",
-                self.failed, self.failed
-            ),
-            _ => format!("source `{source}` took no samples"),
-        })
-    }
-}
-
-/// A derived metric's value after the run; `None` is "n/a" (a division by zero or a
-/// figure that was not measured), with the reason.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DerivedValue {
-    pub name: String,
-    pub expression: String,
-    pub value: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
 impl ServerMetric {
     /// One figure by name: `value`, `count`, `rate`, `delta`, `start`, `end`, `avg`,
     /// `min`, `max`, `sum`, `med` or `pN`.
@@ -207,6 +166,47 @@ impl ServerMetric {
                 .map(|[_, v]| *v),
         }
     }
+}
+
+/// How sampling one source went.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceReport {
+    /// `prometheus`, `json`, `process` or `command`.
+    pub kind: String,
+    /// Samples taken and read.
+    pub samples: u32,
+    /// Samples that failed (refused, timed out, bad status, unparseable).
+    pub failed: u32,
+    /// The last failure, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl SourceReport {
+    /// Why a metric of this source has no figures, when the source is the reason.
+    pub fn failure(&self, source: &str) -> Option<String> {
+        if self.samples > 0 {
+            return None;
+        }
+        Some(match &self.error {
+            Some(error) if self.failed > 0 => format!(
+                "source `{source}` failed {} of {} samples: {error}",
+                self.failed, self.failed
+            ),
+            _ => format!("source `{source}` took no samples"),
+        })
+    }
+}
+
+/// A derived metric's value after the run; `None` is "n/a" (a division by zero or a
+/// figure that was not measured), with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DerivedValue {
+    pub name: String,
+    pub expression: String,
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A histogram's cumulative buckets, `(le, count)` sorted by `le`, the last `+Inf`.
