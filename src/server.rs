@@ -50,7 +50,7 @@ impl ServerKind {
 }
 
 /// One server metric over the stage's window: `SOURCE.metric` or
-/// `SOURCE.metric{label:value,…}` in [`crate::results::Results::server`].
+/// `SOURCE.metric{label:value,…}` in `Results::server`.
 /// Figures that do not apply to its kind are absent; `missing` says why a metric that was
 /// asked for (by `select`, `fields` or a `process` source) has no figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
