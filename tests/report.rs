@@ -612,7 +612,7 @@ thresholds:
 /// counter with a labelled series, a histogram in seconds, process gauges, and a JSON
 /// source that never answered.
 fn collected(results: &mut Results) {
-    use loadplan::collect::{ServerKind, ServerMetric, SourceReport};
+    use loadplan::server::{ServerKind, ServerMetric, SourceReport};
     let metric = |kind: ServerKind| ServerMetric {
         kind: Some(kind),
         samples: 7,
@@ -704,11 +704,11 @@ fn server_run(with_server: bool) -> RunDocument {
     if with_server {
         collected(&mut results);
         let texts = checked.plan.derived.clone();
-        let values = loadplan::collect::derive::RunValues {
+        let values = loadplan::derive::RunValues {
             vars: &checked.vars,
             stage_duration_s: 30.0,
         };
-        results.derived = loadplan::collect::derive(&checked.derived, &texts, &results, &values);
+        results.derived = loadplan::derive::derive(&checked.derived, &texts, &results, &values);
     }
     let verdict = loadplan::verdict::judge(&checked.thresholds, &results, None);
     let figures = loadplan::report::figures(&results);

@@ -25,15 +25,10 @@ pub mod reading;
 
 use std::collections::BTreeMap;
 
+use crate::server::{ServerMetric, SourceReport};
+
 pub use aggregate::Aggregator;
 pub use reading::{Reading, Value};
-
-// The library's public paths from before issue 11 moved these to `crate::server` and
-// `crate::derive`: tests/report.rs uses `collect::derive` and the server types through
-// them, and other branches may too. Outside this file nothing in `src/` uses them (the
-// derive line is allowed in .ci/layers). Remove with the last user of the old paths.
-pub use crate::derive::{self, derive, figure};
-pub use crate::server::{DerivedValue, ServerKind, ServerMetric, SourceReport, key};
 
 /// Everything the sampled sources produced for one run.
 #[derive(Debug, Clone, Default)]
