@@ -15,25 +15,29 @@ mod h1;
 mod http;
 mod matcher;
 mod sampler;
+mod shared;
 mod tls;
+mod transport;
 mod vu;
 mod ws;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::mock::{MockServer, MockSettings};
 use crate::plan::CheckedPlan;
-use crate::plan::model::{Plan, Request, Step};
+use crate::plan::model::{Plan, Step};
 use crate::plan::template::TemplateSet;
-use crate::results::{Results, Sample, SeriesKey};
+use crate::results::{Results, SeriesKey};
 use crate::schedule::Schedule;
 
 pub use collector::Progress;
+pub use shared::{EVENT_BACKLOG, Event, Halt, IterationKeys, RequestKeys, Shared, WsStepKeys};
+use shared::{KeyMap, key_hash, step_address};
 
 /// Settings of a run that are not in the plan.
 #[derive(Debug, Clone, Default)]
@@ -52,233 +56,6 @@ pub struct Finished {
     pub results: Results,
     /// Stopped by SIGINT or SIGTERM: the results are partial.
     pub interrupted: bool,
-}
-
-/// A run-wide request to stop early: set by a signal or an `abort_on_fail` threshold,
-/// read by the controller at every tick.
-#[derive(Default)]
-pub struct Halt {
-    stop: std::sync::atomic::AtomicBool,
-    /// Stop now: no graceful stop (a second Ctrl-C).
-    now: std::sync::atomic::AtomicBool,
-    interrupted: std::sync::atomic::AtomicBool,
-    reason: Mutex<Option<String>>,
-}
-
-impl Halt {
-    pub fn stopping(&self) -> bool {
-        self.stop.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    pub fn now(&self) -> bool {
-        self.now.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn set(&self, reason: String) {
-        let mut slot = self
-            .reason
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        slot.get_or_insert(reason);
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// A threshold with `abort_on_fail` failed.
-    pub fn abort(&self, reason: String) {
-        self.set(reason);
-    }
-
-    /// A signal: the first stops gracefully, the second at once.
-    pub fn interrupt(&self, signal: &str) {
-        if self.stopping() && self.interrupted.load(std::sync::atomic::Ordering::Relaxed) {
-            self.now.store(true, std::sync::atomic::Ordering::Relaxed);
-            return;
-        }
-        self.interrupted
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        self.set(format!("interrupted by {signal}"));
-    }
-
-    fn reason(&self) -> Option<String> {
-        self.reason
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// What the VUs and the collector exchange.
-pub enum Event {
-    Sample(Sample),
-    /// A request that got a response: its count, duration, time to first byte and
-    /// failure, in one event (the commonest one by far).
-    Request {
-        keys: Arc<RequestKeys>,
-        duration: Duration,
-        waiting: Duration,
-        failed: bool,
-    },
-    /// An iteration that ended: its count and duration.
-    Iteration {
-        keys: Arc<IterationKeys>,
-        duration: Duration,
-    },
-    /// Active VUs and open WebSockets.
-    Vus {
-        vus: u32,
-        ws: u32,
-    },
-    /// Events one VU gathered (samples, errors, bytes), sent at once.
-    Batch(Vec<Event>),
-    Error(String),
-    Bytes {
-        sent: u64,
-        received: u64,
-    },
-}
-
-/// What every VU of a run shares, read-only but for the mark registry.
-pub struct Shared {
-    pub plan: Plan,
-    pub templates: TemplateSet,
-    pub stage: String,
-    /// Template context values common to all VUs (`env`, `vars`, `secrets`, `stage`).
-    pub base: minijinja::Value,
-    /// Shared names of metrics and tags, so a sample's key costs no allocation.
-    names: HashMap<String, Arc<str>>,
-    events: tokio::sync::mpsc::UnboundedSender<Event>,
-    /// Events sent and not yet taken by the collector.
-    pub backlog: Arc<std::sync::atomic::AtomicUsize>,
-    regexes: HashMap<String, regex::Regex>,
-    /// Every series key the plan can produce, by [`key_hash`].
-    keys: KeyMap,
-    /// The series keys of each request step, by the step's address (steps live in the
-    /// plan, which does not move while the run lasts).
-    request_keys: HashMap<usize, Arc<RequestKeys>>,
-    /// The series keys of each `send` and `expect` step, by the step's address.
-    ws_keys: HashMap<usize, WsStepKeys, foldhash::fast::FixedState>,
-    /// `mark`ed ids and when they were sent.
-    marks: Mutex<HashMap<String, Instant>>,
-    /// Set to stop the run early.
-    pub halt: Arc<Halt>,
-    /// TLS client configurations, shared by every VU.
-    pub tls: tls::Tls,
-    /// WebSockets open now, for `ws_connections_active`.
-    pub ws_open: std::sync::atomic::AtomicU32,
-}
-
-/// Events waiting for the collector beyond which VUs pause between iterations.
-pub const EVENT_BACKLOG: usize = 1 << 16;
-
-/// Marks older than this are forgotten.
-const MARK_TTL: Duration = Duration::from_secs(60);
-
-impl Shared {
-    pub fn event(&self, event: Event) {
-        // Sending never waits (an unbounded channel is the cheapest per sample); memory is
-        // bounded instead by VUs pausing between iterations while the backlog is over
-        // `EVENT_BACKLOG` (a VU failing in a tight loop). Relaxed: the count only paces.
-        // The collector outlives every VU; a send can only fail after the run ended.
-        self.backlog
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let _ = self.events.send(event);
-    }
-
-    /// Sends events a VU gathered, as one.
-    pub fn batch(&self, events: Vec<Event>) {
-        self.backlog
-            .fetch_add(events.len(), std::sync::atomic::Ordering::Relaxed);
-        let _ = self.events.send(Event::Batch(events));
-    }
-
-    pub fn sample(&self, sample: Sample) {
-        self.event(Event::Sample(sample));
-    }
-
-    /// The shared copy of a name (metric, scenario or tag).
-    pub fn name(&self, text: &str) -> Arc<str> {
-        self.names
-            .get(text)
-            .map_or_else(|| Arc::from(text), Arc::clone)
-    }
-
-    /// The run's shared key for a series (made when the run started), or a new one for a
-    /// series the plan could not foresee. Shared keys cost no allocation and let the
-    /// collector find their series by address.
-    pub fn key(&self, metric: &str, scenario: &str, name: Option<&str>) -> SeriesKey {
-        if let Some(candidates) = self.keys.get(&key_hash(metric, scenario, name)) {
-            for key in candidates {
-                if &*key.metric == metric
-                    && &*key.scenario == scenario
-                    && key.name.as_deref() == name
-                {
-                    return key.clone();
-                }
-            }
-        }
-        SeriesKey::from(crate::results::Series {
-            metric: self.name(metric),
-            scenario: self.name(scenario),
-            name: name.map(|n| self.name(n)),
-            group: None,
-        })
-    }
-
-    pub fn count(&self, metric: &str, scenario: &str, name: Option<&str>, n: u64) {
-        self.sample(Sample::Count(self.key(metric, scenario, name), n));
-    }
-
-    /// The series keys of a request step of `scenario`.
-    pub fn request_keys(&self, request: &Request, scenario: &str) -> Arc<RequestKeys> {
-        match self
-            .request_keys
-            .get(&(std::ptr::from_ref(request) as usize))
-        {
-            Some(keys) => Arc::clone(keys),
-            None => Arc::new(RequestKeys::new(
-                &|text| self.name(text),
-                request,
-                scenario,
-                None,
-            )),
-        }
-    }
-
-    /// The keys a `send` or `expect` step records under (made at start; made now for a
-    /// step the plan did not hold then, which does not happen in a run).
-    pub fn ws_keys(&self, step: &Step, scenario: &str) -> WsStepKeys {
-        if let Some(keys) = self.ws_keys.get(&step_address(step)) {
-            return keys.clone();
-        }
-        WsStepKeys::new(step, scenario, None, &|metric, scenario, name| {
-            self.key(metric, scenario, name)
-        })
-    }
-
-    /// The compiled form of a pattern of the plan.
-    pub fn regex(&self, pattern: &str) -> Option<&regex::Regex> {
-        self.regexes.get(pattern)
-    }
-
-    pub fn mark(&self, id: String) {
-        let mut marks = self
-            .marks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        if marks.len() > 10_000 {
-            marks.retain(|_, at| now.duration_since(*at) < MARK_TTL);
-        }
-        marks.insert(id, now);
-    }
-
-    pub fn marked(&self, id: &str) -> Option<Instant> {
-        let marks = self
-            .marks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        marks.get(id).copied().filter(|at| at.elapsed() < MARK_TTL)
-    }
 }
 
 /// Runs the plan's selected stage to its end (and graceful stop), returning what it
@@ -526,7 +303,7 @@ async fn run(
     }
     Ok(Finished {
         results,
-        interrupted: halt.interrupted.load(std::sync::atomic::Ordering::Relaxed),
+        interrupted: halt.interrupted(),
     })
 }
 
@@ -558,73 +335,6 @@ async fn watch_signals(halt: Arc<Halt>) {
         halt.interrupt("Ctrl-C");
     }
 }
-
-/// The series every iteration of a scenario records into.
-pub struct IterationKeys {
-    pub iterations: SeriesKey,
-    pub duration: SeriesKey,
-    pub errors: SeriesKey,
-}
-
-/// The series keys a request step records into, made once for the run.
-#[derive(Clone)]
-pub struct RequestKeys {
-    pub name: Arc<str>,
-    pub reqs: SeriesKey,
-    pub duration: SeriesKey,
-    /// In arrival stages: the duration plus the iteration's start lag (wrk2's correction).
-    pub duration_corrected: SeriesKey,
-    pub waiting: SeriesKey,
-    pub failed: SeriesKey,
-    pub checks: SeriesKey,
-    /// The step's own `metric:`, if any.
-    pub custom: Option<SeriesKey>,
-    /// The parsed URL, when it is the same for the whole run (no VU value, no `query`).
-    pub uri: Option<hyper::Uri>,
-}
-
-impl RequestKeys {
-    fn new(
-        name_of: &dyn Fn(&str) -> Arc<str>,
-        request: &Request,
-        scenario: &str,
-        group: Option<&str>,
-    ) -> Self {
-        let name = match &request.name {
-            Some(name) => name_of(name),
-            None => name_of(&format!("{} {}", request.method.as_str(), request.url)),
-        };
-        let group = group.map(name_of);
-        let key = |metric: &str| {
-            SeriesKey::from(crate::results::Series {
-                metric: name_of(metric),
-                scenario: name_of(scenario),
-                name: Some(Arc::clone(&name)),
-                group: group.clone(),
-            })
-        };
-        Self {
-            reqs: key("http_reqs"),
-            duration: key("http_req_duration"),
-            duration_corrected: key("http_req_duration_corrected"),
-            waiting: key("http_req_waiting"),
-            failed: key("http_req_failed"),
-            checks: key("checks"),
-            custom: request.metric.as_deref().map(key),
-            name,
-            uri: None,
-        }
-    }
-}
-
-/// The hash of a series' names (foldhash: the run looks a key up for most samples, and
-/// the names are the plan's own, so a fast unkeyed hash is enough).
-fn key_hash(metric: &str, scenario: &str, name: Option<&str>) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0).hash_one((metric, scenario, name))
-}
-
-type KeyMap = HashMap<u64, Vec<SeriesKey>, foldhash::fast::FixedState>;
 
 /// The keys of every (metric, scenario, name) the plan can record: built-in and custom
 /// metrics, each scenario, no name or any name a step gives.
@@ -686,58 +396,6 @@ fn request_keys(
         });
     }
     keys
-}
-
-/// The series keys a `send` step (`primary`: `ws_msgs_sent`) or an `expect` step
-/// (`primary`: its latency metric, `corrected`, `checks`, with its `name` tag) records under.
-#[derive(Clone)]
-pub struct WsStepKeys {
-    pub primary: SeriesKey,
-    pub corrected: SeriesKey,
-    pub checks: SeriesKey,
-}
-
-impl WsStepKeys {
-    /// `key` gives the run's shared key of a series; in a `group`, the key gains the tag.
-    fn new(
-        step: &Step,
-        scenario: &str,
-        group: Option<Arc<str>>,
-        shared_key: &dyn Fn(&str, &str, Option<&str>) -> SeriesKey,
-    ) -> Self {
-        let key = |metric: &str, scenario: &str, name: Option<&str>| {
-            let key = shared_key(metric, scenario, name);
-            match &group {
-                None => key,
-                Some(group) => SeriesKey::from(crate::results::Series {
-                    group: Some(Arc::clone(group)),
-                    ..(*key).clone()
-                }),
-            }
-        };
-        match step {
-            Step::Expect(step) => {
-                let expect = &step.expect;
-                let name = expect.name.as_deref();
-                let metric = expect.metric.as_deref().unwrap_or("ws_message_latency");
-                Self {
-                    primary: key(metric, scenario, name),
-                    corrected: key("ws_message_latency_corrected", scenario, name),
-                    checks: key("checks", scenario, name),
-                }
-            }
-            _ => Self {
-                primary: key("ws_msgs_sent", scenario, None),
-                corrected: key("ws_message_latency_corrected", scenario, None),
-                checks: key("checks", scenario, None),
-            },
-        }
-    }
-}
-
-/// A step's identity for the run: its address (the plan does not move while it runs).
-fn step_address(step: &Step) -> usize {
-    std::ptr::from_ref(step) as usize
 }
 
 /// Calls `visit` on every step, nested ones included, with the innermost `group` around it.

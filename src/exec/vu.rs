@@ -16,8 +16,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use super::context::{Context, MessageText};
 use super::http::{HttpClient, Outgoing};
 use super::matcher::json_subset;
+use super::shared::{EVENT_BACKLOG, Event, IterationKeys, Shared};
 use super::ws::{self, Connection, id_text};
-use super::{Event, IterationKeys, Shared};
 use crate::plan::model::{Connect, Request, Step};
 use crate::results::Sample;
 
@@ -72,7 +72,7 @@ impl Vu {
                 // never wait; give the controller and the other VUs their turn.
                 tokio::task::yield_now().await;
             }
-            while shared.backlog.load(Ordering::Relaxed) > super::EVENT_BACKLOG
+            while shared.backlog.load(Ordering::Relaxed) > EVENT_BACKLOG
                 && !stop.load(Ordering::Relaxed)
             {
                 tokio::time::sleep(Duration::from_millis(1)).await;
