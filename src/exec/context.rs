@@ -13,6 +13,7 @@ use minijinja::Value as Mj;
 use minijinja::value::{Enumerator, Object};
 use serde_json::{Map, Value};
 
+use super::matcher::{CompiledMatcher, Rendered};
 use crate::plan::template::{Shortcut, Template, TemplateSet};
 
 pub struct Context {
@@ -239,13 +240,13 @@ impl Context {
         self.text(templates, raw).map(Cow::into_owned)
     }
 
-    /// A JSON pattern with its template strings rendered, for matching messages.
-    pub fn pattern<'p>(
+    /// A matcher with its template strings rendered, for one wait.
+    pub fn render_matcher<'m>(
         &mut self,
         templates: &TemplateSet,
-        value: &'p Value,
-    ) -> Result<super::matcher::Pattern<'p>, String> {
-        super::matcher::Pattern::new(value, &mut |text| {
+        matcher: &'m CompiledMatcher,
+    ) -> Result<Rendered<'m>, String> {
+        matcher.render(&mut |text| {
             if Template::is_dynamic(text) {
                 self.text(templates, text).map(|t| Some(t.into_owned()))
             } else {

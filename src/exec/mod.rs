@@ -136,6 +136,8 @@ async fn run(
         events,
         backlog: Arc::clone(&backlog),
         regexes: prepared.regexes,
+        expect_matchers: prepared.expect_matchers,
+        on_message: prepared.on_message,
         keys: prepared.keys,
         request_keys: prepared.request_keys,
         ws_keys: prepared.ws_keys,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use super::matcher::{CompiledMatcher, compile_regex};
 use super::shared::{KeyMap, RequestKeys, WsStepKeys, key_hash, step_address};
 use crate::plan::model::{Connect, Environment, Plan, Step};
 use crate::plan::template::TemplateSet;
@@ -98,6 +99,8 @@ pub struct Prepared {
     pub request_keys: HashMap<usize, Arc<RequestKeys>>,
     pub ws_keys: HashMap<usize, WsStepKeys, foldhash::fast::FixedState>,
     pub regexes: HashMap<String, regex::Regex>,
+    pub expect_matchers: HashMap<usize, CompiledMatcher, foldhash::fast::FixedState>,
+    pub on_message: Vec<Vec<CompiledMatcher>>,
 }
 
 /// Builds what the run needs before it starts. `base` is [`template_base`]'s map. An
@@ -108,7 +111,8 @@ pub fn prepare(
     mut templates: TemplateSet,
     base: Map<String, Value>,
 ) -> Result<Prepared, String> {
-    let regexes = regexes(plan)?;
+    let regexes = header_regexes(plan)?;
+    let (expect_matchers, on_message) = matchers(plan)?;
     let Names {
         names,
         mut custom_metrics,
@@ -131,6 +135,8 @@ pub fn prepare(
         request_keys,
         ws_keys,
         regexes,
+        expect_matchers,
+        on_message,
     })
 }
 
@@ -198,38 +204,53 @@ fn names(plan: &Plan) -> Names {
     }
 }
 
-/// Every regex of the plan, compiled: `expect` steps, HTTP header checks, `on_message`.
-fn regexes(plan: &Plan) -> Result<HashMap<String, regex::Regex>, String> {
+/// The regexes of HTTP header checks, compiled.
+fn header_regexes(plan: &Plan) -> Result<HashMap<String, regex::Regex>, String> {
     let mut patterns: Vec<&str> = Vec::new();
     for scenario in plan.scenarios.values() {
-        walk(&scenario.steps, &mut |step| match step {
-            Step::Expect(expect) => patterns.extend(expect.expect.regex.as_deref()),
-            Step::Request(request) => patterns.extend(
-                request
-                    .request
-                    .expect
-                    .iter()
-                    .flat_map(|e| e.headers.values())
-                    .map(String::as_str),
-            ),
-            _ => {}
+        walk(&scenario.steps, &mut |step| {
+            if let Step::Request(request) = step {
+                let expect = request.request.expect.iter();
+                patterns.extend(expect.flat_map(|e| e.headers.values()).map(String::as_str));
+            }
         });
-        for rule in &scenario.on_message {
-            patterns.extend(rule.matcher.regex.as_deref());
-        }
     }
     let mut regexes = HashMap::new();
     for pattern in patterns {
-        regexes.insert(pattern.to_owned(), compile(pattern)?);
+        regexes.insert(pattern.to_owned(), compile_regex(pattern)?);
     }
     Ok(regexes)
 }
 
-/// A regex of the plan, which the analyzer already compiled once.
-pub fn compile(pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pattern).map_err(|error| {
-        format!("regex `{pattern}` passed the plan's checks but does not compile ({error}); this is a bug in loadplan")
-    })
+type ExpectMatchers = HashMap<usize, CompiledMatcher, foldhash::fast::FixedState>;
+
+/// The matcher of every `expect` step, by its address, and of every `on_message` rule, by
+/// scenario and rule in the plan's order.
+fn matchers(plan: &Plan) -> Result<(ExpectMatchers, Vec<Vec<CompiledMatcher>>), String> {
+    let mut expects = Vec::new();
+    for scenario in plan.scenarios.values() {
+        walk(&scenario.steps, &mut |step| {
+            if let Step::Expect(expect) = step {
+                expects.push((step_address(step), &expect.expect));
+            }
+        });
+    }
+    let mut by_step = ExpectMatchers::default();
+    for (address, expectation) in expects {
+        by_step.insert(address, CompiledMatcher::expect(expectation)?);
+    }
+    let on_message = plan
+        .scenarios
+        .values()
+        .map(|scenario| {
+            scenario
+                .on_message
+                .iter()
+                .map(|rule| CompiledMatcher::on_message(&rule.matcher))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((by_step, on_message))
 }
 
 /// The keys of each `send` and `expect` step, by the step's address.
@@ -553,9 +574,13 @@ scenarios:
             assert!(found, "{metric} {scenario} {name:?}");
         }
         assert!(prepared.names.contains_key("ticks"));
-        for pattern in ["^text/", "^h", "^tick"] {
-            assert!(prepared.regexes.contains_key(pattern), "{pattern}");
-        }
+        assert_eq!(prepared.regexes.keys().collect::<Vec<_>>(), ["^text/"]);
+        let expect = &prepared.expect_matchers[&step_address(chat[2])];
+        assert!(expect.matches("hi", None));
+        assert!(!expect.matches("oh", None));
+        let rules: Vec<usize> = prepared.on_message.iter().map(Vec::len).collect();
+        assert_eq!(rules, [0, 1]);
+        assert!(prepared.on_message[1][0].matches("tick 1", None));
     }
 
     #[test]

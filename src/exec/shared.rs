@@ -10,6 +10,7 @@ use crate::plan::model::{Plan, Request, Step};
 use crate::plan::template::TemplateSet;
 use crate::results::{Sample, SeriesKey};
 
+use super::matcher::CompiledMatcher;
 use super::tls;
 
 /// A run-wide request to stop early: set by a signal or an `abort_on_fail` threshold,
@@ -112,7 +113,13 @@ pub struct Shared {
     pub(super) events: tokio::sync::mpsc::UnboundedSender<Event>,
     /// Events sent and not yet taken by the collector.
     pub backlog: Arc<std::sync::atomic::AtomicUsize>,
+    /// The regexes of HTTP header checks, by pattern.
     pub(super) regexes: HashMap<String, regex::Regex>,
+    /// The matcher of each `expect` step, by the step's address.
+    pub(super) expect_matchers: HashMap<usize, CompiledMatcher, foldhash::fast::FixedState>,
+    /// The matchers of each scenario's `on_message` rules, scenarios and rules in the
+    /// plan's order.
+    pub(super) on_message: Vec<Vec<CompiledMatcher>>,
     /// Every series key the plan can produce, by [`key_hash`].
     pub(super) keys: KeyMap,
     /// The series keys of each request step, by the step's address (steps live in the
@@ -218,7 +225,17 @@ impl Shared {
         })
     }
 
-    /// The compiled form of a pattern of the plan.
+    /// The matcher of an `expect` step (made at start, for every step of the plan).
+    pub fn expect_matcher(&self, step: &Step) -> Option<&CompiledMatcher> {
+        self.expect_matchers.get(&step_address(step))
+    }
+
+    /// The matchers of the `on_message` rules of the plan's `index`th scenario.
+    pub fn on_message(&self, index: usize) -> &[CompiledMatcher] {
+        self.on_message.get(index).map_or(&[], Vec::as_slice)
+    }
+
+    /// The compiled regex of an HTTP header check.
     pub fn regex(&self, pattern: &str) -> Option<&regex::Regex> {
         self.regexes.get(pattern)
     }

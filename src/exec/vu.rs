@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::context::{Context, MessageText};
 use super::http::{HttpClient, Outgoing};
-use super::matcher::json_subset;
+use super::matcher::{CompiledMatcher, json_subset};
 use super::shared::{EVENT_BACKLOG, Event, IterationKeys, Shared};
 use super::ws::{self, Connection, id_text};
 use crate::plan::model::{Connect, Request, Step};
@@ -230,22 +230,17 @@ impl Vu {
             }
             Step::Expect(step) => {
                 let expect = &step.expect;
-                let want_json = match &expect.json {
-                    Some(json) => Some(self.context.pattern(&shared.templates, json)?),
-                    None => None,
+                // Boxed: made only for a step the run did not prepare (none in a run), it
+                // would otherwise enlarge every step's future.
+                let compiled: Box<CompiledMatcher>;
+                let matcher = match shared.expect_matcher(whole) {
+                    Some(matcher) => matcher,
+                    None => {
+                        compiled = Box::new(CompiledMatcher::expect(expect)?);
+                        &compiled
+                    }
                 };
-                let mut want_paths = Vec::new();
-                for (path, value) in &expect.json_path {
-                    want_paths.push((path, self.context.json(&shared.templates, value)?));
-                }
-                let want_text = match &expect.text {
-                    Some(text) => Some(self.context.string(&shared.templates, text.as_str())?),
-                    None => None,
-                };
-                let regex = expect
-                    .regex
-                    .as_deref()
-                    .and_then(|pattern| shared.regex(pattern));
+                let want = self.context.render_matcher(&shared.templates, matcher)?;
                 let within = expect.within.map_or(EXPECT_WITHIN, |d| d.0);
                 self.out.flush(shared);
                 let waiting_since = Instant::now();
@@ -261,18 +256,7 @@ impl Vu {
                     let Some(received) = received else {
                         return Err("expect: the connection closed".into());
                     };
-                    let json = received.json.as_ref();
-                    let fits = want_json
-                        .as_ref()
-                        .is_none_or(|w| json.is_some_and(|h| w.matches(h)))
-                        && want_paths.iter().all(|(p, w)| {
-                            json.and_then(|j| p.find(j))
-                                .is_some_and(|h| json_subset(w, h))
-                        })
-                        && regex.is_none_or(|r| r.is_match(&received.text))
-                        && want_text
-                            .as_deref()
-                            .is_none_or(|w| w == received.text.as_str());
+                    let fits = want.matches(&received.text, received.json.as_ref());
                     if fits {
                         break received;
                     }

@@ -16,7 +16,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use super::matcher::json_subset;
 use super::shared::{Event, Shared};
 use super::transport::Transport;
 use crate::results::Sample;
@@ -356,31 +355,11 @@ fn on_message(
     at: Instant,
     out: &mut Vec<Event>,
 ) {
-    let Some(rules) = shared
-        .plan
-        .scenarios
-        .get(&**scenario)
-        .map(|s| &s.on_message)
-    else {
+    let Some((index, _, body)) = shared.plan.scenarios.get_full(&**scenario) else {
         return;
     };
-    for rule in rules {
-        let matcher = &rule.matcher;
-        let regex = matcher
-            .regex
-            .as_deref()
-            .and_then(|pattern| shared.regex(pattern));
-        let fits = matcher
-            .json
-            .as_ref()
-            .is_none_or(|want| json.is_some_and(|have| json_subset(want, have)))
-            && matcher.json_path.iter().all(|(path, want)| {
-                json.and_then(|j| path.find(j))
-                    .is_some_and(|have| json_subset(want, have))
-            })
-            && regex.is_none_or(|r| r.is_match(text))
-            && matcher.text.as_deref().is_none_or(|want| want == text);
-        if !fits {
+    for (rule, matcher) in body.on_message.iter().zip(shared.on_message(index)) {
+        if !matcher.matches(text, json) {
             continue;
         }
         if let Some(metric) = &rule.metric {
