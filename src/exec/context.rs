@@ -14,6 +14,7 @@ use minijinja::value::{Enumerator, Object};
 use serde_json::{Map, Value};
 
 use super::matcher::{CompiledMatcher, Rendered};
+use super::step_error::StepError;
 use crate::plan::template::{Shortcut, Template, TemplateSet};
 
 pub struct Context {
@@ -180,14 +181,14 @@ impl Context {
         &mut self,
         templates: &'t TemplateSet,
         raw: &'t str,
-    ) -> Result<Cow<'t, str>, String> {
+    ) -> Result<Cow<'t, str>, StepError> {
         if !Template::is_dynamic(raw) {
             return Ok(Cow::Borrowed(raw));
         }
         let Some(compiled) = templates.get(raw) else {
-            return Err(format!(
-                "template `{raw}` was not compiled; this is a bug in loadplan"
-            ));
+            return Err(StepError::Uncompiled {
+                template: raw.to_owned(),
+            });
         };
         if let Some(text) = &compiled.constant {
             return Ok(Cow::Borrowed(text));
@@ -202,11 +203,9 @@ impl Context {
         templates
             .render_compiled(compiled, self.merged())
             .map(Cow::Owned)
-            .map_err(|error| {
-                format!(
-                    "template `{raw}`: {}",
-                    error.detail().unwrap_or("cannot render")
-                )
+            .map_err(|error| StepError::Template {
+                template: raw.to_owned(),
+                reason: error.detail().unwrap_or("cannot render").to_owned(),
             })
     }
 
@@ -236,7 +235,7 @@ impl Context {
     }
 
     /// The text rendered, as an owned string.
-    pub fn string(&mut self, templates: &TemplateSet, raw: &str) -> Result<String, String> {
+    pub fn string(&mut self, templates: &TemplateSet, raw: &str) -> Result<String, StepError> {
         self.text(templates, raw).map(Cow::into_owned)
     }
 
@@ -245,7 +244,7 @@ impl Context {
         &mut self,
         templates: &TemplateSet,
         matcher: &'m CompiledMatcher,
-    ) -> Result<Rendered<'m>, String> {
+    ) -> Result<Rendered<'m>, StepError> {
         matcher.render(&mut |text| {
             if Template::is_dynamic(text) {
                 self.text(templates, text).map(|t| Some(t.into_owned()))
@@ -256,7 +255,7 @@ impl Context {
     }
 
     /// A JSON value with every template string in it rendered.
-    pub fn json(&mut self, templates: &TemplateSet, value: &Value) -> Result<Value, String> {
+    pub fn json(&mut self, templates: &TemplateSet, value: &Value) -> Result<Value, StepError> {
         Ok(match value {
             Value::String(text) => Value::String(self.text(templates, text)?.into_owned()),
             Value::Array(items) => Value::Array(

@@ -76,15 +76,15 @@ impl CompiledMatcher {
     /// The matcher with its template strings rendered for one wait. `render` is called
     /// once for each string, in order: those in `json`, in the `json_path` values, then
     /// `text`; `None` keeps the string as written.
-    pub fn render(
+    pub fn render<E>(
         &self,
-        render: &mut dyn FnMut(&str) -> Result<Option<String>, String>,
-    ) -> Result<Rendered<'_>, String> {
-        fn walk(
+        render: &mut dyn FnMut(&str) -> Result<Option<String>, E>,
+    ) -> Result<Rendered<'_>, E> {
+        fn walk<E>(
             value: &Value,
-            render: &mut dyn FnMut(&str) -> Result<Option<String>, String>,
+            render: &mut dyn FnMut(&str) -> Result<Option<String>, E>,
             out: &mut Vec<(usize, String)>,
-        ) -> Result<(), String> {
+        ) -> Result<(), E> {
             match value {
                 Value::String(text) => {
                     if let Some(rendered) = render(text)? {
@@ -237,7 +237,7 @@ mod tests {
         })))
         .unwrap();
         let rendered = matcher
-            .render(&mut |text| {
+            .render::<String>(&mut |text| {
                 Ok(match text {
                     "{{ id }}" => Some("x7".to_owned()),
                     "{{ n }}" => Some("3".to_owned()),
@@ -282,7 +282,7 @@ mod tests {
         })))
         .unwrap();
         let mut seen = Vec::new();
-        let rendered = matcher.render(&mut |text| {
+        let rendered = matcher.render::<String>(&mut |text| {
             seen.push(text.to_owned());
             Ok(Some(text.replace("{{ ", "").replace(" }}", "")))
         });

@@ -10,6 +10,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::context::{Context, MessageText};
 use super::shared::Shared;
+use super::step_error::StepError;
 use super::ws::id_text;
 use crate::plan::model::{Connect, ConnectStep, SendStep};
 use crate::plan::template::TemplateSet;
@@ -33,7 +34,7 @@ pub fn handshake<'s>(
     context: &mut Context,
     templates: &TemplateSet,
     step: &'s ConnectStep,
-) -> Result<Handshake<'s>, String> {
+) -> Result<Handshake<'s>, StepError> {
     let settings = match &step.connect {
         Connect::Url(_) => None,
         Connect::Settings(settings) => Some(settings),
@@ -66,12 +67,17 @@ pub fn handshake<'s>(
 
 /// The frame a `send` step sends; its `mark`ed id is registered and `as:` stores the
 /// message, both before it is sent.
-pub fn frame(context: &mut Context, shared: &Shared, step: &SendStep) -> Result<WsMessage, String> {
+pub fn frame(
+    context: &mut Context,
+    shared: &Shared,
+    step: &SendStep,
+) -> Result<WsMessage, StepError> {
     let templates = &shared.templates;
     let message = &step.send;
     Ok(if let Some(json) = &message.json {
         let value = context.json(templates, json)?;
-        let text = serde_json::to_string(&value).map_err(|error| format!("send: {error}"))?;
+        let text = serde_json::to_string(&value)
+            .map_err(|error| StepError::Serialize(error.to_string()))?;
         if let Some(id) = message.mark.as_ref().and_then(|path| path.find(&value)) {
             shared.mark(id_text(id));
         }
@@ -89,12 +95,12 @@ pub fn frame(context: &mut Context, shared: &Shared, step: &SendStep) -> Result<
         let encoded = context.string(templates, binary.as_str())?;
         let data = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
-            .map_err(|_| "send: `binary` is not valid base64".to_owned())?;
+            .map_err(|_| StepError::InvalidBase64 { step: "send" })?;
         if let Some(name) = &step.capture {
             context.set(name, &Value::Null);
         }
         WsMessage::binary(data)
     } else {
-        return Err("send: no message".into());
+        return Err(StepError::NoMessage);
     })
 }

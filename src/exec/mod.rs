@@ -20,6 +20,7 @@ mod prepare;
 mod request;
 mod sampler;
 mod shared;
+mod step_error;
 mod tls;
 mod transport;
 mod vu;

@@ -10,6 +10,7 @@ use super::context::Context;
 use super::http::{Outgoing, Response};
 use super::matcher::json_subset;
 use super::shared::{RequestKeys, Shared};
+use super::step_error::{Miss, StepError};
 use crate::plan::model::{Request, StatusExpectation};
 use crate::plan::template::TemplateSet;
 
@@ -26,7 +27,7 @@ pub fn build<'r>(
     templates: &TemplateSet,
     request: &'r Request,
     keys: &RequestKeys,
-) -> Result<Built<'r>, String> {
+) -> Result<Built<'r>, StepError> {
     let uri = match &keys.uri {
         Some(uri) => uri.clone(),
         None => {
@@ -42,7 +43,7 @@ pub fn build<'r>(
                 url.push('=');
                 url.push_str(&encode(&value));
             }
-            hyper::Uri::try_from(url).map_err(|e| format!("request: invalid URL: {e}"))?
+            hyper::Uri::try_from(url).map_err(|e| StepError::InvalidUrl(e.to_string()))?
         }
     };
     let mut headers = Vec::with_capacity(request.headers.len());
@@ -72,7 +73,7 @@ pub fn build<'r>(
         Bytes::from(
             base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
-                .map_err(|_| "request: `binary` is not valid base64".to_owned())?,
+                .map_err(|_| StepError::InvalidBase64 { step: "request" })?,
         )
     } else {
         Bytes::new()
@@ -100,7 +101,7 @@ pub fn build<'r>(
 /// and its body as JSON when a check or a capture reads it.
 pub struct Checked {
     pub status_ok: bool,
-    pub problem: Option<String>,
+    pub problem: Option<Miss>,
     pub json: Option<Value>,
 }
 
@@ -112,7 +113,7 @@ pub fn check(
     request: &Request,
     response: &Response,
     capture: bool,
-) -> Result<Checked, String> {
+) -> Result<Checked, StepError> {
     let templates = &shared.templates;
     // Parsing the body costs; only checks and captures read it.
     let wants_json = capture
@@ -129,20 +130,20 @@ pub fn check(
         None => response.status < 400,
     };
     if !status_ok {
-        problem = Some(format!("status {}", response.status));
+        problem = Some(Miss::Status(response.status));
     }
     if let Some(expect) = &request.expect {
         for (header, pattern) in &expect.headers {
             let pattern = shared.regex(pattern);
             let value = response.headers.get(header.as_str());
             if !value.is_some_and(|v| pattern.is_none_or(|p| p.is_match(v))) {
-                problem.get_or_insert_with(|| format!("header `{header}`"));
+                problem.get_or_insert_with(|| Miss::Header(header.clone()));
             }
         }
         if let Some(want) = &expect.json {
             let want = context.json(templates, want)?;
             if !json.as_ref().is_some_and(|have| json_subset(&want, have)) {
-                problem.get_or_insert_with(|| "json body".to_owned());
+                problem.get_or_insert(Miss::JsonBody);
             }
         }
         for (path, want) in &expect.json_path {
@@ -152,7 +153,7 @@ pub fn check(
                 .and_then(|j| path.find(j))
                 .is_some_and(|have| json_subset(&want, have))
             {
-                problem.get_or_insert_with(|| format!("json path `{path}`"));
+                problem.get_or_insert_with(|| Miss::JsonPath(path.to_string()));
             }
         }
     }

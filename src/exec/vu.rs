@@ -15,6 +15,7 @@ use super::message;
 use super::outbox::Outbox;
 use super::request as http_step;
 use super::shared::{EVENT_BACKLOG, Event, IterationKeys, Shared};
+use super::step_error::StepError;
 use super::ws::{self, Connection, id_text};
 use crate::plan::model::{
     ConnectStep, ExpectStep, ReconnectStep, RepeatStep, Request, SendStep, Step,
@@ -26,7 +27,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time an `expect` waits.
 const EXPECT_WITHIN: Duration = Duration::from_secs(5);
 
-type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), StepError>> + Send + 'a>>;
 
 pub struct Vu {
     pub scenario: Arc<str>,
@@ -89,8 +90,8 @@ impl Vu {
         };
         let outcome = self.steps(shared, &scenario.steps, stop).await;
         let ok = outcome.is_ok();
-        if let Err(kind) = outcome {
-            self.out.event(shared, Event::Error(kind));
+        if let Err(error) = outcome {
+            self.out.event(shared, Event::Error(error.to_string()));
             let errors = self.keys.errors.clone();
             self.out.sample(shared, Sample::Count(errors, 1));
         }
@@ -136,7 +137,7 @@ impl Vu {
         shared: &Arc<Shared>,
         step: &Step,
         stop: &AtomicBool,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         match step {
             Step::Request(request) => {
                 // Boxed: a request's future is the largest of all steps; inline, every
@@ -162,7 +163,10 @@ impl Vu {
             }
             Step::Reconnect(reconnect) => self.reconnect(shared, reconnect).await,
             Step::Disconnect(disconnect) => {
-                let socket = self.socket.take().ok_or("disconnect: no open WebSocket")?;
+                let socket = self
+                    .socket
+                    .take()
+                    .ok_or(StepError::NoSocket { step: "disconnect" })?;
                 Box::pin(socket.close(disconnect.disconnect.code.unwrap_or(1000))).await;
                 Ok(())
             }
@@ -170,7 +174,7 @@ impl Vu {
     }
 
     /// Opens the step's WebSocket, closing the one open before.
-    async fn connect(&mut self, shared: &Arc<Shared>, step: &ConnectStep) -> Result<(), String> {
+    async fn connect(&mut self, shared: &Arc<Shared>, step: &ConnectStep) -> Result<(), StepError> {
         let handshake = message::handshake(&mut self.context, &shared.templates, step)?;
         Box::pin(self.close(shared)).await;
         self.open(shared, handshake, "ws_connect_time").await
@@ -182,10 +186,13 @@ impl Vu {
         shared: &Arc<Shared>,
         whole: &Step,
         step: &SendStep,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let frame = message::frame(&mut self.context, shared, step)?;
         let size = frame.len() as u64;
-        let socket = self.socket.as_mut().ok_or("send: no open WebSocket")?;
+        let socket = self
+            .socket
+            .as_mut()
+            .ok_or(StepError::NoSocket { step: "send" })?;
         socket.send(frame).await?;
         self.last_send = Some(Instant::now());
         let keys = shared.ws_keys(whole, &self.scenario);
@@ -207,7 +214,7 @@ impl Vu {
         shared: &Arc<Shared>,
         whole: &Step,
         step: &ExpectStep,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let expect = &step.expect;
         // Boxed: made only for a step the run did not prepare (none in a run), it
         // would otherwise enlarge every step's future.
@@ -215,7 +222,7 @@ impl Vu {
         let matcher = match shared.expect_matcher(whole) {
             Some(matcher) => matcher,
             None => {
-                compiled = Box::new(CompiledMatcher::expect(expect)?);
+                compiled = Box::new(CompiledMatcher::expect(expect).map_err(StepError::Internal)?);
                 &compiled
             }
         };
@@ -224,15 +231,18 @@ impl Vu {
         self.out.flush(shared);
         let waiting_since = Instant::now();
         let deadline = tokio::time::Instant::now() + within;
-        let socket = self.socket.as_mut().ok_or("expect: no open WebSocket")?;
+        let socket = self
+            .socket
+            .as_mut()
+            .ok_or(StepError::NoSocket { step: "expect" })?;
         let matched = loop {
             let Ok(received) = tokio::time::timeout_at(deadline, socket.inbox.recv()).await else {
                 let keys = shared.ws_keys(whole, &self.scenario);
                 self.out.sample(shared, Sample::Rate(keys.checks, false));
-                return Err("expect: timeout".into());
+                return Err(StepError::ExpectTimeout);
             };
             let Some(received) = received else {
-                return Err("expect: the connection closed".into());
+                return Err(StepError::Closed);
             };
             let fits = want.matches(&received.text, received.json.as_ref());
             if fits {
@@ -271,7 +281,7 @@ impl Vu {
         shared: &Arc<Shared>,
         step: &RepeatStep,
         stop: &AtomicBool,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let repeat = &step.repeat;
         let started = tokio::time::Instant::now();
         let mut ticks = repeat.every.map(|every| {
@@ -312,8 +322,11 @@ impl Vu {
         &mut self,
         shared: &Arc<Shared>,
         step: &ReconnectStep,
-    ) -> Result<(), String> {
-        let socket = self.socket.take().ok_or("reconnect: no open WebSocket")?;
+    ) -> Result<(), StepError> {
+        let socket = self
+            .socket
+            .take()
+            .ok_or(StepError::NoSocket { step: "reconnect" })?;
         let (url, headers) = (socket.url.clone(), socket.headers.clone());
         Box::pin(socket.close(1000)).await;
         if let Some(after) = step.reconnect.after {
@@ -335,7 +348,7 @@ impl Vu {
         shared: &Arc<Shared>,
         handshake: message::Handshake<'_>,
         metric: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let started = Instant::now();
         let name = handshake.name;
         // Boxed: the handshake's future is large and rare; inline it would be copied with
@@ -372,7 +385,7 @@ impl Vu {
         shared: &Arc<Shared>,
         request: &Request,
         capture: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let keys = shared.request_keys(request, &self.scenario);
         let http_step::Built {
             outgoing,
@@ -398,7 +411,7 @@ impl Vu {
                 self.out.sample(shared, Sample::Count(keys.reqs.clone(), 1));
                 self.out
                     .sample(shared, Sample::Rate(keys.failed.clone(), true));
-                return Err(failure.kind());
+                return Err(StepError::Http(failure));
             }
         };
         self.out.sent += outgoing.body.len() as u64;
@@ -440,7 +453,7 @@ impl Vu {
             self.context.set(capture, &value);
         }
         match checked.problem {
-            Some(problem) => Err(format!("expect: {problem}")),
+            Some(miss) => Err(StepError::Expect(miss)),
             None => Ok(()),
         }
     }

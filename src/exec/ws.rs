@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::shared::{Event, Shared};
+use super::step_error::StepError;
 use super::transport::Transport;
 use crate::results::Sample;
 
@@ -208,17 +209,17 @@ pub async fn connect(
     headers: Vec<(String, String)>,
     timeout: Duration,
     max_message: usize,
-) -> Result<Connection, String> {
+) -> Result<Connection, StepError> {
     let mut request = url
         .as_str()
         .into_client_request()
-        .map_err(|e| format!("ws: {e}"))?;
+        .map_err(|e| StepError::WsRequest(e.to_string()))?;
     for (name, value) in &headers {
         let (Ok(name), Ok(value)) = (
             hyper::header::HeaderName::from_bytes(name.as_bytes()),
             hyper::header::HeaderValue::from_str(value),
         ) else {
-            return Err(format!("ws: invalid header `{name}`"));
+            return Err(StepError::WsRequest(format!("invalid header `{name}`")));
         };
         request.headers_mut().insert(name, value);
     }
@@ -230,8 +231,8 @@ pub async fn connect(
         .max_frame_size(Some(max_message));
     let (transport, leftover) = match tokio::time::timeout(timeout, open(shared, &request)).await {
         Ok(Ok(opened)) => opened,
-        Ok(Err(error)) => return Err(format!("ws connect: {error}")),
-        Err(_) => return Err("ws connect: timeout".into()),
+        Ok(Err(error)) => return Err(StepError::WsConnect(error)),
+        Err(_) => return Err(StepError::WsConnectTimeout),
     };
     let stream = WebSocketStream::from_partially_read(
         transport,
@@ -264,11 +265,11 @@ pub async fn connect(
 }
 
 impl Connection {
-    pub async fn send(&mut self, message: Message) -> Result<(), String> {
+    pub async fn send(&mut self, message: Message) -> Result<(), StepError> {
         self.sink
             .send(message)
             .await
-            .map_err(|e| format!("ws send: {e}"))
+            .map_err(|e| StepError::WsSend(e.to_string()))
     }
 
     pub async fn close(mut self, code: u16) {
