@@ -7,6 +7,20 @@
 //!
 //! VUs never share a lock to record: they send samples over a channel to the one collector
 //! task, which owns the histograms.
+//!
+//! This file is the module list and the run's orchestration ([`execute`]: start the mock,
+//! prepare, drive the schedule, collect, derive). The rest, by job:
+//!
+//! - before the run, synchronous: `prepare.rs` (template base, names, series keys,
+//!   compiled matchers), `matcher.rs` (one `CompiledMatcher` for `expect` and `on_message`);
+//! - the run's shared state: `shared.rs` (`Shared`, `Halt`, `Event`, series keys);
+//! - driving it: `controller.rs` (the schedule's VUs), `collector.rs` (the results),
+//!   `sampler.rs` (`collect:` sources);
+//! - one VU: `vu.rs` (the steps; a failure is a `StepError`, `step_error.rs`), `outbox.rs`
+//!   (its batched samples), `context.rs` (templates), `request.rs` and `message.rs` (the
+//!   synchronous halves of HTTP and WebSocket steps);
+//! - the wire: `http.rs` + `h1.rs` (HTTP), `ws.rs` (WebSocket), `transport.rs` (plain or
+//!   TLS stream under both), `tls.rs` (rustls configurations).
 
 mod collector;
 mod context;
@@ -32,7 +46,7 @@ use std::time::Instant;
 
 use indexmap::IndexMap;
 
-use crate::mock::{MockServer, MockSettings};
+use crate::mock::MockServer;
 use crate::plan::CheckedPlan;
 use crate::results::Results;
 use crate::schedule::Schedule;
@@ -98,25 +112,12 @@ async fn run(
     } = checked;
     let environment = env.as_ref().and_then(|name| plan.environments.get(name));
     let insecure = environment.is_some_and(|e| e.insecure);
-    let mock = match environment
-        .and_then(|e| e.mock.as_ref())
-        .filter(|m| m.enabled())
-    {
-        Some(setting) => {
-            let mut settings = MockSettings::default();
-            if let crate::plan::model::MockSetting::Configured(config) = setting {
-                settings.mode = config.mode;
-                settings.status = config.status.unwrap_or(settings.status);
-                settings.body_size = config.body_size.map_or(settings.body_size, |s| {
-                    usize::try_from(s.0).unwrap_or(usize::MAX)
-                });
-            }
-            Some(
-                MockServer::start(settings)
-                    .await
-                    .map_err(|e| format!("the mock target could not start: {e}"))?,
-            )
-        }
+    let mock = match prepare::mock_settings(environment) {
+        Some(settings) => Some(
+            MockServer::start(settings)
+                .await
+                .map_err(|e| format!("the mock target could not start: {e}"))?,
+        ),
         None => None,
     };
     let mock_urls = mock.as_ref().map(|mock| prepare::MockUrls {

@@ -15,7 +15,8 @@ use serde_json::{Map, Value};
 
 use super::matcher::{CompiledMatcher, compile_regex};
 use super::shared::{KeyMap, RequestKeys, WsStepKeys, key_hash, step_address};
-use crate::plan::model::{Connect, Environment, Plan, Step};
+use crate::mock::MockSettings;
+use crate::plan::model::{Connect, Environment, MockSetting, Plan, Step};
 use crate::plan::template::TemplateSet;
 use crate::results::SeriesKey;
 
@@ -24,6 +25,22 @@ use crate::results::SeriesKey;
 pub struct MockUrls<'a> {
     pub base_url: &'a str,
     pub ws_url: &'a str,
+}
+
+/// The settings of the in-process mock target, when the environment starts one.
+pub fn mock_settings(environment: Option<&Environment>) -> Option<MockSettings> {
+    let setting = environment
+        .and_then(|e| e.mock.as_ref())
+        .filter(|m| m.enabled())?;
+    let mut settings = MockSettings::default();
+    if let MockSetting::Configured(config) = setting {
+        settings.mode = config.mode;
+        settings.status = config.status.unwrap_or(settings.status);
+        settings.body_size = config.body_size.map_or(settings.body_size, |s| {
+            usize::try_from(s.0).unwrap_or(usize::MAX)
+        });
+    }
+    Some(settings)
 }
 
 /// `env` as templates see it: `name` when an environment is selected, the environment's
@@ -435,6 +452,28 @@ mod tests {
             let made = Value::Object(env_context(name, given.as_ref(), mock));
             // Compared as text: the order of the keys is part of what is checked.
             assert_eq!(made.to_string(), expected.to_string(), "{name:?} {given:?}");
+        }
+    }
+
+    #[test]
+    fn mock_settings_come_from_the_environment() {
+        let default = MockSettings::default();
+        for (given, expected) in [
+            (None, None),
+            (Some(json!({"base_url": "http://x"})), None),
+            (Some(json!({"mock": false})), None),
+            (
+                Some(json!({"mock": true})),
+                Some((default.status, default.body_size)),
+            ),
+            (
+                Some(json!({"mock": {"status": 503, "body_size": "2KiB"}})),
+                Some((503, 2048)),
+            ),
+        ] {
+            let given = given.as_ref().map(environment);
+            let made = mock_settings(given.as_ref()).map(|s| (s.status, s.body_size));
+            assert_eq!(made, expected, "{given:?}");
         }
     }
 
