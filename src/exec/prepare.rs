@@ -105,7 +105,7 @@ pub fn template_base(
     base
 }
 
-/// What [`prepare`] made: the parts of [`super::Shared`] that are fixed for the run.
+/// What [`prepare`] made: the parts of [`Shared`](super::shared::Shared) that are fixed for the run.
 pub struct Prepared {
     /// The run-wide template values, converted once.
     pub base: minijinja::Value,
