@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::shared::{Event, Shared};
+use super::http::Response;
+use super::shared::{Event, RequestKeys, Shared, WsStepKeys};
 use crate::results::Sample;
 
 /// What a VU measured and has not sent yet: one channel send per `OUTBOX` events, per
@@ -35,6 +36,57 @@ impl Outbox {
         if self.events.len() >= OUTBOX {
             self.flush(shared);
         }
+    }
+
+    /// A response's bytes, and the trends recorded beside its `Event::Request`: the
+    /// duration plus the iteration's start `lag` (arrival stages), the step's `metric:`.
+    pub fn response(
+        &mut self,
+        shared: &Shared,
+        keys: &RequestKeys,
+        sent: usize,
+        response: &Response,
+        lag: Option<Duration>,
+    ) {
+        self.sent += sent as u64;
+        self.received += response.body.len() as u64;
+        if let Some(lag) = lag {
+            self.sample(
+                shared,
+                Sample::Trend(keys.duration_corrected.clone(), response.duration + lag),
+            );
+        }
+        if let Some(custom) = &keys.custom {
+            self.sample(shared, Sample::Trend(custom.clone(), response.duration));
+        }
+    }
+
+    /// A WebSocket message sent: its count and its bytes.
+    pub fn message_sent(&mut self, shared: &Shared, keys: WsStepKeys, size: u64) {
+        self.sample(shared, Sample::Count(keys.primary, 1));
+        self.event(
+            shared,
+            Event::Bytes {
+                sent: size,
+                received: 0,
+            },
+        );
+    }
+
+    /// The message an `expect` waited for: its latency (plus `lag`, as the corrected
+    /// latency, when given) and a passed check.
+    pub fn message_received(
+        &mut self,
+        shared: &Shared,
+        keys: WsStepKeys,
+        latency: Duration,
+        lag: Option<Duration>,
+    ) {
+        if let Some(lag) = lag {
+            self.sample(shared, Sample::Trend(keys.corrected, latency + lag));
+        }
+        self.sample(shared, Sample::Trend(keys.primary, latency));
+        self.sample(shared, Sample::Rate(keys.checks, true));
     }
 
     pub fn sample(&mut self, shared: &Shared, sample: Sample) {

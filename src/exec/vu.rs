@@ -196,14 +196,7 @@ impl Vu {
         socket.send(frame).await?;
         self.last_send = Some(Instant::now());
         let keys = shared.ws_keys(whole, &self.scenario);
-        self.out.sample(shared, Sample::Count(keys.primary, 1));
-        self.out.event(
-            shared,
-            Event::Bytes {
-                sent: size,
-                received: 0,
-            },
-        );
+        self.out.message_sent(shared, keys, size);
         Ok(())
     }
 
@@ -254,20 +247,10 @@ impl Vu {
             .filter(|sent| *sent >= waiting_since - Duration::from_secs(3600))
             .unwrap_or(waiting_since);
         let keys = shared.ws_keys(whole, &self.scenario);
-        if let (Some(lag), None) = (self.lag, &expect.metric) {
-            self.out.sample(
-                shared,
-                Sample::Trend(
-                    keys.corrected,
-                    matched.at.saturating_duration_since(since) + lag,
-                ),
-            );
-        }
-        self.out.sample(
-            shared,
-            Sample::Trend(keys.primary, matched.at.saturating_duration_since(since)),
-        );
-        self.out.sample(shared, Sample::Rate(keys.checks, true));
+        // `ws_message_latency_corrected` belongs to the built-in latency, not to a `metric:`.
+        let lag = self.lag.filter(|_| expect.metric.is_none());
+        let latency = matched.at.saturating_duration_since(since);
+        self.out.message_received(shared, keys, latency, lag);
         if let Some(name) = &step.capture {
             self.context
                 .set_message(name, MessageText::Frame(matched.text), matched.json);
@@ -414,18 +397,8 @@ impl Vu {
                 return Err(StepError::Http(failure));
             }
         };
-        self.out.sent += outgoing.body.len() as u64;
-        self.out.received += response.body.len() as u64;
-        if let Some(lag) = self.lag {
-            self.out.sample(
-                shared,
-                Sample::Trend(keys.duration_corrected.clone(), response.duration + lag),
-            );
-        }
-        if let Some(custom) = &keys.custom {
-            self.out
-                .sample(shared, Sample::Trend(custom.clone(), response.duration));
-        }
+        let sent = outgoing.body.len();
+        self.out.response(shared, &keys, sent, &response, self.lag);
         let checked = http_step::check(
             &mut self.context,
             shared,
