@@ -212,39 +212,27 @@ fn run_plan(
     // What output paths may name: the run as far as it is known before it starts, and the
     // environment as the plan sets it (a mock's URLs come later). No secrets: a path is
     // printed and becomes a file name.
-    let mut env = serde_json::Map::new();
-    env.insert("name".into(), serde_json::json!(checked.env));
-    if let Some(environment) = checked
+    let environment = checked
         .env
         .as_deref()
-        .and_then(|name| checked.plan.environments.get(name))
-    {
-        for (key, value) in [
-            ("base_url", &environment.base_url),
-            ("ws_url", &environment.ws_url),
-        ] {
-            if let Some(value) = value {
-                env.insert(key.into(), serde_json::json!(value));
-            }
-        }
-        for (key, value) in &environment.values {
-            env.insert(key.clone(), serde_json::json!(value));
-        }
-    }
-    let context = serde_json::json!({
-        "run": {
+        .and_then(|name| checked.plan.environments.get(name));
+    let mut env = crate::exec::env_context(checked.env.as_deref(), environment, None);
+    // Without an environment, paths have always seen `env.name` as none.
+    env.entry("name").or_insert(serde_json::Value::Null);
+    let mut context = crate::exec::template_base(env, &checked.vars, None, &checked.stage);
+    context.insert(
+        "run".into(),
+        serde_json::json!({
             "started": started,
             "date": started.get(..10).unwrap_or(&started),
             "plan": checked.plan.name,
             "stage": checked.stage,
             "env": checked.env,
             "label": label.unwrap_or(""),
-        },
-        "stage": checked.stage,
-        "plan": checked.plan.name,
-        "env": env,
-        "vars": checked.vars,
-    });
+        }),
+    );
+    context.insert("plan".into(), serde_json::json!(checked.plan.name));
+    let context = serde_json::Value::Object(context);
     let context = minijinja::Value::from(minijinja::value::Serde(context));
     let prepared = crate::report::outputs::prepare_run(&checked, &context, &extra, baseline)
         .map_err(|error| {

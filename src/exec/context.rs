@@ -13,6 +13,8 @@ use minijinja::Value as Mj;
 use minijinja::value::{Enumerator, Object};
 use serde_json::{Map, Value};
 
+use super::matcher::{CompiledMatcher, Rendered};
+use super::step_error::StepError;
 use crate::plan::template::{Shortcut, Template, TemplateSet};
 
 pub struct Context {
@@ -179,14 +181,14 @@ impl Context {
         &mut self,
         templates: &'t TemplateSet,
         raw: &'t str,
-    ) -> Result<Cow<'t, str>, String> {
+    ) -> Result<Cow<'t, str>, StepError> {
         if !Template::is_dynamic(raw) {
             return Ok(Cow::Borrowed(raw));
         }
         let Some(compiled) = templates.get(raw) else {
-            return Err(format!(
-                "template `{raw}` was not compiled; this is a bug in loadplan"
-            ));
+            return Err(StepError::Uncompiled {
+                template: raw.to_owned(),
+            });
         };
         if let Some(text) = &compiled.constant {
             return Ok(Cow::Borrowed(text));
@@ -201,11 +203,9 @@ impl Context {
         templates
             .render_compiled(compiled, self.merged())
             .map(Cow::Owned)
-            .map_err(|error| {
-                format!(
-                    "template `{raw}`: {}",
-                    error.detail().unwrap_or("cannot render")
-                )
+            .map_err(|error| StepError::Template {
+                template: raw.to_owned(),
+                reason: error.detail().unwrap_or("cannot render").to_owned(),
             })
     }
 
@@ -235,17 +235,17 @@ impl Context {
     }
 
     /// The text rendered, as an owned string.
-    pub fn string(&mut self, templates: &TemplateSet, raw: &str) -> Result<String, String> {
+    pub fn string(&mut self, templates: &TemplateSet, raw: &str) -> Result<String, StepError> {
         self.text(templates, raw).map(Cow::into_owned)
     }
 
-    /// A JSON pattern with its template strings rendered, for matching messages.
-    pub fn pattern<'p>(
+    /// A matcher with its template strings rendered, for one wait.
+    pub fn render_matcher<'m>(
         &mut self,
         templates: &TemplateSet,
-        value: &'p Value,
-    ) -> Result<super::matcher::Pattern<'p>, String> {
-        super::matcher::Pattern::new(value, &mut |text| {
+        matcher: &'m CompiledMatcher,
+    ) -> Result<Rendered<'m>, StepError> {
+        matcher.render(&mut |text| {
             if Template::is_dynamic(text) {
                 self.text(templates, text).map(|t| Some(t.into_owned()))
             } else {
@@ -255,7 +255,7 @@ impl Context {
     }
 
     /// A JSON value with every template string in it rendered.
-    pub fn json(&mut self, templates: &TemplateSet, value: &Value) -> Result<Value, String> {
+    pub fn json(&mut self, templates: &TemplateSet, value: &Value) -> Result<Value, StepError> {
         Ok(match value {
             Value::String(text) => Value::String(self.text(templates, text)?.into_owned()),
             Value::Array(items) => Value::Array(

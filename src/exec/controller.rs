@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::shared::{Event, Shared};
 use super::vu::Vu;
-use super::{Event, Shared};
 use crate::plan::model::Scenario;
 use crate::plan::split::split_vus;
 use crate::results::Sample;

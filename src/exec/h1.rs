@@ -15,7 +15,7 @@ use std::io::Write as _;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::ws::Transport;
+use super::transport::Transport;
 
 /// The most a response head may take (hyper's default is ~400 KiB; heads are small).
 const MAX_HEAD: usize = 64 * 1024;

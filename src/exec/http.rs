@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 
 use super::h1;
 use super::tls::Tls;
-use super::ws::Transport;
+use super::transport::Transport;
 
 /// A request as the VU made it: the URI absolute, header values rendered.
 pub struct Outgoing<'a> {

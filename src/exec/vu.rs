@@ -8,27 +8,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use bytes::Bytes;
-use serde_json::{Map, Value, json};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-
 use super::context::{Context, MessageText};
-use super::http::{HttpClient, Outgoing};
-use super::matcher::json_subset;
+use super::http::HttpClient;
+use super::matcher::CompiledMatcher;
+use super::message;
+use super::outbox::Outbox;
+use super::request as http_step;
+use super::shared::{EVENT_BACKLOG, Event, IterationKeys, Shared};
+use super::step_error::StepError;
 use super::ws::{self, Connection, id_text};
-use super::{Event, IterationKeys, Shared};
-use crate::plan::model::{Connect, Request, Step};
+use crate::plan::model::{
+    ConnectStep, ExpectStep, ReconnectStep, RepeatStep, Request, SendStep, Step,
+};
 use crate::results::Sample;
 
 /// Default time an HTTP request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default time a WebSocket handshake may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time an `expect` waits.
 const EXPECT_WITHIN: Duration = Duration::from_secs(5);
 
-type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<(), StepError>> + Send + 'a>>;
 
 pub struct Vu {
     pub scenario: Arc<str>,
@@ -72,7 +71,7 @@ impl Vu {
                 // never wait; give the controller and the other VUs their turn.
                 tokio::task::yield_now().await;
             }
-            while shared.backlog.load(Ordering::Relaxed) > super::EVENT_BACKLOG
+            while shared.backlog.load(Ordering::Relaxed) > EVENT_BACKLOG
                 && !stop.load(Ordering::Relaxed)
             {
                 tokio::time::sleep(Duration::from_millis(1)).await;
@@ -91,8 +90,8 @@ impl Vu {
         };
         let outcome = self.steps(shared, &scenario.steps, stop).await;
         let ok = outcome.is_ok();
-        if let Err(kind) = outcome {
-            self.out.event(shared, Event::Error(kind));
+        if let Err(error) = outcome {
+            self.out.event(shared, Event::Error(error.to_string()));
             let errors = self.keys.errors.clone();
             self.out.sample(shared, Sample::Count(errors, 1));
         }
@@ -138,265 +137,212 @@ impl Vu {
         shared: &Arc<Shared>,
         step: &Step,
         stop: &AtomicBool,
-    ) -> Result<(), String> {
-        let whole = step;
+    ) -> Result<(), StepError> {
         match step {
-            Step::Request(step) => {
+            Step::Request(request) => {
                 // Boxed: a request's future is the largest of all steps; inline, every
                 // step future (and every idle VU) would carry its ~2 KB.
-                Box::pin(self.request(shared, &step.request, step.capture.as_deref())).await
+                Box::pin(self.request(shared, &request.request, request.capture.as_deref())).await
             }
-            Step::Connect(step) => {
-                let settings = match &step.connect {
-                    Connect::Url(_) => None,
-                    Connect::Settings(settings) => Some(settings),
-                };
-                let url = self
-                    .context
-                    .string(&shared.templates, step.connect.url().as_str())?;
-                let mut headers = Vec::new();
-                if let Some(settings) = settings {
-                    for (name, value) in &settings.headers {
-                        headers.push((
-                            name.clone(),
-                            self.context.string(&shared.templates, value.as_str())?,
-                        ));
-                    }
-                    if !settings.subprotocols.is_empty() {
-                        headers.push((
-                            "sec-websocket-protocol".to_owned(),
-                            settings.subprotocols.join(", "),
-                        ));
-                    }
-                }
-                let timeout = settings
-                    .and_then(|s| s.timeout)
-                    .map_or(CONNECT_TIMEOUT, |d| d.0);
-                let max = settings
-                    .and_then(|s| s.max_message_size)
-                    .map_or(1 << 20, |s| usize::try_from(s.0).unwrap_or(usize::MAX));
-                let name = settings.and_then(|s| s.name.as_deref());
-                Box::pin(self.close(shared)).await;
-                self.open(shared, url, headers, timeout, max, name, "ws_connect_time")
-                    .await
-            }
-            Step::Send(step) => {
-                let message = &step.send;
-                let frame = if let Some(json) = &message.json {
-                    let value = self.context.json(&shared.templates, json)?;
-                    let text =
-                        serde_json::to_string(&value).map_err(|error| format!("send: {error}"))?;
-                    if let Some(id) = message.mark.as_ref().and_then(|path| path.find(&value)) {
-                        shared.mark(id_text(id));
-                    }
-                    if let Some(name) = &step.capture {
-                        self.context
-                            .set_message(name, MessageText::OfJson, Some(value));
-                    }
-                    WsMessage::text(text)
-                } else if let Some(text) = &message.text {
-                    let text = self.context.string(&shared.templates, text.as_str())?;
-                    if let Some(name) = &step.capture {
-                        self.context
-                            .set_message(name, MessageText::Owned(text.clone()), None);
-                    }
-                    WsMessage::text(text)
-                } else if let Some(binary) = &message.binary {
-                    let encoded = self.context.string(&shared.templates, binary.as_str())?;
-                    let data = base64::engine::general_purpose::STANDARD
-                        .decode(encoded.trim())
-                        .map_err(|_| "send: `binary` is not valid base64".to_owned())?;
-                    if let Some(name) = &step.capture {
-                        self.context.set(name, &Value::Null);
-                    }
-                    WsMessage::binary(data)
-                } else {
-                    return Err("send: no message".into());
-                };
-                let size = frame.len() as u64;
-                let socket = self.socket.as_mut().ok_or("send: no open WebSocket")?;
-                socket.send(frame).await?;
-                self.last_send = Some(Instant::now());
-                let keys = shared.ws_keys(whole, &self.scenario);
-                self.out.sample(shared, Sample::Count(keys.primary, 1));
-                self.out.event(
-                    shared,
-                    Event::Bytes {
-                        sent: size,
-                        received: 0,
-                    },
-                );
-                Ok(())
-            }
-            Step::Expect(step) => {
-                let expect = &step.expect;
-                let want_json = match &expect.json {
-                    Some(json) => Some(self.context.pattern(&shared.templates, json)?),
-                    None => None,
-                };
-                let mut want_paths = Vec::new();
-                for (path, value) in &expect.json_path {
-                    want_paths.push((path, self.context.json(&shared.templates, value)?));
-                }
-                let want_text = match &expect.text {
-                    Some(text) => Some(self.context.string(&shared.templates, text.as_str())?),
-                    None => None,
-                };
-                let regex = expect
-                    .regex
-                    .as_deref()
-                    .and_then(|pattern| shared.regex(pattern));
-                let within = expect.within.map_or(EXPECT_WITHIN, |d| d.0);
+            Step::Connect(connect) => self.connect(shared, connect).await,
+            Step::Send(send) => self.send(shared, step, send).await,
+            Step::Expect(expect) => self.expect(shared, step, expect).await,
+            Step::Sleep(sleep) => {
                 self.out.flush(shared);
-                let waiting_since = Instant::now();
-                let deadline = tokio::time::Instant::now() + within;
-                let socket = self.socket.as_mut().ok_or("expect: no open WebSocket")?;
-                let matched = loop {
-                    let Ok(received) = tokio::time::timeout_at(deadline, socket.inbox.recv()).await
-                    else {
-                        let keys = shared.ws_keys(whole, &self.scenario);
-                        self.out.sample(shared, Sample::Rate(keys.checks, false));
-                        return Err("expect: timeout".into());
-                    };
-                    let Some(received) = received else {
-                        return Err("expect: the connection closed".into());
-                    };
-                    let json = received.json.as_ref();
-                    let fits = want_json
-                        .as_ref()
-                        .is_none_or(|w| json.is_some_and(|h| w.matches(h)))
-                        && want_paths.iter().all(|(p, w)| {
-                            json.and_then(|j| p.find(j))
-                                .is_some_and(|h| json_subset(w, h))
-                        })
-                        && regex.is_none_or(|r| r.is_match(&received.text))
-                        && want_text
-                            .as_deref()
-                            .is_none_or(|w| w == received.text.as_str());
-                    if fits {
-                        break received;
-                    }
-                };
-                let since = self
-                    .last_send
-                    .filter(|sent| *sent >= waiting_since - Duration::from_secs(3600))
-                    .unwrap_or(waiting_since);
-                let keys = shared.ws_keys(whole, &self.scenario);
-                if let (Some(lag), None) = (self.lag, &expect.metric) {
-                    self.out.sample(
-                        shared,
-                        Sample::Trend(
-                            keys.corrected,
-                            matched.at.saturating_duration_since(since) + lag,
-                        ),
-                    );
-                }
-                self.out.sample(
-                    shared,
-                    Sample::Trend(keys.primary, matched.at.saturating_duration_since(since)),
-                );
-                self.out.sample(shared, Sample::Rate(keys.checks, true));
-                if let Some(name) = &step.capture {
-                    self.context
-                        .set_message(name, MessageText::Frame(matched.text), matched.json);
-                }
+                tokio::time::sleep(random_between(sleep.sleep.min.0, sleep.sleep.max.0)).await;
                 Ok(())
             }
-            Step::Sleep(step) => {
-                self.out.flush(shared);
-                tokio::time::sleep(random_between(step.sleep.min.0, step.sleep.max.0)).await;
-                Ok(())
-            }
-            Step::Repeat(step) => {
-                let repeat = &step.repeat;
-                let started = tokio::time::Instant::now();
-                let mut ticks = repeat.every.map(|every| {
-                    let mut interval = tokio::time::interval(every.0);
-                    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                    interval
-                });
-                let mut done = 0u32;
-                loop {
-                    if repeat.count.is_some_and(|count| done >= count) {
-                        break;
-                    }
-                    if repeat
-                        .for_duration
-                        .is_some_and(|d| started.elapsed() >= d.0)
-                    {
-                        break;
-                    }
-                    let open_ended = repeat.count.is_none() && repeat.for_duration.is_none();
-                    if open_ended && stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    if let Some(ticks) = ticks.as_mut() {
-                        self.out.flush(shared);
-                        ticks.tick().await;
-                        if open_ended && stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                    }
-                    self.steps(shared, &step.steps, stop).await?;
-                    done += 1;
-                }
-                Ok(())
-            }
-            Step::Group(step) => self.steps(shared, &step.steps, stop).await,
-            Step::Set(step) => {
-                for (name, value) in &step.set {
+            Step::Repeat(repeat) => self.repeat(shared, repeat, stop).await,
+            Step::Group(group) => self.steps(shared, &group.steps, stop).await,
+            Step::Set(set) => {
+                for (name, value) in &set.set {
                     let value = self.context.json(&shared.templates, value)?;
                     self.context.set(name, &value);
                 }
                 Ok(())
             }
-            Step::Reconnect(step) => {
-                let socket = self.socket.take().ok_or("reconnect: no open WebSocket")?;
-                let (url, headers) = (socket.url.clone(), socket.headers.clone());
-                Box::pin(socket.close(1000)).await;
-                if let Some(after) = step.reconnect.after {
-                    tokio::time::sleep(random_between(after.min.0, after.max.0)).await;
-                }
-                self.open(
-                    shared,
-                    url,
-                    headers,
-                    CONNECT_TIMEOUT,
-                    1 << 20,
-                    None,
-                    "ws_reconnect_time",
-                )
-                .await
-            }
-            Step::Disconnect(step) => {
-                let socket = self.socket.take().ok_or("disconnect: no open WebSocket")?;
-                Box::pin(socket.close(step.disconnect.code.unwrap_or(1000))).await;
+            Step::Reconnect(reconnect) => self.reconnect(shared, reconnect).await,
+            Step::Disconnect(disconnect) => {
+                let socket = self
+                    .socket
+                    .take()
+                    .ok_or(StepError::NoSocket { step: "disconnect" })?;
+                Box::pin(socket.close(disconnect.disconnect.code.unwrap_or(1000))).await;
                 Ok(())
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Opens the step's WebSocket, closing the one open before.
+    async fn connect(&mut self, shared: &Arc<Shared>, step: &ConnectStep) -> Result<(), StepError> {
+        let handshake = message::handshake(&mut self.context, &shared.templates, step)?;
+        Box::pin(self.close(shared)).await;
+        self.open(shared, handshake, "ws_connect_time").await
+    }
+
+    /// Sends a message on the open WebSocket.
+    async fn send(
+        &mut self,
+        shared: &Arc<Shared>,
+        whole: &Step,
+        step: &SendStep,
+    ) -> Result<(), StepError> {
+        let frame = message::frame(&mut self.context, shared, step)?;
+        let size = frame.len() as u64;
+        let socket = self
+            .socket
+            .as_mut()
+            .ok_or(StepError::NoSocket { step: "send" })?;
+        socket.send(frame).await?;
+        self.last_send = Some(Instant::now());
+        let keys = shared.ws_keys(whole, &self.scenario);
+        self.out.message_sent(shared, keys, size);
+        Ok(())
+    }
+
+    /// Waits for a message that matches, and records how long it took since the last
+    /// `send`.
+    async fn expect(
+        &mut self,
+        shared: &Arc<Shared>,
+        whole: &Step,
+        step: &ExpectStep,
+    ) -> Result<(), StepError> {
+        let expect = &step.expect;
+        // Boxed: made only for a step the run did not prepare (none in a run), it
+        // would otherwise enlarge every step's future.
+        let compiled: Box<CompiledMatcher>;
+        let matcher = match shared.expect_matcher(whole) {
+            Some(matcher) => matcher,
+            None => {
+                compiled = Box::new(CompiledMatcher::expect(expect).map_err(StepError::Internal)?);
+                &compiled
+            }
+        };
+        let want = self.context.render_matcher(&shared.templates, matcher)?;
+        let within = expect.within.map_or(EXPECT_WITHIN, |d| d.0);
+        self.out.flush(shared);
+        let waiting_since = Instant::now();
+        let deadline = tokio::time::Instant::now() + within;
+        let socket = self
+            .socket
+            .as_mut()
+            .ok_or(StepError::NoSocket { step: "expect" })?;
+        let matched = loop {
+            let Ok(received) = tokio::time::timeout_at(deadline, socket.inbox.recv()).await else {
+                let keys = shared.ws_keys(whole, &self.scenario);
+                self.out.sample(shared, Sample::Rate(keys.checks, false));
+                return Err(StepError::ExpectTimeout);
+            };
+            let Some(received) = received else {
+                return Err(StepError::Closed);
+            };
+            let fits = want.matches(&received.text, received.json.as_ref());
+            if fits {
+                break received;
+            }
+        };
+        let since = self
+            .last_send
+            .filter(|sent| *sent >= waiting_since - Duration::from_secs(3600))
+            .unwrap_or(waiting_since);
+        let keys = shared.ws_keys(whole, &self.scenario);
+        // `ws_message_latency_corrected` belongs to the built-in latency, not to a `metric:`.
+        let lag = self.lag.filter(|_| expect.metric.is_none());
+        let latency = matched.at.saturating_duration_since(since);
+        self.out.message_received(shared, keys, latency, lag);
+        if let Some(name) = &step.capture {
+            self.context
+                .set_message(name, MessageText::Frame(matched.text), matched.json);
+        }
+        Ok(())
+    }
+
+    /// Runs the nested steps by count, for a time, every interval, or until the stage ends.
+    async fn repeat(
+        &mut self,
+        shared: &Arc<Shared>,
+        step: &RepeatStep,
+        stop: &AtomicBool,
+    ) -> Result<(), StepError> {
+        let repeat = &step.repeat;
+        let started = tokio::time::Instant::now();
+        let mut ticks = repeat.every.map(|every| {
+            let mut interval = tokio::time::interval(every.0);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            interval
+        });
+        let mut done = 0u32;
+        loop {
+            if repeat.count.is_some_and(|count| done >= count) {
+                break;
+            }
+            if repeat
+                .for_duration
+                .is_some_and(|d| started.elapsed() >= d.0)
+            {
+                break;
+            }
+            let open_ended = repeat.count.is_none() && repeat.for_duration.is_none();
+            if open_ended && stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Some(ticks) = ticks.as_mut() {
+                self.out.flush(shared);
+                ticks.tick().await;
+                if open_ended && stop.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            self.steps(shared, &step.steps, stop).await?;
+            done += 1;
+        }
+        Ok(())
+    }
+
+    /// Closes the WebSocket and opens it again with the same URL and headers.
+    async fn reconnect(
+        &mut self,
+        shared: &Arc<Shared>,
+        step: &ReconnectStep,
+    ) -> Result<(), StepError> {
+        let socket = self
+            .socket
+            .take()
+            .ok_or(StepError::NoSocket { step: "reconnect" })?;
+        let (url, headers) = (socket.url.clone(), socket.headers.clone());
+        Box::pin(socket.close(1000)).await;
+        if let Some(after) = step.reconnect.after {
+            tokio::time::sleep(random_between(after.min.0, after.max.0)).await;
+        }
+        let handshake = message::Handshake {
+            url,
+            headers,
+            timeout: message::CONNECT_TIMEOUT,
+            max_message: message::MAX_MESSAGE,
+            name: None,
+        };
+        self.open(shared, handshake, "ws_reconnect_time").await
+    }
+
+    /// Opens a WebSocket and records how long it took (as `metric`), or the failure.
     async fn open(
         &mut self,
         shared: &Arc<Shared>,
-        url: String,
-        headers: Vec<(String, String)>,
-        timeout: Duration,
-        max_message: usize,
-        name: Option<&str>,
+        handshake: message::Handshake<'_>,
         metric: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let started = Instant::now();
+        let name = handshake.name;
         // Boxed: the handshake's future is large and rare; inline it would be copied with
         // every step's future.
         let connecting = Box::pin(ws::connect(
             shared,
             &self.scenario,
-            url,
-            headers,
-            timeout,
-            max_message,
+            handshake.url,
+            handshake.headers,
+            handshake.timeout,
+            handshake.max_message,
         ));
         match connecting.await {
             Ok(socket) => {
@@ -415,81 +361,19 @@ impl Vu {
         }
     }
 
+    /// One HTTP request step: built, sent, recorded, checked against its `expect`, and
+    /// captured with `as:`.
     async fn request(
         &mut self,
         shared: &Arc<Shared>,
         request: &Request,
         capture: Option<&str>,
-    ) -> Result<(), String> {
-        let templates = &shared.templates;
+    ) -> Result<(), StepError> {
         let keys = shared.request_keys(request, &self.scenario);
-        let uri = match &keys.uri {
-            Some(uri) => uri.clone(),
-            None => {
-                let mut url = self.context.string(templates, request.url.as_str())?;
-                for (index, (key, value)) in request.query.iter().enumerate() {
-                    let value = self.context.string(templates, value.as_str())?;
-                    url.push(if index == 0 && !url.contains('?') {
-                        '?'
-                    } else {
-                        '&'
-                    });
-                    url.push_str(&encode(key));
-                    url.push('=');
-                    url.push_str(&encode(&value));
-                }
-                hyper::Uri::try_from(url).map_err(|e| format!("request: invalid URL: {e}"))?
-            }
-        };
-        let mut headers = Vec::with_capacity(request.headers.len());
-        for (name, value) in &request.headers {
-            headers.push((
-                name.as_str(),
-                self.context.string(templates, value.as_str())?,
-            ));
-        }
-        let mut content_type = None;
-        let mut sent_json = None;
-        let body = if let Some(json) = &request.json {
-            let value = self.context.json(templates, json)?;
-            content_type = Some("application/json");
-            let body = Bytes::from(value.to_string());
-            sent_json = Some(value);
-            body
-        } else if let Some(text) = &request.text {
-            Bytes::from(self.context.string(templates, text.as_str())?)
-        } else if let Some(form) = &request.form {
-            let mut pairs = Vec::new();
-            for (key, value) in form {
-                let value = self.context.string(templates, value.as_str())?;
-                pairs.push(format!("{}={}", encode(key), encode(&value)));
-            }
-            content_type = Some("application/x-www-form-urlencoded");
-            Bytes::from(pairs.join("&"))
-        } else if let Some(binary) = &request.binary {
-            let encoded = self.context.string(templates, binary.as_str())?;
-            Bytes::from(
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded.trim())
-                    .map_err(|_| "request: `binary` is not valid base64".to_owned())?,
-            )
-        } else {
-            Bytes::new()
-        };
-        // The plan's own `Content-Type` wins over the one a `json` or `form` body implies.
-        if headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-        {
-            content_type = None;
-        }
-        let outgoing = Outgoing {
-            method: request.method.as_str(),
-            uri,
-            headers,
-            content_type,
-            body,
-        };
+        let http_step::Built {
+            outgoing,
+            sent_json,
+        } = http_step::build(&mut self.context, &shared.templates, request, &keys)?;
         if let (Some(path), Some(value)) = (&request.mark, &sent_json)
             && let Some(id) = path.find(value)
         {
@@ -510,65 +394,23 @@ impl Vu {
                 self.out.sample(shared, Sample::Count(keys.reqs.clone(), 1));
                 self.out
                     .sample(shared, Sample::Rate(keys.failed.clone(), true));
-                return Err(failure.kind());
+                return Err(StepError::Http(failure));
             }
         };
-        self.out.sent += outgoing.body.len() as u64;
-        self.out.received += response.body.len() as u64;
-        if let Some(lag) = self.lag {
+        let sent = outgoing.body.len();
+        self.out.response(shared, &keys, sent, &response, self.lag);
+        let checked = http_step::check(
+            &mut self.context,
+            shared,
+            request,
+            &response,
+            capture.is_some(),
+        )?;
+        if request.expect.is_some() {
             self.out.sample(
                 shared,
-                Sample::Trend(keys.duration_corrected.clone(), response.duration + lag),
+                Sample::Rate(keys.checks.clone(), checked.problem.is_none()),
             );
-        }
-        if let Some(custom) = &keys.custom {
-            self.out
-                .sample(shared, Sample::Trend(custom.clone(), response.duration));
-        }
-        let _ = response.connecting;
-        // Parsing the body costs; only checks and captures read it.
-        let wants_json = capture.is_some()
-            || request
-                .expect
-                .as_ref()
-                .is_some_and(|e| e.json.is_some() || !e.json_path.is_empty());
-        let json = wants_json
-            .then(|| serde_json::from_slice::<Value>(&response.body).ok())
-            .flatten();
-        let mut problem = None;
-        let status_ok = match request.expect.as_ref().and_then(|e| e.status.as_ref()) {
-            Some(expected) => status_matches(expected, response.status),
-            None => response.status < 400,
-        };
-        if !status_ok {
-            problem = Some(format!("status {}", response.status));
-        }
-        if let Some(expect) = &request.expect {
-            for (header, pattern) in &expect.headers {
-                let pattern = shared.regex(pattern);
-                let value = response.headers.get(header.as_str());
-                if !value.is_some_and(|v| pattern.is_none_or(|p| p.is_match(v))) {
-                    problem.get_or_insert_with(|| format!("header `{header}`"));
-                }
-            }
-            if let Some(want) = &expect.json {
-                let want = self.context.json(templates, want)?;
-                if !json.as_ref().is_some_and(|have| json_subset(&want, have)) {
-                    problem.get_or_insert_with(|| "json body".to_owned());
-                }
-            }
-            for (path, want) in &expect.json_path {
-                let want = self.context.json(templates, want)?;
-                if !json
-                    .as_ref()
-                    .and_then(|j| path.find(j))
-                    .is_some_and(|have| json_subset(&want, have))
-                {
-                    problem.get_or_insert_with(|| format!("json path `{path}`"));
-                }
-            }
-            self.out
-                .sample(shared, Sample::Rate(keys.checks.clone(), problem.is_none()));
         }
         self.out.event(
             shared,
@@ -576,103 +418,17 @@ impl Vu {
                 keys: Arc::clone(&keys),
                 duration: response.duration,
                 waiting: response.waiting,
-                failed: !status_ok,
+                failed: !checked.status_ok,
             },
         );
         if let Some(capture) = capture {
-            let headers: Map<String, Value> = response
-                .headers
-                .pairs()
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect();
-            let value = json!({
-                "status": response.status,
-                "headers": headers,
-                "body": String::from_utf8_lossy(&response.body),
-                "json": json.unwrap_or(Value::Null),
-            });
+            let value = http_step::captured(&response, checked.json);
             self.context.set(capture, &value);
         }
-        match problem {
-            Some(problem) => Err(format!("expect: {problem}")),
+        match checked.problem {
+            Some(miss) => Err(StepError::Expect(miss)),
             None => Ok(()),
         }
-    }
-}
-
-/// What a VU measured and has not sent yet: one channel send per `OUTBOX` events, per
-/// `OUTBOX_AGE`, or before the VU waits, instead of one per sample.
-#[derive(Default)]
-struct Outbox {
-    events: Vec<Event>,
-    /// When the oldest held event was measured.
-    since: Option<Instant>,
-    /// HTTP bytes since the last send, sent as one event.
-    sent: u64,
-    received: u64,
-}
-
-/// Events a VU holds before it sends them anyway.
-const OUTBOX: usize = 64;
-/// How long a VU holds what it measured at most (while it does not wait).
-const OUTBOX_AGE: Duration = Duration::from_millis(50);
-
-impl Outbox {
-    fn event(&mut self, shared: &Shared, event: Event) {
-        if self.events.capacity() == 0 {
-            self.events.reserve(OUTBOX);
-        }
-        if self.events.is_empty() {
-            self.since = Some(Instant::now());
-        }
-        self.events.push(event);
-        if self.events.len() >= OUTBOX {
-            self.flush(shared);
-        }
-    }
-
-    fn sample(&mut self, shared: &Shared, sample: Sample) {
-        self.event(shared, Event::Sample(sample));
-    }
-
-    fn count(&mut self, shared: &Shared, metric: &str, scenario: &str, name: Option<&str>, n: u64) {
-        self.sample(shared, Sample::Count(shared.key(metric, scenario, name), n));
-    }
-
-    /// Sends when the batch is full or its oldest event is `OUTBOX_AGE` old: iterations
-    /// that never wait (a tight HTTP loop) share one send between several.
-    fn flush_if_due(&mut self, shared: &Shared) {
-        if self
-            .since
-            .is_some_and(|since| since.elapsed() >= OUTBOX_AGE)
-        {
-            self.flush(shared);
-        }
-    }
-
-    fn flush(&mut self, shared: &Shared) {
-        if self.sent > 0 || self.received > 0 {
-            self.events.push(Event::Bytes {
-                sent: std::mem::take(&mut self.sent),
-                received: std::mem::take(&mut self.received),
-            });
-        }
-        if !self.events.is_empty() {
-            shared.batch(std::mem::take(&mut self.events));
-        }
-    }
-}
-
-fn status_matches(expected: &crate::plan::model::StatusExpectation, status: u16) -> bool {
-    use crate::plan::model::StatusExpectation as S;
-    match expected {
-        S::Code(code) => *code == status,
-        S::AnyOf(codes) => codes.contains(&status),
-        S::Class(class) => class
-            .as_bytes()
-            .first()
-            .is_some_and(|digit| u16::from(digit - b'0') == status / 100),
     }
 }
 
@@ -682,38 +438,4 @@ fn random_between(min: Duration, max: Duration) -> Duration {
     }
     let span = u64::try_from((max - min).as_micros()).unwrap_or(u64::MAX);
     min + Duration::from_micros(fastrand::u64(0..=span))
-}
-
-/// Percent-encodes a query component.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodes_query_components() {
-        assert_eq!(encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
-        assert_eq!(encode("plain-text_1.0~"), "plain-text_1.0~");
-    }
-
-    #[test]
-    fn statuses_match_codes_lists_and_classes() {
-        use crate::plan::model::StatusExpectation as S;
-        assert!(status_matches(&S::Code(200), 200));
-        assert!(!status_matches(&S::Code(200), 201));
-        assert!(status_matches(&S::AnyOf(vec![200, 204]), 204));
-        assert!(status_matches(&S::Class("2xx".into()), 299));
-        assert!(!status_matches(&S::Class("2xx".into()), 301));
-    }
 }

@@ -7,10 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -19,8 +16,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use super::Shared;
-use super::matcher::json_subset;
+use super::shared::{Event, Shared};
+use super::step_error::StepError;
+use super::transport::Transport;
 use crate::results::Sample;
 
 type Stream = WebSocketStream<Transport>;
@@ -31,53 +29,6 @@ const READ_BUFFER: usize = 2048;
 
 /// The longest handshake response read.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
-
-/// The byte stream under a WebSocket. TLS state is boxed: a plain connection then does not
-/// carry rustls's (about 1 KiB) in every connection's shared stream.
-pub enum Transport {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Transport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Transport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
 
 /// TCP (and TLS for `wss://`), then the HTTP/1.1 upgrade (RFC 6455 §4.1): done here rather
 /// than by tungstenite, whose handshake leaves each connection a 4 KiB read buffer for
@@ -258,17 +209,17 @@ pub async fn connect(
     headers: Vec<(String, String)>,
     timeout: Duration,
     max_message: usize,
-) -> Result<Connection, String> {
+) -> Result<Connection, StepError> {
     let mut request = url
         .as_str()
         .into_client_request()
-        .map_err(|e| format!("ws: {e}"))?;
+        .map_err(|e| StepError::WsRequest(e.to_string()))?;
     for (name, value) in &headers {
         let (Ok(name), Ok(value)) = (
             hyper::header::HeaderName::from_bytes(name.as_bytes()),
             hyper::header::HeaderValue::from_str(value),
         ) else {
-            return Err(format!("ws: invalid header `{name}`"));
+            return Err(StepError::WsRequest(format!("invalid header `{name}`")));
         };
         request.headers_mut().insert(name, value);
     }
@@ -280,8 +231,8 @@ pub async fn connect(
         .max_frame_size(Some(max_message));
     let (transport, leftover) = match tokio::time::timeout(timeout, open(shared, &request)).await {
         Ok(Ok(opened)) => opened,
-        Ok(Err(error)) => return Err(format!("ws connect: {error}")),
-        Err(_) => return Err("ws connect: timeout".into()),
+        Ok(Err(error)) => return Err(StepError::WsConnect(error)),
+        Err(_) => return Err(StepError::WsConnectTimeout),
     };
     let stream = WebSocketStream::from_partially_read(
         transport,
@@ -314,11 +265,11 @@ pub async fn connect(
 }
 
 impl Connection {
-    pub async fn send(&mut self, message: Message) -> Result<(), String> {
+    pub async fn send(&mut self, message: Message) -> Result<(), StepError> {
         self.sink
             .send(message)
             .await
-            .map_err(|e| format!("ws send: {e}"))
+            .map_err(|e| StepError::WsSend(e.to_string()))
     }
 
     pub async fn close(mut self, code: u16) {
@@ -344,15 +295,15 @@ async fn read(
     // Counts gathered while messages keep arriving, sent when the socket goes quiet (or
     // every 64 messages): one channel send per burst instead of two per message.
     let (mut messages, mut bytes) = (0u64, 0u64);
-    let mut samples: Vec<super::Event> = Vec::new();
+    let mut samples: Vec<Event> = Vec::new();
     let received_key = shared.key("ws_msgs_received", &scenario, None);
-    let flush = |messages: &mut u64, bytes: &mut u64, samples: &mut Vec<super::Event>| {
+    let flush = |messages: &mut u64, bytes: &mut u64, samples: &mut Vec<Event>| {
         if *messages > 0 {
-            samples.push(super::Event::Sample(Sample::Count(
+            samples.push(Event::Sample(Sample::Count(
                 received_key.clone(),
                 *messages,
             )));
-            samples.push(super::Event::Bytes {
+            samples.push(Event::Bytes {
                 received: *bytes,
                 sent: 0,
             });
@@ -403,37 +354,17 @@ fn on_message(
     text: &str,
     json: Option<&serde_json::Value>,
     at: Instant,
-    out: &mut Vec<super::Event>,
+    out: &mut Vec<Event>,
 ) {
-    let Some(rules) = shared
-        .plan
-        .scenarios
-        .get(&**scenario)
-        .map(|s| &s.on_message)
-    else {
+    let Some((index, _, body)) = shared.plan.scenarios.get_full(&**scenario) else {
         return;
     };
-    for rule in rules {
-        let matcher = &rule.matcher;
-        let regex = matcher
-            .regex
-            .as_deref()
-            .and_then(|pattern| shared.regex(pattern));
-        let fits = matcher
-            .json
-            .as_ref()
-            .is_none_or(|want| json.is_some_and(|have| json_subset(want, have)))
-            && matcher.json_path.iter().all(|(path, want)| {
-                json.and_then(|j| path.find(j))
-                    .is_some_and(|have| json_subset(want, have))
-            })
-            && regex.is_none_or(|r| r.is_match(text))
-            && matcher.text.as_deref().is_none_or(|want| want == text);
-        if !fits {
+    for (rule, matcher) in body.on_message.iter().zip(shared.on_message(index)) {
+        if !matcher.matches(text, json) {
             continue;
         }
         if let Some(metric) = &rule.metric {
-            out.push(super::Event::Sample(Sample::Count(
+            out.push(Event::Sample(Sample::Count(
                 shared.key(metric, scenario, None),
                 1,
             )));
@@ -441,11 +372,11 @@ fn on_message(
         if let Some(path) = &rule.correlate {
             let id = json.and_then(|j| path.find(j)).map(id_text);
             if let Some(marked) = id.and_then(|id| shared.marked(&id)) {
-                out.push(super::Event::Sample(Sample::Trend(
+                out.push(Event::Sample(Sample::Trend(
                     shared.key("broadcast_delivery_time", scenario, None),
                     at.saturating_duration_since(marked),
                 )));
-                out.push(super::Event::Sample(Sample::Rate(
+                out.push(Event::Sample(Sample::Rate(
                     shared.key("broadcast_delivered", scenario, None),
                     true,
                 )));

@@ -1,0 +1,129 @@
+//! What a VU measured and has not sent yet, batched: one channel send to the collector
+//! per batch instead of one per sample.
+
+use std::time::{Duration, Instant};
+
+use super::http::Response;
+use super::shared::{Event, RequestKeys, Shared, WsStepKeys};
+use crate::results::Sample;
+
+/// What a VU measured and has not sent yet: one channel send per `OUTBOX` events, per
+/// `OUTBOX_AGE`, or before the VU waits, instead of one per sample.
+#[derive(Default)]
+pub struct Outbox {
+    events: Vec<Event>,
+    /// When the oldest held event was measured.
+    since: Option<Instant>,
+    /// HTTP bytes since the last send, sent as one event.
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// Events a VU holds before it sends them anyway.
+const OUTBOX: usize = 64;
+/// How long a VU holds what it measured at most (while it does not wait).
+const OUTBOX_AGE: Duration = Duration::from_millis(50);
+
+impl Outbox {
+    pub fn event(&mut self, shared: &Shared, event: Event) {
+        if self.events.capacity() == 0 {
+            self.events.reserve(OUTBOX);
+        }
+        if self.events.is_empty() {
+            self.since = Some(Instant::now());
+        }
+        self.events.push(event);
+        if self.events.len() >= OUTBOX {
+            self.flush(shared);
+        }
+    }
+
+    /// A response's bytes, and the trends recorded beside its `Event::Request`: the
+    /// duration plus the iteration's start `lag` (arrival stages), the step's `metric:`.
+    pub fn response(
+        &mut self,
+        shared: &Shared,
+        keys: &RequestKeys,
+        sent: usize,
+        response: &Response,
+        lag: Option<Duration>,
+    ) {
+        self.sent += sent as u64;
+        self.received += response.body.len() as u64;
+        if let Some(lag) = lag {
+            self.sample(
+                shared,
+                Sample::Trend(keys.duration_corrected.clone(), response.duration + lag),
+            );
+        }
+        if let Some(custom) = &keys.custom {
+            self.sample(shared, Sample::Trend(custom.clone(), response.duration));
+        }
+    }
+
+    /// A WebSocket message sent: its count and its bytes.
+    pub fn message_sent(&mut self, shared: &Shared, keys: WsStepKeys, size: u64) {
+        self.sample(shared, Sample::Count(keys.primary, 1));
+        self.event(
+            shared,
+            Event::Bytes {
+                sent: size,
+                received: 0,
+            },
+        );
+    }
+
+    /// The message an `expect` waited for: its latency (plus `lag`, as the corrected
+    /// latency, when given) and a passed check.
+    pub fn message_received(
+        &mut self,
+        shared: &Shared,
+        keys: WsStepKeys,
+        latency: Duration,
+        lag: Option<Duration>,
+    ) {
+        if let Some(lag) = lag {
+            self.sample(shared, Sample::Trend(keys.corrected, latency + lag));
+        }
+        self.sample(shared, Sample::Trend(keys.primary, latency));
+        self.sample(shared, Sample::Rate(keys.checks, true));
+    }
+
+    pub fn sample(&mut self, shared: &Shared, sample: Sample) {
+        self.event(shared, Event::Sample(sample));
+    }
+
+    pub fn count(
+        &mut self,
+        shared: &Shared,
+        metric: &str,
+        scenario: &str,
+        name: Option<&str>,
+        n: u64,
+    ) {
+        self.sample(shared, Sample::Count(shared.key(metric, scenario, name), n));
+    }
+
+    /// Sends when the batch is full or its oldest event is `OUTBOX_AGE` old: iterations
+    /// that never wait (a tight HTTP loop) share one send between several.
+    pub fn flush_if_due(&mut self, shared: &Shared) {
+        if self
+            .since
+            .is_some_and(|since| since.elapsed() >= OUTBOX_AGE)
+        {
+            self.flush(shared);
+        }
+    }
+
+    pub fn flush(&mut self, shared: &Shared) {
+        if self.sent > 0 || self.received > 0 {
+            self.events.push(Event::Bytes {
+                sent: std::mem::take(&mut self.sent),
+                received: std::mem::take(&mut self.received),
+            });
+        }
+        if !self.events.is_empty() {
+            shared.batch(std::mem::take(&mut self.events));
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The state a run's tasks share: the stop request ([`Halt`]), the events VUs send the
+//! collector ([`Event`]), the read-only run ([`Shared`]) and the series keys made once at
+//! start ([`IterationKeys`], [`RequestKeys`], [`WsStepKeys`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::plan::model::{Plan, Request, Step};
+use crate::plan::template::TemplateSet;
+use crate::results::{Sample, SeriesKey};
+
+use super::matcher::CompiledMatcher;
+use super::tls;
+
+/// A run-wide request to stop early: set by a signal or an `abort_on_fail` threshold,
+/// read by the controller at every tick.
+#[derive(Default)]
+pub struct Halt {
+    stop: std::sync::atomic::AtomicBool,
+    /// Stop now: no graceful stop (a second Ctrl-C).
+    now: std::sync::atomic::AtomicBool,
+    interrupted: std::sync::atomic::AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl Halt {
+    pub fn stopping(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn now(&self) -> bool {
+        self.now.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set(&self, reason: String) {
+        let mut slot = self
+            .reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.get_or_insert(reason);
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A threshold with `abort_on_fail` failed.
+    pub fn abort(&self, reason: String) {
+        self.set(reason);
+    }
+
+    /// A signal: the first stops gracefully, the second at once.
+    pub fn interrupt(&self, signal: &str) {
+        if self.stopping() && self.interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            self.now.store(true, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        self.interrupted
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.set(format!("interrupted by {signal}"));
+    }
+
+    /// Whether a signal asked the run to stop.
+    pub(super) fn interrupted(&self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(super) fn reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// What the VUs and the collector exchange.
+pub enum Event {
+    Sample(Sample),
+    /// A request that got a response: its count, duration, time to first byte and
+    /// failure, in one event (the commonest one by far).
+    Request {
+        keys: Arc<RequestKeys>,
+        duration: Duration,
+        waiting: Duration,
+        failed: bool,
+    },
+    /// An iteration that ended: its count and duration.
+    Iteration {
+        keys: Arc<IterationKeys>,
+        duration: Duration,
+    },
+    /// Active VUs and open WebSockets.
+    Vus {
+        vus: u32,
+        ws: u32,
+    },
+    /// Events one VU gathered (samples, errors, bytes), sent at once.
+    Batch(Vec<Event>),
+    Error(String),
+    Bytes {
+        sent: u64,
+        received: u64,
+    },
+}
+
+/// What every VU of a run shares, read-only but for the mark registry.
+pub struct Shared {
+    pub plan: Plan,
+    pub templates: TemplateSet,
+    pub stage: String,
+    /// Template context values common to all VUs (`env`, `vars`, `secrets`, `stage`).
+    pub base: minijinja::Value,
+    /// Shared names of metrics and tags, so a sample's key costs no allocation.
+    pub(super) names: HashMap<String, Arc<str>>,
+    pub(super) events: tokio::sync::mpsc::UnboundedSender<Event>,
+    /// Events sent and not yet taken by the collector.
+    pub backlog: Arc<std::sync::atomic::AtomicUsize>,
+    /// The regexes of HTTP header checks, by pattern.
+    pub(super) regexes: HashMap<String, regex::Regex>,
+    /// The matcher of each `expect` step, by the step's address.
+    pub(super) expect_matchers: HashMap<usize, CompiledMatcher, foldhash::fast::FixedState>,
+    /// The matchers of each scenario's `on_message` rules, scenarios and rules in the
+    /// plan's order.
+    pub(super) on_message: Vec<Vec<CompiledMatcher>>,
+    /// Every series key the plan can produce, by [`key_hash`].
+    pub(super) keys: KeyMap,
+    /// The series keys of each request step, by the step's address (steps live in the
+    /// plan, which does not move while the run lasts).
+    pub(super) request_keys: HashMap<usize, Arc<RequestKeys>>,
+    /// The series keys of each `send` and `expect` step, by the step's address.
+    pub(super) ws_keys: HashMap<usize, WsStepKeys, foldhash::fast::FixedState>,
+    /// `mark`ed ids and when they were sent.
+    pub(super) marks: Mutex<HashMap<String, Instant>>,
+    /// Set to stop the run early.
+    pub halt: Arc<Halt>,
+    /// TLS client configurations, shared by every VU.
+    pub tls: tls::Tls,
+    /// WebSockets open now, for `ws_connections_active`.
+    pub ws_open: std::sync::atomic::AtomicU32,
+}
+
+/// Events waiting for the collector beyond which VUs pause between iterations.
+pub const EVENT_BACKLOG: usize = 1 << 16;
+
+/// Marks older than this are forgotten.
+const MARK_TTL: Duration = Duration::from_secs(60);
+
+impl Shared {
+    pub fn event(&self, event: Event) {
+        // Sending never waits (an unbounded channel is the cheapest per sample); memory is
+        // bounded instead by VUs pausing between iterations while the backlog is over
+        // `EVENT_BACKLOG` (a VU failing in a tight loop). Relaxed: the count only paces.
+        // The collector outlives every VU; a send can only fail after the run ended.
+        self.backlog
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.events.send(event);
+    }
+
+    /// Sends events a VU gathered, as one.
+    pub fn batch(&self, events: Vec<Event>) {
+        self.backlog
+            .fetch_add(events.len(), std::sync::atomic::Ordering::Relaxed);
+        let _ = self.events.send(Event::Batch(events));
+    }
+
+    pub fn sample(&self, sample: Sample) {
+        self.event(Event::Sample(sample));
+    }
+
+    /// The shared copy of a name (metric, scenario or tag).
+    pub fn name(&self, text: &str) -> Arc<str> {
+        self.names
+            .get(text)
+            .map_or_else(|| Arc::from(text), Arc::clone)
+    }
+
+    /// The run's shared key for a series (made when the run started), or a new one for a
+    /// series the plan could not foresee. Shared keys cost no allocation and let the
+    /// collector find their series by address.
+    pub fn key(&self, metric: &str, scenario: &str, name: Option<&str>) -> SeriesKey {
+        if let Some(candidates) = self.keys.get(&key_hash(metric, scenario, name)) {
+            for key in candidates {
+                if &*key.metric == metric
+                    && &*key.scenario == scenario
+                    && key.name.as_deref() == name
+                {
+                    return key.clone();
+                }
+            }
+        }
+        SeriesKey::from(crate::results::Series {
+            metric: self.name(metric),
+            scenario: self.name(scenario),
+            name: name.map(|n| self.name(n)),
+            group: None,
+        })
+    }
+
+    pub fn count(&self, metric: &str, scenario: &str, name: Option<&str>, n: u64) {
+        self.sample(Sample::Count(self.key(metric, scenario, name), n));
+    }
+
+    /// The series keys of a request step of `scenario`.
+    pub fn request_keys(&self, request: &Request, scenario: &str) -> Arc<RequestKeys> {
+        match self
+            .request_keys
+            .get(&(std::ptr::from_ref(request) as usize))
+        {
+            Some(keys) => Arc::clone(keys),
+            None => Arc::new(RequestKeys::new(
+                &|text| self.name(text),
+                request,
+                scenario,
+                None,
+            )),
+        }
+    }
+
+    /// The keys a `send` or `expect` step records under (made at start; made now for a
+    /// step the plan did not hold then, which does not happen in a run).
+    pub fn ws_keys(&self, step: &Step, scenario: &str) -> WsStepKeys {
+        if let Some(keys) = self.ws_keys.get(&step_address(step)) {
+            return keys.clone();
+        }
+        WsStepKeys::new(step, scenario, None, &|metric, scenario, name| {
+            self.key(metric, scenario, name)
+        })
+    }
+
+    /// The matcher of an `expect` step (made at start, for every step of the plan).
+    pub fn expect_matcher(&self, step: &Step) -> Option<&CompiledMatcher> {
+        self.expect_matchers.get(&step_address(step))
+    }
+
+    /// The matchers of the `on_message` rules of the plan's `index`th scenario.
+    pub fn on_message(&self, index: usize) -> &[CompiledMatcher] {
+        self.on_message.get(index).map_or(&[], Vec::as_slice)
+    }
+
+    /// The compiled regex of an HTTP header check.
+    pub fn regex(&self, pattern: &str) -> Option<&regex::Regex> {
+        self.regexes.get(pattern)
+    }
+
+    pub fn mark(&self, id: String) {
+        let mut marks = self
+            .marks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if marks.len() > 10_000 {
+            marks.retain(|_, at| now.duration_since(*at) < MARK_TTL);
+        }
+        marks.insert(id, now);
+    }
+
+    pub fn marked(&self, id: &str) -> Option<Instant> {
+        let marks = self
+            .marks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        marks.get(id).copied().filter(|at| at.elapsed() < MARK_TTL)
+    }
+}
+
+/// The series every iteration of a scenario records into.
+pub struct IterationKeys {
+    pub iterations: SeriesKey,
+    pub duration: SeriesKey,
+    pub errors: SeriesKey,
+}
+
+/// The series keys a request step records into, made once for the run.
+#[derive(Clone)]
+pub struct RequestKeys {
+    pub name: Arc<str>,
+    pub reqs: SeriesKey,
+    pub duration: SeriesKey,
+    /// In arrival stages: the duration plus the iteration's start lag (wrk2's correction).
+    pub duration_corrected: SeriesKey,
+    pub waiting: SeriesKey,
+    pub failed: SeriesKey,
+    pub checks: SeriesKey,
+    /// The step's own `metric:`, if any.
+    pub custom: Option<SeriesKey>,
+    /// The parsed URL, when it is the same for the whole run (no VU value, no `query`).
+    pub uri: Option<hyper::Uri>,
+}
+
+impl RequestKeys {
+    pub(super) fn new(
+        name_of: &dyn Fn(&str) -> Arc<str>,
+        request: &Request,
+        scenario: &str,
+        group: Option<&str>,
+    ) -> Self {
+        let name = match &request.name {
+            Some(name) => name_of(name),
+            None => name_of(&format!("{} {}", request.method.as_str(), request.url)),
+        };
+        let group = group.map(name_of);
+        let key = |metric: &str| {
+            SeriesKey::from(crate::results::Series {
+                metric: name_of(metric),
+                scenario: name_of(scenario),
+                name: Some(Arc::clone(&name)),
+                group: group.clone(),
+            })
+        };
+        Self {
+            reqs: key("http_reqs"),
+            duration: key("http_req_duration"),
+            duration_corrected: key("http_req_duration_corrected"),
+            waiting: key("http_req_waiting"),
+            failed: key("http_req_failed"),
+            checks: key("checks"),
+            custom: request.metric.as_deref().map(key),
+            name,
+            uri: None,
+        }
+    }
+}
+
+/// The hash of a series' names (foldhash: the run looks a key up for most samples, and
+/// the names are the plan's own, so a fast unkeyed hash is enough).
+pub(super) fn key_hash(metric: &str, scenario: &str, name: Option<&str>) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0).hash_one((metric, scenario, name))
+}
+
+pub(super) type KeyMap = HashMap<u64, Vec<SeriesKey>, foldhash::fast::FixedState>;
+
+/// The series keys a `send` step (`primary`: `ws_msgs_sent`) or an `expect` step
+/// (`primary`: its latency metric, `corrected`, `checks`, with its `name` tag) records under.
+#[derive(Clone)]
+pub struct WsStepKeys {
+    pub primary: SeriesKey,
+    pub corrected: SeriesKey,
+    pub checks: SeriesKey,
+}
+
+impl WsStepKeys {
+    /// `key` gives the run's shared key of a series; in a `group`, the key gains the tag.
+    pub(super) fn new(
+        step: &Step,
+        scenario: &str,
+        group: Option<Arc<str>>,
+        shared_key: &dyn Fn(&str, &str, Option<&str>) -> SeriesKey,
+    ) -> Self {
+        let key = |metric: &str, scenario: &str, name: Option<&str>| {
+            let key = shared_key(metric, scenario, name);
+            match &group {
+                None => key,
+                Some(group) => SeriesKey::from(crate::results::Series {
+                    group: Some(Arc::clone(group)),
+                    ..(*key).clone()
+                }),
+            }
+        };
+        match step {
+            Step::Expect(step) => {
+                let expect = &step.expect;
+                let name = expect.name.as_deref();
+                let metric = expect.metric.as_deref().unwrap_or("ws_message_latency");
+                Self {
+                    primary: key(metric, scenario, name),
+                    corrected: key("ws_message_latency_corrected", scenario, name),
+                    checks: key("checks", scenario, name),
+                }
+            }
+            _ => Self {
+                primary: key("ws_msgs_sent", scenario, None),
+                corrected: key("ws_message_latency_corrected", scenario, None),
+                checks: key("checks", scenario, None),
+            },
+        }
+    }
+}
+
+/// A step's identity for the run: its address (the plan does not move while it runs).
+pub(super) fn step_address(step: &Step) -> usize {
+    std::ptr::from_ref(step) as usize
+}
