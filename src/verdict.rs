@@ -1,32 +1,273 @@
 //! The verdict: each threshold judged against the results — a pure function.
+//!
+//! An [`Outcome`] carries the threshold as the plan parsed it (selector and check), the
+//! unit its figures are in and a [`Status`]; reports render from it and never parse the
+//! threshold text again. Outcomes are saved in the results JSON in the shape earlier
+//! versions wrote ([`OutcomeRecord`]); reading one back parses its text once, here.
+
+use std::fmt;
 
 use crate::plan::ThresholdRule;
 use crate::plan::metric::MetricKind;
-use crate::plan::threshold::{Operand, Unit};
+use crate::plan::threshold::{
+    Aggregation, Check, Operand, Selector, Unit, parse_check, parse_selector,
+};
 use crate::results::{Results, SeriesKey};
 
 /// How one threshold came out.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "OutcomeRecord", into = "OutcomeRecord")]
 pub struct Outcome {
     /// The threshold key as written (`http_req_duration{name:broadcast}`).
     pub key: String,
+    /// The key parsed: the metric and its tag filters.
+    pub selector: Selector,
     /// The check as written (`p95 < 300ms`).
     pub check: String,
-    /// The measured figure (ms for times, a fraction for rates), when there is one.
+    /// The check parsed.
+    pub parsed: Check,
+    /// The unit of `value` and `limit`.
+    pub unit: FigureUnit,
+    /// The measured figure, when there is one.
     pub value: Option<f64>,
     /// The limit it was compared with.
     pub limit: Option<f64>,
+    pub status: Status,
+    /// `status.passed()`, kept as a field because `exec/collector.rs` (not this module's
+    /// owner) reads it; set only through [`Outcome::set_status`].
     pub passed: bool,
-    /// Why it failed without a comparison (no samples, no baseline).
+}
+
+/// Whether a threshold held.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Passed,
+    /// The figure broke the limit, or could not be judged (`reason` says why).
+    Failed {
+        reason: Option<Reason>,
+    },
+    /// Not judged, and counted as passed: a `baseline * k` check on the first run of a plan.
+    Skipped {
+        reason: Reason,
+    },
+}
+
+impl Status {
+    /// Passed or skipped.
+    pub fn passed(&self) -> bool {
+        !matches!(self, Self::Failed { .. })
+    }
+
+    pub fn skipped(&self) -> bool {
+        matches!(self, Self::Skipped { .. })
+    }
+
+    /// Why there is no comparison, if there is none.
+    pub fn reason(&self) -> Option<&Reason> {
+        match self {
+            Self::Passed => None,
+            Self::Failed { reason } => reason.as_ref(),
+            Self::Skipped { reason } => Some(reason),
+        }
+    }
+}
+
+/// Why a threshold was not compared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// The run has no figure for it; the text says why (`` `ws_connect_time` has no
+    /// samples ``, a derived value that is n/a, a source that failed).
+    NoFigure(String),
+    /// A `baseline * k` check whose baseline run has no figure for it.
+    NoBaselineFigure(String),
+    /// A `baseline * k` check, and no baseline run was given.
+    NoBaseline,
+    /// A `baseline * k` check on the first run of a plan (`baseline: latest` found none).
+    NoEarlierRun,
+}
+
+const NO_BASELINE: &str = "no baseline run was given (--baseline FILE)";
+const NO_EARLIER_RUN: &str = "skipped: no earlier run to compare with yet";
+const NO_BASELINE_FIGURE: &str = "the baseline has no figure: ";
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoFigure(why) => f.write_str(why),
+            Self::NoBaselineFigure(why) => write!(f, "{NO_BASELINE_FIGURE}{why}"),
+            Self::NoBaseline => f.write_str(NO_BASELINE),
+            Self::NoEarlierRun => f.write_str(NO_EARLIER_RUN),
+        }
+    }
+}
+
+impl Reason {
+    /// The reason a results file recorded as text.
+    fn from_text(text: &str) -> Self {
+        match text {
+            NO_BASELINE => Self::NoBaseline,
+            NO_EARLIER_RUN => Self::NoEarlierRun,
+            _ => match text.strip_prefix(NO_BASELINE_FIGURE) {
+                Some(why) => Self::NoBaselineFigure(why.to_owned()),
+                None => Self::NoFigure(text.to_owned()),
+            },
+        }
+    }
+}
+
+/// The unit of a threshold's value and limit, decided by the metric's kind and the check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FigureUnit {
+    /// Milliseconds: a trend's times.
+    Millis,
+    /// A fraction, shown as a percentage: a rate metric's share of true samples.
+    Fraction,
+    /// A plain number: a count, a counter's rate per second, a gauge.
+    Number,
+    /// A collected or derived metric's figure, in the metric's own unit (`80%` of
+    /// `cpu_percent` is 80).
+    Own,
+    /// A collected `…_seconds` metric checked against a time, compared in milliseconds.
+    OwnSecondsInMillis,
+}
+
+impl FigureUnit {
+    /// The unit of `check` on `metric`; `kind` is `None` for a custom metric read back
+    /// from a results file, whose kind the aggregation tells (custom metrics are trends
+    /// and counters).
+    pub fn of(kind: Option<MetricKind>, metric: &str, check: &Check) -> Self {
+        use Aggregation as A;
+        match (kind, check.aggregation) {
+            (Some(MetricKind::Collected | MetricKind::Derived), _) => {
+                if seconds_in_ms(metric, check) {
+                    Self::OwnSecondsInMillis
+                } else {
+                    Self::Own
+                }
+            }
+            (_, A::Count) => Self::Number,
+            (Some(MetricKind::Trend), _) => Self::Millis,
+            (Some(MetricKind::Rate), _) => Self::Fraction,
+            (Some(MetricKind::Counter | MetricKind::Gauge), _) => Self::Number,
+            (None, A::Avg | A::Min | A::Med | A::Max | A::Percentile(_)) => Self::Millis,
+            (None, A::Rate | A::Value) => Self::Number,
+        }
+    }
+
+    /// A collected or derived metric's figure (saved as `plain` in the results JSON).
+    pub fn is_own(self) -> bool {
+        matches!(self, Self::Own | Self::OwnSecondsInMillis)
+    }
+}
+
+impl Outcome {
+    fn new(rule: &ThresholdRule) -> Self {
+        Self {
+            key: rule.key.clone(),
+            selector: rule.selector.clone(),
+            check: rule.source.clone(),
+            parsed: rule.check.clone(),
+            unit: FigureUnit::of(Some(rule.kind), &rule.selector.metric, &rule.check),
+            value: None,
+            limit: None,
+            status: Status::Failed { reason: None },
+            passed: false,
+        }
+    }
+
+    pub fn set_status(&mut self, status: Status) {
+        self.passed = status.passed();
+        self.status = status;
+    }
+
+    /// The limit comes from the baseline run (`baseline * k`).
+    pub fn is_regression(&self) -> bool {
+        matches!(self.parsed.operand, Operand::Baseline { .. })
+    }
+}
+
+/// An [`Outcome`] as the results JSON holds it — the shape every version has written.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct OutcomeRecord {
+    pub key: String,
+    pub check: String,
+    /// ms for times, a fraction for rates, the metric's own unit when `plain`.
+    pub value: Option<f64>,
+    pub limit: Option<f64>,
+    pub passed: bool,
+    /// Why it was not compared (no samples, no baseline), or `skipped: …`.
     pub reason: Option<String>,
-    /// The figure is a number in the metric's own unit (collected and derived metrics),
-    /// not milliseconds or a fraction.
+    /// A collected or derived metric: figures in the metric's own unit.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub plain: bool,
-    /// Not judged: a `baseline * k` check on the first run of a plan, with no earlier run
-    /// to compare with. It counts as passed and is shown as skipped (JUnit `<skipped>`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skipped: bool,
+}
+
+impl From<Outcome> for OutcomeRecord {
+    fn from(outcome: Outcome) -> Self {
+        Self {
+            passed: outcome.status.passed(),
+            reason: outcome.status.reason().map(ToString::to_string),
+            plain: outcome.unit.is_own(),
+            skipped: outcome.status.skipped(),
+            key: outcome.key,
+            check: outcome.check,
+            value: outcome.value,
+            limit: outcome.limit,
+        }
+    }
+}
+
+/// A saved outcome whose threshold text no longer parses.
+#[derive(Debug)]
+pub struct UnreadableOutcome(String);
+
+impl fmt::Display for UnreadableOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<OutcomeRecord> for Outcome {
+    type Error = UnreadableOutcome;
+
+    /// The one place a saved threshold's text is parsed again.
+    fn try_from(record: OutcomeRecord) -> Result<Self, Self::Error> {
+        let selector = parse_selector(&record.key).map_err(|e| {
+            UnreadableOutcome(format!("threshold key `{}`: {}", record.key, e.message))
+        })?;
+        let parsed = parse_check(&record.check).map_err(|e| {
+            UnreadableOutcome(format!(
+                "threshold `{}: {}`: {}",
+                record.key, record.check, e.message
+            ))
+        })?;
+        let kind = if record.plain {
+            Some(MetricKind::Collected)
+        } else {
+            crate::plan::metric::builtin(&selector.metric)
+        };
+        let reason = record.reason.as_deref().map(Reason::from_text);
+        let status = match (record.skipped, record.passed, reason) {
+            (true, _, reason) => Status::Skipped {
+                reason: reason.unwrap_or(Reason::NoEarlierRun),
+            },
+            (false, true, _) => Status::Passed,
+            (false, false, reason) => Status::Failed { reason },
+        };
+        Ok(Self {
+            unit: FigureUnit::of(kind, &selector.metric, &parsed),
+            key: record.key,
+            selector,
+            check: record.check,
+            parsed,
+            value: record.value,
+            limit: record.limit,
+            passed: status.passed(),
+            status,
+        })
+    }
 }
 
 /// Every threshold's outcome.
@@ -35,22 +276,19 @@ pub struct Verdict {
     pub outcomes: Vec<Outcome>,
 }
 
-/// Why a `baseline * k` check failed when no baseline run was given.
-pub const NO_BASELINE: &str = "no baseline run was given (--baseline FILE)";
-
 impl Verdict {
     pub fn passed(&self) -> bool {
-        self.outcomes.iter().all(|o| o.passed)
+        self.outcomes.iter().all(|o| o.status.passed())
     }
 
     /// The first run of a plan with `baseline: latest` has nothing to compare with: its
     /// `baseline * k` checks pass, marked as skipped, instead of failing.
     pub fn skip_missing_baseline(&mut self) {
         for outcome in &mut self.outcomes {
-            if outcome.reason.as_deref() == Some(NO_BASELINE) {
-                outcome.passed = true;
-                outcome.skipped = true;
-                outcome.reason = Some("skipped: no earlier run to compare with yet".to_owned());
+            if outcome.status.reason() == Some(&Reason::NoBaseline) {
+                outcome.set_status(Status::Skipped {
+                    reason: Reason::NoEarlierRun,
+                });
             }
         }
     }
@@ -58,7 +296,7 @@ impl Verdict {
 
 /// Whether a collected `…_seconds` metric is compared in milliseconds: Prometheus metrics
 /// are in seconds by convention, and a threshold written with a time unit is normalised to ms.
-pub fn seconds_in_ms(metric: &str, check: &crate::plan::threshold::Check) -> bool {
+pub fn seconds_in_ms(metric: &str, check: &Check) -> bool {
     metric.ends_with("_seconds")
         && matches!(
             check.operand,
@@ -74,23 +312,16 @@ pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Resul
     let outcomes = rules
         .iter()
         .map(|rule| {
-            let plain = matches!(rule.kind, MetricKind::Collected | MetricKind::Derived);
-            let mut outcome = Outcome {
-                key: rule.key.clone(),
-                check: rule.source.clone(),
-                value: None,
-                limit: None,
-                passed: false,
-                reason: None,
-                plain,
-                skipped: false,
+            let mut outcome = Outcome::new(rule);
+            let fail = |mut outcome: Outcome, reason: Reason| {
+                outcome.set_status(Status::Failed {
+                    reason: Some(reason),
+                });
+                outcome
             };
             let value = match figure(rule, results) {
                 Ok(value) => value,
-                Err(reason) => {
-                    outcome.reason = Some(reason);
-                    return outcome;
-                }
+                Err(why) => return fail(outcome, Reason::NoFigure(why)),
             };
             outcome.value = Some(value);
             let limit = match rule.check.operand {
@@ -99,22 +330,20 @@ pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Resul
                 Operand::Value {
                     value,
                     unit: Unit::Percent,
-                } if plain => value * 100.0,
+                } if outcome.unit.is_own() => value * 100.0,
                 Operand::Value { value, .. } => value,
                 Operand::Baseline { factor } => match baseline.map(|b| figure(rule, b)) {
                     Some(Ok(base)) => base * factor,
-                    Some(Err(reason)) => {
-                        outcome.reason = Some(format!("the baseline has no figure: {reason}"));
-                        return outcome;
-                    }
-                    None => {
-                        outcome.reason = Some(NO_BASELINE.to_owned());
-                        return outcome;
-                    }
+                    Some(Err(why)) => return fail(outcome, Reason::NoBaselineFigure(why)),
+                    None => return fail(outcome, Reason::NoBaseline),
                 },
             };
             outcome.limit = Some(limit);
-            outcome.passed = rule.check.operator.holds(value, limit);
+            outcome.set_status(if rule.check.operator.holds(value, limit) {
+                Status::Passed
+            } else {
+                Status::Failed { reason: None }
+            });
             outcome
         })
         .collect();
@@ -255,17 +484,69 @@ mod tests {
         let verdict = judge(&[rule("ws_connect_time", "p95 < 1s")], &results, None);
         assert!(!verdict.passed());
         assert_eq!(
-            verdict.outcomes[0].reason.as_deref(),
-            Some("`ws_connect_time` has no samples")
+            verdict.outcomes[0].status,
+            Status::Failed {
+                reason: Some(Reason::NoFigure("`ws_connect_time` has no samples".into()))
+            }
         );
         let regression = rule("http_req_duration", "p95 < baseline * 1.2");
         let verdict = judge(std::slice::from_ref(&regression), &results, None);
         assert_eq!(
-            verdict.outcomes[0].reason.as_deref(),
-            Some("no baseline run was given (--baseline FILE)")
+            verdict.outcomes[0].status.reason().map(ToString::to_string),
+            Some("no baseline run was given (--baseline FILE)".to_owned())
+        );
+        let mut skipped = verdict.clone();
+        skipped.skip_missing_baseline();
+        assert!(skipped.passed());
+        assert_eq!(
+            skipped.outcomes[0].status,
+            Status::Skipped {
+                reason: Reason::NoEarlierRun
+            }
         );
         let verdict = judge(&[regression], &results, Some(&results));
         assert!(verdict.passed());
         assert!((verdict.outcomes[0].limit.unwrap() - 114.0).abs() < 0.2);
+    }
+
+    #[test]
+    fn saved_outcomes_keep_their_shape() {
+        let results = results();
+        let rules = [
+            rule("http_req_duration{name:api}", "p95 < 96ms"),
+            rule("http_req_failed", "rate < 0.2"),
+            rule("ws_connect_time", "p95 < 1s"),
+            rule("http_req_duration", "p95 < baseline * 1.2"),
+        ];
+        let mut verdict = judge(&rules, &results, None);
+        let first = serde_json::to_value(&verdict).unwrap();
+        verdict.skip_missing_baseline();
+        for verdict in [first, serde_json::to_value(&verdict).unwrap()] {
+            let read: Verdict = serde_json::from_value(verdict.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&read).unwrap(), verdict);
+        }
+        let saved = serde_json::json!({
+            "key": "mock.latency_seconds", "check": "p95 < 50ms", "value": 0.48,
+            "limit": 50.0, "passed": true, "reason": null, "plain": true
+        });
+        let read: Outcome = serde_json::from_value(saved.clone()).unwrap();
+        assert_eq!(read.unit, FigureUnit::OwnSecondsInMillis);
+        assert_eq!(read.status, Status::Passed);
+        assert_eq!(serde_json::to_value(&read).unwrap(), saved);
+        let units = [
+            ("http_req_failed", "rate < 0.2", FigureUnit::Fraction),
+            ("http_reqs", "rate > 1", FigureUnit::Number),
+            ("ws_connect_time", "count > 1", FigureUnit::Number),
+            ("my_trend", "p90 < 2s", FigureUnit::Millis),
+            ("my_counter", "count > 1", FigureUnit::Number),
+        ];
+        for (key, check, unit) in units {
+            let saved = serde_json::json!({
+                "key": key, "check": check, "value": null, "limit": null,
+                "passed": false, "reason": "`x` has no samples"
+            });
+            let read: Outcome = serde_json::from_value(saved).unwrap();
+            assert_eq!(read.unit, unit, "{key} {check}");
+        }
     }
 }

@@ -12,8 +12,8 @@ use super::collected::{
 };
 use super::json::RunDocument;
 use super::{Figures, Trend};
-use crate::plan::threshold::{Aggregation, Check, Operand, Unit, parse_check, parse_selector};
 use crate::results::{Results, SeriesData};
+use crate::verdict::{FigureUnit, Status};
 
 /// The regression rule of the baselines document: baseline × 1.2.
 pub const DEFAULT_REGRESSION_FACTOR: f64 = 1.2;
@@ -131,6 +131,9 @@ pub struct ThresholdView {
     /// The key as written: `http_req_duration{name:broadcast}`.
     pub key: String,
     pub metric: String,
+    /// The key's tag filters, which pick the latency-table row it belongs to.
+    #[serde(skip)]
+    pub tags: Vec<(String, String)>,
     pub check: String,
     pub value: Option<f64>,
     pub limit: Option<f64>,
@@ -236,43 +239,32 @@ impl Report {
             .thresholds
             .iter()
             .map(|outcome| {
-                let selector = parse_selector(&outcome.key).ok();
-                let name = selector
-                    .as_ref()
-                    .map_or_else(|| outcome.key.clone(), |s| s.metric.clone());
-                let check = parse_check(&outcome.check).ok();
-                let kind = metric.get(&name).map(|m| m.kind.as_str());
-                let unit = if outcome.plain {
-                    plain_unit(&name, check.as_ref())
-                } else {
-                    unit_of(kind, &outcome.check, check.as_ref().map(|c| c.aggregation))
-                };
-                // Collected and derived figures keep their precision (`0.0123`, `37.46`).
+                let unit = outcome.unit;
                 let text = |v: Option<f64>| match v {
-                    Some(v) if outcome.plain && unit.is_empty() => format_figure(v),
-                    _ => format_in(v, unit),
+                    // Collected and derived figures keep their precision (`0.0123`, `37.46`).
+                    Some(v) if unit == FigureUnit::Own => format_figure(v),
+                    _ => format_in(v, unit_name(unit)),
                 };
                 ThresholdView {
                     key: outcome.key.clone(),
-                    metric: name,
+                    metric: outcome.selector.metric.clone(),
+                    tags: outcome.selector.tags.clone(),
                     check: outcome.check.clone(),
                     value: outcome.value,
                     limit: outcome.limit,
                     value_text: text(outcome.value),
                     limit_text: text(outcome.limit),
-                    unit: unit.to_owned(),
-                    passed: outcome.passed,
-                    skipped: outcome.skipped,
-                    status: match (outcome.skipped, outcome.passed) {
-                        (true, _) => "skipped",
-                        (false, true) => "pass",
-                        (false, false) => "fail",
+                    unit: unit_name(unit).to_owned(),
+                    passed: outcome.status.passed(),
+                    skipped: outcome.status.skipped(),
+                    status: match outcome.status {
+                        Status::Skipped { .. } => "skipped",
+                        Status::Passed => "pass",
+                        Status::Failed { .. } => "fail",
                     }
                     .to_owned(),
-                    reason: outcome.reason.clone(),
-                    regression: check
-                        .as_ref()
-                        .is_some_and(|c| matches!(c.operand, Operand::Baseline { .. })),
+                    reason: outcome.status.reason().map(ToString::to_string),
+                    regression: outcome.is_regression(),
                 }
             })
             .collect();
@@ -404,37 +396,13 @@ fn metric_view(figures: &Figures, baseline: Option<Figures>) -> MetricView {
     }
 }
 
-/// The unit a threshold's figures are in: `ms` for a trend's times, `%` for a rate metric's
-/// share (or a check written with `%`), none for counts.
-fn unit_of(kind: Option<&str>, check: &str, aggregation: Option<Aggregation>) -> &'static str {
-    match (kind, aggregation) {
-        (_, Some(Aggregation::Count)) => "",
-        (Some("trend"), _) => "ms",
-        (Some("rate"), _) => "%",
-        (Some(_), _) => "",
-        (None, _) if check.contains('%') => "%",
-        (None, _) if check.contains("ms") || check.ends_with('s') => "ms",
-        (None, _) => "",
-    }
-}
-
-/// The unit of a collected or derived metric's threshold figures: numbers in the metric's
-/// own unit (`80%` of `cpu_percent` is 80), except a `_seconds` metric checked against a
-/// time, which the verdict compares in ms.
-fn plain_unit(metric: &str, check: Option<&Check>) -> &'static str {
-    let time = check.is_some_and(|c| {
-        matches!(
-            c.operand,
-            Operand::Value {
-                unit: Unit::Time,
-                ..
-            }
-        )
-    });
-    if time && metric.ends_with("_seconds") {
-        "ms"
-    } else {
-        ""
+/// The name of a threshold figure's unit in the model: `ms`, `%` (a fraction shown as a
+/// percentage) or empty (a number, or a collected or derived metric's own unit).
+fn unit_name(unit: FigureUnit) -> &'static str {
+    match unit {
+        FigureUnit::Millis | FigureUnit::OwnSecondsInMillis => "ms",
+        FigureUnit::Fraction => "%",
+        FigureUnit::Number | FigureUnit::Own => "",
     }
 }
 
@@ -534,11 +502,8 @@ fn table_rows(
         }
         let mut filters: Vec<Vec<(String, String)>> = Vec::new();
         for threshold in thresholds.iter().filter(|t| t.metric == metric) {
-            let tags = parse_selector(&threshold.key)
-                .map(|s| s.tags)
-                .unwrap_or_default();
-            if !filters.contains(&tags) {
-                filters.push(tags);
+            if !filters.contains(&threshold.tags) {
+                filters.push(threshold.tags.clone());
             }
         }
         if filters.is_empty() {
@@ -553,10 +518,7 @@ fn table_rows(
             });
             let checks: Vec<&ThresholdView> = thresholds
                 .iter()
-                .filter(|t| {
-                    t.metric == metric
-                        && parse_selector(&t.key).map(|s| s.tags).unwrap_or_default() == tags
-                })
+                .filter(|t| t.metric == metric && t.tags == tags)
                 .collect();
             let [p50, p95, p99] = percentiles(results, metric, &tags);
             let base = baseline.map(|b| percentiles(b, metric, &tags));

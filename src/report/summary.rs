@@ -6,7 +6,7 @@ use super::Figures;
 use super::model::format_figure as number;
 use crate::collect::ServerKind;
 use crate::results::Results;
-use crate::verdict::Verdict;
+use crate::verdict::{FigureUnit, Outcome, Status, Verdict};
 
 /// What the summary's heading says about the run.
 pub struct Heading<'a> {
@@ -28,24 +28,15 @@ fn ms(value: f64) -> String {
 }
 
 /// A threshold's figure in its unit: a time, a percentage, or a number.
-fn shown(outcome: &crate::verdict::Outcome, value: f64) -> String {
-    if outcome.plain {
-        // A `…_seconds` metric checked against a time was compared in ms: say so.
-        let metric = outcome.key.split(['{', '#']).next().unwrap_or_default();
-        let in_ms = crate::plan::threshold::parse_check(&outcome.check)
-            .is_ok_and(|check| crate::verdict::seconds_in_ms(metric, &check));
-        return if in_ms { ms(value) } else { number(value) };
-    }
-    let aggregation = outcome.check.split_whitespace().next().unwrap_or_default();
-    let is_time =
-        matches!(aggregation, "avg" | "min" | "med" | "max") || aggregation.starts_with('p');
-    if aggregation == "rate" && outcome.check.contains('%') {
-        format!("{:.2}%", value * 100.0)
-    } else if is_time {
-        ms(value)
-    } else {
-        let text = format!("{value:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+fn shown(outcome: &Outcome, value: f64) -> String {
+    match outcome.unit {
+        FigureUnit::Millis | FigureUnit::OwnSecondsInMillis => ms(value),
+        FigureUnit::Fraction => format!("{:.2}%", value * 100.0),
+        FigureUnit::Own => number(value),
+        FigureUnit::Number => {
+            let text = format!("{value:.3}");
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
+        }
     }
 }
 
@@ -203,13 +194,13 @@ pub fn render(
     if !verdict.outcomes.is_empty() {
         let _ = writeln!(out, "\n  thresholds");
         for outcome in &verdict.outcomes {
-            let mark = match (outcome.skipped, outcome.passed) {
-                (true, _) => "-",
-                (false, true) => "✓",
-                (false, false) => "✗",
+            let mark = match outcome.status {
+                Status::Skipped { .. } => "-",
+                Status::Passed => "✓",
+                Status::Failed { .. } => "✗",
             };
-            let value = match (outcome.value, &outcome.reason) {
-                (_, Some(reason)) => reason.clone(),
+            let value = match (outcome.value, outcome.status.reason()) {
+                (_, Some(reason)) => reason.to_string(),
                 (Some(value), None) => shown(outcome, value),
                 (None, None) => String::new(),
             };
@@ -219,8 +210,16 @@ pub fn render(
                 outcome.key, outcome.check
             );
         }
-        let failed = verdict.outcomes.iter().filter(|o| !o.passed).count();
-        let skipped = verdict.outcomes.iter().filter(|o| o.skipped).count();
+        let failed = verdict
+            .outcomes
+            .iter()
+            .filter(|o| !o.status.passed())
+            .count();
+        let skipped = verdict
+            .outcomes
+            .iter()
+            .filter(|o| o.status.skipped())
+            .count();
         let _ = writeln!(
             out,
             "\n  {} of {} thresholds passed{}",
