@@ -6,7 +6,8 @@
 //! empty cells) and older rows keep their values under their columns.
 
 use super::collected::history_cells;
-use super::model::{Report, format_number};
+use super::format;
+use super::model::Report;
 
 /// The run's columns, always first, in this order.
 pub const RUN_COLUMNS: [&str; 15] = [
@@ -52,13 +53,12 @@ pub fn record(report: &Report) -> Vec<(String, String)> {
             run.error_count.to_string(),
         ])
         .collect();
-    let number = |v: f64| format_number((v * 1000.0).round() / 1000.0);
     for metric in &report.metrics {
         let name = &metric.name;
         let mut push = |column: &str, value: Option<f64>| {
             cells.push((
                 format!("{name}.{column}"),
-                value.map(number).unwrap_or_default(),
+                value.map(format::csv_number).unwrap_or_default(),
             ));
         };
         match metric.kind.as_str() {

@@ -5,13 +5,14 @@
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
-use super::model::{Report, format_delta, format_ms, format_number, format_percent};
+use super::format::{self, Style};
+use super::model::Report;
 
-/// The built-in report: seed 004's `Metric | p50 | p95 | p99 | Threshold | Status` table,
+/// The built-in report: the baselines document's `Metric | p50 | p95 | p99 | Threshold | Status` table,
 /// the baseline comparison, a line per threshold and the chart.
 pub const DEFAULT_TEMPLATE: &str = include_str!("templates/report.md.j2");
 
-/// The built-in history row: seed 004's `Date | Environment | Mode | Connections |
+/// The built-in history row: the baselines document's `Date | Environment | Mode | Connections |
 /// p95 Conn Time | p95 Broadcast | Pass/Fail`.
 pub const DEFAULT_ROW_TEMPLATE: &str = include_str!("templates/row.md.j2");
 
@@ -31,19 +32,19 @@ fn environment() -> Environment<'static> {
         env.set_syntax(syntax);
     }
     env.add_filter("ms", |v: Option<f64>| {
-        v.map_or_else(|| "-".to_owned(), format_ms)
+        v.map_or_else(|| "-".to_owned(), |v| format::ms(v, Style::Document))
     });
     env.add_filter("pct", |v: Option<f64>| {
-        v.map_or_else(|| "-".to_owned(), format_percent)
+        v.map_or_else(|| "-".to_owned(), |v| format::percent(v, Style::Document))
     });
     env.add_filter("delta", |v: Option<f64>| {
-        v.map_or_else(|| "n/a".to_owned(), format_delta)
+        v.map_or_else(|| "n/a".to_owned(), format::delta)
     });
     env.add_filter("num", |v: Option<f64>| {
-        v.map_or_else(|| "-".to_owned(), format_number)
+        v.map_or_else(|| "-".to_owned(), |v| format::number(v, Style::Document))
     });
     env.add_filter("secs", |v: Option<f64>| {
-        v.map_or_else(|| "-".to_owned(), seconds)
+        v.map_or_else(|| "-".to_owned(), format::duration)
     });
     env.add_filter("date", crate::plan::template::date);
     // Nothing (a missing label, a figure not measured) is `-`, as the other filters show it.
@@ -62,16 +63,6 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|")
         .replace("\r\n", " ")
         .replace(['\n', '\r'], " ")
-}
-
-/// `42s`, `3m 05s`, `1h 02m`.
-fn seconds(s: f64) -> String {
-    let whole = s.round().max(0.0) as u64;
-    match whole {
-        0..60 => format!("{}s", format_number((s * 10.0).round() / 10.0)),
-        60..3600 => format!("{}m {:02}s", whole / 60, whole % 60),
-        _ => format!("{}h {:02}m", whole / 3600, whole % 3600 / 60),
-    }
 }
 
 /// Renders `source` (named `name` in errors: a file path or `built-in`) with the report.
@@ -117,14 +108,6 @@ fn describe(name: &str, error: &minijinja::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(seconds(2.04), "2s");
-        assert_eq!(seconds(2.5), "2.5s");
-        assert_eq!(seconds(185.0), "3m 05s");
-        assert_eq!(seconds(3720.0), "1h 02m");
-    }
 
     #[test]
     fn table_cells() {

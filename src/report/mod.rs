@@ -2,10 +2,13 @@
 //! (a file, or written into a document), CSV history, JUnit and an SVG chart — all rendered
 //! from one [`model::Report`].
 
+pub mod baselines;
+pub mod build;
 pub mod chart;
 pub mod collected;
 pub mod command;
 pub mod document;
+pub mod format;
 pub mod history;
 pub mod json;
 pub mod junit;

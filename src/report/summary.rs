@@ -3,10 +3,10 @@
 use std::fmt::Write;
 
 use super::Figures;
-use super::model::format_figure as number;
+use super::format::{self, Style};
 use crate::collect::ServerKind;
 use crate::results::Results;
-use crate::verdict::{FigureUnit, Outcome, Status, Verdict};
+use crate::verdict::{Status, Verdict};
 
 /// What the summary's heading says about the run.
 pub struct Heading<'a> {
@@ -17,29 +17,6 @@ pub struct Heading<'a> {
     pub vus_max: u32,
 }
 
-fn ms(value: f64) -> String {
-    if value >= 1000.0 {
-        format!("{:.2}s", value / 1000.0)
-    } else if value >= 1.0 {
-        format!("{value:.2}ms")
-    } else {
-        format!("{:.0}µs", value * 1000.0)
-    }
-}
-
-/// A threshold's figure in its unit: a time, a percentage, or a number.
-fn shown(outcome: &Outcome, value: f64) -> String {
-    match outcome.unit {
-        FigureUnit::Millis | FigureUnit::OwnSecondsInMillis => ms(value),
-        FigureUnit::Fraction => format!("{:.2}%", value * 100.0),
-        FigureUnit::Own => number(value),
-        FigureUnit::Number => {
-            let text = format!("{value:.3}");
-            text.trim_end_matches('0').trim_end_matches('.').to_owned()
-        }
-    }
-}
-
 /// The server section: each collected metric's figures, sources that failed, and the
 /// derived metrics.
 fn server(out: &mut String, results: &Results) {
@@ -47,8 +24,9 @@ fn server(out: &mut String, results: &Results) {
         let _ = writeln!(out, "\n  server");
     }
     for (name, metric) in &results.server {
-        let pair =
-            |label: &str, value: Option<f64>| value.map(|v| format!("{label} {}", number(v)));
+        let pair = |label: &str, value: Option<f64>| {
+            value.map(|v| format!("{label} {}", format::figure(v)))
+        };
         let parts: Vec<String> = match metric.kind {
             None => vec![format!(
                 "missing: {}",
@@ -56,7 +34,7 @@ fn server(out: &mut String, results: &Results) {
             )],
             Some(ServerKind::Counter) => vec![
                 pair("delta", metric.delta),
-                metric.rate.map(|r| format!("rate {}/s", number(r))),
+                metric.rate.map(|r| format!("rate {}/s", format::figure(r))),
             ]
             .into_iter()
             .flatten()
@@ -107,7 +85,7 @@ fn server(out: &mut String, results: &Results) {
         let _ = writeln!(out, "\n  derived");
         for derived in &results.derived {
             let value = match (derived.value, &derived.reason) {
-                (Some(value), _) => number(value),
+                (Some(value), _) => format::figure(value),
                 (None, Some(reason)) => format!("n/a ({reason})"),
                 (None, None) => "n/a".to_owned(),
             };
@@ -144,7 +122,7 @@ pub fn render(
         "metric", "count", "rate", "min", "avg", "med", "p90", "p95", "p99", "max"
     );
     for f in figures {
-        let rate = f.rate.map_or(String::new(), |r| format!("{r:.1}/s"));
+        let rate = f.rate.map_or(String::new(), format::per_second);
         match (&f.trend, f.share, f.gauge) {
             (Some(t), _, _) => {
                 let _ = writeln!(
@@ -153,23 +131,23 @@ pub fn render(
                     f.metric,
                     f.count,
                     rate,
-                    ms(t.min),
-                    ms(t.avg),
-                    ms(t.med),
-                    ms(t.p90),
-                    ms(t.p95),
-                    ms(t.p99),
-                    ms(t.max)
+                    format::ms(t.min, Style::Terminal),
+                    format::ms(t.avg, Style::Terminal),
+                    format::ms(t.med, Style::Terminal),
+                    format::ms(t.p90, Style::Terminal),
+                    format::ms(t.p95, Style::Terminal),
+                    format::ms(t.p99, Style::Terminal),
+                    format::ms(t.max, Style::Terminal)
                 );
             }
             (_, Some(share), _) => {
                 let _ = writeln!(
                     out,
-                    "  {:<30} {:>9} {:>10} {:.2}% true",
+                    "  {:<30} {:>9} {:>10} {} true",
                     f.metric,
                     f.count,
                     "",
-                    share * 100.0
+                    format::percent(share, Style::Terminal)
                 );
             }
             (_, _, Some([last, min, max])) => {
@@ -201,7 +179,9 @@ pub fn render(
             };
             let value = match (outcome.value, outcome.status.reason()) {
                 (_, Some(reason)) => reason.to_string(),
-                (Some(value), None) => shown(outcome, value),
+                (Some(value), None) => {
+                    format::threshold(Some(value), outcome.unit, Style::Terminal)
+                }
                 (None, None) => String::new(),
             };
             let _ = writeln!(
