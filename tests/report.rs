@@ -123,6 +123,7 @@ fn run_judged(
         started,
         finished: started + Duration::from_secs(30),
         label: None,
+        git_commit: None,
     };
     let mut document = RunDocument::new(&meta, &results, &figures, &verdict);
     document.git_commit = Some("0123456789abcdef0123".into());
@@ -721,6 +722,7 @@ fn server_run(with_server: bool) -> RunDocument {
         started,
         finished: started + Duration::from_secs(30),
         label: None,
+        git_commit: None,
     };
     let mut document = RunDocument::new(&meta, &results, &figures, &verdict);
     document.git_commit = None;

@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 
 use super::baselines::{history_view, table_rows};
 use super::collected::{derived_views, server_views, source_views};
+use super::error::ReportError;
 use super::format::{self, Style};
 use super::json::RunDocument;
 use super::model::{
@@ -22,7 +23,7 @@ impl Report {
         run: &RunDocument,
         baseline: Option<&RunDocument>,
         options: &ReportOptions,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ReportError> {
         let results = run.results()?;
         let base_results = baseline.map(RunDocument::results).transpose()?;
         let factor = options

@@ -8,6 +8,7 @@ pub mod chart;
 pub mod collected;
 pub mod command;
 pub mod document;
+pub mod error;
 pub mod format;
 pub mod history;
 pub mod json;
@@ -17,6 +18,8 @@ pub mod model;
 pub mod outputs;
 pub mod summary;
 pub mod write;
+
+pub use error::ReportError;
 
 use crate::results::{Results, SeriesData};
 

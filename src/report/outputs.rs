@@ -5,7 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+use std::io::Write;
+
 use super::document::{self, Edit, Placement};
+use super::error::ReportError;
 use super::json::RunDocument;
 use super::model::{Report, ReportOptions};
 use super::write::{self, Missing};
@@ -38,7 +41,7 @@ pub struct MarkdownTarget {
 }
 
 /// The plan's outputs with their paths rendered with `context`, plus `--out json=FILE`s.
-pub fn prepare(
+fn prepare(
     outputs: &[Output],
     templates: &TemplateSet,
     context: &minijinja::Value,
@@ -138,7 +141,7 @@ pub fn write_all(
     run: &RunDocument,
     baseline: Option<&RunDocument>,
     options: &ReportOptions,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, ReportError> {
     let mut written = Vec::new();
     let mut errors = Vec::new();
     // Results first: whatever fails later, the run itself is saved.
@@ -158,7 +161,7 @@ pub fn write_all(
     if errors.is_empty() {
         Ok(written)
     } else {
-        Err(errors.join("\n"))
+        Err(ReportError::Write(errors))
     }
 }
 
@@ -170,13 +173,15 @@ fn write_one(
 ) -> Result<String, String> {
     match target {
         Target::Json(file) => {
-            let text = serde_json::to_string_pretty(run)
-                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-            write::replace(file, &(text + "\n"))?;
+            // Streamed into the temporary file: with its histograms, the document is large.
+            write::replace_with(file, |w| {
+                serde_json::to_writer_pretty(&mut *w, run)?;
+                w.write_all(b"\n")
+            })?;
             Ok(format!("results: {}", file.display()))
         }
         Target::Csv(file) => {
-            let report = Report::new(run, baseline, options)?;
+            let report = Report::new(run, baseline, options).map_err(|e| e.to_string())?;
             write::update(
                 file,
                 Missing::Create,
@@ -186,7 +191,7 @@ fn write_one(
             Ok(format!("history: {}", file.display()))
         }
         Target::Junit(file) => {
-            let report = Report::new(run, baseline, options)?;
+            let report = Report::new(run, baseline, options).map_err(|e| e.to_string())?;
             write::replace(file, &junit::render(&report)?)?;
             Ok(format!("junit: {}", file.display()))
         }
@@ -214,7 +219,7 @@ pub fn render_markdown(
         regression_factor: target.regression_factor.or(options.regression_factor),
         ..options.clone()
     };
-    let mut report = Report::new(run, baseline, &options)?;
+    let mut report = Report::new(run, baseline, &options).map_err(|e| e.to_string())?;
     report.chart = chart;
     let (name, source) = target.template.as_ref().map_or(
         ("built-in report template", markdown::DEFAULT_TEMPLATE),
@@ -227,6 +232,21 @@ pub fn render_markdown(
     );
     let row = markdown::render_row(&report, name, source)?;
     Ok((block, row))
+}
+
+/// Renders the Markdown of `target` into `out` (`loadplan report` without a file or a
+/// document). It is rendered whole first, so a template error prints nothing; a failed
+/// write to `out` (a closed pipe) is not an error, as for any printed text.
+pub fn write_markdown_to(
+    out: &mut impl Write,
+    target: &MarkdownTarget,
+    run: &RunDocument,
+    baseline: Option<&RunDocument>,
+    options: &ReportOptions,
+) -> Result<(), String> {
+    let (block, _) = render_markdown(target, run, baseline, options, None)?;
+    let _ = out.write_all(block.as_bytes());
+    Ok(())
 }
 
 fn write_markdown(
@@ -317,14 +337,15 @@ pub fn prepare_run(
     context: &minijinja::Value,
     extra_json: &[PathBuf],
     baseline: Option<&Path>,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, ReportError> {
     let targets = prepare(
         &checked.plan.outputs,
         &checked.templates,
         context,
         extra_json,
-    )?;
-    let load = |file: &Path| RunDocument::load(file).map_err(|e| format!("the baseline: {e}"));
+    )
+    .map_err(ReportError::Prepare)?;
+    let load = |file: &Path| RunDocument::load(file).map_err(|e| e.about("the baseline"));
     let (file, first_run) = match (baseline, checked.plan.baseline.as_deref()) {
         (Some(file), _) => (Some(file.to_path_buf()), false),
         (None, Some("latest")) => match latest_baseline(

@@ -1,6 +1,6 @@
 //! The terminal summary: a line per metric and a pass/fail line per threshold.
 
-use std::fmt::Write;
+use std::io::{self, Write};
 
 use super::Figures;
 use super::format::{self, Style};
@@ -19,9 +19,9 @@ pub struct Heading<'a> {
 
 /// The server section: each collected metric's figures, sources that failed, and the
 /// derived metrics.
-fn server(out: &mut String, results: &Results) {
+fn server<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
     if !results.server.is_empty() {
-        let _ = writeln!(out, "\n  server");
+        writeln!(out, "\n  server")?;
     }
     for (name, metric) in &results.server {
         let pair = |label: &str, value: Option<f64>| {
@@ -61,7 +61,7 @@ fn server(out: &mut String, results: &Results) {
             .collect(),
         };
         let kind = metric.kind.map_or("", ServerKind::name);
-        let _ = writeln!(out, "    {name:<48} {kind:<9} {}", parts.join("  "));
+        writeln!(out, "    {name:<48} {kind:<9} {}", parts.join("  "))?;
     }
     let failing: Vec<_> = results
         .sources
@@ -69,45 +69,46 @@ fn server(out: &mut String, results: &Results) {
         .filter(|(_, s)| s.failed > 0)
         .collect();
     if !failing.is_empty() {
-        let _ = writeln!(out, "\n  sources with failed samples");
+        writeln!(out, "\n  sources with failed samples")?;
         for (name, source) in failing {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    {name:<20} {:<10} {} of {} samples failed: {}",
                 source.kind,
                 source.failed,
                 source.failed + source.samples,
                 source.error.as_deref().unwrap_or("unknown error")
-            );
+            )?;
         }
     }
     if !results.derived.is_empty() {
-        let _ = writeln!(out, "\n  derived");
+        writeln!(out, "\n  derived")?;
         for derived in &results.derived {
             let value = match (derived.value, &derived.reason) {
                 (Some(value), _) => format::figure(value),
                 (None, Some(reason)) => format!("n/a ({reason})"),
                 (None, None) => "n/a".to_owned(),
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    {:<36} {value:<14} = {}",
                 derived.name, derived.expression
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
-/// Renders the summary.
-pub fn render(
+/// Writes the summary to `out` (the terminal).
+pub fn write<W: Write>(
+    out: &mut W,
     heading: &Heading<'_>,
     figures: &[Figures],
     verdict: &Verdict,
     results: &Results,
-) -> String {
+) -> io::Result<()> {
     let errors = &results.errors;
-    let mut out = String::new();
-    let _ = writeln!(
+    writeln!(
         out,
         "\n{} · env {} · stage {} · {:.1}s · {} VUs max\n",
         heading.plan,
@@ -115,17 +116,17 @@ pub fn render(
         heading.stage,
         heading.seconds,
         heading.vus_max
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "  {:<30} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "metric", "count", "rate", "min", "avg", "med", "p90", "p95", "p99", "max"
-    );
+    )?;
     for f in figures {
         let rate = f.rate.map_or(String::new(), format::per_second);
         match (&f.trend, f.share, f.gauge) {
             (Some(t), _, _) => {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "  {:<30} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                     f.metric,
@@ -138,39 +139,39 @@ pub fn render(
                     format::ms(t.p95, Style::Terminal),
                     format::ms(t.p99, Style::Terminal),
                     format::ms(t.max, Style::Terminal)
-                );
+                )?;
             }
             (_, Some(share), _) => {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "  {:<30} {:>9} {:>10} {} true",
                     f.metric,
                     f.count,
                     "",
                     format::percent(share, Style::Terminal)
-                );
+                )?;
             }
             (_, _, Some([last, min, max])) => {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "  {:<30} {:>9} {:>10} last {last}, min {min}, max {max}",
                     f.metric, "", ""
-                );
+                )?;
             }
             _ => {
-                let _ = writeln!(out, "  {:<30} {:>9} {:>10}", f.metric, f.count, rate);
+                writeln!(out, "  {:<30} {:>9} {:>10}", f.metric, f.count, rate)?;
             }
         }
     }
     if !errors.is_empty() {
-        let _ = writeln!(out, "\n  errors");
+        writeln!(out, "\n  errors")?;
         for (kind, count) in errors {
-            let _ = writeln!(out, "    {count:>8}  {kind}");
+            writeln!(out, "    {count:>8}  {kind}")?;
         }
     }
-    server(&mut out, results);
+    server(out, results)?;
     if !verdict.outcomes.is_empty() {
-        let _ = writeln!(out, "\n  thresholds");
+        writeln!(out, "\n  thresholds")?;
         for outcome in &verdict.outcomes {
             let mark = match outcome.status {
                 Status::Skipped { .. } => "-",
@@ -184,11 +185,11 @@ pub fn render(
                 }
                 (None, None) => String::new(),
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    {mark} {:<36} {:<24} {value}",
                 outcome.key, outcome.check
-            );
+            )?;
         }
         let failed = verdict
             .outcomes
@@ -200,7 +201,7 @@ pub fn render(
             .iter()
             .filter(|o| o.status.skipped())
             .count();
-        let _ = writeln!(
+        writeln!(
             out,
             "\n  {} of {} thresholds passed{}",
             verdict.outcomes.len() - failed,
@@ -210,7 +211,7 @@ pub fn render(
             } else {
                 String::new()
             }
-        );
+        )?;
     }
-    out
+    Ok(())
 }

@@ -29,6 +29,32 @@ pub fn update(
     before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<(), String> {
     let shown = path.display();
+    update_with(
+        path,
+        missing,
+        |old, w| {
+            let new = edit(old).map_err(|e| Produce::Edit(format!("{shown}: {e}")))?;
+            w.write_all(new.as_bytes()).map_err(Produce::Io)
+        },
+        before_rename,
+    )
+}
+
+/// Why the new content could not be produced.
+enum Produce {
+    /// The edit refused the old text (the message names the file).
+    Edit(String),
+    Io(std::io::Error),
+}
+
+/// [`update`], with the new content written by `produce` straight into the temporary file.
+fn update_with(
+    path: &Path,
+    missing: Missing,
+    produce: impl FnOnce(&str, &mut dyn Write) -> Result<(), Produce>,
+    before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), String> {
+    let shown = path.display();
     let dir = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(dir) => dir,
         None => Path::new("."),
@@ -42,7 +68,6 @@ pub fn update(
     file.read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read {shown}: {e}"))?;
     let old = String::from_utf8(bytes).map_err(|_| format!("{shown} is not UTF-8 text"))?;
-    let new = edit(&old).map_err(|e| format!("{shown}: {e}"))?;
     let mut temporary = tempfile::Builder::new()
         .prefix(&format!(
             ".{}.",
@@ -52,9 +77,14 @@ pub fn update(
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    match produce(&old, &mut std::io::BufWriter::new(temporary.as_file_mut())) {
+        Ok(()) => {}
+        Err(Produce::Edit(message)) => return Err(message),
+        Err(Produce::Io(e)) => return Err(format!("cannot write {shown}: {e}")),
+    }
     let written = temporary
-        .write_all(new.as_bytes())
-        .and_then(|()| temporary.as_file().sync_all())
+        .as_file()
+        .sync_all()
         .and_then(|()| match file.metadata() {
             Ok(metadata) => temporary.as_file().set_permissions(metadata.permissions()),
             Err(_) => Ok(()),
@@ -106,7 +136,20 @@ fn same_file(_: &File, _: &Path) -> bool {
 
 /// Writes `text` to `path` atomically (temporary file + rename), creating its directory.
 pub fn replace(path: &Path, text: &str) -> Result<(), String> {
-    update(path, Missing::Create, |_| Ok(text.to_owned()), |_| Ok(()))
+    replace_with(path, |w| w.write_all(text.as_bytes()))
+}
+
+/// As [`replace`], with the content written by `fill` straight into the temporary file.
+pub fn replace_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    update_with(
+        path,
+        Missing::Create,
+        |_, w| fill(w).map_err(Produce::Io),
+        |_| Ok(()),
+    )
 }
 
 #[cfg(test)]
