@@ -5,6 +5,8 @@
 //! its columns at the end: the header is rewritten (atomically, with the rows padded with
 //! empty cells) and older rows keep their values under their columns.
 
+use std::io::Write;
+
 use super::collected::history_cells;
 use super::format;
 use super::model::Report;
@@ -93,6 +95,17 @@ pub fn record(report: &Report) -> Vec<(String, String)> {
 
 /// The history file's new text with `report`'s row added; `old` is its current text.
 pub fn append(old: &str, report: &Report) -> Result<String, String> {
+    let mut text = Vec::with_capacity(old.len() + 1024);
+    write_appended(&mut text, old, report)?;
+    String::from_utf8(text).map_err(|e| e.to_string())
+}
+
+/// Writes the history file's new text, `old` with `report`'s row added, to `out`.
+pub fn write_appended<W: Write + ?Sized>(
+    out: &mut W,
+    old: &str,
+    report: &Report,
+) -> Result<(), String> {
     let cells = record(report);
     let crlf = old.contains("\r\n");
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -139,33 +152,26 @@ pub fn append(old: &str, report: &Report) -> Result<String, String> {
     } else {
         csv::Terminator::Any(b'\n')
     };
-    let write = |records: &[&[String]]| -> Result<String, String> {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(terminator)
-            .flexible(true)
-            .from_writer(Vec::new());
-        for record in records {
-            writer.write_record(*record).map_err(|e| e.to_string())?;
-        }
-        let bytes = writer.into_inner().map_err(|e| e.to_string())?;
-        String::from_utf8(bytes).map_err(|e| e.to_string())
-    };
-    if known == header.len() {
+    let same_columns = known == header.len();
+    if same_columns {
         // Same columns: the old text stays byte for byte, one row is added.
-        let mut text = old.to_owned();
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push_str(if crlf { "\r\n" } else { "\n" });
+        out.write_all(old.as_bytes()).map_err(|e| e.to_string())?;
+        if !old.is_empty() && !old.ends_with('\n') {
+            let newline: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+            out.write_all(newline).map_err(|e| e.to_string())?;
         }
-        text.push_str(&write(&[&row])?);
-        return Ok(text);
     }
-    let mut records: Vec<Vec<String>> = Vec::with_capacity(rows.len() + 2);
-    records.push(header.clone());
-    for mut old_row in rows {
-        old_row.resize(header.len().max(old_row.len()), String::new());
-        records.push(old_row);
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(terminator)
+        .flexible(true)
+        .from_writer(out);
+    if !same_columns {
+        writer.write_record(&header).map_err(|e| e.to_string())?;
+        for mut old_row in rows {
+            old_row.resize(header.len().max(old_row.len()), String::new());
+            writer.write_record(&old_row).map_err(|e| e.to_string())?;
+        }
     }
-    records.push(row);
-    let borrowed: Vec<&[String]> = records.iter().map(Vec::as_slice).collect();
-    write(&borrowed)
+    writer.write_record(&row).map_err(|e| e.to_string())?;
+    writer.flush().map_err(|e| e.to_string())
 }

@@ -3,6 +3,8 @@
 //! deltas. Strict undefined mode: a misspelt field is an error naming the template, not an
 //! empty cell.
 
+use std::io::Write;
+
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use super::format::{self, Style};
@@ -67,12 +69,25 @@ fn cell(text: &str) -> String {
 
 /// Renders `source` (named `name` in errors: a file path or `built-in`) with the report.
 pub fn render(report: &Report, name: &str, source: &str) -> Result<String, String> {
+    let mut text = Vec::new();
+    write(&mut text, report, name, source)?;
+    String::from_utf8(text).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Renders `source` with the report into `out` as it goes.
+pub fn write<W: Write + ?Sized>(
+    out: &mut W,
+    report: &Report,
+    name: &str,
+    source: &str,
+) -> Result<(), String> {
     let mut env = environment();
     env.add_template_owned(name.to_owned(), source.to_owned())
         .map_err(|error| describe(name, &error))?;
     let template = env.get_template(name).map_err(|e| describe(name, &e))?;
     template
-        .render(Value::from(minijinja::value::Serde(report)))
+        .render_captured_to(Value::from(minijinja::value::Serde(report)), out)
+        .map(|_| ())
         .map_err(|error| describe(name, &error))
 }
 

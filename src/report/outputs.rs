@@ -11,7 +11,7 @@ use super::document::{self, Edit, Placement};
 use super::error::ReportError;
 use super::json::RunDocument;
 use super::model::{Report, ReportOptions};
-use super::write::{self, Missing};
+use super::write::{self, Fill, Missing};
 use super::{chart, history, junit, markdown};
 use crate::plan::model::Output;
 use crate::plan::template::{Template, TemplateSet};
@@ -175,17 +175,20 @@ fn write_one(
         Target::Json(file) => {
             // Streamed into the temporary file: with its histograms, the document is large.
             write::replace_with(file, |w| {
-                serde_json::to_writer_pretty(&mut *w, run)?;
-                w.write_all(b"\n")
+                serde_json::to_writer_pretty(&mut *w, run).map_err(std::io::Error::from)?;
+                Ok(w.write_all(b"\n")?)
             })?;
             Ok(format!("results: {}", file.display()))
         }
         Target::Csv(file) => {
             let report = Report::new(run, baseline, options).map_err(|e| e.to_string())?;
-            write::update(
+            write::update_with(
                 file,
                 Missing::Create,
-                |old| history::append(old, &report),
+                |old, w| {
+                    history::write_appended(w, old, &report)
+                        .map_err(|e| Fill::Refused(format!("{}: {e}", file.display())))
+                },
                 |_| Ok(()),
             )?;
             Ok(format!("history: {}", file.display()))
@@ -207,6 +210,48 @@ fn chart_path(markdown: &Path, stage: &str) -> PathBuf {
     markdown.with_file_name(format!("{stem}-{stage}.svg"))
 }
 
+/// The report a Markdown target renders: `target`'s regression factor, the chart linked.
+fn markdown_report(
+    target: &MarkdownTarget,
+    run: &RunDocument,
+    baseline: Option<&RunDocument>,
+    options: &ReportOptions,
+    chart: Option<String>,
+) -> Result<Report, String> {
+    let options = ReportOptions {
+        regression_factor: target.regression_factor.or(options.regression_factor),
+        ..options.clone()
+    };
+    let mut report = Report::new(run, baseline, &options).map_err(|e| e.to_string())?;
+    report.chart = chart;
+    Ok(report)
+}
+
+/// `(name, source)` of the report template and of the row template.
+fn templates(target: &MarkdownTarget) -> [(&str, &str); 2] {
+    fn pick<'a>(
+        template: &'a Option<(String, String)>,
+        name: &'a str,
+        source: &'a str,
+    ) -> (&'a str, &'a str) {
+        template
+            .as_ref()
+            .map_or((name, source), |(n, s)| (n.as_str(), s.as_str()))
+    }
+    [
+        pick(
+            &target.template,
+            "built-in report template",
+            markdown::DEFAULT_TEMPLATE,
+        ),
+        pick(
+            &target.row_template,
+            "built-in row template",
+            markdown::DEFAULT_ROW_TEMPLATE,
+        ),
+    ]
+}
+
 /// Renders the Markdown of `target` (without writing it): the block, and the history row.
 pub fn render_markdown(
     target: &MarkdownTarget,
@@ -215,22 +260,10 @@ pub fn render_markdown(
     options: &ReportOptions,
     chart: Option<String>,
 ) -> Result<(String, String), String> {
-    let options = ReportOptions {
-        regression_factor: target.regression_factor.or(options.regression_factor),
-        ..options.clone()
-    };
-    let mut report = Report::new(run, baseline, &options).map_err(|e| e.to_string())?;
-    report.chart = chart;
-    let (name, source) = target.template.as_ref().map_or(
-        ("built-in report template", markdown::DEFAULT_TEMPLATE),
-        |(n, s)| (n.as_str(), s.as_str()),
-    );
+    let report = markdown_report(target, run, baseline, options, chart)?;
+    let [(name, source), (row_name, row_source)] = templates(target);
     let block = markdown::render(&report, name, source)?;
-    let (name, source) = target.row_template.as_ref().map_or(
-        ("built-in row template", markdown::DEFAULT_ROW_TEMPLATE),
-        |(n, s)| (n.as_str(), s.as_str()),
-    );
-    let row = markdown::render_row(&report, name, source)?;
+    let row = markdown::render_row(&report, row_name, row_source)?;
     Ok((block, row))
 }
 
@@ -270,7 +303,6 @@ fn write_markdown(
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
     });
-    let (block, row) = render_markdown(target, run, baseline, options, link)?;
     let write_chart = |svg: Option<String>| -> Result<(), String> {
         match svg {
             Some(svg) => write::replace(&chart_file, &svg),
@@ -278,10 +310,17 @@ fn write_markdown(
         }
     };
     if let Some(file) = &target.file {
-        write::replace(file, &block)?;
+        // Streamed into the temporary file; a template error leaves the old file.
+        let report = markdown_report(target, run, baseline, options, link)?;
+        let [(name, source), (row_name, row_source)] = templates(target);
+        markdown::render_row(&report, row_name, row_source)?;
+        write::replace_with(file, |w| {
+            markdown::write(w, &report, name, source).map_err(Fill::Refused)
+        })?;
         write_chart(svg)?;
         return Ok(format!("report: {}", file.display()));
     }
+    let (block, row) = render_markdown(target, run, baseline, options, link)?;
     let placement = match (&target.section, &target.under) {
         (Some(id), under) => Placement::Section {
             id,

@@ -33,25 +33,35 @@ pub fn update(
         path,
         missing,
         |old, w| {
-            let new = edit(old).map_err(|e| Produce::Edit(format!("{shown}: {e}")))?;
-            w.write_all(new.as_bytes()).map_err(Produce::Io)
+            let new = edit(old).map_err(|e| Fill::Refused(format!("{shown}: {e}")))?;
+            w.write_all(new.as_bytes()).map_err(Fill::Io)
         },
         before_rename,
     )
 }
 
-/// Why the new content could not be produced.
-enum Produce {
-    /// The edit refused the old text (the message names the file).
-    Edit(String),
+/// Why the new content could not be written.
+#[derive(Debug)]
+pub enum Fill {
+    /// The content could not be made (the old text is not what it should be, a template
+    /// failed); the message is returned as it is.
+    Refused(String),
+    /// Writing the temporary file failed.
     Io(std::io::Error),
 }
 
-/// [`update`], with the new content written by `produce` straight into the temporary file.
-fn update_with(
+impl From<std::io::Error> for Fill {
+    fn from(error: std::io::Error) -> Self {
+        Self::Io(error)
+    }
+}
+
+/// [`update`], with the new content written by `produce` straight into the temporary file;
+/// the file is only replaced when `produce` succeeds.
+pub fn update_with(
     path: &Path,
     missing: Missing,
-    produce: impl FnOnce(&str, &mut dyn Write) -> Result<(), Produce>,
+    produce: impl FnOnce(&str, &mut dyn Write) -> Result<(), Fill>,
     before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<(), String> {
     let shown = path.display();
@@ -77,10 +87,11 @@ fn update_with(
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
-    match produce(&old, &mut std::io::BufWriter::new(temporary.as_file_mut())) {
-        Ok(()) => {}
-        Err(Produce::Edit(message)) => return Err(message),
-        Err(Produce::Io(e)) => return Err(format!("cannot write {shown}: {e}")),
+    let mut buffered = std::io::BufWriter::new(temporary.as_file_mut());
+    match produce(&old, &mut buffered).and_then(|()| Ok(buffered.flush()?)) {
+        Ok(()) => drop(buffered),
+        Err(Fill::Refused(message)) => return Err(message),
+        Err(Fill::Io(e)) => return Err(format!("cannot write {shown}: {e}")),
     }
     let written = temporary
         .as_file()
@@ -136,20 +147,15 @@ fn same_file(_: &File, _: &Path) -> bool {
 
 /// Writes `text` to `path` atomically (temporary file + rename), creating its directory.
 pub fn replace(path: &Path, text: &str) -> Result<(), String> {
-    replace_with(path, |w| w.write_all(text.as_bytes()))
+    replace_with(path, |w| Ok(w.write_all(text.as_bytes())?))
 }
 
 /// As [`replace`], with the content written by `fill` straight into the temporary file.
 pub fn replace_with(
     path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    fill: impl FnOnce(&mut dyn Write) -> Result<(), Fill>,
 ) -> Result<(), String> {
-    update_with(
-        path,
-        Missing::Create,
-        |_, w| fill(w).map_err(Produce::Io),
-        |_| Ok(()),
-    )
+    update_with(path, Missing::Create, |_, w| fill(w), |_| Ok(()))
 }
 
 #[cfg(test)]
