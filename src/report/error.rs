@@ -53,3 +53,33 @@ impl fmt::Display for ReportError {
 }
 
 impl std::error::Error for ReportError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_and_messages() {
+        let table = [
+            (
+                ReportError::Results("cannot read r.json".into()),
+                2,
+                "cannot read r.json",
+            ),
+            (ReportError::Prepare("bad path".into()), 2, "bad path"),
+            (
+                ReportError::Write(vec!["a failed".into(), "b failed".into()]),
+                1,
+                "a failed\nb failed",
+            ),
+        ];
+        for (error, code, text) in table {
+            assert_eq!(error.exit_code(), code, "{error}");
+            assert_eq!(error.to_string(), text);
+        }
+        assert_eq!(
+            ReportError::Results("x".into()).about("the baseline"),
+            ReportError::Results("the baseline: x".into())
+        );
+    }
+}

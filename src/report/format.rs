@@ -189,6 +189,11 @@ pub fn csv_number(value: f64) -> String {
     number((value * 1000.0).round() / 1000.0, Style::Document)
 }
 
+/// A run's length in a CSV cell: seconds with three decimals (`30.004`).
+pub fn csv_seconds(s: f64) -> String {
+    format!("{s:.3}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

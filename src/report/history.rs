@@ -46,7 +46,7 @@ pub fn record(report: &Report) -> Vec<(String, String)> {
             text(&run.label),
             text(&run.git_commit),
             run.loadplan_version.clone(),
-            format!("{:.3}", run.duration_s),
+            format::csv_seconds(run.duration_s),
             run.vus_max.to_string(),
             run.passed.to_string(),
             run.partial.to_string(),

@@ -154,8 +154,13 @@ pub fn write<W: Write>(
             (_, _, Some([last, min, max])) => {
                 writeln!(
                     out,
-                    "  {:<30} {:>9} {:>10} last {last}, min {min}, max {max}",
-                    f.metric, "", ""
+                    "  {:<30} {:>9} {:>10} last {}, min {}, max {}",
+                    f.metric,
+                    "",
+                    "",
+                    format::figure(last),
+                    format::figure(min),
+                    format::figure(max)
                 )?;
             }
             _ => {
@@ -214,4 +219,82 @@ pub fn write<W: Write>(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::ThresholdRule;
+    use crate::plan::threshold::{parse_check, parse_selector};
+    use crate::results::{Sample, Series, SeriesKey};
+
+    fn rule(key: &str, check: &str) -> ThresholdRule {
+        let selector = parse_selector(key).unwrap();
+        ThresholdRule {
+            key: key.into(),
+            kind: crate::plan::metric::builtin(&selector.metric).unwrap(),
+            selector,
+            source: check.into(),
+            check: parse_check(check).unwrap(),
+            abort_on_fail: false,
+            delay_abort: None,
+        }
+    }
+
+    #[test]
+    fn threshold_lines_show_the_figure_in_its_unit() {
+        let mut results = Results {
+            duration: Duration::from_secs(10),
+            ..Results::default()
+        };
+        let key = |metric: &str| {
+            SeriesKey::from(Series {
+                metric: metric.into(),
+                scenario: "s".into(),
+                name: None,
+                group: None,
+            })
+        };
+        for ms in [1, 2, 1500] {
+            let sample = Sample::Trend(key("http_req_duration"), Duration::from_millis(ms));
+            results.record(sample);
+        }
+        for failed in [true, false, false, false] {
+            results.record(Sample::Rate(key("http_req_failed"), failed));
+        }
+        let rules = [
+            rule("http_req_duration", "max < 2s"),
+            rule("http_req_failed", "rate < 0.2"),
+            rule("http_req_duration", "count == 3"),
+            rule("http_req_duration", "p95 < baseline * 1.2"),
+        ];
+        let mut verdict = crate::verdict::judge(&rules, &results, None);
+        verdict.skip_missing_baseline();
+        let heading = Heading {
+            plan: "p",
+            env: None,
+            stage: "smoke",
+            seconds: 10.0,
+            vus_max: 1,
+        };
+        let mut out = Vec::new();
+        write(&mut out, &heading, &[], &verdict, &results).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("    ")).collect();
+        let ends = [
+            "1.50s",
+            "25.00%",
+            " 3",
+            "skipped: no earlier run to compare with yet",
+        ];
+        for (line, end) in lines.iter().zip(ends) {
+            assert!(line.ends_with(end), "{line:?} should end with {end:?}");
+        }
+        assert!(lines[0].starts_with("    ✓"), "{}", lines[0]);
+        assert!(lines[1].starts_with("    ✗"), "{}", lines[1]);
+        assert!(lines[3].starts_with("    -"), "{}", lines[3]);
+        assert!(text.contains("3 of 4 thresholds passed (1 skipped: no baseline yet)"));
+    }
 }
