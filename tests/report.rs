@@ -186,7 +186,10 @@ fn custom_template() {
         ..MarkdownTarget::default()
     };
     let error = render_markdown(&target, &second, None, &options, None).unwrap_err();
-    assert!(error.starts_with("bad.md.j2:2: template error"), "{error}");
+    assert!(
+        error.to_string().starts_with("bad.md.j2:2: template error"),
+        "{error}"
+    );
 }
 
 #[test]

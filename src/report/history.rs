@@ -11,6 +11,35 @@ use super::collected::history_cells;
 use super::format;
 use super::model::Report;
 
+/// Why a history file cannot take a row; it is left as it was.
+#[derive(Debug)]
+pub enum HistoryError {
+    /// The file is not CSV.
+    NotCsv(csv::Error),
+    /// Its first column is not `started`.
+    NotHistory,
+    /// Writing the new text failed.
+    Io(std::io::Error),
+    Write(csv::Error),
+}
+
+impl std::fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotCsv(e) => write!(f, "not a CSV history file: {e}"),
+            Self::NotHistory => write!(
+                f,
+                "the first column is not `{}`: not a loadplan history file",
+                RUN_COLUMNS[0]
+            ),
+            Self::Io(e) => write!(f, "{e}"),
+            Self::Write(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {}
+
 /// The run's columns, always first, in this order.
 pub const RUN_COLUMNS: [&str; 15] = [
     "started",
@@ -94,10 +123,11 @@ pub fn record(report: &Report) -> Vec<(String, String)> {
 }
 
 /// The history file's new text with `report`'s row added; `old` is its current text.
-pub fn append(old: &str, report: &Report) -> Result<String, String> {
+pub fn append(old: &str, report: &Report) -> Result<String, HistoryError> {
     let mut text = Vec::with_capacity(old.len() + 1024);
     write_appended(&mut text, old, report)?;
-    String::from_utf8(text).map_err(|e| e.to_string())
+    String::from_utf8(text)
+        .map_err(|e| HistoryError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
 }
 
 /// Writes the history file's new text, `old` with `report`'s row added, to `out`.
@@ -105,7 +135,7 @@ pub fn write_appended<W: Write + ?Sized>(
     out: &mut W,
     old: &str,
     report: &Report,
-) -> Result<(), String> {
+) -> Result<(), HistoryError> {
     let cells = record(report);
     let crlf = old.contains("\r\n");
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -116,7 +146,7 @@ pub fn write_appended<W: Write + ?Sized>(
             .flexible(true)
             .from_reader(old.as_bytes());
         for (i, row) in reader.records().enumerate() {
-            let row = row.map_err(|e| format!("not a CSV history file: {e}"))?;
+            let row = row.map_err(HistoryError::NotCsv)?;
             let row: Vec<String> = row.iter().map(str::to_owned).collect();
             if i == 0 {
                 header = row;
@@ -125,10 +155,7 @@ pub fn write_appended<W: Write + ?Sized>(
             }
         }
         if header.first().map(String::as_str) != Some(RUN_COLUMNS[0]) {
-            return Err(format!(
-                "the first column is not `{}`: not a loadplan history file",
-                RUN_COLUMNS[0]
-            ));
+            return Err(HistoryError::NotHistory);
         }
     }
     let known = header.len();
@@ -155,10 +182,10 @@ pub fn write_appended<W: Write + ?Sized>(
     let same_columns = known == header.len();
     if same_columns {
         // Same columns: the old text stays byte for byte, one row is added.
-        out.write_all(old.as_bytes()).map_err(|e| e.to_string())?;
+        out.write_all(old.as_bytes()).map_err(HistoryError::Io)?;
         if !old.is_empty() && !old.ends_with('\n') {
             let newline: &[u8] = if crlf { b"\r\n" } else { b"\n" };
-            out.write_all(newline).map_err(|e| e.to_string())?;
+            out.write_all(newline).map_err(HistoryError::Io)?;
         }
     }
     let mut writer = csv::WriterBuilder::new()
@@ -166,12 +193,12 @@ pub fn write_appended<W: Write + ?Sized>(
         .flexible(true)
         .from_writer(out);
     if !same_columns {
-        writer.write_record(&header).map_err(|e| e.to_string())?;
+        writer.write_record(&header).map_err(HistoryError::Write)?;
         for mut old_row in rows {
             old_row.resize(header.len().max(old_row.len()), String::new());
-            writer.write_record(&old_row).map_err(|e| e.to_string())?;
+            writer.write_record(&old_row).map_err(HistoryError::Write)?;
         }
     }
-    writer.write_record(&row).map_err(|e| e.to_string())?;
-    writer.flush().map_err(|e| e.to_string())
+    writer.write_record(&row).map_err(HistoryError::Write)?;
+    writer.flush().map_err(HistoryError::Io)
 }

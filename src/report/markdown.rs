@@ -21,6 +21,36 @@ pub const DEFAULT_ROW_TEMPLATE: &str = include_str!("templates/row.md.j2");
 /// The filters templates get besides minijinja's built-in ones.
 pub const FILTERS: [&str; 7] = ["ms", "pct", "delta", "num", "secs", "date", "cell"];
 
+/// A template that does not parse or render; each names the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// minijinja's error: a syntax error, an unknown filter, a misspelt field.
+    Invalid {
+        name: String,
+        line: Option<usize>,
+        detail: String,
+    },
+    /// A row template that rendered more than one line.
+    RowLines { name: String, lines: usize },
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Invalid { name, line, detail } => {
+                let line = line.map(|l| format!(":{l}")).unwrap_or_default();
+                write!(f, "{name}{line}: template error: {detail}")
+            }
+            Self::RowLines { name, lines } => write!(
+                f,
+                "{name}: a row template must render one line, it rendered {lines}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -68,10 +98,14 @@ fn cell(text: &str) -> String {
 }
 
 /// Renders `source` (named `name` in errors: a file path or `built-in`) with the report.
-pub fn render(report: &Report, name: &str, source: &str) -> Result<String, String> {
+pub fn render(report: &Report, name: &str, source: &str) -> Result<String, TemplateError> {
     let mut text = Vec::new();
     write(&mut text, report, name, source)?;
-    String::from_utf8(text).map_err(|e| format!("{name}: {e}"))
+    String::from_utf8(text).map_err(|e| TemplateError::Invalid {
+        name: name.to_owned(),
+        line: None,
+        detail: e.to_string(),
+    })
 }
 
 /// Renders `source` with the report into `out` as it goes.
@@ -80,7 +114,7 @@ pub fn write<W: Write + ?Sized>(
     report: &Report,
     name: &str,
     source: &str,
-) -> Result<(), String> {
+) -> Result<(), TemplateError> {
     let mut env = environment();
     env.add_template_owned(name.to_owned(), source.to_owned())
         .map_err(|error| describe(name, &error))?;
@@ -93,31 +127,33 @@ pub fn write<W: Write + ?Sized>(
 
 /// Parses `source` without rendering it: a syntax error (or an unknown filter) is found
 /// before a run, not after its load.
-pub fn check(name: &str, source: &str) -> Result<(), String> {
+pub fn check(name: &str, source: &str) -> Result<(), TemplateError> {
     let mut env = environment();
     env.add_template_owned(name.to_owned(), source.to_owned())
         .map_err(|error| describe(name, &error))
 }
 
 /// Renders a history row: one line, no trailing newline.
-pub fn render_row(report: &Report, name: &str, source: &str) -> Result<String, String> {
+pub fn render_row(report: &Report, name: &str, source: &str) -> Result<String, TemplateError> {
     let row = render(report, name, source)?;
     let row = row.trim_end_matches(['\n', '\r']);
     if row.contains('\n') {
-        return Err(format!(
-            "{name}: a row template must render one line, it rendered {}",
-            row.lines().count()
-        ));
+        return Err(TemplateError::RowLines {
+            name: name.to_owned(),
+            lines: row.lines().count(),
+        });
     }
     Ok(row.to_owned())
 }
 
-fn describe(name: &str, error: &minijinja::Error) -> String {
-    let line = error.line().map(|l| format!(":{l}")).unwrap_or_default();
-    let detail = error
-        .detail()
-        .map_or_else(|| error.kind().to_string(), str::to_owned);
-    format!("{name}{line}: template error: {detail}")
+fn describe(name: &str, error: &minijinja::Error) -> TemplateError {
+    TemplateError::Invalid {
+        name: name.to_owned(),
+        line: error.line(),
+        detail: error
+            .detail()
+            .map_or_else(|| error.kind().to_string(), str::to_owned),
+    }
 }
 
 #[cfg(test)]

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use std::io::Write;
 
-use super::document::{self, Edit, Placement};
-use super::error::ReportError;
+use super::document::{self, DocumentError, Edit, Placement};
+use super::error::{OutputError, PrepareError, ReportError};
+use super::history::HistoryError;
 use super::json::RunDocument;
 use super::model::{Report, ReportOptions};
-use super::write::{self, Fill, Missing};
+use super::write::{self, Fill, Missing, WriteError};
 use super::{chart, history, junit, markdown};
 use crate::plan::model::Output;
 use crate::plan::template::{Template, TemplateSet};
@@ -46,16 +47,17 @@ fn prepare(
     templates: &TemplateSet,
     context: &minijinja::Value,
     extra_json: &[PathBuf],
-) -> Result<Vec<Target>, String> {
-    let path = |template: &Template| -> Result<PathBuf, String> {
+) -> Result<Vec<Target>, PrepareError> {
+    let path = |template: &Template| -> Result<PathBuf, PrepareError> {
         if !Template::is_dynamic(template.as_str()) {
             return Ok(PathBuf::from(template.as_str()));
         }
         match templates.render_source(template.as_str(), context) {
             Some(Ok(path)) => Ok(PathBuf::from(path)),
-            Some(Err(error)) => Err(format!(
-                "the output path `{template}` cannot be rendered: {error}"
-            )),
+            Some(Err(error)) => Err(PrepareError::Path {
+                template: template.to_string(),
+                detail: error.to_string(),
+            }),
             None => Ok(PathBuf::from(template.as_str())),
         }
     };
@@ -80,10 +82,12 @@ fn prepare(
 }
 
 /// Reads a template file, named by its path in errors.
-pub fn read_template(file: &str) -> Result<(String, String), String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read the template {file}: {e}"))?;
-    super::markdown::check(file, &text)?;
+pub fn read_template(file: &str) -> Result<(String, String), PrepareError> {
+    let text = std::fs::read_to_string(file).map_err(|error| PrepareError::ReadTemplate {
+        file: file.to_owned(),
+        error,
+    })?;
+    super::markdown::check(file, &text).map_err(PrepareError::Template)?;
     Ok((file.to_owned(), text))
 }
 
@@ -170,7 +174,7 @@ fn write_one(
     run: &RunDocument,
     baseline: Option<&RunDocument>,
     options: &ReportOptions,
-) -> Result<String, String> {
+) -> Result<String, OutputError> {
     match target {
         Target::Json(file) => {
             // Streamed into the temporary file: with its histograms, the document is large.
@@ -181,21 +185,22 @@ fn write_one(
             Ok(format!("results: {}", file.display()))
         }
         Target::Csv(file) => {
-            let report = Report::new(run, baseline, options).map_err(|e| e.to_string())?;
+            let report = Report::new(run, baseline, options)?;
             write::update_with(
                 file,
                 Missing::Create,
-                |old, w| {
-                    history::write_appended(w, old, &report)
-                        .map_err(|e| Fill::Refused(format!("{}: {e}", file.display())))
+                |old, w| match history::write_appended(w, old, &report) {
+                    Err(HistoryError::Io(e)) => Err(Fill::Io(e)),
+                    result => result.map_err(|e| Fill::Edit(e.into())),
                 },
                 |_| Ok(()),
             )?;
             Ok(format!("history: {}", file.display()))
         }
         Target::Junit(file) => {
-            let report = Report::new(run, baseline, options).map_err(|e| e.to_string())?;
-            write::replace(file, &junit::render(&report)?)?;
+            let report = Report::new(run, baseline, options)?;
+            let xml = junit::render(&report).map_err(OutputError::Junit)?;
+            write::replace(file, &xml)?;
             Ok(format!("junit: {}", file.display()))
         }
         Target::Markdown(target) => write_markdown(target, run, baseline, options),
@@ -217,12 +222,12 @@ fn markdown_report(
     baseline: Option<&RunDocument>,
     options: &ReportOptions,
     chart: Option<String>,
-) -> Result<Report, String> {
+) -> Result<Report, ReportError> {
     let options = ReportOptions {
         regression_factor: target.regression_factor.or(options.regression_factor),
         ..options.clone()
     };
-    let mut report = Report::new(run, baseline, &options).map_err(|e| e.to_string())?;
+    let mut report = Report::new(run, baseline, &options)?;
     report.chart = chart;
     Ok(report)
 }
@@ -259,7 +264,7 @@ pub fn render_markdown(
     baseline: Option<&RunDocument>,
     options: &ReportOptions,
     chart: Option<String>,
-) -> Result<(String, String), String> {
+) -> Result<(String, String), OutputError> {
     let report = markdown_report(target, run, baseline, options, chart)?;
     let [(name, source), (row_name, row_source)] = templates(target);
     let block = markdown::render(&report, name, source)?;
@@ -276,7 +281,7 @@ pub fn write_markdown_to(
     run: &RunDocument,
     baseline: Option<&RunDocument>,
     options: &ReportOptions,
-) -> Result<(), String> {
+) -> Result<(), OutputError> {
     let (block, _) = render_markdown(target, run, baseline, options, None)?;
     let _ = out.write_all(block.as_bytes());
     Ok(())
@@ -287,12 +292,12 @@ fn write_markdown(
     run: &RunDocument,
     baseline: Option<&RunDocument>,
     options: &ReportOptions,
-) -> Result<String, String> {
+) -> Result<String, OutputError> {
     let path = target
         .file
         .as_ref()
         .or(target.append_to.as_ref())
-        .ok_or("a markdown output needs `file` or `append_to`")?;
+        .ok_or(OutputError::NoMarkdownPath)?;
     let chart_file = chart_path(path, &run.stage);
     let svg = chart::svg(
         &format!("{} · {} — latency and active VUs", run.plan, run.stage),
@@ -303,7 +308,7 @@ fn write_markdown(
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
     });
-    let write_chart = |svg: Option<String>| -> Result<(), String> {
+    let write_chart = |svg: Option<String>| -> Result<(), WriteError> {
         match svg {
             Some(svg) => write::replace(&chart_file, &svg),
             None => Ok(()),
@@ -315,7 +320,7 @@ fn write_markdown(
         let [(name, source), (row_name, row_source)] = templates(target);
         markdown::render_row(&report, row_name, row_source)?;
         write::replace_with(file, |w| {
-            markdown::write(w, &report, name, source).map_err(Fill::Refused)
+            markdown::write(w, &report, name, source).map_err(|e| Fill::Refused(e.into()))
         })?;
         write_chart(svg)?;
         return Ok(format!("report: {}", file.display()));
@@ -336,7 +341,7 @@ fn write_markdown(
         |old| {
             let (text, edit) = document::edit(old, placement, &block, Some(&row))?;
             done = Some(edit);
-            Ok(text)
+            Ok::<_, DocumentError>(text)
         },
         |_| Ok(()),
     )?;
