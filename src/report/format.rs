@@ -146,6 +146,11 @@ pub fn duration(s: f64) -> String {
     }
 }
 
+/// The run's length in the terminal heading: `10.5s`.
+pub fn elapsed(s: f64) -> String {
+    format!("{s:.1}s")
+}
+
 /// Bytes in binary units: `512 B`, `1.5 KiB`, `27.2 MiB`.
 pub fn bytes(bytes: f64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];

@@ -1,6 +1,19 @@
 //! Reports of a run: the terminal summary, and the outputs — JSON results, Markdown
 //! (a file, or written into a document), CSV history, JUnit and an SVG chart — all rendered
 //! from one [`model::Report`].
+//!
+//! ```text
+//! Verdict + Results ─▶ json::RunDocument ─▶ build (Report::new) ─▶ model::Report
+//!                                                  ├─ collected.rs (server, derived)
+//!                                                  └─ baselines.rs (latency + history rows)
+//! model::Report ─▶ markdown.rs · history.rs (CSV) · junit.rs · chart.rs
+//!               └─ outputs.rs places each one (document.rs edits, write.rs replaces)
+//! summary.rs: the terminal, from the verdict and results directly
+//! format.rs: every figure, in either style; error.rs: what callers get back
+//! ```
+//!
+//! Nothing here imports `cli`, `run` or `exec`; renderers write to an `io::Write`, and
+//! the only I/O is in `write.rs`, `outputs.rs` and `json::git_commit` (called by run.rs).
 
 pub mod baselines;
 pub mod build;

@@ -110,11 +110,11 @@ pub fn write<W: Write>(
     let errors = &results.errors;
     writeln!(
         out,
-        "\n{} · env {} · stage {} · {:.1}s · {} VUs max\n",
+        "\n{} · env {} · stage {} · {} · {} VUs max\n",
         heading.plan,
         heading.env.unwrap_or("-"),
         heading.stage,
-        heading.seconds,
+        format::elapsed(heading.seconds),
         heading.vus_max
     )?;
     writeln!(
