@@ -12,8 +12,9 @@
 //! format.rs: every figure, in either style; error.rs: what callers get back
 //! ```
 //!
-//! Nothing here imports `cli`, `run` or `exec`; renderers write to an `io::Write`, and
-//! the only I/O is in `write.rs`, `outputs.rs` and `json::git_commit` (called by run.rs).
+//! Nothing here imports `cli`, `run` or `exec`. Renderers write to an `io::Write`; files
+//! are read and written only by `json.rs` (loading results; `git_commit`, which run.rs
+//! calls once), `outputs.rs`/`command.rs` (templates, `baseline: latest`) and `write.rs`.
 
 pub mod baselines;
 pub mod build;
