@@ -42,7 +42,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
             label.as_deref(),
             quiet,
         ),
-        Command::Report(args) => crate::report::command::report(&args),
+        Command::Report(args) => report(args),
         Command::Mock {
             port,
             mode,
@@ -76,6 +76,34 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
                 &mut std::io::stdout(),
             );
             Ok(())
+        }
+    }
+}
+
+/// `loadplan report`: the command line mapped onto the report's own options.
+fn report(args: crate::cli::ReportArgs) -> Result<(), i32> {
+    let command = crate::report::command::ReportCommand {
+        results: args.results,
+        baseline: args.baseline,
+        template: args.template,
+        row_template: args.row_template,
+        append_to: args.append_to,
+        under: args.under,
+        section: args.section,
+        file: args.file,
+        label: args.label,
+        regression_factor: args.regression_factor,
+        csv: args.csv,
+        junit: args.junit,
+    };
+    match crate::report::command::report(&command, &mut std::io::stdout().lock()) {
+        Ok(written) => {
+            written.iter().for_each(|line| eprintln!("wrote {line}"));
+            Ok(())
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Err(error.exit_code())
         }
     }
 }
@@ -237,14 +265,14 @@ fn run_plan(
     let prepared = crate::report::outputs::prepare_run(&checked, &context, &extra, baseline)
         .map_err(|error| {
             eprintln!("error: {error}");
-            exit_code::INVALID
+            error.exit_code()
         })?;
     let (targets, baseline, baseline_file) =
         (prepared.targets, prepared.baseline, prepared.baseline_file);
     let baseline_results = match &baseline {
         Some(document) => Some(document.results().map_err(|error| {
             eprintln!("error: the baseline: {error}");
-            exit_code::INVALID
+            error.exit_code()
         })?),
         None => None,
     };
@@ -295,10 +323,12 @@ fn run_plan(
             seconds: results.duration.as_secs_f64(),
             vus_max: results.vus_max,
         };
-        let _ = write!(
-            std::io::stdout(),
-            "{}",
-            crate::report::summary::render(&heading, &figures, &verdict, &results)
+        let _ = crate::report::summary::write(
+            &mut std::io::stdout().lock(),
+            &heading,
+            &figures,
+            &verdict,
+            &results,
         );
     }
     let meta = crate::report::json::Meta {
@@ -309,6 +339,7 @@ fn run_plan(
         started: started_at,
         finished: finished_at,
         label,
+        git_commit: crate::report::json::git_commit(),
     };
     let mut document = crate::report::json::RunDocument::new(&meta, &results, &figures, &verdict);
     document.baseline_file = baseline_file.map(|file| file.display().to_string());
@@ -318,7 +349,7 @@ fn run_plan(
         Ok(_) => {}
         Err(error) => {
             eprintln!("error: {error}");
-            return Err(exit_code::FAILURE);
+            return Err(error.exit_code());
         }
     }
     if finished.interrupted {

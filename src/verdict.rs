@@ -1,33 +1,19 @@
 //! The verdict: each threshold judged against the results — a pure function.
+//!
+//! An [`Outcome`] carries the threshold as the plan parsed it (selector and check), the
+//! unit its figures are in and a [`Status`]; reports render from it and never parse the
+//! threshold text again. Outcomes are saved in the results JSON in the shape earlier
+//! versions wrote ([`OutcomeRecord`]); reading one back parses its text once, in
+//! `verdict/outcome.rs`.
+
+mod outcome;
+
+pub use outcome::{FigureUnit, Outcome, OutcomeRecord, Reason, Status, UnreadableOutcome};
 
 use crate::plan::ThresholdRule;
 use crate::plan::metric::MetricKind;
-use crate::plan::threshold::{Operand, Unit};
+use crate::plan::threshold::{Check, Operand, Unit};
 use crate::results::{Results, SeriesKey};
-
-/// How one threshold came out.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Outcome {
-    /// The threshold key as written (`http_req_duration{name:broadcast}`).
-    pub key: String,
-    /// The check as written (`p95 < 300ms`).
-    pub check: String,
-    /// The measured figure (ms for times, a fraction for rates), when there is one.
-    pub value: Option<f64>,
-    /// The limit it was compared with.
-    pub limit: Option<f64>,
-    pub passed: bool,
-    /// Why it failed without a comparison (no samples, no baseline).
-    pub reason: Option<String>,
-    /// The figure is a number in the metric's own unit (collected and derived metrics),
-    /// not milliseconds or a fraction.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub plain: bool,
-    /// Not judged: a `baseline * k` check on the first run of a plan, with no earlier run
-    /// to compare with. It counts as passed and is shown as skipped (JUnit `<skipped>`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub skipped: bool,
-}
 
 /// Every threshold's outcome.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -35,22 +21,19 @@ pub struct Verdict {
     pub outcomes: Vec<Outcome>,
 }
 
-/// Why a `baseline * k` check failed when no baseline run was given.
-pub const NO_BASELINE: &str = "no baseline run was given (--baseline FILE)";
-
 impl Verdict {
     pub fn passed(&self) -> bool {
-        self.outcomes.iter().all(|o| o.passed)
+        self.outcomes.iter().all(|o| o.status.passed())
     }
 
     /// The first run of a plan with `baseline: latest` has nothing to compare with: its
     /// `baseline * k` checks pass, marked as skipped, instead of failing.
     pub fn skip_missing_baseline(&mut self) {
         for outcome in &mut self.outcomes {
-            if outcome.reason.as_deref() == Some(NO_BASELINE) {
-                outcome.passed = true;
-                outcome.skipped = true;
-                outcome.reason = Some("skipped: no earlier run to compare with yet".to_owned());
+            if outcome.status.reason() == Some(&Reason::NoBaseline) {
+                outcome.set_status(Status::Skipped {
+                    reason: Reason::NoEarlierRun,
+                });
             }
         }
     }
@@ -58,7 +41,7 @@ impl Verdict {
 
 /// Whether a collected `…_seconds` metric is compared in milliseconds: Prometheus metrics
 /// are in seconds by convention, and a threshold written with a time unit is normalised to ms.
-pub fn seconds_in_ms(metric: &str, check: &crate::plan::threshold::Check) -> bool {
+pub fn seconds_in_ms(metric: &str, check: &Check) -> bool {
     metric.ends_with("_seconds")
         && matches!(
             check.operand,
@@ -74,23 +57,16 @@ pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Resul
     let outcomes = rules
         .iter()
         .map(|rule| {
-            let plain = matches!(rule.kind, MetricKind::Collected | MetricKind::Derived);
-            let mut outcome = Outcome {
-                key: rule.key.clone(),
-                check: rule.source.clone(),
-                value: None,
-                limit: None,
-                passed: false,
-                reason: None,
-                plain,
-                skipped: false,
+            let mut outcome = Outcome::new(rule);
+            let fail = |mut outcome: Outcome, reason: Reason| {
+                outcome.set_status(Status::Failed {
+                    reason: Some(reason),
+                });
+                outcome
             };
             let value = match figure(rule, results) {
                 Ok(value) => value,
-                Err(reason) => {
-                    outcome.reason = Some(reason);
-                    return outcome;
-                }
+                Err(why) => return fail(outcome, Reason::NoFigure(why)),
             };
             outcome.value = Some(value);
             let limit = match rule.check.operand {
@@ -99,22 +75,20 @@ pub fn judge(rules: &[ThresholdRule], results: &Results, baseline: Option<&Resul
                 Operand::Value {
                     value,
                     unit: Unit::Percent,
-                } if plain => value * 100.0,
+                } if outcome.unit.is_own() => value * 100.0,
                 Operand::Value { value, .. } => value,
                 Operand::Baseline { factor } => match baseline.map(|b| figure(rule, b)) {
                     Some(Ok(base)) => base * factor,
-                    Some(Err(reason)) => {
-                        outcome.reason = Some(format!("the baseline has no figure: {reason}"));
-                        return outcome;
-                    }
-                    None => {
-                        outcome.reason = Some(NO_BASELINE.to_owned());
-                        return outcome;
-                    }
+                    Some(Err(why)) => return fail(outcome, Reason::NoBaselineFigure(why)),
+                    None => return fail(outcome, Reason::NoBaseline),
                 },
             };
             outcome.limit = Some(limit);
-            outcome.passed = rule.check.operator.holds(value, limit);
+            outcome.set_status(if rule.check.operator.holds(value, limit) {
+                Status::Passed
+            } else {
+                Status::Failed { reason: None }
+            });
             outcome
         })
         .collect();
@@ -238,7 +212,7 @@ mod tests {
         for (key, check, passed, value) in table {
             let verdict = judge(&[rule(key, check)], &results, None);
             let outcome = &verdict.outcomes[0];
-            assert_eq!(outcome.passed, passed, "{key} {check}: {outcome:?}");
+            assert_eq!(outcome.passed(), passed, "{key} {check}: {outcome:?}");
             let measured = outcome.value.unwrap();
             assert!((measured - value).abs() < 0.1, "{key} {check}: {measured}");
         }
@@ -255,17 +229,69 @@ mod tests {
         let verdict = judge(&[rule("ws_connect_time", "p95 < 1s")], &results, None);
         assert!(!verdict.passed());
         assert_eq!(
-            verdict.outcomes[0].reason.as_deref(),
-            Some("`ws_connect_time` has no samples")
+            verdict.outcomes[0].status,
+            Status::Failed {
+                reason: Some(Reason::NoFigure("`ws_connect_time` has no samples".into()))
+            }
         );
         let regression = rule("http_req_duration", "p95 < baseline * 1.2");
         let verdict = judge(std::slice::from_ref(&regression), &results, None);
         assert_eq!(
-            verdict.outcomes[0].reason.as_deref(),
-            Some("no baseline run was given (--baseline FILE)")
+            verdict.outcomes[0].status.reason().map(ToString::to_string),
+            Some("no baseline run was given (--baseline FILE)".to_owned())
+        );
+        let mut skipped = verdict.clone();
+        skipped.skip_missing_baseline();
+        assert!(skipped.passed());
+        assert_eq!(
+            skipped.outcomes[0].status,
+            Status::Skipped {
+                reason: Reason::NoEarlierRun
+            }
         );
         let verdict = judge(&[regression], &results, Some(&results));
         assert!(verdict.passed());
         assert!((verdict.outcomes[0].limit.unwrap() - 114.0).abs() < 0.2);
+    }
+
+    #[test]
+    fn saved_outcomes_keep_their_shape() {
+        let results = results();
+        let rules = [
+            rule("http_req_duration{name:api}", "p95 < 96ms"),
+            rule("http_req_failed", "rate < 0.2"),
+            rule("ws_connect_time", "p95 < 1s"),
+            rule("http_req_duration", "p95 < baseline * 1.2"),
+        ];
+        let mut verdict = judge(&rules, &results, None);
+        let first = serde_json::to_value(&verdict).unwrap();
+        verdict.skip_missing_baseline();
+        for verdict in [first, serde_json::to_value(&verdict).unwrap()] {
+            let read: Verdict = serde_json::from_value(verdict.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&read).unwrap(), verdict);
+        }
+        let saved = serde_json::json!({
+            "key": "mock.latency_seconds", "check": "p95 < 50ms", "value": 0.48,
+            "limit": 50.0, "passed": true, "reason": null, "plain": true
+        });
+        let read: Outcome = serde_json::from_value(saved.clone()).unwrap();
+        assert_eq!(read.unit, FigureUnit::OwnSecondsInMillis);
+        assert_eq!(read.status, Status::Passed);
+        assert_eq!(serde_json::to_value(&read).unwrap(), saved);
+        let units = [
+            ("http_req_failed", "rate < 0.2", FigureUnit::Fraction),
+            ("http_reqs", "rate > 1", FigureUnit::Number),
+            ("ws_connect_time", "count > 1", FigureUnit::Number),
+            ("my_trend", "p90 < 2s", FigureUnit::Millis),
+            ("my_counter", "count > 1", FigureUnit::Number),
+        ];
+        for (key, check, unit) in units {
+            let saved = serde_json::json!({
+                "key": key, "check": check, "value": null, "limit": null,
+                "passed": false, "reason": "`x` has no samples"
+            });
+            let read: Outcome = serde_json::from_value(saved).unwrap();
+            assert_eq!(read.unit, unit, "{key} {check}");
+        }
     }
 }

@@ -123,6 +123,7 @@ fn run_judged(
         started,
         finished: started + Duration::from_secs(30),
         label: None,
+        git_commit: None,
     };
     let mut document = RunDocument::new(&meta, &results, &figures, &verdict);
     document.git_commit = Some("0123456789abcdef0123".into());
@@ -185,7 +186,10 @@ fn custom_template() {
         ..MarkdownTarget::default()
     };
     let error = render_markdown(&target, &second, None, &options, None).unwrap_err();
-    assert!(error.starts_with("bad.md.j2:2: template error"), "{error}");
+    assert!(
+        error.to_string().starts_with("bad.md.j2:2: template error"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -721,6 +725,7 @@ fn server_run(with_server: bool) -> RunDocument {
         started,
         finished: started + Duration::from_secs(30),
         label: None,
+        git_commit: None,
     };
     let mut document = RunDocument::new(&meta, &results, &figures, &verdict);
     document.git_commit = None;

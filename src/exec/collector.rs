@@ -387,7 +387,7 @@ fn judge_aborts(results: &Results, elapsed: Duration, settings: &Settings) {
     if let Some(failed) = verdict
         .outcomes
         .iter()
-        .find(|o| !o.passed && o.value.is_some())
+        .find(|o| !o.passed() && o.value.is_some())
     {
         settings.halt.abort(format!(
             "threshold `{}: {}` failed at {:.0}s (abort_on_fail)",

@@ -161,7 +161,10 @@ fn nice(value: f64) -> f64 {
 }
 
 fn label(value: f64) -> String {
-    super::model::format_number((value * 100.0).round() / 100.0)
+    super::format::number(
+        (value * 100.0).round() / 100.0,
+        super::format::Style::Document,
+    )
 }
 
 fn escape(text: &str) -> String {

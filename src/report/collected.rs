@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::model::{format_figure, format_ms};
+use super::format::{self, Style};
 use crate::server::{DerivedValue, ServerKind, ServerMetric, SourceReport};
 
 /// One collected metric over the stage's window.
@@ -101,29 +101,11 @@ impl Unit {
 
     fn format(self, value: f64) -> String {
         match self {
-            Self::Seconds => format_ms(value * 1000.0),
-            Self::Bytes => format_bytes(value),
-            Self::Plain => format_figure(value),
+            Self::Seconds => format::ms(value * 1000.0, Style::Document),
+            Self::Bytes => format::bytes(value),
+            Self::Plain => format::figure(value),
         }
     }
-}
-
-/// Bytes in binary units: `512 B`, `1.5 KiB`, `27.2 MiB`.
-fn format_bytes(bytes: f64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes.abs() < 1024.0 {
-        return format!("{} B", format_figure(bytes));
-    }
-    let mut value = bytes;
-    let mut unit = "B";
-    for next in UNITS {
-        if value.abs() < 1024.0 {
-            break;
-        }
-        value /= 1024.0;
-        unit = next;
-    }
-    format!("{value:.1} {unit}")
 }
 
 /// Every collected metric, in name order.
@@ -196,7 +178,7 @@ fn figures_text(kind: ServerKind, unit: Unit, metric: &ServerMetric) -> String {
                 ("avg", metric.avg),
             ]);
             if let Some(count) = metric.count {
-                parts.push(format!("{} observations", format_figure(count)));
+                parts.push(format!("{} observations", format::figure(count)));
             }
             parts
         }
@@ -230,7 +212,7 @@ pub fn derived_views(derived: &[DerivedValue]) -> Vec<DerivedView> {
             name: d.name.clone(),
             expression: d.expression.clone(),
             value: d.value,
-            value_text: d.value.map_or_else(|| "n/a".to_owned(), format_figure),
+            value_text: d.value.map_or_else(|| "n/a".to_owned(), format::figure),
             reason: match (d.value, &d.reason) {
                 (None, None) => Some("no value".to_owned()),
                 (_, reason) => reason.clone(),
@@ -265,36 +247,17 @@ pub fn history_cells(server: &[ServerView], derived: &[DerivedView]) -> Vec<(Str
         for (figure, value) in figures {
             cells.push((
                 format!("{}.{figure}", metric.name),
-                value.map(significant).unwrap_or_default(),
+                value.map(format::significant).unwrap_or_default(),
             ));
         }
     }
     for d in derived {
         cells.push((
             format!("derived.{}", d.name),
-            d.value.map(significant).unwrap_or_default(),
+            d.value.map(format::significant).unwrap_or_default(),
         ));
     }
     cells
-}
-
-/// A number to six significant digits, without trailing zeros: `0.000475`, `47.9512`,
-/// `28350805`.
-pub fn significant(value: f64) -> String {
-    if !value.is_finite() {
-        return String::new();
-    }
-    if value == value.trunc() && value.abs() < 1e15 {
-        return format!("{value:.0}");
-    }
-    let magnitude = value.abs().log10().floor() as i32;
-    let decimals = usize::try_from((5 - magnitude).clamp(0, 15)).unwrap_or(0);
-    let text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        text
-    }
 }
 
 #[cfg(test)]
@@ -360,19 +323,6 @@ mod tests {
             server_view("x.y", &metric(ServerKind::Counter)).figures,
             "no figures in 12 samples"
         );
-    }
-
-    #[test]
-    fn bytes_and_significant_digits() {
-        assert_eq!(format_bytes(512.0), "512 B");
-        assert_eq!(format_bytes(1536.0), "1.5 KiB");
-        assert_eq!(format_bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB");
-        assert_eq!(significant(0.000475), "0.000475");
-        assert_eq!(significant(47.951234), "47.9512");
-        assert_eq!(significant(28_350_805.3), "28350805");
-        assert_eq!(significant(-1.5), "-1.5");
-        assert_eq!(significant(485.0), "485");
-        assert_eq!(significant(f64::NAN), "");
     }
 
     #[test]

@@ -19,6 +19,47 @@ pub enum Placement<'a> {
     Section { id: &'a str, under: Option<&'a str> },
 }
 
+/// Why an edit cannot be placed; the document is left as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DocumentError {
+    /// No heading line matches.
+    NoHeading { heading: String },
+    /// The row's number of cells differs from the table's header.
+    Columns {
+        heading: String,
+        want: usize,
+        have: usize,
+        row: String,
+    },
+    /// The section's end marker comes before its begin marker.
+    MarkersReversed { begin: String, end: String },
+    /// Only one of the section's two markers is in the document.
+    HalfSection { found: String, missing: String },
+}
+
+impl std::fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoHeading { heading } => {
+                write!(f, "the heading `{heading}` is not in the document")
+            }
+            Self::Columns {
+                heading,
+                want,
+                have,
+                row,
+            } => write!(
+                f,
+                "the table under `{heading}` has {want} columns but the row has {have}: {row}"
+            ),
+            Self::MarkersReversed { begin, end } => write!(f, "`{end}` comes before `{begin}`"),
+            Self::HalfSection { found, missing } => write!(f, "`{found}` has no `{missing}`"),
+        }
+    }
+}
+
+impl std::error::Error for DocumentError {}
+
 /// What was done, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edit {
@@ -35,7 +76,7 @@ pub fn edit(
     placement: Placement<'_>,
     block: &str,
     row: Option<&str>,
-) -> Result<(String, Edit), String> {
+) -> Result<(String, Edit), DocumentError> {
     let crlf = text.contains("\r\n");
     let text = text.replace("\r\n", "\n");
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
@@ -61,10 +102,12 @@ pub fn edit(
                     let want = cells(&lines[header]);
                     let have = cells(row);
                     if want != have {
-                        return Err(format!(
-                            "the table under `{}` has {want} columns but the row has {have}: {row}",
-                            heading.trim()
-                        ));
+                        return Err(DocumentError::Columns {
+                            heading: heading.trim().to_owned(),
+                            want,
+                            have,
+                            row: row.to_owned(),
+                        });
                     }
                     lines.insert(last + 1, row.to_owned());
                     Edit::RowAdded
@@ -94,10 +137,23 @@ pub fn edit(
                     Edit::SectionReplaced
                 }
                 (Some(_), Some(_)) => {
-                    return Err(format!("`{end_marker}` comes before `{begin}`"));
+                    return Err(DocumentError::MarkersReversed {
+                        begin,
+                        end: end_marker,
+                    });
                 }
-                (Some(_), None) => return Err(format!("`{begin}` has no `{end_marker}`")),
-                (None, Some(_)) => return Err(format!("`{end_marker}` has no `{begin}`")),
+                (Some(_), None) => {
+                    return Err(DocumentError::HalfSection {
+                        found: begin,
+                        missing: end_marker,
+                    });
+                }
+                (None, Some(_)) => {
+                    return Err(DocumentError::HalfSection {
+                        found: end_marker,
+                        missing: begin,
+                    });
+                }
                 (None, None) => {
                     let mut marked = vec![begin, String::new()];
                     marked.extend(block_lines);
@@ -178,14 +234,16 @@ fn fenced(lines: &[String]) -> Vec<bool> {
 }
 
 /// The heading's line and the end (exclusive) of its section.
-fn section(lines: &[String], heading: &str) -> Result<(usize, usize), String> {
+fn section(lines: &[String], heading: &str) -> Result<(usize, usize), DocumentError> {
     let heading = heading.trim();
     let fence = fenced(lines);
     let start = lines
         .iter()
         .enumerate()
         .position(|(i, l)| !fence[i] && l.trim() == heading)
-        .ok_or_else(|| format!("the heading `{heading}` is not in the document"))?;
+        .ok_or_else(|| DocumentError::NoHeading {
+            heading: heading.to_owned(),
+        })?;
     let own = level(heading).unwrap_or(6);
     let end = (start + 1..lines.len())
         .find(|&i| !fence[i] && level(lines[i].trim_end()).is_some_and(|l| l <= own))
@@ -286,9 +344,15 @@ mod tests {
             Some("| 2 | local |"),
         )
         .unwrap_err();
-        assert!(error.contains("3 columns but the row has 2"), "{error}");
+        assert!(
+            error.to_string().contains("3 columns but the row has 2"),
+            "{error}"
+        );
         let error = edit(DOC, Placement::Under("## Nope"), "", Some("| a |")).unwrap_err();
-        assert_eq!(error, "the heading `## Nope` is not in the document");
+        assert_eq!(
+            error.to_string(),
+            "the heading `## Nope` is not in the document"
+        );
     }
 
     #[test]
@@ -341,7 +405,7 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(error.contains("has no"), "{error}");
+        assert!(error.to_string().contains("has no"), "{error}");
     }
 
     #[test]

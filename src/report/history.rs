@@ -5,8 +5,40 @@
 //! its columns at the end: the header is rewritten (atomically, with the rows padded with
 //! empty cells) and older rows keep their values under their columns.
 
+use std::io::Write;
+
 use super::collected::history_cells;
-use super::model::{Report, format_number};
+use super::format;
+use super::model::Report;
+
+/// Why a history file cannot take a row; it is left as it was.
+#[derive(Debug)]
+pub enum HistoryError {
+    /// The file is not CSV.
+    NotCsv(csv::Error),
+    /// Its first column is not `started`.
+    NotHistory,
+    /// Writing the new text failed.
+    Io(std::io::Error),
+    Write(csv::Error),
+}
+
+impl std::fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotCsv(e) => write!(f, "not a CSV history file: {e}"),
+            Self::NotHistory => write!(
+                f,
+                "the first column is not `{}`: not a loadplan history file",
+                RUN_COLUMNS[0]
+            ),
+            Self::Io(e) => write!(f, "{e}"),
+            Self::Write(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {}
 
 /// The run's columns, always first, in this order.
 pub const RUN_COLUMNS: [&str; 15] = [
@@ -43,7 +75,7 @@ pub fn record(report: &Report) -> Vec<(String, String)> {
             text(&run.label),
             text(&run.git_commit),
             run.loadplan_version.clone(),
-            format!("{:.3}", run.duration_s),
+            format::csv_seconds(run.duration_s),
             run.vus_max.to_string(),
             run.passed.to_string(),
             run.partial.to_string(),
@@ -52,13 +84,12 @@ pub fn record(report: &Report) -> Vec<(String, String)> {
             run.error_count.to_string(),
         ])
         .collect();
-    let number = |v: f64| format_number((v * 1000.0).round() / 1000.0);
     for metric in &report.metrics {
         let name = &metric.name;
         let mut push = |column: &str, value: Option<f64>| {
             cells.push((
                 format!("{name}.{column}"),
-                value.map(number).unwrap_or_default(),
+                value.map(format::csv_number).unwrap_or_default(),
             ));
         };
         match metric.kind.as_str() {
@@ -92,7 +123,19 @@ pub fn record(report: &Report) -> Vec<(String, String)> {
 }
 
 /// The history file's new text with `report`'s row added; `old` is its current text.
-pub fn append(old: &str, report: &Report) -> Result<String, String> {
+pub fn append(old: &str, report: &Report) -> Result<String, HistoryError> {
+    let mut text = Vec::with_capacity(old.len() + 1024);
+    write_appended(&mut text, old, report)?;
+    String::from_utf8(text)
+        .map_err(|e| HistoryError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+}
+
+/// Writes the history file's new text, `old` with `report`'s row added, to `out`.
+pub fn write_appended<W: Write + ?Sized>(
+    out: &mut W,
+    old: &str,
+    report: &Report,
+) -> Result<(), HistoryError> {
     let cells = record(report);
     let crlf = old.contains("\r\n");
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -103,7 +146,7 @@ pub fn append(old: &str, report: &Report) -> Result<String, String> {
             .flexible(true)
             .from_reader(old.as_bytes());
         for (i, row) in reader.records().enumerate() {
-            let row = row.map_err(|e| format!("not a CSV history file: {e}"))?;
+            let row = row.map_err(HistoryError::NotCsv)?;
             let row: Vec<String> = row.iter().map(str::to_owned).collect();
             if i == 0 {
                 header = row;
@@ -112,10 +155,7 @@ pub fn append(old: &str, report: &Report) -> Result<String, String> {
             }
         }
         if header.first().map(String::as_str) != Some(RUN_COLUMNS[0]) {
-            return Err(format!(
-                "the first column is not `{}`: not a loadplan history file",
-                RUN_COLUMNS[0]
-            ));
+            return Err(HistoryError::NotHistory);
         }
     }
     let known = header.len();
@@ -139,33 +179,26 @@ pub fn append(old: &str, report: &Report) -> Result<String, String> {
     } else {
         csv::Terminator::Any(b'\n')
     };
-    let write = |records: &[&[String]]| -> Result<String, String> {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(terminator)
-            .flexible(true)
-            .from_writer(Vec::new());
-        for record in records {
-            writer.write_record(*record).map_err(|e| e.to_string())?;
-        }
-        let bytes = writer.into_inner().map_err(|e| e.to_string())?;
-        String::from_utf8(bytes).map_err(|e| e.to_string())
-    };
-    if known == header.len() {
+    let same_columns = known == header.len();
+    if same_columns {
         // Same columns: the old text stays byte for byte, one row is added.
-        let mut text = old.to_owned();
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push_str(if crlf { "\r\n" } else { "\n" });
+        out.write_all(old.as_bytes()).map_err(HistoryError::Io)?;
+        if !old.is_empty() && !old.ends_with('\n') {
+            let newline: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+            out.write_all(newline).map_err(HistoryError::Io)?;
         }
-        text.push_str(&write(&[&row])?);
-        return Ok(text);
     }
-    let mut records: Vec<Vec<String>> = Vec::with_capacity(rows.len() + 2);
-    records.push(header.clone());
-    for mut old_row in rows {
-        old_row.resize(header.len().max(old_row.len()), String::new());
-        records.push(old_row);
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(terminator)
+        .flexible(true)
+        .from_writer(out);
+    if !same_columns {
+        writer.write_record(&header).map_err(HistoryError::Write)?;
+        for mut old_row in rows {
+            old_row.resize(header.len().max(old_row.len()), String::new());
+            writer.write_record(&old_row).map_err(HistoryError::Write)?;
+        }
     }
-    records.push(row);
-    let borrowed: Vec<&[String]> = records.iter().map(Vec::as_slice).collect();
-    write(&borrowed)
+    writer.write_record(&row).map_err(HistoryError::Write)?;
+    writer.flush().map_err(HistoryError::Io)
 }

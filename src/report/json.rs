@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::Figures;
+use super::error::ReportError;
 use crate::results::{Results, ResultsRecord};
 use crate::verdict::{Outcome, Verdict};
 
@@ -54,6 +55,8 @@ pub struct Meta<'a> {
     pub started: std::time::SystemTime,
     pub finished: std::time::SystemTime,
     pub label: Option<&'a str>,
+    /// The commit of the working directory the run started in ([`git_commit`]).
+    pub git_commit: Option<String>,
 }
 
 impl RunDocument {
@@ -66,7 +69,7 @@ impl RunDocument {
             started: humantime::format_rfc3339_seconds(meta.started).to_string(),
             finished: humantime::format_rfc3339_seconds(meta.finished).to_string(),
             loadplan_version: env!("CARGO_PKG_VERSION").to_owned(),
-            git_commit: git_commit(),
+            git_commit: meta.git_commit.clone(),
             label: meta.label.map(str::to_owned),
             baseline_file: None,
             passed: verdict.passed(),
@@ -78,28 +81,29 @@ impl RunDocument {
     }
 
     /// Reads a results file written by `--out json=FILE`.
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, ReportError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(|e| ReportError::Results(format!("cannot read {}: {e}", path.display())))?;
         serde_json::from_str(&text).map_err(|e| {
-            format!(
+            ReportError::Results(format!(
                 "{}:{}:{}: not a loadplan results file: {e}",
                 path.display(),
                 e.line(),
                 e.column()
-            )
+            ))
         })
     }
 
     /// The measured results, histograms decoded.
-    pub fn results(&self) -> Result<Results, String> {
-        Results::from_record(&self.results)
+    pub fn results(&self) -> Result<Results, ReportError> {
+        Results::from_record(&self.results).map_err(ReportError::Results)
     }
 }
 
 /// The commit checked out in the current directory, when it is a git work tree and git
-/// is installed; `-dirty` is added when tracked files have changes.
-fn git_commit() -> Option<String> {
+/// is installed; `-dirty` is added when tracked files have changes. Runs `git`: the caller
+/// looks it up once, before the report is built.
+pub fn git_commit() -> Option<String> {
     let output = std::process::Command::new("git")
         .args(["rev-parse", "--verify", "-q", "HEAD"])
         .stderr(std::process::Stdio::null())

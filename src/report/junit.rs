@@ -7,7 +7,7 @@ use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite}
 use super::model::Report;
 
 /// The JUnit XML of `report`.
-pub fn render(report: &Report) -> Result<String, String> {
+pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
     let run = &report.run;
     let mut suite = TestSuite::new(format!(
         "{} · {}{}",
@@ -61,7 +61,5 @@ pub fn render(report: &Report) -> Result<String, String> {
     }
     let mut junit = quick_junit::Report::new("loadplan");
     junit.add_test_suite(suite);
-    junit
-        .to_string()
-        .map_err(|e| format!("cannot write JUnit XML: {e}"))
+    junit.to_string()
 }

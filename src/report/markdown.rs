@@ -3,20 +3,53 @@
 //! deltas. Strict undefined mode: a misspelt field is an error naming the template, not an
 //! empty cell.
 
+use std::io::Write;
+
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
-use super::model::{Report, format_delta, format_ms, format_number, format_percent};
+use super::format::{self, Style};
+use super::model::Report;
 
-/// The built-in report: seed 004's `Metric | p50 | p95 | p99 | Threshold | Status` table,
+/// The built-in report: the baselines document's `Metric | p50 | p95 | p99 | Threshold | Status` table,
 /// the baseline comparison, a line per threshold and the chart.
 pub const DEFAULT_TEMPLATE: &str = include_str!("templates/report.md.j2");
 
-/// The built-in history row: seed 004's `Date | Environment | Mode | Connections |
+/// The built-in history row: the baselines document's `Date | Environment | Mode | Connections |
 /// p95 Conn Time | p95 Broadcast | Pass/Fail`.
 pub const DEFAULT_ROW_TEMPLATE: &str = include_str!("templates/row.md.j2");
 
 /// The filters templates get besides minijinja's built-in ones.
 pub const FILTERS: [&str; 7] = ["ms", "pct", "delta", "num", "secs", "date", "cell"];
+
+/// A template that does not parse or render; each names the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// minijinja's error: a syntax error, an unknown filter, a misspelt field.
+    Invalid {
+        name: String,
+        line: Option<usize>,
+        detail: String,
+    },
+    /// A row template that rendered more than one line.
+    RowLines { name: String, lines: usize },
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Invalid { name, line, detail } => {
+                let line = line.map(|l| format!(":{l}")).unwrap_or_default();
+                write!(f, "{name}{line}: template error: {detail}")
+            }
+            Self::RowLines { name, lines } => write!(
+                f,
+                "{name}: a row template must render one line, it rendered {lines}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TemplateError {}
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -31,19 +64,19 @@ fn environment() -> Environment<'static> {
         env.set_syntax(syntax);
     }
     env.add_filter("ms", |v: Option<f64>| {
-        v.map_or_else(|| "-".to_owned(), format_ms)
+        v.map_or_else(|| "-".to_owned(), |v| format::ms(v, Style::Document))
     });
     env.add_filter("pct", |v: Option<f64>| {
-        v.map_or_else(|| "-".to_owned(), format_percent)
+        v.map_or_else(|| "-".to_owned(), |v| format::percent(v, Style::Document))
     });
     env.add_filter("delta", |v: Option<f64>| {
-        v.map_or_else(|| "n/a".to_owned(), format_delta)
+        v.map_or_else(|| "n/a".to_owned(), format::delta)
     });
     env.add_filter("num", |v: Option<f64>| {
-        v.map_or_else(|| "-".to_owned(), format_number)
+        v.map_or_else(|| "-".to_owned(), |v| format::number(v, Style::Document))
     });
     env.add_filter("secs", |v: Option<f64>| {
-        v.map_or_else(|| "-".to_owned(), seconds)
+        v.map_or_else(|| "-".to_owned(), format::duration)
     });
     env.add_filter("date", crate::plan::template::date);
     // Nothing (a missing label, a figure not measured) is `-`, as the other filters show it.
@@ -64,67 +97,68 @@ fn cell(text: &str) -> String {
         .replace(['\n', '\r'], " ")
 }
 
-/// `42s`, `3m 05s`, `1h 02m`.
-fn seconds(s: f64) -> String {
-    let whole = s.round().max(0.0) as u64;
-    match whole {
-        0..60 => format!("{}s", format_number((s * 10.0).round() / 10.0)),
-        60..3600 => format!("{}m {:02}s", whole / 60, whole % 60),
-        _ => format!("{}h {:02}m", whole / 3600, whole % 3600 / 60),
-    }
+/// Renders `source` (named `name` in errors: a file path or `built-in`) with the report.
+pub fn render(report: &Report, name: &str, source: &str) -> Result<String, TemplateError> {
+    let mut text = Vec::new();
+    write(&mut text, report, name, source)?;
+    String::from_utf8(text).map_err(|e| TemplateError::Invalid {
+        name: name.to_owned(),
+        line: None,
+        detail: e.to_string(),
+    })
 }
 
-/// Renders `source` (named `name` in errors: a file path or `built-in`) with the report.
-pub fn render(report: &Report, name: &str, source: &str) -> Result<String, String> {
+/// Renders `source` with the report into `out` as it goes.
+pub fn write<W: Write + ?Sized>(
+    out: &mut W,
+    report: &Report,
+    name: &str,
+    source: &str,
+) -> Result<(), TemplateError> {
     let mut env = environment();
     env.add_template_owned(name.to_owned(), source.to_owned())
         .map_err(|error| describe(name, &error))?;
     let template = env.get_template(name).map_err(|e| describe(name, &e))?;
     template
-        .render(Value::from(minijinja::value::Serde(report)))
+        .render_captured_to(Value::from(minijinja::value::Serde(report)), out)
+        .map(|_| ())
         .map_err(|error| describe(name, &error))
 }
 
 /// Parses `source` without rendering it: a syntax error (or an unknown filter) is found
 /// before a run, not after its load.
-pub fn check(name: &str, source: &str) -> Result<(), String> {
+pub fn check(name: &str, source: &str) -> Result<(), TemplateError> {
     let mut env = environment();
     env.add_template_owned(name.to_owned(), source.to_owned())
         .map_err(|error| describe(name, &error))
 }
 
 /// Renders a history row: one line, no trailing newline.
-pub fn render_row(report: &Report, name: &str, source: &str) -> Result<String, String> {
+pub fn render_row(report: &Report, name: &str, source: &str) -> Result<String, TemplateError> {
     let row = render(report, name, source)?;
     let row = row.trim_end_matches(['\n', '\r']);
     if row.contains('\n') {
-        return Err(format!(
-            "{name}: a row template must render one line, it rendered {}",
-            row.lines().count()
-        ));
+        return Err(TemplateError::RowLines {
+            name: name.to_owned(),
+            lines: row.lines().count(),
+        });
     }
     Ok(row.to_owned())
 }
 
-fn describe(name: &str, error: &minijinja::Error) -> String {
-    let line = error.line().map(|l| format!(":{l}")).unwrap_or_default();
-    let detail = error
-        .detail()
-        .map_or_else(|| error.kind().to_string(), str::to_owned);
-    format!("{name}{line}: template error: {detail}")
+fn describe(name: &str, error: &minijinja::Error) -> TemplateError {
+    TemplateError::Invalid {
+        name: name.to_owned(),
+        line: error.line(),
+        detail: error
+            .detail()
+            .map_or_else(|| error.kind().to_string(), str::to_owned),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(seconds(2.04), "2s");
-        assert_eq!(seconds(2.5), "2.5s");
-        assert_eq!(seconds(185.0), "3m 05s");
-        assert_eq!(seconds(3720.0), "1h 02m");
-    }
 
     #[test]
     fn table_cells() {

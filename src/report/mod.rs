@@ -1,11 +1,29 @@
 //! Reports of a run: the terminal summary, and the outputs — JSON results, Markdown
 //! (a file, or written into a document), CSV history, JUnit and an SVG chart — all rendered
 //! from one [`model::Report`].
+//!
+//! ```text
+//! Verdict + Results ─▶ json::RunDocument ─▶ build (Report::new) ─▶ model::Report
+//!                                                  ├─ collected.rs (server, derived)
+//!                                                  └─ baselines.rs (latency + history rows)
+//! model::Report ─▶ markdown.rs · history.rs (CSV) · junit.rs · chart.rs
+//!               └─ outputs.rs places each one (document.rs edits, write.rs replaces)
+//! summary.rs: the terminal, from the verdict and results directly
+//! format.rs: every figure, in either style; error.rs: what callers get back
+//! ```
+//!
+//! Nothing here imports `cli`, `run` or `exec`. Renderers write to an `io::Write`; files
+//! are read and written only by `json.rs` (loading results; `git_commit`, which run.rs
+//! calls once), `outputs.rs`/`command.rs` (templates, `baseline: latest`) and `write.rs`.
 
+pub mod baselines;
+pub mod build;
 pub mod chart;
 pub mod collected;
 pub mod command;
 pub mod document;
+pub mod error;
+pub mod format;
 pub mod history;
 pub mod json;
 pub mod junit;
@@ -14,6 +32,8 @@ pub mod model;
 pub mod outputs;
 pub mod summary;
 pub mod write;
+
+pub use error::ReportError;
 
 use crate::results::{Results, SeriesData};
 

@@ -5,10 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
-use super::document::{self, Edit, Placement};
+use std::io::Write;
+
+use super::document::{self, DocumentError, Edit, Placement};
+use super::error::{OutputError, PrepareError, ReportError};
+use super::history::HistoryError;
 use super::json::RunDocument;
 use super::model::{Report, ReportOptions};
-use super::write::{self, Missing};
+use super::write::{self, Fill, Missing, WriteError};
 use super::{chart, history, junit, markdown};
 use crate::plan::model::Output;
 use crate::plan::template::{Template, TemplateSet};
@@ -38,21 +42,22 @@ pub struct MarkdownTarget {
 }
 
 /// The plan's outputs with their paths rendered with `context`, plus `--out json=FILE`s.
-pub fn prepare(
+fn prepare(
     outputs: &[Output],
     templates: &TemplateSet,
     context: &minijinja::Value,
     extra_json: &[PathBuf],
-) -> Result<Vec<Target>, String> {
-    let path = |template: &Template| -> Result<PathBuf, String> {
+) -> Result<Vec<Target>, PrepareError> {
+    let path = |template: &Template| -> Result<PathBuf, PrepareError> {
         if !Template::is_dynamic(template.as_str()) {
             return Ok(PathBuf::from(template.as_str()));
         }
         match templates.render_source(template.as_str(), context) {
             Some(Ok(path)) => Ok(PathBuf::from(path)),
-            Some(Err(error)) => Err(format!(
-                "the output path `{template}` cannot be rendered: {error}"
-            )),
+            Some(Err(error)) => Err(PrepareError::Path {
+                template: template.to_string(),
+                detail: error.to_string(),
+            }),
             None => Ok(PathBuf::from(template.as_str())),
         }
     };
@@ -77,10 +82,12 @@ pub fn prepare(
 }
 
 /// Reads a template file, named by its path in errors.
-pub fn read_template(file: &str) -> Result<(String, String), String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read the template {file}: {e}"))?;
-    super::markdown::check(file, &text)?;
+pub fn read_template(file: &str) -> Result<(String, String), PrepareError> {
+    let text = std::fs::read_to_string(file).map_err(|error| PrepareError::ReadTemplate {
+        file: file.to_owned(),
+        error,
+    })?;
+    super::markdown::check(file, &text).map_err(PrepareError::Template)?;
     Ok((file.to_owned(), text))
 }
 
@@ -138,7 +145,7 @@ pub fn write_all(
     run: &RunDocument,
     baseline: Option<&RunDocument>,
     options: &ReportOptions,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, ReportError> {
     let mut written = Vec::new();
     let mut errors = Vec::new();
     // Results first: whatever fails later, the run itself is saved.
@@ -158,7 +165,7 @@ pub fn write_all(
     if errors.is_empty() {
         Ok(written)
     } else {
-        Err(errors.join("\n"))
+        Err(ReportError::Write(errors))
     }
 }
 
@@ -167,27 +174,33 @@ fn write_one(
     run: &RunDocument,
     baseline: Option<&RunDocument>,
     options: &ReportOptions,
-) -> Result<String, String> {
+) -> Result<String, OutputError> {
     match target {
         Target::Json(file) => {
-            let text = serde_json::to_string_pretty(run)
-                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-            write::replace(file, &(text + "\n"))?;
+            // Streamed into the temporary file: with its histograms, the document is large.
+            write::replace_with(file, |w| {
+                serde_json::to_writer_pretty(&mut *w, run).map_err(std::io::Error::from)?;
+                Ok(w.write_all(b"\n")?)
+            })?;
             Ok(format!("results: {}", file.display()))
         }
         Target::Csv(file) => {
             let report = Report::new(run, baseline, options)?;
-            write::update(
+            write::update_with(
                 file,
                 Missing::Create,
-                |old| history::append(old, &report),
+                |old, w| match history::write_appended(w, old, &report) {
+                    Err(HistoryError::Io(e)) => Err(Fill::Io(e)),
+                    result => result.map_err(|e| Fill::Edit(e.into())),
+                },
                 |_| Ok(()),
             )?;
             Ok(format!("history: {}", file.display()))
         }
         Target::Junit(file) => {
             let report = Report::new(run, baseline, options)?;
-            write::replace(file, &junit::render(&report)?)?;
+            let xml = junit::render(&report).map_err(OutputError::Junit)?;
+            write::replace(file, &xml)?;
             Ok(format!("junit: {}", file.display()))
         }
         Target::Markdown(target) => write_markdown(target, run, baseline, options),
@@ -202,6 +215,48 @@ fn chart_path(markdown: &Path, stage: &str) -> PathBuf {
     markdown.with_file_name(format!("{stem}-{stage}.svg"))
 }
 
+/// The report a Markdown target renders: `target`'s regression factor, the chart linked.
+fn markdown_report(
+    target: &MarkdownTarget,
+    run: &RunDocument,
+    baseline: Option<&RunDocument>,
+    options: &ReportOptions,
+    chart: Option<String>,
+) -> Result<Report, ReportError> {
+    let options = ReportOptions {
+        regression_factor: target.regression_factor.or(options.regression_factor),
+        ..options.clone()
+    };
+    let mut report = Report::new(run, baseline, &options)?;
+    report.chart = chart;
+    Ok(report)
+}
+
+/// `(name, source)` of the report template and of the row template.
+fn templates(target: &MarkdownTarget) -> [(&str, &str); 2] {
+    fn pick<'a>(
+        template: &'a Option<(String, String)>,
+        name: &'a str,
+        source: &'a str,
+    ) -> (&'a str, &'a str) {
+        template
+            .as_ref()
+            .map_or((name, source), |(n, s)| (n.as_str(), s.as_str()))
+    }
+    [
+        pick(
+            &target.template,
+            "built-in report template",
+            markdown::DEFAULT_TEMPLATE,
+        ),
+        pick(
+            &target.row_template,
+            "built-in row template",
+            markdown::DEFAULT_ROW_TEMPLATE,
+        ),
+    ]
+}
+
 /// Renders the Markdown of `target` (without writing it): the block, and the history row.
 pub fn render_markdown(
     target: &MarkdownTarget,
@@ -209,24 +264,27 @@ pub fn render_markdown(
     baseline: Option<&RunDocument>,
     options: &ReportOptions,
     chart: Option<String>,
-) -> Result<(String, String), String> {
-    let options = ReportOptions {
-        regression_factor: target.regression_factor.or(options.regression_factor),
-        ..options.clone()
-    };
-    let mut report = Report::new(run, baseline, &options)?;
-    report.chart = chart;
-    let (name, source) = target.template.as_ref().map_or(
-        ("built-in report template", markdown::DEFAULT_TEMPLATE),
-        |(n, s)| (n.as_str(), s.as_str()),
-    );
+) -> Result<(String, String), OutputError> {
+    let report = markdown_report(target, run, baseline, options, chart)?;
+    let [(name, source), (row_name, row_source)] = templates(target);
     let block = markdown::render(&report, name, source)?;
-    let (name, source) = target.row_template.as_ref().map_or(
-        ("built-in row template", markdown::DEFAULT_ROW_TEMPLATE),
-        |(n, s)| (n.as_str(), s.as_str()),
-    );
-    let row = markdown::render_row(&report, name, source)?;
+    let row = markdown::render_row(&report, row_name, row_source)?;
     Ok((block, row))
+}
+
+/// Renders the Markdown of `target` into `out` (`loadplan report` without a file or a
+/// document). It is rendered whole first, so a template error prints nothing; a failed
+/// write to `out` (a closed pipe) is not an error, as for any printed text.
+pub fn write_markdown_to(
+    out: &mut impl Write,
+    target: &MarkdownTarget,
+    run: &RunDocument,
+    baseline: Option<&RunDocument>,
+    options: &ReportOptions,
+) -> Result<(), OutputError> {
+    let (block, _) = render_markdown(target, run, baseline, options, None)?;
+    let _ = out.write_all(block.as_bytes());
+    Ok(())
 }
 
 fn write_markdown(
@@ -234,12 +292,12 @@ fn write_markdown(
     run: &RunDocument,
     baseline: Option<&RunDocument>,
     options: &ReportOptions,
-) -> Result<String, String> {
+) -> Result<String, OutputError> {
     let path = target
         .file
         .as_ref()
         .or(target.append_to.as_ref())
-        .ok_or("a markdown output needs `file` or `append_to`")?;
+        .ok_or(OutputError::NoMarkdownPath)?;
     let chart_file = chart_path(path, &run.stage);
     let svg = chart::svg(
         &format!("{} · {} — latency and active VUs", run.plan, run.stage),
@@ -250,18 +308,24 @@ fn write_markdown(
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
     });
-    let (block, row) = render_markdown(target, run, baseline, options, link)?;
-    let write_chart = |svg: Option<String>| -> Result<(), String> {
+    let write_chart = |svg: Option<String>| -> Result<(), WriteError> {
         match svg {
             Some(svg) => write::replace(&chart_file, &svg),
             None => Ok(()),
         }
     };
     if let Some(file) = &target.file {
-        write::replace(file, &block)?;
+        // Streamed into the temporary file; a template error leaves the old file.
+        let report = markdown_report(target, run, baseline, options, link)?;
+        let [(name, source), (row_name, row_source)] = templates(target);
+        markdown::render_row(&report, row_name, row_source)?;
+        write::replace_with(file, |w| {
+            markdown::write(w, &report, name, source).map_err(|e| Fill::Refused(e.into()))
+        })?;
         write_chart(svg)?;
         return Ok(format!("report: {}", file.display()));
     }
+    let (block, row) = render_markdown(target, run, baseline, options, link)?;
     let placement = match (&target.section, &target.under) {
         (Some(id), under) => Placement::Section {
             id,
@@ -277,7 +341,7 @@ fn write_markdown(
         |old| {
             let (text, edit) = document::edit(old, placement, &block, Some(&row))?;
             done = Some(edit);
-            Ok(text)
+            Ok::<_, DocumentError>(text)
         },
         |_| Ok(()),
     )?;
@@ -317,14 +381,15 @@ pub fn prepare_run(
     context: &minijinja::Value,
     extra_json: &[PathBuf],
     baseline: Option<&Path>,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, ReportError> {
     let targets = prepare(
         &checked.plan.outputs,
         &checked.templates,
         context,
         extra_json,
-    )?;
-    let load = |file: &Path| RunDocument::load(file).map_err(|e| format!("the baseline: {e}"));
+    )
+    .map_err(ReportError::Prepare)?;
+    let load = |file: &Path| RunDocument::load(file).map_err(|e| e.about("the baseline"));
     let (file, first_run) = match (baseline, checked.plan.baseline.as_deref()) {
         (Some(file), _) => (Some(file.to_path_buf()), false),
         (None, Some("latest")) => match latest_baseline(

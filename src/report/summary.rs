@@ -1,12 +1,12 @@
 //! The terminal summary: a line per metric and a pass/fail line per threshold.
 
-use std::fmt::Write;
+use std::io::{self, Write};
 
 use super::Figures;
-use super::model::format_figure as number;
+use super::format::{self, Style};
 use crate::results::Results;
 use crate::server::ServerKind;
-use crate::verdict::Verdict;
+use crate::verdict::{Status, Verdict};
 
 /// What the summary's heading says about the run.
 pub struct Heading<'a> {
@@ -17,47 +17,16 @@ pub struct Heading<'a> {
     pub vus_max: u32,
 }
 
-fn ms(value: f64) -> String {
-    if value >= 1000.0 {
-        format!("{:.2}s", value / 1000.0)
-    } else if value >= 1.0 {
-        format!("{value:.2}ms")
-    } else {
-        format!("{:.0}µs", value * 1000.0)
-    }
-}
-
-/// A threshold's figure in its unit: a time, a percentage, or a number.
-fn shown(outcome: &crate::verdict::Outcome, value: f64) -> String {
-    if outcome.plain {
-        // A `…_seconds` metric checked against a time was compared in ms: say so.
-        let metric = outcome.key.split(['{', '#']).next().unwrap_or_default();
-        let in_ms = crate::plan::threshold::parse_check(&outcome.check)
-            .is_ok_and(|check| crate::verdict::seconds_in_ms(metric, &check));
-        return if in_ms { ms(value) } else { number(value) };
-    }
-    let aggregation = outcome.check.split_whitespace().next().unwrap_or_default();
-    let is_time =
-        matches!(aggregation, "avg" | "min" | "med" | "max") || aggregation.starts_with('p');
-    if aggregation == "rate" && outcome.check.contains('%') {
-        format!("{:.2}%", value * 100.0)
-    } else if is_time {
-        ms(value)
-    } else {
-        let text = format!("{value:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
-
 /// The server section: each collected metric's figures, sources that failed, and the
 /// derived metrics.
-fn server(out: &mut String, results: &Results) {
+fn server<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
     if !results.server.is_empty() {
-        let _ = writeln!(out, "\n  server");
+        writeln!(out, "\n  server")?;
     }
     for (name, metric) in &results.server {
-        let pair =
-            |label: &str, value: Option<f64>| value.map(|v| format!("{label} {}", number(v)));
+        let pair = |label: &str, value: Option<f64>| {
+            value.map(|v| format!("{label} {}", format::figure(v)))
+        };
         let parts: Vec<String> = match metric.kind {
             None => vec![format!(
                 "missing: {}",
@@ -65,7 +34,7 @@ fn server(out: &mut String, results: &Results) {
             )],
             Some(ServerKind::Counter) => vec![
                 pair("delta", metric.delta),
-                metric.rate.map(|r| format!("rate {}/s", number(r))),
+                metric.rate.map(|r| format!("rate {}/s", format::figure(r))),
             ]
             .into_iter()
             .flatten()
@@ -92,7 +61,7 @@ fn server(out: &mut String, results: &Results) {
             .collect(),
         };
         let kind = metric.kind.map_or("", ServerKind::name);
-        let _ = writeln!(out, "    {name:<48} {kind:<9} {}", parts.join("  "));
+        writeln!(out, "    {name:<48} {kind:<9} {}", parts.join("  "))?;
     }
     let failing: Vec<_> = results
         .sources
@@ -100,128 +69,144 @@ fn server(out: &mut String, results: &Results) {
         .filter(|(_, s)| s.failed > 0)
         .collect();
     if !failing.is_empty() {
-        let _ = writeln!(out, "\n  sources with failed samples");
+        writeln!(out, "\n  sources with failed samples")?;
         for (name, source) in failing {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    {name:<20} {:<10} {} of {} samples failed: {}",
                 source.kind,
                 source.failed,
                 source.failed + source.samples,
                 source.error.as_deref().unwrap_or("unknown error")
-            );
+            )?;
         }
     }
     if !results.derived.is_empty() {
-        let _ = writeln!(out, "\n  derived");
+        writeln!(out, "\n  derived")?;
         for derived in &results.derived {
             let value = match (derived.value, &derived.reason) {
-                (Some(value), _) => number(value),
+                (Some(value), _) => format::figure(value),
                 (None, Some(reason)) => format!("n/a ({reason})"),
                 (None, None) => "n/a".to_owned(),
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    {:<36} {value:<14} = {}",
                 derived.name, derived.expression
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
-/// Renders the summary.
-pub fn render(
+/// Writes the summary to `out` (the terminal).
+pub fn write<W: Write>(
+    out: &mut W,
     heading: &Heading<'_>,
     figures: &[Figures],
     verdict: &Verdict,
     results: &Results,
-) -> String {
+) -> io::Result<()> {
     let errors = &results.errors;
-    let mut out = String::new();
-    let _ = writeln!(
+    writeln!(
         out,
-        "\n{} · env {} · stage {} · {:.1}s · {} VUs max\n",
+        "\n{} · env {} · stage {} · {} · {} VUs max\n",
         heading.plan,
         heading.env.unwrap_or("-"),
         heading.stage,
-        heading.seconds,
+        format::elapsed(heading.seconds),
         heading.vus_max
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "  {:<30} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "metric", "count", "rate", "min", "avg", "med", "p90", "p95", "p99", "max"
-    );
+    )?;
     for f in figures {
-        let rate = f.rate.map_or(String::new(), |r| format!("{r:.1}/s"));
+        let rate = f.rate.map_or(String::new(), format::per_second);
         match (&f.trend, f.share, f.gauge) {
             (Some(t), _, _) => {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "  {:<30} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                     f.metric,
                     f.count,
                     rate,
-                    ms(t.min),
-                    ms(t.avg),
-                    ms(t.med),
-                    ms(t.p90),
-                    ms(t.p95),
-                    ms(t.p99),
-                    ms(t.max)
-                );
+                    format::ms(t.min, Style::Terminal),
+                    format::ms(t.avg, Style::Terminal),
+                    format::ms(t.med, Style::Terminal),
+                    format::ms(t.p90, Style::Terminal),
+                    format::ms(t.p95, Style::Terminal),
+                    format::ms(t.p99, Style::Terminal),
+                    format::ms(t.max, Style::Terminal)
+                )?;
             }
             (_, Some(share), _) => {
-                let _ = writeln!(
+                writeln!(
                     out,
-                    "  {:<30} {:>9} {:>10} {:.2}% true",
+                    "  {:<30} {:>9} {:>10} {} true",
                     f.metric,
                     f.count,
                     "",
-                    share * 100.0
-                );
+                    format::percent(share, Style::Terminal)
+                )?;
             }
             (_, _, Some([last, min, max])) => {
-                let _ = writeln!(
+                writeln!(
                     out,
-                    "  {:<30} {:>9} {:>10} last {last}, min {min}, max {max}",
-                    f.metric, "", ""
-                );
+                    "  {:<30} {:>9} {:>10} last {}, min {}, max {}",
+                    f.metric,
+                    "",
+                    "",
+                    format::figure(last),
+                    format::figure(min),
+                    format::figure(max)
+                )?;
             }
             _ => {
-                let _ = writeln!(out, "  {:<30} {:>9} {:>10}", f.metric, f.count, rate);
+                writeln!(out, "  {:<30} {:>9} {:>10}", f.metric, f.count, rate)?;
             }
         }
     }
     if !errors.is_empty() {
-        let _ = writeln!(out, "\n  errors");
+        writeln!(out, "\n  errors")?;
         for (kind, count) in errors {
-            let _ = writeln!(out, "    {count:>8}  {kind}");
+            writeln!(out, "    {count:>8}  {kind}")?;
         }
     }
-    server(&mut out, results);
+    server(out, results)?;
     if !verdict.outcomes.is_empty() {
-        let _ = writeln!(out, "\n  thresholds");
+        writeln!(out, "\n  thresholds")?;
         for outcome in &verdict.outcomes {
-            let mark = match (outcome.skipped, outcome.passed) {
-                (true, _) => "-",
-                (false, true) => "✓",
-                (false, false) => "✗",
+            let mark = match outcome.status {
+                Status::Skipped { .. } => "-",
+                Status::Passed => "✓",
+                Status::Failed { .. } => "✗",
             };
-            let value = match (outcome.value, &outcome.reason) {
-                (_, Some(reason)) => reason.clone(),
-                (Some(value), None) => shown(outcome, value),
+            let value = match (outcome.value, outcome.status.reason()) {
+                (_, Some(reason)) => reason.to_string(),
+                (Some(value), None) => {
+                    format::threshold(Some(value), outcome.unit, Style::Terminal)
+                }
                 (None, None) => String::new(),
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "    {mark} {:<36} {:<24} {value}",
                 outcome.key, outcome.check
-            );
+            )?;
         }
-        let failed = verdict.outcomes.iter().filter(|o| !o.passed).count();
-        let skipped = verdict.outcomes.iter().filter(|o| o.skipped).count();
-        let _ = writeln!(
+        let failed = verdict
+            .outcomes
+            .iter()
+            .filter(|o| !o.status.passed())
+            .count();
+        let skipped = verdict
+            .outcomes
+            .iter()
+            .filter(|o| o.status.skipped())
+            .count();
+        writeln!(
             out,
             "\n  {} of {} thresholds passed{}",
             verdict.outcomes.len() - failed,
@@ -231,7 +216,85 @@ pub fn render(
             } else {
                 String::new()
             }
-        );
+        )?;
     }
-    out
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::ThresholdRule;
+    use crate::plan::threshold::{parse_check, parse_selector};
+    use crate::results::{Sample, Series, SeriesKey};
+
+    fn rule(key: &str, check: &str) -> ThresholdRule {
+        let selector = parse_selector(key).unwrap();
+        ThresholdRule {
+            key: key.into(),
+            kind: crate::plan::metric::builtin(&selector.metric).unwrap(),
+            selector,
+            source: check.into(),
+            check: parse_check(check).unwrap(),
+            abort_on_fail: false,
+            delay_abort: None,
+        }
+    }
+
+    #[test]
+    fn threshold_lines_show_the_figure_in_its_unit() {
+        let mut results = Results {
+            duration: Duration::from_secs(10),
+            ..Results::default()
+        };
+        let key = |metric: &str| {
+            SeriesKey::from(Series {
+                metric: metric.into(),
+                scenario: "s".into(),
+                name: None,
+                group: None,
+            })
+        };
+        for ms in [1, 2, 1500] {
+            let sample = Sample::Trend(key("http_req_duration"), Duration::from_millis(ms));
+            results.record(sample);
+        }
+        for failed in [true, false, false, false] {
+            results.record(Sample::Rate(key("http_req_failed"), failed));
+        }
+        let rules = [
+            rule("http_req_duration", "max < 2s"),
+            rule("http_req_failed", "rate < 0.2"),
+            rule("http_req_duration", "count == 3"),
+            rule("http_req_duration", "p95 < baseline * 1.2"),
+        ];
+        let mut verdict = crate::verdict::judge(&rules, &results, None);
+        verdict.skip_missing_baseline();
+        let heading = Heading {
+            plan: "p",
+            env: None,
+            stage: "smoke",
+            seconds: 10.0,
+            vus_max: 1,
+        };
+        let mut out = Vec::new();
+        write(&mut out, &heading, &[], &verdict, &results).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("    ")).collect();
+        let ends = [
+            "1.50s",
+            "25.00%",
+            " 3",
+            "skipped: no earlier run to compare with yet",
+        ];
+        for (line, end) in lines.iter().zip(ends) {
+            assert!(line.ends_with(end), "{line:?} should end with {end:?}");
+        }
+        assert!(lines[0].starts_with("    ✓"), "{}", lines[0]);
+        assert!(lines[1].starts_with("    ✗"), "{}", lines[1]);
+        assert!(lines[3].starts_with("    -"), "{}", lines[3]);
+        assert!(text.contains("3 of 4 thresholds passed (1 skipped: no baseline yet)"));
+    }
 }
