@@ -93,7 +93,7 @@ impl RunDocument {
 
     /// The measured results, histograms decoded.
     pub fn results(&self) -> Result<Results, String> {
-        Results::from_record(&self.results)
+        Results::from_record(&self.results).map_err(|e| e.to_string())
     }
 }
 
