@@ -9,7 +9,7 @@
 //! the whole expression n/a, with the reason.
 //!
 //! It reads the whole `Results`, so it sits above `results` and `collect`, beside
-//! `verdict` (whose collected-metric thresholds use [`figure`]); the exec calls [`derive`]
+//! `verdict` (whose collected-metric thresholds use [`figure`]); the exec calls [`derive()`]
 //! once the stage is over.
 
 use std::cell::RefCell;
@@ -95,15 +95,9 @@ impl fmt::Display for FigureError {
     }
 }
 
-impl std::error::Error for FigureError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::NoField { error, .. } => Some(error),
-            Self::SourceFailed { failure, .. } => Some(failure),
-            _ => None,
-        }
-    }
-}
+// No `source()`: the message already ends with the cause's, and a chain printer would
+// repeat it. The cause is a field of the variant.
+impl std::error::Error for FigureError {}
 
 /// Why a name in a derived expression has no value: the derived metric's n/a reason.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,7 @@
 //!
 //! It sits low in the layers (only `exit_code` and `diag` are below it), so it names no
 //! stage's own error type: a detail that comes from a stage above is a [`Detail`], a boxed
-//! `std::error::Error` (a `String` converts into one), kept as the error's `source`.
+//! `std::error::Error` (a `String` converts into one), whose message ends the line.
 
 use std::fmt;
 
@@ -113,18 +113,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::PlanUnreadable { error, .. } | Self::Mock { error, .. } => Some(error),
-            Self::Input(detail)
-            | Self::Baseline(detail)
-            | Self::Run(detail)
-            | Self::Output(detail) => Some(detail.as_ref()),
-            _ => None,
-        }
-    }
-}
+// No `source()`: the message already ends with the cause's, and a chain printer would
+// repeat it. The cause is a field of the variant.
+impl std::error::Error for Error {}
 
 #[cfg(test)]
 mod tests {
@@ -247,16 +238,5 @@ mod tests {
             exit_code::THRESHOLDS_FAILED
         );
         assert_eq!(Error::Interrupted.exit_code(), exit_code::INTERRUPTED);
-    }
-
-    #[test]
-    fn the_detail_is_the_source() {
-        use std::error::Error as _;
-        let error = Error::Output("cannot write out.json: denied".into());
-        assert_eq!(
-            error.source().map(ToString::to_string).as_deref(),
-            Some("cannot write out.json: denied")
-        );
-        assert!(Error::ThresholdsFailed.source().is_none());
     }
 }

@@ -63,16 +63,9 @@ impl fmt::Display for ProcError {
     }
 }
 
-impl std::error::Error for ProcError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Read { error, .. } | Self::PidFile { error, .. } | Self::ListProc(error) => {
-                Some(error)
-            }
-            _ => None,
-        }
-    }
-}
+// No `source()`: the message already ends with the cause's, and a chain printer would
+// repeat it. The cause is a field of the variant.
+impl std::error::Error for ProcError {}
 
 /// Reads `pid`'s figures.
 pub fn read(pid: u32) -> Result<Stat, ProcError> {

@@ -44,15 +44,9 @@ impl fmt::Display for RecordError {
     }
 }
 
-impl std::error::Error for RecordError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Duration { error, .. } => Some(error),
-            Self::Base64 { error, .. } => Some(error),
-            Self::Histogram { error, .. } => Some(error),
-        }
-    }
-}
+// No `source()`: the message already ends with the cause's, and a chain printer would
+// repeat it. The cause is a field of the variant.
+impl std::error::Error for RecordError {}
 
 /// The serialised form of [`Results`]: every series with its histogram (HdrHistogram V2
 /// with deflate, base64), so a run can be re-judged, compared and merged later.
