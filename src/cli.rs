@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::plan::model::MockMode;
-use crate::plan::units::Size;
+use crate::plan::units::{ParseUnitError, Size};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -178,7 +178,7 @@ fn parse_mode(text: &str) -> Result<MockMode, String> {
         .map_err(|_| format!("expected fixed, timeout, auth or mixed, found `{text}`"))
 }
 
-fn parse_size(text: &str) -> Result<u64, String> {
+fn parse_size(text: &str) -> Result<u64, ParseUnitError> {
     text.parse::<Size>().map(|size| size.0)
 }
 

@@ -9,17 +9,18 @@
 //! the whole expression n/a, with the reason.
 //!
 //! It reads the whole `Results`, so it sits above `results` and `collect`, beside
-//! `verdict` (whose collected-metric thresholds use [`figure`]); the exec calls [`derive`]
+//! `verdict` (whose collected-metric thresholds use [`figure`]); the exec calls [`derive()`]
 //! once the stage is over.
 
 use std::cell::RefCell;
+use std::fmt;
 
 use indexmap::IndexMap;
 
 use crate::plan::expr::Expr;
 use crate::plan::threshold::{Aggregation, parse_check};
 use crate::results::Results;
-use crate::server::{DerivedValue, key};
+use crate::server::{DerivedValue, FieldError, SourceFailure, key};
 
 /// The figure `field` of the collected metric `metric` with `labels` (as in a threshold
 /// key `nats.in_msgs{server:a}`), or why there is none.
@@ -28,24 +29,130 @@ pub fn figure(
     metric: &str,
     labels: &[(String, String)],
     field: &str,
-) -> Result<f64, String> {
+) -> Result<f64, FigureError> {
     let name = key(metric, labels);
     if let Some(found) = results.server.get(&name) {
-        return found
-            .field(field)
-            .map_err(|reason| format!("`{name}` has no {field}: {reason}"));
+        return found.field(field).map_err(|error| FigureError::NoField {
+            name,
+            field: field.to_owned(),
+            error,
+        });
     }
     let source = metric.split_once('.').map_or(metric, |(s, _)| s);
     Err(match results.sources.get(source) {
         Some(report) => match report.failure(source) {
-            Some(failure) => format!("`{name}` has no samples: {failure}"),
-            None => format!(
-                "`{name}` was not in any of the {} samples of source `{source}`",
-                report.samples
-            ),
+            Some(failure) => FigureError::SourceFailed { name, failure },
+            None => FigureError::NotSampled {
+                name,
+                source: source.to_owned(),
+                samples: report.samples,
+            },
         },
-        None => format!("`{name}` has no samples"),
+        None => FigureError::NoSamples { name },
     })
+}
+
+/// Why [`figure`] has no value for a collected metric. `name` is the metric's key with
+/// its labels (`nats.in_msgs{server:a}`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FigureError {
+    /// The metric was collected, but has no such figure.
+    NoField {
+        name: String,
+        field: String,
+        error: FieldError,
+    },
+    /// The metric's source took no sample.
+    SourceFailed {
+        name: String,
+        failure: SourceFailure,
+    },
+    /// The source took samples; none had this metric.
+    NotSampled {
+        name: String,
+        source: String,
+        samples: u32,
+    },
+    /// No source of that name was sampled.
+    NoSamples { name: String },
+}
+
+impl fmt::Display for FigureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoField { name, field, error } => write!(f, "`{name}` has no {field}: {error}"),
+            Self::SourceFailed { name, failure } => write!(f, "`{name}` has no samples: {failure}"),
+            Self::NotSampled {
+                name,
+                source,
+                samples,
+            } => write!(
+                f,
+                "`{name}` was not in any of the {samples} samples of source `{source}`"
+            ),
+            Self::NoSamples { name } => write!(f, "`{name}` has no samples"),
+        }
+    }
+}
+
+// No `source()`: the message already ends with the cause's, and a chain printer would
+// repeat it. The cause is a field of the variant.
+impl std::error::Error for FigureError {}
+
+/// Why a name in a derived expression has no value: the derived metric's n/a reason.
+#[derive(Debug, Clone, PartialEq)]
+enum NotAvailable {
+    /// `vars.NAME` holds a number beyond `f64`.
+    OutOfRange { name: String },
+    /// `vars.NAME` holds a string that is no number.
+    NotANumericString { name: String, text: String },
+    /// `vars.NAME` holds a bool, an array, an object or null.
+    NotANumber {
+        name: String,
+        value: serde_json::Value,
+    },
+    /// No `vars.NAME`.
+    NotSet { name: String },
+    /// A derived metric above this one that is n/a itself.
+    EarlierDerived { name: String },
+    /// Not a run value, variable, derived or collected metric, nor `METRIC.AGGREGATION`.
+    Unknown { name: String },
+    /// `METRIC.X` where `X` is no aggregation.
+    NotAnAggregation { text: String },
+    /// A collected metric's figure.
+    Collected(FigureError),
+    /// A client-side metric's figure.
+    ClientSide(crate::results::FigureError),
+}
+
+impl fmt::Display for NotAvailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutOfRange { name } => write!(f, "`{name}` is out of range"),
+            Self::NotANumericString { name, text } => {
+                write!(f, "`{name}` is {text:?}, not a number")
+            }
+            Self::NotANumber { name, value } => write!(f, "`{name}` is {value}, not a number"),
+            Self::NotSet { name } => write!(f, "`{name}` is not set"),
+            Self::EarlierDerived { name } => write!(f, "`{name}` is n/a"),
+            Self::Unknown { name } => write!(f, "`{name}` is not a known value"),
+            Self::NotAnAggregation { text } => write!(f, "`{text}` is not an aggregation"),
+            Self::Collected(error) => error.fmt(f),
+            Self::ClientSide(error) => error.fmt(f),
+        }
+    }
+}
+
+impl From<FigureError> for NotAvailable {
+    fn from(error: FigureError) -> Self {
+        Self::Collected(error)
+    }
+}
+
+impl From<crate::results::FigureError> for NotAvailable {
+    fn from(error: crate::results::FigureError) -> Self {
+        Self::ClientSide(error)
+    }
 }
 
 /// What the derived expressions can read besides the results.
@@ -64,7 +171,7 @@ pub fn derive(
 ) -> Vec<DerivedValue> {
     let mut out: Vec<DerivedValue> = Vec::new();
     for (name, expr) in derived {
-        let problem: RefCell<Option<String>> = RefCell::new(None);
+        let problem: RefCell<Option<NotAvailable>> = RefCell::new(None);
         let lookup = |used: &str| match lookup(used, results, run, &out) {
             Ok(value) => Some(value),
             Err(reason) => {
@@ -75,7 +182,7 @@ pub fn derive(
         let value = expr.eval(&lookup).filter(|v| v.is_finite());
         let reason = match (value, problem.into_inner()) {
             (Some(_), _) => None,
-            (None, Some(reason)) => Some(reason),
+            (None, Some(reason)) => Some(reason.to_string()),
             (None, None) => Some("division by zero".to_owned()),
         };
         out.push(DerivedValue {
@@ -93,54 +200,68 @@ fn lookup(
     results: &Results,
     run: &RunValues<'_>,
     earlier: &[DerivedValue],
-) -> Result<f64, String> {
+) -> Result<f64, NotAvailable> {
+    let name_owned = || name.to_owned();
     match name {
         "duration_s" => return Ok(results.duration.as_secs_f64()),
         "stage_duration_s" => return Ok(run.stage_duration_s),
         "vus_max" => return Ok(f64::from(results.vus_max)),
-        "iterations" => return results.figure("iterations", Aggregation::Count, |_| true, true),
+        "iterations" => {
+            return Ok(results.figure("iterations", Aggregation::Count, |_| true, true)?);
+        }
         _ => {}
     }
     if let Some(var) = name.strip_prefix("vars.") {
         return match run.vars.get(var) {
             Some(serde_json::Value::Number(n)) => n
                 .as_f64()
-                .ok_or_else(|| format!("`{name}` is out of range")),
-            Some(serde_json::Value::String(s)) => s
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{name}` is {s:?}, not a number")),
-            Some(other) => Err(format!("`{name}` is {other}, not a number")),
-            None => Err(format!("`{name}` is not set")),
+                .ok_or_else(|| NotAvailable::OutOfRange { name: name_owned() }),
+            Some(serde_json::Value::String(s)) => {
+                s.trim()
+                    .parse()
+                    .map_err(|_| NotAvailable::NotANumericString {
+                        name: name_owned(),
+                        text: s.clone(),
+                    })
+            }
+            Some(other) => Err(NotAvailable::NotANumber {
+                name: name_owned(),
+                value: other.clone(),
+            }),
+            None => Err(NotAvailable::NotSet { name: name_owned() }),
         };
     }
     if let Some(value) = earlier.iter().find(|d| d.name == name) {
-        return value.value.ok_or_else(|| format!("`{name}` is n/a"));
+        return value
+            .value
+            .ok_or_else(|| NotAvailable::EarlierDerived { name: name_owned() });
     }
     let source = name.split_once('.').map(|(s, _)| s);
     if source.is_some_and(|s| results.sources.contains_key(s)) {
         if results.server.contains_key(name) {
-            return figure(results, name, &[], "value");
+            return Ok(figure(results, name, &[], "value")?);
         }
         if let Some((metric, field)) = name.rsplit_once('.')
             && results.server.contains_key(metric)
         {
-            return figure(results, metric, &[], field);
+            return Ok(figure(results, metric, &[], field)?);
         }
-        return figure(results, name, &[], "value");
+        return Ok(figure(results, name, &[], "value")?);
     }
     let (metric, aggregation) = name
         .rsplit_once('.')
-        .ok_or_else(|| format!("`{name}` is not a known value"))?;
+        .ok_or_else(|| NotAvailable::Unknown { name: name_owned() })?;
     let aggregation = parse_check(&format!("{aggregation} > 0"))
-        .map_err(|_| format!("`{aggregation}` is not an aggregation"))?
+        .map_err(|_| NotAvailable::NotAnAggregation {
+            text: aggregation.to_owned(),
+        })?
         .aggregation;
     // A count of something that never happened is 0, not n/a: a run without a single
     // `ws_connect_errors` sample, or one whose every handshake failed (no
     // `ws_connect_time`), still has a connection failure rate.
     let zero_if_absent = matches!(aggregation, Aggregation::Count)
         || crate::plan::metric::builtin(metric) == Some(crate::plan::metric::MetricKind::Counter);
-    results.figure(metric, aggregation, |_| true, zero_if_absent)
+    Ok(results.figure(metric, aggregation, |_| true, zero_if_absent)?)
 }
 
 #[cfg(test)]
@@ -328,25 +449,52 @@ mod tests {
     fn figures_explain_what_is_missing() {
         let results = results();
         assert_eq!(figure(&results, "app.cpu_percent", &[], "avg"), Ok(40.0));
-        assert_eq!(
-            figure(&results, "nats.in_msgs", &[], "p95"),
-            Err("`nats.in_msgs` has no p95: `p95` does not apply to a counter, which has value (= delta), count (= delta), delta, rate".into())
-        );
-        assert_eq!(
-            figure(
-                &results,
-                "nats.other",
-                &[("server".into(), "a".into())],
-                "value"
+        let labels = [("server".into(), "a".into())];
+        let cases = [
+            (
+                figure(&results, "nats.in_msgs", &[], "p95"),
+                FigureError::NoField {
+                    name: "nats.in_msgs".into(),
+                    field: "p95".into(),
+                    error: FieldError::NotApplicable {
+                        field: "p95".into(),
+                        kind: crate::server::ServerKind::Counter,
+                    },
+                },
+                "`nats.in_msgs` has no p95: `p95` does not apply to a counter, which has value (= delta), count (= delta), delta, rate",
             ),
-            Err("`nats.other{server:a}` was not in any of the 11 samples of source `nats`".into())
-        );
-        assert_eq!(
-            figure(&results, "gone.y", &[], "value"),
-            Err(
-                "`gone.y` has no samples: source `gone` failed 3 of 3 samples: connection refused"
-                    .into()
-            )
-        );
+            (
+                figure(&results, "nats.other", &labels, "value"),
+                FigureError::NotSampled {
+                    name: "nats.other{server:a}".into(),
+                    source: "nats".into(),
+                    samples: 11,
+                },
+                "`nats.other{server:a}` was not in any of the 11 samples of source `nats`",
+            ),
+            (
+                figure(&results, "gone.y", &[], "value"),
+                FigureError::SourceFailed {
+                    name: "gone.y".into(),
+                    failure: SourceFailure::Failed {
+                        source: "gone".into(),
+                        failed: 3,
+                        error: "connection refused".into(),
+                    },
+                },
+                "`gone.y` has no samples: source `gone` failed 3 of 3 samples: connection refused",
+            ),
+            (
+                figure(&results, "nowhere.z", &[], "value"),
+                FigureError::NoSamples {
+                    name: "nowhere.z".into(),
+                },
+                "`nowhere.z` has no samples",
+            ),
+        ];
+        for (got, error, message) in cases {
+            assert_eq!(got.as_ref(), Err(&error));
+            assert_eq!(error.to_string(), message);
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! the results JSON.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use crate::server::{DerivedValue, ServerMetric, SourceReport};
 
 mod record;
 
-pub use record::{DataRecord, ResultsRecord, SeriesRecord};
+pub use record::{DataRecord, RecordError, ResultsRecord, SeriesRecord};
 
 /// Which series a sample belongs to: a shared [`Series`], so a sample's key costs one
 /// reference count, not three (VUs send millions of them).
@@ -277,14 +278,17 @@ impl Results {
         aggregation: Aggregation,
         filter: impl Fn(&SeriesKey) -> bool,
         zero_if_absent: bool,
-    ) -> Result<f64, String> {
+    ) -> Result<f64, FigureError> {
+        let no_samples = || FigureError::NoSamples {
+            metric: metric.to_owned(),
+        };
         let data = match self.merged(metric, filter) {
             Some(data) => data,
             None if zero_if_absent => SeriesData::Counter(0),
             // A count of nothing is 0 (`count == 0` on a trend that never fired passes);
             // every other figure of nothing is undefined.
             None if aggregation == Aggregation::Count => SeriesData::Counter(0),
-            None => return Err(format!("`{metric}` has no samples")),
+            None => return Err(no_samples()),
         };
         let seconds = self.duration.as_secs_f64().max(1e-9);
         // HdrHistogram answers with the top of a value's bucket; the bucket's middle is the
@@ -303,7 +307,7 @@ impl Results {
             (SeriesData::Counter(n), Aggregation::Rate) => *n as f64 / seconds,
             (SeriesData::Rate { trues, total }, Aggregation::Rate) => {
                 if *total == 0 {
-                    return Err(format!("`{metric}` has no samples"));
+                    return Err(no_samples());
                 }
                 *trues as f64 / *total as f64
             }
@@ -311,7 +315,10 @@ impl Results {
             (SeriesData::Gauge { min, .. }, Aggregation::Min) => *min,
             (SeriesData::Gauge { max, .. }, Aggregation::Max) => *max,
             (_, aggregation) => {
-                return Err(format!("`{aggregation}` cannot be computed for `{metric}`"));
+                return Err(FigureError::NotComputable {
+                    aggregation,
+                    metric: metric.to_owned(),
+                });
             }
         })
     }
@@ -324,6 +331,32 @@ impl Results {
     }
 }
 
+/// Why [`Results::figure`] has no figure.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FigureError {
+    /// No series of the metric passed the filter, or a rate counted nothing.
+    NoSamples { metric: String },
+    /// The aggregation does not fit the metric's kind (`rate` of a trend).
+    NotComputable {
+        aggregation: Aggregation,
+        metric: String,
+    },
+}
+
+impl fmt::Display for FigureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSamples { metric } => write!(f, "`{metric}` has no samples"),
+            Self::NotComputable {
+                aggregation,
+                metric,
+            } => write!(f, "`{aggregation}` cannot be computed for `{metric}`"),
+        }
+    }
+}
+
+impl std::error::Error for FigureError {}
+
 impl Results {
     /// The serialised form, for the results JSON.
     pub fn to_record(&self) -> ResultsRecord {
@@ -331,7 +364,7 @@ impl Results {
     }
 
     /// Reads back what [`Results::to_record`] wrote.
-    pub fn from_record(record: &ResultsRecord) -> Result<Self, String> {
+    pub fn from_record(record: &ResultsRecord) -> Result<Self, RecordError> {
         record.to_results()
     }
 }

@@ -1,6 +1,7 @@
 //! The server side's data, shared by what produces it and what reads it: a collected
 //! metric's figures over the stage ([`ServerMetric`], with [`ServerMetric::field`] to read
-//! one by name), how sampling a source went ([`SourceReport`]), a derived metric's value
+//! one by name, or a [`FieldError`] saying why not), how sampling a source went
+//! ([`SourceReport`], and [`SourceFailure`] when it took no sample), a derived metric's value
 //! ([`DerivedValue`]), a histogram's buckets and their quantiles ([`Buckets`]) and the key
 //! of a labelled metric ([`key`]).
 //!
@@ -9,6 +10,8 @@
 //! `derive` reads it by name; each imports it from here rather than from another. The
 //! serde shapes are the `server`, `sources` and `derived` sections of the results JSON
 //! (see `docs/collect.md`): change them and saved runs read differently.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -104,16 +107,15 @@ pub struct ServerMetric {
 impl ServerMetric {
     /// One figure by name: `value`, `count`, `rate`, `delta`, `start`, `end`, `avg`,
     /// `min`, `max`, `sum`, `med` or `pN`.
-    pub fn field(&self, field: &str) -> Result<f64, String> {
+    pub fn field(&self, field: &str) -> Result<f64, FieldError> {
         let Some(kind) = self.kind else {
-            return Err(self.missing.clone().unwrap_or_default());
+            return Err(FieldError::Missing(
+                self.missing.clone().unwrap_or_default(),
+            ));
         };
-        let wrong = || {
-            format!(
-                "`{field}` does not apply to a {}, which has {}",
-                kind.name(),
-                kind.fields()
-            )
+        let wrong = || FieldError::NotApplicable {
+            field: field.to_owned(),
+            kind,
         };
         let value = match (kind, field) {
             (ServerKind::Counter, "value" | "count" | "delta") => self.delta,
@@ -138,11 +140,15 @@ impl ServerMetric {
             _ => return Err(wrong()),
         };
         value.ok_or_else(|| match (kind, field) {
-            (ServerKind::Counter, "rate") => "a rate needs two samples".to_owned(),
+            (ServerKind::Counter, "rate") => FieldError::RateNeedsTwoSamples,
             (ServerKind::Summary, _) if field.starts_with('p') || field == "med" => {
-                format!("the server exports no `{field}` quantile")
+                FieldError::NoQuantile {
+                    field: field.to_owned(),
+                }
             }
-            _ => format!("no observations in {} samples", self.samples),
+            _ => FieldError::NoObservations {
+                samples: self.samples,
+            },
         })
     }
 
@@ -184,19 +190,87 @@ pub struct SourceReport {
 
 impl SourceReport {
     /// Why a metric of this source has no figures, when the source is the reason.
-    pub fn failure(&self, source: &str) -> Option<String> {
+    pub fn failure(&self, source: &str) -> Option<SourceFailure> {
         if self.samples > 0 {
             return None;
         }
+        let source = source.to_owned();
         Some(match &self.error {
-            Some(error) if self.failed > 0 => format!(
-                "source `{source}` failed {} of {} samples: {error}",
-                self.failed, self.failed
-            ),
-            _ => format!("source `{source}` took no samples"),
+            Some(error) if self.failed > 0 => SourceFailure::Failed {
+                source,
+                failed: self.failed,
+                error: error.clone(),
+            },
+            _ => SourceFailure::NoSamples { source },
         })
     }
 }
+
+/// Why a source gave its metrics no figures: it took no sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceFailure {
+    /// Every sample failed (it took none); `error` is the last failure, as recorded.
+    Failed {
+        source: String,
+        failed: u32,
+        error: String,
+    },
+    /// The stage ended before the first sample.
+    NoSamples { source: String },
+}
+
+impl fmt::Display for SourceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed {
+                source,
+                failed,
+                error,
+            } => write!(
+                f,
+                "source `{source}` failed {failed} of {failed} samples: {error}"
+            ),
+            Self::NoSamples { source } => write!(f, "source `{source}` took no samples"),
+        }
+    }
+}
+
+impl std::error::Error for SourceFailure {}
+
+/// Why [`ServerMetric::field`] has no figure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldError {
+    /// The metric has no figures at all; the reason recorded with it
+    /// ([`ServerMetric::missing`], empty when none was).
+    Missing(String),
+    /// The metric's kind has no such figure.
+    NotApplicable { field: String, kind: ServerKind },
+    /// A counter's rate, from fewer than two samples.
+    RateNeedsTwoSamples,
+    /// A summary's quantile that the server does not export.
+    NoQuantile { field: String },
+    /// The figure needs observations and the samples had none.
+    NoObservations { samples: u32 },
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing(reason) => f.write_str(reason),
+            Self::NotApplicable { field, kind } => write!(
+                f,
+                "`{field}` does not apply to a {}, which has {}",
+                kind.name(),
+                kind.fields()
+            ),
+            Self::RateNeedsTwoSamples => f.write_str("a rate needs two samples"),
+            Self::NoQuantile { field } => write!(f, "the server exports no `{field}` quantile"),
+            Self::NoObservations { samples } => write!(f, "no observations in {samples} samples"),
+        }
+    }
+}
+
+impl std::error::Error for FieldError {}
 
 /// A derived metric's value after the run; `None` is "n/a" (a division by zero or a
 /// figure that was not measured), with the reason.
@@ -311,6 +385,89 @@ mod tests {
             count: points.last().map_or(0.0, |p| p.1),
             sum: 0.0,
         }
+    }
+
+    #[test]
+    fn fields_say_why_they_are_missing() {
+        let counter = ServerMetric {
+            kind: Some(ServerKind::Counter),
+            samples: 1,
+            delta: Some(5.0),
+            ..ServerMetric::default()
+        };
+        let summary = ServerMetric {
+            kind: Some(ServerKind::Summary),
+            samples: 3,
+            ..ServerMetric::default()
+        };
+        let gone = ServerMetric {
+            missing: Some("not in any of the 4 samples".into()),
+            ..ServerMetric::default()
+        };
+        let cases = [
+            (
+                counter.field("p95"),
+                FieldError::NotApplicable {
+                    field: "p95".into(),
+                    kind: ServerKind::Counter,
+                },
+                "`p95` does not apply to a counter, which has value (= delta), count (= delta), delta, rate",
+            ),
+            (
+                counter.field("rate"),
+                FieldError::RateNeedsTwoSamples,
+                "a rate needs two samples",
+            ),
+            (
+                summary.field("p99"),
+                FieldError::NoQuantile {
+                    field: "p99".into(),
+                },
+                "the server exports no `p99` quantile",
+            ),
+            (
+                summary.field("sum"),
+                FieldError::NoObservations { samples: 3 },
+                "no observations in 3 samples",
+            ),
+            (
+                gone.field("value"),
+                FieldError::Missing("not in any of the 4 samples".into()),
+                "not in any of the 4 samples",
+            ),
+        ];
+        for (got, error, message) in cases {
+            assert_eq!(got.as_ref(), Err(&error));
+            assert_eq!(error.to_string(), message);
+        }
+        assert_eq!(counter.field("value"), Ok(5.0));
+    }
+
+    #[test]
+    fn a_source_without_samples_says_why() {
+        let mut report = SourceReport {
+            kind: "prometheus".into(),
+            samples: 0,
+            failed: 2,
+            error: Some("connection refused".into()),
+        };
+        assert_eq!(
+            report.failure("app").map(|f| f.to_string()).as_deref(),
+            Some("source `app` failed 2 of 2 samples: connection refused")
+        );
+        report.failed = 0;
+        assert_eq!(
+            report.failure("app"),
+            Some(SourceFailure::NoSamples {
+                source: "app".into()
+            })
+        );
+        assert_eq!(
+            report.failure("app").map(|f| f.to_string()).as_deref(),
+            Some("source `app` took no samples")
+        );
+        report.samples = 1;
+        assert_eq!(report.failure("app"), None);
     }
 
     #[test]

@@ -114,7 +114,8 @@ fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
         }
         MetricKind::Collected => {
             let field = rule.check.aggregation.to_string();
-            let value = crate::derive::figure(results, metric, &rule.selector.tags, &field)?;
+            let value = crate::derive::figure(results, metric, &rule.selector.tags, &field)
+                .map_err(|e| e.to_string())?;
             return Ok(if seconds_in_ms(metric, &rule.check) {
                 value * 1000.0
             } else {
@@ -139,12 +140,14 @@ fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
     if let Some(tag) = unsupported {
         return Err(format!("filtering by `{tag}` is not recorded yet"));
     }
-    results.figure(
-        &rule.selector.metric,
-        rule.check.aggregation,
-        filter,
-        rule.kind == MetricKind::Counter,
-    )
+    results
+        .figure(
+            &rule.selector.metric,
+            rule.check.aggregation,
+            filter,
+            rule.kind == MetricKind::Counter,
+        )
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

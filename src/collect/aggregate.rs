@@ -317,6 +317,7 @@ impl Aggregator {
             }
             let missing = report
                 .failure(source)
+                .map(|failure| failure.to_string())
                 .or_else(|| self.problems.get(name).cloned())
                 .unwrap_or_else(|| format!("not in any of the {} samples", self.samples));
             out.push((

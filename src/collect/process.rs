@@ -10,6 +10,8 @@
 //! blocking pool); `reading` turns two looks into a sample and is pure. The metric names
 //! are `plan::metric::PROCESS_METRICS`, so the analyzer knows them without this file.
 
+use std::fmt;
+
 use super::reading::{Reading, Value};
 
 /// Clock ticks per second of /proc/PID/stat's CPU times (`USER_HZ`).
@@ -28,15 +30,54 @@ pub struct Stat {
     pub started: u64,
 }
 
+/// Why a process could not be found or read.
+#[derive(Debug)]
+pub enum ProcError {
+    /// /proc has no such pid (it exited, or never was).
+    NoSuchProcess { pid: u32 },
+    /// /proc/PID/stat or /proc/PID/status could not be read.
+    Read { pid: u32, error: std::io::Error },
+    /// /proc/PID/stat does not have the fields it should.
+    UnreadableStat { pid: u32 },
+    /// A `pid_file` could not be read.
+    PidFile { path: String, error: std::io::Error },
+    /// A `pid_file` holds something other than a pid (`text`, trimmed).
+    NotAPid { path: String, text: String },
+    /// /proc itself could not be listed.
+    ListProc(std::io::Error),
+    /// No process has this command name.
+    NoProcessNamed { name: String },
+}
+
+impl fmt::Display for ProcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSuchProcess { pid } => write!(f, "process {pid}: no such process"),
+            Self::Read { pid, error } => write!(f, "process {pid}: {error}"),
+            Self::UnreadableStat { pid } => write!(f, "process {pid}: unreadable /proc/{pid}/stat"),
+            Self::PidFile { path, error } => write!(f, "pid file {path}: {error}"),
+            Self::NotAPid { path, text } => write!(f, "pid file {path} holds {text:?}, not a pid"),
+            Self::ListProc(error) => write!(f, "/proc: {error}"),
+            Self::NoProcessNamed { name } => write!(f, "no process is named `{name}`"),
+        }
+    }
+}
+
+// No `source()`: the message already ends with the cause's, and a chain printer would
+// repeat it. The cause is a field of the variant.
+impl std::error::Error for ProcError {}
+
 /// Reads `pid`'s figures.
-pub fn read(pid: u32) -> Result<Stat, String> {
+pub fn read(pid: u32) -> Result<Stat, ProcError> {
     let dir = format!("/proc/{pid}");
-    let stat = std::fs::read_to_string(format!("{dir}/stat"))
-        .map_err(|e| format!("process {pid}: {}", short(&e)))?;
+    let failed = |error: std::io::Error| match error.kind() {
+        std::io::ErrorKind::NotFound => ProcError::NoSuchProcess { pid },
+        _ => ProcError::Read { pid, error },
+    };
+    let stat = std::fs::read_to_string(format!("{dir}/stat")).map_err(failed)?;
     let (cpu_ticks, threads, started) =
-        parse_stat(&stat).ok_or_else(|| format!("process {pid}: unreadable /proc/{pid}/stat"))?;
-    let status = std::fs::read_to_string(format!("{dir}/status"))
-        .map_err(|e| format!("process {pid}: {}", short(&e)))?;
+        parse_stat(&stat).ok_or(ProcError::UnreadableStat { pid })?;
+    let status = std::fs::read_to_string(format!("{dir}/status")).map_err(failed)?;
     let rss_bytes = parse_rss(&status).unwrap_or(0);
     let open_fds = std::fs::read_dir(format!("{dir}/fd"))
         .ok()
@@ -48,13 +89,6 @@ pub fn read(pid: u32) -> Result<Stat, String> {
         open_fds,
         started,
     })
-}
-
-fn short(error: &std::io::Error) -> String {
-    match error.kind() {
-        std::io::ErrorKind::NotFound => "no such process".to_owned(),
-        _ => error.to_string(),
-    }
 }
 
 /// `(utime + stime, num_threads, starttime)` from /proc/PID/stat. The command name in
@@ -74,18 +108,22 @@ fn parse_rss(status: &str) -> Option<u64> {
 }
 
 /// The pid written in `path`.
-pub fn pid_from_file(path: &str) -> Result<u32, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("pid file {path}: {e}"))?;
-    text.trim()
-        .parse()
-        .map_err(|_| format!("pid file {path} holds {:?}, not a pid", text.trim()))
+pub fn pid_from_file(path: &str) -> Result<u32, ProcError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ProcError::PidFile {
+        path: path.to_owned(),
+        error,
+    })?;
+    text.trim().parse().map_err(|_| ProcError::NotAPid {
+        path: path.to_owned(),
+        text: text.trim().to_owned(),
+    })
 }
 
 /// The process whose /proc/PID/comm is `name`: loadplan itself when it matches (with
 /// `mock: true` the server runs inside loadplan), otherwise the oldest match.
-pub fn find(name: &str) -> Result<u32, String> {
+pub fn find(name: &str) -> Result<u32, ProcError> {
     let own = std::process::id();
-    let entries = std::fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
+    let entries = std::fs::read_dir("/proc").map_err(ProcError::ListProc)?;
     let mut best: Option<(u64, u32)> = None;
     for entry in entries.flatten() {
         let Some(pid) = entry
@@ -113,7 +151,9 @@ pub fn find(name: &str) -> Result<u32, String> {
         }
     }
     best.map(|(_, pid)| pid)
-        .ok_or_else(|| format!("no process is named `{name}`"))
+        .ok_or_else(|| ProcError::NoProcessNamed {
+            name: name.to_owned(),
+        })
 }
 
 /// The shortest interval a CPU percentage is computed over: /proc counts CPU time in 10 ms
@@ -186,7 +226,50 @@ mod tests {
         };
         let reading = super::reading(Some((1.0, stat)), 1.017, &soon);
         assert!(reading.iter().all(|(name, _)| name != "cpu_percent"));
-        assert!(read(u32::MAX).unwrap_err().contains("no such process"));
+        assert!(
+            read(u32::MAX)
+                .unwrap_err()
+                .to_string()
+                .contains("no such process")
+        );
+    }
+
+    #[test]
+    fn errors_keep_their_messages() {
+        assert!(matches!(
+            read(u32::MAX),
+            Err(ProcError::NoSuchProcess { pid: u32::MAX })
+        ));
+        let missing = "/nonexistent/loadplan.pid";
+        let error = pid_from_file(missing).unwrap_err();
+        assert!(matches!(&error, ProcError::PidFile { path, .. } if path == missing));
+        assert!(
+            error
+                .to_string()
+                .starts_with("pid file /nonexistent/loadplan.pid: ")
+        );
+        let cases = [
+            (
+                ProcError::NotAPid {
+                    path: "app.pid".into(),
+                    text: "x".into(),
+                },
+                "pid file app.pid holds \"x\", not a pid",
+            ),
+            (
+                ProcError::UnreadableStat { pid: 7 },
+                "process 7: unreadable /proc/7/stat",
+            ),
+            (
+                ProcError::NoProcessNamed {
+                    name: "nats".into(),
+                },
+                "no process is named `nats`",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! lazy_static. This file is the whole grammar, with its errors located by line.
 
 use std::collections::HashMap;
+use std::fmt;
 
 /// A metric family's declared type (`# TYPE`); `untyped` when none is declared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +64,83 @@ impl Exposition {
     }
 }
 
+/// The first malformed line of an exposition: `line 3: expected `=`, found `1``.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based.
+    pub line: usize,
+    pub kind: ParseErrorKind,
+}
+
+/// What is wrong with a sample line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    /// A token other than the one the grammar wants; `found` is `None` at the end of the line.
+    Expected {
+        expected: Expected,
+        found: Option<char>,
+    },
+    /// A label value's closing `"` is missing.
+    UnterminatedLabelValue,
+    /// A sample without a value.
+    NoValue { name: String },
+    /// A value that is not a float, `NaN` or `±Inf`.
+    InvalidValue { name: String, text: String },
+    /// A timestamp that is not a number.
+    InvalidTimestamp { name: String, timestamp: String },
+    /// More after the value (and timestamp) than an exemplar.
+    Trailing { text: String },
+}
+
+/// What the tokenizer wanted where it found something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    MetricName,
+    /// A label name, or the `}` that closes the labels.
+    LabelName,
+    /// Exactly this character.
+    Char(char),
+    /// The `,` or `}` after a label.
+    LabelEnd,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.kind)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl fmt::Display for ParseErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Expected { expected, found } => {
+                let expected = match expected {
+                    Expected::MetricName => "a metric name".to_owned(),
+                    Expected::LabelName => "a label name or `}`".to_owned(),
+                    Expected::Char(c) => format!("`{c}`"),
+                    Expected::LabelEnd => "`,` or `}` after a label".to_owned(),
+                };
+                match found {
+                    Some(c) => write!(f, "expected {expected}, found `{c}`"),
+                    None => write!(f, "expected {expected}, found the end of the line"),
+                }
+            }
+            Self::UnterminatedLabelValue => f.write_str("unterminated label value"),
+            Self::NoValue { name } => write!(f, "`{name}` has no value"),
+            Self::InvalidValue { name, text } => write!(f, "invalid value `{text}` of `{name}`"),
+            Self::InvalidTimestamp { name, timestamp } => {
+                write!(f, "invalid timestamp `{timestamp}` of `{name}`")
+            }
+            Self::Trailing { text } => write!(f, "unexpected `{text}` after the value"),
+        }
+    }
+}
+
 /// Parses an exposition; the first malformed line is the error (as Prometheus fails the
 /// whole scrape).
-pub fn parse(text: &str) -> Result<Exposition, String> {
+pub fn parse(text: &str) -> Result<Exposition, ParseError> {
     let mut exposition = Exposition::default();
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -78,7 +153,10 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
         } else {
             sample_line(line).map(|sample| exposition.lines.push(sample))
         };
-        result.map_err(|message| format!("line {}: {message}", index + 1))?;
+        result.map_err(|kind| ParseError {
+            line: index + 1,
+            kind,
+        })?;
     }
     Ok(exposition)
 }
@@ -124,12 +202,14 @@ impl<'t> Cursor<'t> {
         }
     }
 
-    fn found(&self) -> String {
-        self.peek()
-            .map_or_else(|| "the end of the line".to_owned(), |c| format!("`{c}`"))
+    fn expected(&self, expected: Expected) -> ParseErrorKind {
+        ParseErrorKind::Expected {
+            expected,
+            found: self.peek(),
+        }
     }
 
-    fn name(&mut self, what: &str) -> Result<&'t str, String> {
+    fn name(&mut self, what: Expected) -> Result<&'t str, ParseErrorKind> {
         let start = self.pos;
         while let Some(c) = self.peek() {
             let fits = c.is_ascii_alphabetic()
@@ -142,21 +222,21 @@ impl<'t> Cursor<'t> {
             self.pos += 1;
         }
         if self.pos == start {
-            return Err(format!("expected {what}, found {}", self.found()));
+            return Err(self.expected(what));
         }
         Ok(&self.text[start..self.pos])
     }
 
-    fn expect(&mut self, wanted: char) -> Result<(), String> {
+    fn expect(&mut self, wanted: char) -> Result<(), ParseErrorKind> {
         if self.peek() == Some(wanted) {
             self.pos += 1;
             Ok(())
         } else {
-            Err(format!("expected `{wanted}`, found {}", self.found()))
+            Err(self.expected(Expected::Char(wanted)))
         }
     }
 
-    fn quoted(&mut self) -> Result<String, String> {
+    fn quoted(&mut self) -> Result<String, ParseErrorKind> {
         self.expect('"')?;
         let mut out = String::new();
         loop {
@@ -169,10 +249,10 @@ impl<'t> Cursor<'t> {
                         out.push('\\');
                         out.push(c);
                     }
-                    None => return Err("unterminated label value".to_owned()),
+                    None => return Err(ParseErrorKind::UnterminatedLabelValue),
                 },
                 Some(c) => out.push(c),
-                None => return Err("unterminated label value".to_owned()),
+                None => return Err(ParseErrorKind::UnterminatedLabelValue),
             }
         }
     }
@@ -186,9 +266,9 @@ impl<'t> Cursor<'t> {
     }
 }
 
-fn sample_line(line: &str) -> Result<Line, String> {
+fn sample_line(line: &str) -> Result<Line, ParseErrorKind> {
     let mut cursor = Cursor { text: line, pos: 0 };
-    let name = cursor.name("a metric name")?.to_owned();
+    let name = cursor.name(Expected::MetricName)?.to_owned();
     let mut labels = Vec::new();
     cursor.skip_spaces();
     if cursor.peek() == Some('{') {
@@ -199,7 +279,7 @@ fn sample_line(line: &str) -> Result<Line, String> {
                 cursor.pos += 1;
                 break;
             }
-            let label = cursor.name("a label name or `}`")?.to_owned();
+            let label = cursor.name(Expected::LabelName)?.to_owned();
             cursor.skip_spaces();
             cursor.expect('=')?;
             cursor.skip_spaces();
@@ -212,32 +292,37 @@ fn sample_line(line: &str) -> Result<Line, String> {
                     cursor.pos += 1;
                     break;
                 }
-                _ => {
-                    return Err(format!(
-                        "expected `,` or `}}` after a label, found {}",
-                        cursor.found()
-                    ));
-                }
+                _ => return Err(cursor.expected(Expected::LabelEnd)),
             }
         }
     }
     cursor.skip_spaces();
     let text = cursor.word();
     if text.is_empty() {
-        return Err(format!("`{name}` has no value"));
+        return Err(ParseErrorKind::NoValue { name });
     }
-    let value = parse_value(text).ok_or_else(|| format!("invalid value `{text}` of `{name}`"))?;
+    let Some(value) = parse_value(text) else {
+        return Err(ParseErrorKind::InvalidValue {
+            name,
+            text: text.to_owned(),
+        });
+    };
     // OpenMetrics exemplars (`# {trace_id="…"} 1.0`) follow a `#`; they are ignored.
     cursor.skip_spaces();
     if cursor.peek().is_some_and(|c| c != '#') {
         let timestamp = cursor.word();
         if timestamp.parse::<f64>().is_err() {
-            return Err(format!("invalid timestamp `{timestamp}` of `{name}`"));
+            return Err(ParseErrorKind::InvalidTimestamp {
+                name,
+                timestamp: timestamp.to_owned(),
+            });
         }
         cursor.skip_spaces();
     }
     if cursor.peek().is_some_and(|c| c != '#') {
-        return Err(format!("unexpected `{}` after the value", cursor.word()));
+        return Err(ParseErrorKind::Trailing {
+            text: cursor.word().to_owned(),
+        });
     }
     Ok(Line {
         name,
@@ -328,8 +413,33 @@ gc_seconds_count 7
             ("x 1 noon", "line 1: invalid timestamp `noon` of `x`"),
         ];
         for (text, message) in cases {
-            assert_eq!(parse(text).unwrap_err(), message, "{text}");
+            assert_eq!(parse(text).unwrap_err().to_string(), message, "{text}");
         }
+    }
+
+    #[test]
+    fn errors_carry_the_line_and_the_token() {
+        assert_eq!(
+            parse("ok 1\nbad{a=1} 2").unwrap_err(),
+            ParseError {
+                line: 2,
+                kind: ParseErrorKind::Expected {
+                    expected: Expected::Char('"'),
+                    found: Some('1'),
+                },
+            }
+        );
+        assert_eq!(
+            parse("x{").unwrap_err().kind,
+            ParseErrorKind::Expected {
+                expected: Expected::LabelName,
+                found: None,
+            }
+        );
+        assert_eq!(
+            parse("x{").unwrap_err().to_string(),
+            "line 1: expected a label name or `}`, found the end of the line"
+        );
     }
 
     #[test]

@@ -262,9 +262,11 @@ async fn take(probe: &mut Probe, aggregator: &mut Aggregator, begun: Instant) {
             previous,
         } => {
             let (source, known) = (source.clone(), *pid);
-            let looked = tokio::task::spawn_blocking(move || look(&source, known))
-                .await
-                .unwrap_or_else(|e| Err(format!("reading /proc failed: {e}")));
+            let looked = tokio::task::spawn_blocking(move || {
+                look(&source, known).map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("reading /proc failed: {e}")));
             looked.map(|(found, stat)| {
                 if *pid != Some(found) {
                     *previous = None;
@@ -294,7 +296,10 @@ async fn take(probe: &mut Probe, aggregator: &mut Aggregator, begun: Instant) {
 }
 
 /// Finds the process (again, when the known pid is gone) and reads it.
-fn look(source: &ProcessSource, known: Option<u32>) -> Result<(u32, process::Stat), String> {
+fn look(
+    source: &ProcessSource,
+    known: Option<u32>,
+) -> Result<(u32, process::Stat), process::ProcError> {
     if let Some(pid) = source.pid {
         return process::read(pid).map(|stat| (pid, stat));
     }

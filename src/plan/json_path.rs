@@ -28,14 +28,59 @@ impl JsonPath {
     }
 }
 
-impl FromStr for JsonPath {
-    type Err = String;
+/// A JSON path that does not parse: the text and what is wrong with it. `Display` is the
+/// message the schema check and serde show (``invalid JSON path `id`: …``).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonPathError {
+    /// The path as written.
+    pub text: String,
+    pub kind: JsonPathErrorKind,
+}
 
-    fn from_str(text: &str) -> Result<Self, String> {
-        let invalid = |why: &str| format!("invalid JSON path `{text}`: {why}");
+/// What is wrong with a JSON path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonPathErrorKind {
+    /// It does not start with `$`.
+    NoRoot,
+    /// A `.` with no field name after it.
+    EmptyField,
+    /// `['` without `']`.
+    UnclosedQuotedField,
+    /// `[` without `]`.
+    UnclosedIndex,
+    /// `[…]` holding something other than digits.
+    BadIndex,
+    /// Anything else where a segment should start.
+    UnexpectedSegment,
+}
+
+impl fmt::Display for JsonPathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = match self.kind {
+            JsonPathErrorKind::NoRoot => "it must start with `$`, like `$.id`",
+            JsonPathErrorKind::EmptyField => "a `.` must be followed by a field name",
+            JsonPathErrorKind::UnclosedQuotedField => "`['` is not closed by `']`",
+            JsonPathErrorKind::UnclosedIndex => "`[` is not closed by `]`",
+            JsonPathErrorKind::BadIndex => "an index must be a number, like `[0]`",
+            JsonPathErrorKind::UnexpectedSegment => "expected `.field`, `[index]` or `['field']`",
+        };
+        write!(f, "invalid JSON path `{}`: {why}", self.text)
+    }
+}
+
+impl std::error::Error for JsonPathError {}
+
+impl FromStr for JsonPath {
+    type Err = JsonPathError;
+
+    fn from_str(text: &str) -> Result<Self, JsonPathError> {
+        let invalid = |kind| JsonPathError {
+            text: text.to_owned(),
+            kind,
+        };
         let mut rest = text
             .strip_prefix('$')
-            .ok_or_else(|| invalid("it must start with `$`, like `$.id`"))?;
+            .ok_or_else(|| invalid(JsonPathErrorKind::NoRoot))?;
         let mut pointer = String::new();
         let mut push = |segment: &str| {
             pointer.push('/');
@@ -46,28 +91,28 @@ impl FromStr for JsonPath {
                 let end = after.find(['.', '[']).unwrap_or(after.len());
                 let name = &after[..end];
                 if name.is_empty() {
-                    return Err(invalid("a `.` must be followed by a field name"));
+                    return Err(invalid(JsonPathErrorKind::EmptyField));
                 }
                 push(name);
                 rest = &after[end..];
             } else if let Some(after) = rest.strip_prefix("['") {
                 let end = after
                     .find("']")
-                    .ok_or_else(|| invalid("`['` is not closed by `']`"))?;
+                    .ok_or_else(|| invalid(JsonPathErrorKind::UnclosedQuotedField))?;
                 push(&after[..end]);
                 rest = &after[end + 2..];
             } else if let Some(after) = rest.strip_prefix('[') {
                 let end = after
                     .find(']')
-                    .ok_or_else(|| invalid("`[` is not closed by `]`"))?;
+                    .ok_or_else(|| invalid(JsonPathErrorKind::UnclosedIndex))?;
                 let index = &after[..end];
                 if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(invalid("an index must be a number, like `[0]`"));
+                    return Err(invalid(JsonPathErrorKind::BadIndex));
                 }
                 push(index);
                 rest = &after[end + 1..];
             } else {
-                return Err(invalid("expected `.field`, `[index]` or `['field']`"));
+                return Err(invalid(JsonPathErrorKind::UnexpectedSegment));
             }
         }
         Ok(Self {
@@ -132,6 +177,31 @@ mod tests {
         }
         for bad in ["id", "$.", "$[x]", "$[0", "$['a'", "$..a", "$a"] {
             assert!(bad.parse::<JsonPath>().is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        use JsonPathErrorKind::*;
+        let cases = [
+            ("id", NoRoot, "it must start with `$`, like `$.id`"),
+            ("$.", EmptyField, "a `.` must be followed by a field name"),
+            ("$['a'", UnclosedQuotedField, "`['` is not closed by `']`"),
+            ("$[0", UnclosedIndex, "`[` is not closed by `]`"),
+            ("$[x]", BadIndex, "an index must be a number, like `[0]`"),
+            (
+                "$a",
+                UnexpectedSegment,
+                "expected `.field`, `[index]` or `['field']`",
+            ),
+        ];
+        for (text, kind, why) in cases {
+            let error = text.parse::<JsonPath>().unwrap_err();
+            assert_eq!(error.kind, kind, "{text}");
+            assert_eq!(
+                error.to_string(),
+                format!("invalid JSON path `{text}`: {why}")
+            );
         }
     }
 

@@ -155,11 +155,14 @@ fn type_name(kind: &TypeKind) -> String {
 /// value's own parser.
 fn pattern_message(pattern: &str, text: &str) -> String {
     let specific = match pattern {
-        p if p.contains("(ms|s|m|h))+(") => text.parse::<SleepTime>().err(),
-        p if p.contains("(ms|s|m|h))+$") => text.parse::<Duration>().err(),
-        p if p.contains("/(s|m|h)") => text.parse::<Rate>().err(),
-        p if p.contains("KiB") => text.parse::<Size>().err(),
-        p if p.starts_with(r"^\$") => text.parse::<super::json_path::JsonPath>().err(),
+        p if p.contains("(ms|s|m|h))+(") => text.parse::<SleepTime>().err().map(|e| e.to_string()),
+        p if p.contains("(ms|s|m|h))+$") => text.parse::<Duration>().err().map(|e| e.to_string()),
+        p if p.contains("/(s|m|h)") => text.parse::<Rate>().err().map(|e| e.to_string()),
+        p if p.contains("KiB") => text.parse::<Size>().err().map(|e| e.to_string()),
+        p if p.starts_with(r"^\$") => text
+            .parse::<super::json_path::JsonPath>()
+            .err()
+            .map(|e| e.to_string()),
         r"^[A-Za-z_][A-Za-z0-9_]*$" => Some(format!(
             "invalid name `{text}`: use letters, digits and `_`, not starting with a digit"
         )),

@@ -9,6 +9,62 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+/// A value of the plan language that does not parse: which kind of value and the text.
+/// Its `Display` is the message the schema check and serde show
+/// (``invalid duration `30x`: …``), so the author sees the same words wherever the value
+/// is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseUnitError {
+    pub kind: ValueKind,
+    /// The offending text, as written.
+    pub text: String,
+}
+
+/// The kinds of value [`ParseUnitError`] speaks of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Duration,
+    Rate,
+    Size,
+    /// A `sleep` range without one of its ends (`1s..`); a bad end is a `Duration` error.
+    SleepRange,
+}
+
+impl ParseUnitError {
+    fn new(kind: ValueKind, text: &str) -> Self {
+        Self {
+            kind,
+            text: text.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for ParseUnitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = &self.text;
+        match self.kind {
+            ValueKind::Duration => write!(
+                f,
+                "invalid duration `{text}`: expected a number with a unit (ms, s, m, h), like `500ms`, `30s` or `1h30m`"
+            ),
+            ValueKind::Rate => write!(
+                f,
+                "invalid rate `{text}`: expected a number of events per unit of time, like `500/s`, `30/m` or `100/h`"
+            ),
+            ValueKind::Size => write!(
+                f,
+                "invalid size `{text}`: expected a number of bytes with an optional unit (B, KB, KiB, MB, MiB, GB, GiB), like `64KiB`"
+            ),
+            ValueKind::SleepRange => write!(
+                f,
+                "invalid sleep range `{text}`: expected `MIN..MAX`, like `1s..3s`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ParseUnitError {}
+
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -63,14 +119,10 @@ impl Duration {
 }
 
 impl FromStr for Duration {
-    type Err = String;
+    type Err = ParseUnitError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
-        let invalid = || {
-            format!(
-                "invalid duration `{text}`: expected a number with a unit (ms, s, m, h), like `500ms`, `30s` or `1h30m`"
-            )
-        };
+    fn from_str(text: &str) -> Result<Self, ParseUnitError> {
+        let invalid = || ParseUnitError::new(ValueKind::Duration, text);
         let mut total = std::time::Duration::ZERO;
         let mut rest = text;
         if rest.is_empty() {
@@ -132,14 +184,10 @@ impl Rate {
 }
 
 impl FromStr for Rate {
-    type Err = String;
+    type Err = ParseUnitError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
-        let invalid = || {
-            format!(
-                "invalid rate `{text}`: expected a number of events per unit of time, like `500/s`, `30/m` or `100/h`"
-            )
-        };
+    fn from_str(text: &str) -> Result<Self, ParseUnitError> {
+        let invalid = || ParseUnitError::new(ValueKind::Rate, text);
         let (number, unit) = text.split_once('/').ok_or_else(invalid)?;
         let value: f64 = number.trim().parse().map_err(|_| invalid())?;
         if !value.is_finite() || value < 0.0 {
@@ -182,14 +230,10 @@ string_newtype!(
 pub struct Size(pub u64);
 
 impl FromStr for Size {
-    type Err = String;
+    type Err = ParseUnitError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
-        let invalid = || {
-            format!(
-                "invalid size `{text}`: expected a number of bytes with an optional unit (B, KB, KiB, MB, MiB, GB, GiB), like `64KiB`"
-            )
-        };
+    fn from_str(text: &str) -> Result<Self, ParseUnitError> {
+        let invalid = || ParseUnitError::new(ValueKind::Size, text);
         let split = text
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len());
@@ -232,9 +276,9 @@ pub struct SleepTime {
 }
 
 impl FromStr for SleepTime {
-    type Err = String;
+    type Err = ParseUnitError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, ParseUnitError> {
         match text.split_once("..") {
             None => {
                 let fixed = text.parse()?;
@@ -245,9 +289,7 @@ impl FromStr for SleepTime {
             }
             Some((min, max)) => {
                 if min.is_empty() || max.is_empty() {
-                    return Err(format!(
-                        "invalid sleep range `{text}`: expected `MIN..MAX`, like `1s..3s`"
-                    ));
+                    return Err(ParseUnitError::new(ValueKind::SleepRange, text));
                 }
                 // A reversed range is reported by the analyzer, with its position.
                 Ok(Self {
@@ -338,5 +380,47 @@ mod tests {
         assert_eq!(range.max.0.as_millis(), 2000);
         let reversed: SleepTime = "3s..1s".parse().unwrap();
         assert!(reversed.min > reversed.max);
+    }
+
+    #[test]
+    fn errors_name_the_value_and_keep_their_words() {
+        let cases: [(Result<(), ParseUnitError>, ValueKind, &str, &str); 5] = [
+            (
+                "30x".parse::<Duration>().map(drop),
+                ValueKind::Duration,
+                "30x",
+                "invalid duration `30x`: expected a number with a unit (ms, s, m, h), like `500ms`, `30s` or `1h30m`",
+            ),
+            (
+                "5/d".parse::<Rate>().map(drop),
+                ValueKind::Rate,
+                "5/d",
+                "invalid rate `5/d`: expected a number of events per unit of time, like `500/s`, `30/m` or `100/h`",
+            ),
+            (
+                "1kb".parse::<Size>().map(drop),
+                ValueKind::Size,
+                "1kb",
+                "invalid size `1kb`: expected a number of bytes with an optional unit (B, KB, KiB, MB, MiB, GB, GiB), like `64KiB`",
+            ),
+            (
+                "1s..".parse::<SleepTime>().map(drop),
+                ValueKind::SleepRange,
+                "1s..",
+                "invalid sleep range `1s..`: expected `MIN..MAX`, like `1s..3s`",
+            ),
+            // A bad end of a range is that end's error.
+            (
+                "1s..3x".parse::<SleepTime>().map(drop),
+                ValueKind::Duration,
+                "3x",
+                "invalid duration `3x`: expected a number with a unit (ms, s, m, h), like `500ms`, `30s` or `1h30m`",
+            ),
+        ];
+        for (result, kind, text, message) in cases {
+            let error = result.unwrap_err();
+            assert_eq!((error.kind, error.text.as_str()), (kind, text));
+            assert_eq!(error.to_string(), message);
+        }
     }
 }

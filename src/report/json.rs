@@ -96,7 +96,7 @@ impl RunDocument {
 
     /// The measured results, histograms decoded.
     pub fn results(&self) -> Result<Results, ReportError> {
-        Results::from_record(&self.results).map_err(ReportError::Results)
+        Results::from_record(&self.results).map_err(|e| ReportError::Results(e.to_string()))
     }
 }
 

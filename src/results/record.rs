@@ -4,12 +4,49 @@
 //! The shape is what saved runs on disk hold: change a field and old files stop reading.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
 use super::{Results, Second, Series, SeriesData, SeriesKey};
 use crate::server::{DerivedValue, ServerMetric, SourceReport};
+
+/// Why a saved run's results do not read back.
+#[derive(Debug)]
+pub enum RecordError {
+    /// `duration_s` is negative, too large or not a number.
+    Duration {
+        seconds: f64,
+        error: std::time::TryFromFloatSecsError,
+    },
+    /// A series' histogram is not base64.
+    Base64 {
+        metric: String,
+        error: base64::DecodeError,
+    },
+    /// A series' histogram decodes to no valid HdrHistogram.
+    Histogram {
+        metric: String,
+        error: hdrhistogram::serialization::DeserializeError,
+    },
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Duration { seconds, error } => write!(f, "duration_s {seconds}: {error}"),
+            Self::Base64 { metric, error } => write!(f, "the histogram of {metric}: {error}"),
+            Self::Histogram { metric, error } => {
+                write!(f, "the histogram of {metric} is damaged: {error}")
+            }
+        }
+    }
+}
+
+// No `source()`: the message already ends with the cause's, and a chain printer would
+// repeat it. The cause is a field of the variant.
+impl std::error::Error for RecordError {}
 
 /// The serialised form of [`Results`]: every series with its histogram (HdrHistogram V2
 /// with deflate, base64), so a run can be re-judged, compared and merged later.
@@ -109,12 +146,16 @@ impl ResultsRecord {
     }
 
     /// Reads back what [`ResultsRecord::new`] wrote.
-    pub fn to_results(&self) -> Result<Results, String> {
+    pub fn to_results(&self) -> Result<Results, RecordError> {
         let record = self;
         use base64::Engine as _;
         let mut results = Results {
-            duration: Duration::try_from_secs_f64(record.duration_s)
-                .map_err(|e| format!("duration_s {}: {e}", record.duration_s))?,
+            duration: Duration::try_from_secs_f64(record.duration_s).map_err(|error| {
+                RecordError::Duration {
+                    seconds: record.duration_s,
+                    error,
+                }
+            })?,
             vus_max: record.vus_max,
             stopped_early: record.stopped_early.clone(),
             errors: record.errors.clone(),
@@ -136,11 +177,15 @@ impl ResultsRecord {
                 DataRecord::Trend { histogram } => {
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(histogram)
-                        .map_err(|e| format!("the histogram of {}: {e}", series.metric))?;
+                        .map_err(|error| RecordError::Base64 {
+                            metric: series.metric.clone(),
+                            error,
+                        })?;
                     let histogram: Histogram<u64> = deserializer
                         .deserialize(&mut bytes.as_slice())
-                        .map_err(|e| {
-                            format!("the histogram of {} is damaged: {e}", series.metric)
+                        .map_err(|error| RecordError::Histogram {
+                            metric: series.metric.clone(),
+                            error,
                         })?;
                     SeriesData::Trend(histogram)
                 }

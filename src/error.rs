@@ -1,0 +1,242 @@
+//! How a command fails: one [`Error`] per way a stage can stop the process, each with
+//! its exit code ([`Error::exit_code`], the named codes of [`crate::exit_code`]) and the
+//! line printed for it ([`Error`]'s `Display`, without the newline).
+//!
+//! The caller maps it once, at the top:
+//!
+//! ```text
+//! Err(error) => { if error.print_message() { eprintln!("{error}") }  exit(error.exit_code()) }
+//! ```
+//!
+//! It sits low in the layers (only `exit_code` and `diag` are below it), so it names no
+//! stage's own error type: a detail that comes from a stage above is a [`Detail`], a boxed
+//! `std::error::Error` (a `String` converts into one), whose message ends the line.
+
+use std::fmt;
+
+use crate::exit_code;
+
+/// The cause of an [`Error`] raised by a stage above this module: its typed error, boxed,
+/// or its message (`String` and `&str` convert with `into()`).
+pub type Detail = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub enum Error {
+    /// The command line is wrong. clap prints its own message (with its usage line and
+    /// colours) where the arguments are parsed, so nothing is added here.
+    Usage,
+    /// A plan file could not be read: `plan` is the path as shown.
+    PlanUnreadable { plan: String, error: std::io::Error },
+    /// `loadplan run`: the plan has errors; its diagnostics have been printed.
+    PlanInvalid { plan: String },
+    /// `loadplan validate`: `invalid` of the `plans` checked have errors; each plan's
+    /// diagnostics and total have been printed, so for one plan nothing is added.
+    PlansInvalid { invalid: usize, plans: usize },
+    /// Secrets the plan declares are not set in the environment.
+    MissingSecrets { names: Vec<String> },
+    /// An input besides the plan is unusable: an output path or template, a saved run.
+    Input(Detail),
+    /// The baseline run cannot be read or decoded.
+    Baseline(Detail),
+    /// The executor could not carry out the run.
+    Run(Detail),
+    /// An output (results, report, document, history, JUnit) could not be written.
+    Output(Detail),
+    /// `loadplan mock` could not start its server.
+    Mock { port: u16, error: std::io::Error },
+    /// The run finished and a threshold failed; the summary says which.
+    ThresholdsFailed,
+    /// Ctrl-C or SIGTERM stopped the run; the partial results were written.
+    Interrupted,
+}
+
+impl Error {
+    /// The process exit code: 2 for what the user can fix before running (the command
+    /// line, the plan, its inputs), 1 for what went wrong while running, 99 when
+    /// thresholds failed, 130 when interrupted.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Usage
+            | Self::PlanUnreadable { .. }
+            | Self::PlanInvalid { .. }
+            | Self::PlansInvalid { .. }
+            | Self::MissingSecrets { .. }
+            | Self::Input(_)
+            | Self::Baseline(_) => exit_code::INVALID,
+            Self::Run(_) | Self::Output(_) | Self::Mock { .. } => exit_code::FAILURE,
+            Self::ThresholdsFailed => exit_code::THRESHOLDS_FAILED,
+            Self::Interrupted => exit_code::INTERRUPTED,
+        }
+    }
+
+    /// Whether the caller prints the `Display` on stderr: not when it has been said
+    /// already (clap's message; one plan's diagnostics and total) or when the output
+    /// says it (the summary's failed thresholds; the interrupted run's notice).
+    pub fn print_message(&self) -> bool {
+        match self {
+            Self::Usage | Self::ThresholdsFailed | Self::Interrupted => false,
+            Self::PlansInvalid { plans, .. } => *plans > 1,
+            _ => true,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Usage => f.write_str("error: invalid command line"),
+            Self::PlanUnreadable { plan, error } => {
+                write!(f, "{plan}: error: cannot read the plan: {error}")
+            }
+            Self::PlanInvalid { plan } => write!(f, "{plan}: the plan is invalid; nothing was run"),
+            Self::PlansInvalid { invalid, plans } if *plans > 1 => {
+                write!(f, "error: {invalid} of {plans} plans are invalid")
+            }
+            Self::PlansInvalid { .. } => f.write_str("error: the plan is invalid"),
+            Self::MissingSecrets { names } => write!(
+                f,
+                "error: secret{} not set in the environment: {}",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            ),
+            Self::Input(detail) | Self::Output(detail) => write!(f, "error: {detail}"),
+            Self::Baseline(detail) => write!(f, "error: the baseline: {detail}"),
+            Self::Run(detail) => write!(f, "error: the run could not be carried out: {detail}"),
+            Self::Mock { port, error } => write!(
+                f,
+                "error: the mock target could not start on 127.0.0.1:{port}: {error}"
+            ),
+            Self::ThresholdsFailed => f.write_str("thresholds failed"),
+            Self::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+// No `source()`: the message already ends with the cause's, and a chain printer would
+// repeat it. The cause is a field of the variant.
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    fn io_error() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "No such file or directory (os error 2)",
+        )
+    }
+
+    /// Every variant: its exit code, whether it is printed, and the line printed.
+    #[test]
+    fn codes_and_messages() {
+        let cases: Vec<(Error, i32, bool, &str)> = vec![
+            (Error::Usage, 2, false, "error: invalid command line"),
+            (
+                Error::PlanUnreadable {
+                    plan: "plan.yaml".into(),
+                    error: io_error(),
+                },
+                2,
+                true,
+                "plan.yaml: error: cannot read the plan: No such file or directory (os error 2)",
+            ),
+            (
+                Error::PlanInvalid {
+                    plan: "plan.yaml".into(),
+                },
+                2,
+                true,
+                "plan.yaml: the plan is invalid; nothing was run",
+            ),
+            (
+                Error::PlansInvalid {
+                    invalid: 2,
+                    plans: 3,
+                },
+                2,
+                true,
+                "error: 2 of 3 plans are invalid",
+            ),
+            (
+                Error::PlansInvalid {
+                    invalid: 1,
+                    plans: 1,
+                },
+                2,
+                false,
+                "error: the plan is invalid",
+            ),
+            (
+                Error::MissingSecrets {
+                    names: vec!["TOKEN".into()],
+                },
+                2,
+                true,
+                "error: secret not set in the environment: TOKEN",
+            ),
+            (
+                Error::MissingSecrets {
+                    names: vec!["A".into(), "B".into()],
+                },
+                2,
+                true,
+                "error: secrets not set in the environment: A, B",
+            ),
+            (
+                Error::Input("cannot read the template row.md: gone".into()),
+                2,
+                true,
+                "error: cannot read the template row.md: gone",
+            ),
+            (
+                Error::Baseline("the histogram of x is damaged: bad".into()),
+                2,
+                true,
+                "error: the baseline: the histogram of x is damaged: bad",
+            ),
+            (
+                Error::Run("no runtime".into()),
+                1,
+                true,
+                "error: the run could not be carried out: no runtime",
+            ),
+            (
+                Error::Output("cannot write out.json: denied".into()),
+                1,
+                true,
+                "error: cannot write out.json: denied",
+            ),
+            (
+                Error::Mock {
+                    port: 8080,
+                    error: io::Error::new(io::ErrorKind::AddrInUse, "Address in use"),
+                },
+                1,
+                true,
+                "error: the mock target could not start on 127.0.0.1:8080: Address in use",
+            ),
+            (Error::ThresholdsFailed, 99, false, "thresholds failed"),
+            (Error::Interrupted, 130, false, "interrupted"),
+        ];
+        for (error, code, printed, message) in cases {
+            assert_eq!(error.exit_code(), code, "{error:?}");
+            assert_eq!(error.print_message(), printed, "{error:?}");
+            assert_eq!(error.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn codes_are_the_named_ones() {
+        assert_eq!(Error::Usage.exit_code(), exit_code::INVALID);
+        assert_eq!(Error::Run("x".into()).exit_code(), exit_code::FAILURE);
+        assert_eq!(
+            Error::ThresholdsFailed.exit_code(),
+            exit_code::THRESHOLDS_FAILED
+        );
+        assert_eq!(Error::Interrupted.exit_code(), exit_code::INTERRUPTED);
+    }
+}
