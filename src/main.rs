@@ -1,5 +1,8 @@
 fn main() {
-    if let Err(code) = loadplan::run(std::env::args_os()) {
-        std::process::exit(code);
+    if let Err(error) = loadplan::run(std::env::args_os()) {
+        if error.print_message() {
+            eprintln!("{error}");
+        }
+        std::process::exit(error.exit_code());
     }
 }

@@ -9,17 +9,18 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{Arguments, Command, SelectionArgs};
 use crate::diag::{Severity, render};
-use crate::exit_code;
+use crate::error::Error;
 use crate::plan::{self, Selection};
 
-/// Runs loadplan with these arguments; `Err` holds the exit code of a failure.
-pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
+/// Runs loadplan with these arguments; `Err` says how it failed (`main` prints it, when
+/// [`Error::print_message`] says so, and exits with [`Error::exit_code`]).
+pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
     let arguments = match Arguments::try_parse_from(args) {
         Ok(arguments) => arguments,
         Err(error) => {
             let _ = error.print();
             return if error.use_stderr() {
-                Err(exit_code::INVALID)
+                Err(Error::Usage)
             } else {
                 Ok(())
             };
@@ -59,10 +60,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
                     .zip(tls_key)
                     .map(|(cert, key)| crate::mock::TlsFiles { cert, key }),
             };
-            crate::mock::run_blocking(settings, port).map_err(|error| {
-                eprintln!("error: the mock target could not start on 127.0.0.1:{port}: {error}");
-                exit_code::FAILURE
-            })
+            crate::mock::run_blocking(settings, port).map_err(|error| Error::Mock { port, error })
         }
         Command::Schema => {
             let _ = write!(std::io::stdout(), "{}", plan::schema::schema_text());
@@ -81,7 +79,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), i32> {
 }
 
 /// `loadplan report`: the command line mapped onto the report's own options.
-fn report(args: crate::cli::ReportArgs) -> Result<(), i32> {
+fn report(args: crate::cli::ReportArgs) -> Result<(), Error> {
     let command = crate::report::command::ReportCommand {
         results: args.results,
         baseline: args.baseline,
@@ -96,16 +94,9 @@ fn report(args: crate::cli::ReportArgs) -> Result<(), i32> {
         csv: args.csv,
         junit: args.junit,
     };
-    match crate::report::command::report(&command, &mut std::io::stdout().lock()) {
-        Ok(written) => {
-            written.iter().for_each(|line| eprintln!("wrote {line}"));
-            Ok(())
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            Err(error.exit_code())
-        }
-    }
+    let written = crate::report::command::report(&command, &mut std::io::stdout().lock())?;
+    written.iter().for_each(|line| eprintln!("wrote {line}"));
+    Ok(())
 }
 
 fn selection(args: &SelectionArgs) -> Selection {
@@ -116,7 +107,7 @@ fn selection(args: &SelectionArgs) -> Selection {
     }
 }
 
-fn validate(paths: &[std::path::PathBuf], args: &SelectionArgs) -> Result<(), i32> {
+fn validate(paths: &[std::path::PathBuf], args: &SelectionArgs) -> Result<(), Error> {
     let selection = selection(args);
     let mut invalid = 0;
     let stderr = std::io::stderr();
@@ -128,10 +119,10 @@ fn validate(paths: &[std::path::PathBuf], args: &SelectionArgs) -> Result<(), i3
         }
     }
     if invalid > 0 {
-        if paths.len() > 1 {
-            eprintln!("error: {invalid} of {} plans are invalid", paths.len());
-        }
-        return Err(exit_code::INVALID);
+        return Err(Error::PlansInvalid {
+            invalid,
+            plans: paths.len(),
+        });
     }
     Ok(())
 }
@@ -202,19 +193,18 @@ fn run_plan(
     baseline: Option<&Path>,
     label: Option<&str>,
     quiet: bool,
-) -> Result<(), i32> {
+) -> Result<(), Error> {
     let shown = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|error| {
-        eprintln!("{shown}: error: cannot read the plan: {error}");
-        exit_code::INVALID
+    let source = std::fs::read_to_string(path).map_err(|error| Error::PlanUnreadable {
+        plan: shown.clone(),
+        error,
     })?;
     let (checked, diagnostics) = plan::load(&source, selection);
     for diagnostic in &diagnostics {
         eprint!("{}", render(&shown, &source, diagnostic));
     }
     let Some(checked) = checked else {
-        eprintln!("{shown}: the plan is invalid; nothing was run");
-        return Err(exit_code::INVALID);
+        return Err(Error::PlanInvalid { plan: shown });
     };
     let mut secrets = indexmap::IndexMap::new();
     let mut missing = Vec::new();
@@ -223,16 +213,11 @@ fn run_plan(
             Ok(value) => {
                 secrets.insert(name.clone(), value);
             }
-            Err(_) => missing.push(name.as_str()),
+            Err(_) => missing.push(name.clone()),
         }
     }
     if !missing.is_empty() {
-        eprintln!(
-            "error: secret{} not set in the environment: {}",
-            if missing.len() == 1 { "" } else { "s" },
-            missing.join(", ")
-        );
-        return Err(exit_code::INVALID);
+        return Err(Error::MissingSecrets { names: missing });
     }
     let started_at = std::time::SystemTime::now();
     let started = humantime::format_rfc3339_seconds(started_at).to_string();
@@ -262,18 +247,15 @@ fn run_plan(
     context.insert("plan".into(), serde_json::json!(checked.plan.name));
     let context = serde_json::Value::Object(context);
     let context = minijinja::Value::from(minijinja::value::Serde(context));
-    let prepared = crate::report::outputs::prepare_run(&checked, &context, &extra, baseline)
-        .map_err(|error| {
-            eprintln!("error: {error}");
-            error.exit_code()
-        })?;
+    let prepared = crate::report::outputs::prepare_run(&checked, &context, &extra, baseline)?;
     let (targets, baseline, baseline_file) =
         (prepared.targets, prepared.baseline, prepared.baseline_file);
     let baseline_results = match &baseline {
-        Some(document) => Some(document.results().map_err(|error| {
-            eprintln!("error: the baseline: {error}");
-            error.exit_code()
-        })?),
+        Some(document) => Some(
+            document
+                .results()
+                .map_err(|error| Error::Baseline(error.into()))?,
+        ),
         None => None,
     };
     let (name, env, stage) = (
@@ -301,10 +283,8 @@ fn run_plan(
         baseline: baseline_results.clone(),
         handle_signals: true,
     };
-    let finished = crate::exec::execute(checked, secrets, &options).map_err(|error| {
-        eprintln!("error: the run could not be carried out: {error}");
-        exit_code::FAILURE
-    })?;
+    let finished = crate::exec::execute(checked, secrets, &options)
+        .map_err(|error| Error::Run(error.into()))?;
     let results = finished.results;
     if let Some(why) = &results.stopped_early {
         eprintln!("the run stopped early: {why}; the results are partial");
@@ -344,19 +324,16 @@ fn run_plan(
     let mut document = crate::report::json::RunDocument::new(&meta, &results, &figures, &verdict);
     document.baseline_file = baseline_file.map(|file| file.display().to_string());
     let options = crate::report::model::ReportOptions::default();
-    match crate::report::outputs::write_all(&targets, &document, baseline.as_ref(), &options) {
-        Ok(written) if !quiet => written.iter().for_each(|line| eprintln!("wrote {line}")),
-        Ok(_) => {}
-        Err(error) => {
-            eprintln!("error: {error}");
-            return Err(error.exit_code());
-        }
+    let written =
+        crate::report::outputs::write_all(&targets, &document, baseline.as_ref(), &options)?;
+    if !quiet {
+        written.iter().for_each(|line| eprintln!("wrote {line}"));
     }
     if finished.interrupted {
-        Err(exit_code::INTERRUPTED)
+        Err(Error::Interrupted)
     } else if verdict.passed() {
         Ok(())
     } else {
-        Err(exit_code::THRESHOLDS_FAILED)
+        Err(Error::ThresholdsFailed)
     }
 }

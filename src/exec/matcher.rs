@@ -6,15 +6,16 @@
 use regex::Regex;
 use serde_json::Value;
 
+use super::run_error::RegexBug;
+
 use crate::plan::json_path::JsonPath;
 use crate::plan::model::{Expectation, Matcher};
 
 /// A regex of the plan, which the analyzer already compiled once: a failure here is a bug.
-pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|error| {
-        format!(
-            "regex `{pattern}` passed the plan's checks but does not compile ({error}); this is a bug in loadplan"
-        )
+pub fn compile_regex(pattern: &str) -> Result<Regex, RegexBug> {
+    Regex::new(pattern).map_err(|error| RegexBug {
+        pattern: pattern.to_owned(),
+        error,
     })
 }
 
@@ -31,7 +32,7 @@ pub struct CompiledMatcher {
 
 impl CompiledMatcher {
     /// An `expect` step's matcher (its strings are templates: see [`Self::render`]).
-    pub fn expect(expectation: &Expectation) -> Result<Self, String> {
+    pub fn expect(expectation: &Expectation) -> Result<Self, RegexBug> {
         Self::new(
             expectation.json.as_ref(),
             &expectation.json_path,
@@ -41,7 +42,7 @@ impl CompiledMatcher {
     }
 
     /// An `on_message` rule's `match` (its strings are literal).
-    pub fn on_message(matcher: &Matcher) -> Result<Self, String> {
+    pub fn on_message(matcher: &Matcher) -> Result<Self, RegexBug> {
         Self::new(
             matcher.json.as_ref(),
             &matcher.json_path,
@@ -55,7 +56,7 @@ impl CompiledMatcher {
         json_path: &indexmap::IndexMap<JsonPath, Value>,
         regex: Option<&str>,
         text: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, RegexBug> {
         Ok(Self {
             json: json.cloned(),
             json_path: json_path
@@ -323,9 +324,6 @@ mod tests {
     #[test]
     fn a_regex_that_does_not_compile_is_an_error() {
         let error = CompiledMatcher::on_message(&on_message(&json!({"regex": "("}))).unwrap_err();
-        assert!(
-            error.starts_with("regex `(` passed the plan's checks"),
-            "{error}"
-        );
+        assert_eq!(error.pattern, "(");
     }
 }

@@ -32,6 +32,7 @@ mod message;
 mod outbox;
 mod prepare;
 mod request;
+mod run_error;
 mod sampler;
 mod shared;
 mod step_error;
@@ -53,6 +54,7 @@ use crate::schedule::Schedule;
 
 pub use collector::Progress;
 pub use prepare::{MockUrls, env_context, template_base};
+pub use run_error::{RegexBug, RunError};
 pub use shared::{EVENT_BACKLOG, Event, Halt, IterationKeys, RequestKeys, Shared, WsStepKeys};
 
 /// Settings of a run that are not in the plan.
@@ -80,7 +82,7 @@ pub fn execute(
     checked: CheckedPlan,
     secrets: IndexMap<String, String>,
     options: &RunOptions,
-) -> Result<Finished, String> {
+) -> Result<Finished, RunError> {
     // On one core (a pinned or small machine) the single-threaded scheduler does the same
     // work without the multi-threaded one's synchronisation.
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -89,10 +91,7 @@ pub fn execute(
     } else {
         tokio::runtime::Builder::new_current_thread()
     };
-    let runtime = builder
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime = builder.enable_all().build().map_err(RunError::Runtime)?;
     runtime.block_on(run(checked, secrets, options.clone()))
 }
 
@@ -100,7 +99,7 @@ async fn run(
     checked: CheckedPlan,
     secrets: IndexMap<String, String>,
     options: RunOptions,
-) -> Result<Finished, String> {
+) -> Result<Finished, RunError> {
     let CheckedPlan {
         plan,
         env,
@@ -113,11 +112,7 @@ async fn run(
     let environment = env.as_ref().and_then(|name| plan.environments.get(name));
     let insecure = environment.is_some_and(|e| e.insecure);
     let mock = match prepare::mock_settings(environment) {
-        Some(settings) => Some(
-            MockServer::start(settings)
-                .await
-                .map_err(|e| format!("the mock target could not start: {e}"))?,
-        ),
+        Some(settings) => Some(MockServer::start(settings).await.map_err(RunError::Mock)?),
         None => None,
     };
     let mock_urls = mock.as_ref().map(|mock| prepare::MockUrls {
@@ -169,9 +164,7 @@ async fn run(
     controller::drive(Arc::clone(&shared), &schedule, graceful).await;
     let derived_texts = shared.plan.derived.clone();
     drop(shared);
-    let mut results = collector
-        .await
-        .map_err(|e| format!("the collector failed: {e}"))?;
+    let mut results = collector.await.map_err(RunError::Collector)?;
     results.duration = started.elapsed();
     results.stopped_early = halt.reason();
     let collected = sampling.stop().await;

@@ -215,7 +215,10 @@ impl Vu {
         let matcher = match shared.expect_matcher(whole) {
             Some(matcher) => matcher,
             None => {
-                compiled = Box::new(CompiledMatcher::expect(expect).map_err(StepError::Internal)?);
+                compiled = Box::new(
+                    CompiledMatcher::expect(expect)
+                        .map_err(|bug| StepError::Internal(bug.to_string()))?,
+                );
                 &compiled
             }
         };

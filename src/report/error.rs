@@ -1,7 +1,7 @@
 //! What can go wrong when reports are prepared or written, as the callers of `report`
-//! (run.rs) see it: [`ReportError`], with a message and an exit code, printed once by the
-//! caller. Its parts name what failed: [`PrepareError`] before a run, [`OutputError`]
-//! per output after it.
+//! (run.rs) see it: [`ReportError`], with a message, turned into the command's
+//! [`crate::error::Error`] (and so its exit code) by the caller. Its parts name what
+//! failed: [`PrepareError`] before a run, [`OutputError`] per output after it.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -10,7 +10,6 @@ use super::document::DocumentError;
 use super::history::HistoryError;
 use super::markdown::TemplateError;
 use super::write::WriteError;
-use crate::exit_code;
 
 /// A report failure.
 #[derive(Debug)]
@@ -51,20 +50,23 @@ pub enum OutputError {
 }
 
 impl ReportError {
-    /// Bad inputs are usage errors (2); outputs that could not be written are failures (1).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Self::Results(_) | Self::Prepare(_) => exit_code::INVALID,
-            Self::Write(_) => exit_code::FAILURE,
-        }
-    }
-
     /// A results file's error, its message prefixed with which file (`the baseline: …`).
     #[must_use]
     pub fn about(self, what: &str) -> Self {
         match self {
             Self::Results(message) => Self::Results(format!("{what}: {message}")),
             other => other,
+        }
+    }
+}
+
+/// How the command line reports it: a results file or an output that cannot be set up is
+/// an input the user fixes (exit 2); outputs that could not be written are a failure (1).
+impl From<ReportError> for crate::error::Error {
+    fn from(error: ReportError) -> Self {
+        match error {
+            ReportError::Results(_) | ReportError::Prepare(_) => Self::Input(Box::new(error)),
+            ReportError::Write(_) => Self::Output(Box::new(error)),
         }
     }
 }
@@ -173,8 +175,10 @@ mod tests {
             ),
         ];
         for (error, code, text) in table {
-            assert_eq!(error.exit_code(), code, "{error}");
             assert_eq!(error.to_string(), text);
+            let error = crate::error::Error::from(error);
+            assert_eq!(error.exit_code(), code, "{error}");
+            assert_eq!(error.to_string(), format!("error: {text}"));
         }
         assert_eq!(
             ReportError::Results("x".into())
