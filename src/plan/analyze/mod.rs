@@ -4,6 +4,9 @@
 //! It never stops at the first problem. Each check names the JSON path of what it is about;
 //! the document turns that into a line and column.
 
+mod collect;
+mod derived;
+mod outputs;
 mod scope;
 mod stages;
 mod steps;
@@ -11,8 +14,8 @@ mod thresholds;
 
 use indexmap::IndexMap;
 
-use super::expr::{self, Expr};
-use super::model::{CollectSource, Output, Plan};
+use super::expr::Expr;
+use super::model::Plan;
 use super::template::TemplateSet;
 use super::threshold::{Check, Selector};
 use super::units::Duration;
@@ -247,233 +250,6 @@ impl Analyzer<'_, '_> {
                     format!("secret `{name}` is listed twice"),
                     None,
                 );
-            }
-        }
-    }
-
-    fn collect(&mut self, env: Option<&str>, vars: &IndexMap<String, serde_json::Value>) {
-        let mut seen: Vec<&str> = Vec::new();
-        for (index, source) in self.plan.collect.iter().enumerate() {
-            let name = source.name();
-            let kind_key = match source {
-                CollectSource::Prometheus(_) => "prometheus",
-                CollectSource::Json(_) => "json",
-                CollectSource::Process(_) => "process",
-                CollectSource::Command(_) => "command",
-            };
-            let base = path!["collect", index, kind_key];
-            if seen.contains(&name) {
-                self.error_key(
-                    &base,
-                    format!("two `collect` sources are named `{name}`; give each a distinct `name` so their metrics stay apart"),
-                    None,
-                );
-            }
-            seen.push(name);
-            if source
-                .every()
-                .is_some_and(|every| every.0 < std::time::Duration::from_millis(100))
-            {
-                self.error(
-                    &[base.clone(), path!["every"]].concat(),
-                    "a source is sampled at most every 100ms: faster, the sampling would load the server it measures",
-                    Some("the default is `5s`; `1s` is fine for short stages".to_owned()),
-                );
-            }
-            let scope = scope::Scope::collect(self.env_sets(env, self.env_selected), vars);
-            match source {
-                CollectSource::Prometheus(p) => {
-                    self.template(
-                        &[base.clone(), path!["url"]].concat(),
-                        p.url.as_str(),
-                        &scope,
-                    );
-                }
-                CollectSource::Json(j) => {
-                    self.template(
-                        &[base.clone(), path!["url"]].concat(),
-                        j.url.as_str(),
-                        &scope,
-                    );
-                    self.json_pointers(&base, &j.fields);
-                }
-                CollectSource::Process(p) => {
-                    let given = [
-                        p.pid.is_some(),
-                        p.pid_file.is_some(),
-                        p.process_name.is_some(),
-                    ];
-                    if given.iter().filter(|g| **g).count() != 1 {
-                        self.error_key(
-                            &base,
-                            "a `process` source needs exactly one of `pid`, `pid_file` and `process_name`",
-                            None,
-                        );
-                    }
-                }
-                CollectSource::Command(c) => {
-                    if c.parse == super::model::CommandParse::Json && c.fields.is_empty() {
-                        self.error_key(
-                            &[base.clone(), path!["parse"]].concat(),
-                            "a `command` source with `parse: json` needs `fields` to say which values to read",
-                            None,
-                        );
-                    }
-                    self.json_pointers(&base, &c.fields);
-                }
-            }
-        }
-    }
-
-    fn json_pointers(&mut self, base: &Path, fields: &IndexMap<String, String>) {
-        for (name, pointer) in fields {
-            if !pointer.is_empty() && !pointer.starts_with('/') {
-                self.error(
-                    &[base.clone(), path!["fields", name.as_str()]].concat(),
-                    format!(
-                        "invalid JSON pointer `{pointer}`: it must start with `/`, like `/in_msgs`"
-                    ),
-                    pointer
-                        .strip_prefix("$.")
-                        .map(|rest| format!("write `/{}`", rest.replace('.', "/"))),
-                );
-            }
-        }
-    }
-
-    fn derived(
-        &mut self,
-        metrics: &thresholds::Metrics,
-        vars: &IndexMap<String, serde_json::Value>,
-    ) -> Vec<(String, Expr)> {
-        let mut out = Vec::new();
-        for (name, text) in &self.plan.derived {
-            let at = path!["derived", name.as_str()];
-            if metrics.kind(name).is_some() {
-                self.error_key(
-                    &at,
-                    format!("derived metric `{name}` has the name of another metric"),
-                    None,
-                );
-            }
-            let expr = match expr::parse(text) {
-                Ok(expr) => expr,
-                Err(error) => {
-                    let span = self.inner_span(&at, error.offset, 1);
-                    self.error_at(span, format!("invalid expression: {}", error.message), None);
-                    continue;
-                }
-            };
-            for (used, offset) in expr.names() {
-                let known = metrics.expression_name(used, vars)
-                    || self
-                        .plan
-                        .derived
-                        .get_index_of(used)
-                        .is_some_and(|i| Some(i) < self.plan.derived.get_index_of(name));
-                if !known {
-                    let candidates = metrics.expression_candidates(vars, &self.plan.derived);
-                    let span = self.inner_span(&at, offset, used.chars().count());
-                    self.error_at(
-                        span,
-                        format!("unknown name `{used}` in derived metric `{name}`"),
-                        did_you_mean(used, candidates.iter().map(String::as_str)).or_else(|| {
-                            Some("names are run values (`duration_s`, `vus_max`), `vars.NAME`, `METRIC.AGGREGATION` (like `http_reqs.count`) and derived metrics defined above".to_owned())
-                        }),
-                    );
-                }
-            }
-            out.push((name.clone(), expr));
-        }
-        out
-    }
-
-    fn outputs(&mut self, env: Option<&str>, vars: &IndexMap<String, serde_json::Value>) {
-        // A mock's URLs are only known once it listens, after output paths are made.
-        let mut envs = self.env_sets(env, self.env_selected);
-        for (name, keys) in &mut envs {
-            let environment = &self.plan.environments[name.as_str()];
-            if environment.mock.as_ref().is_some_and(|m| m.enabled()) {
-                keys.retain(|key| {
-                    !(key == "base_url" && environment.base_url.is_none()
-                        || key == "ws_url" && environment.ws_url.is_none())
-                });
-            }
-        }
-        let scope = scope::Scope::output(envs, vars);
-        if self.plan.baseline.as_deref() == Some("latest")
-            && !self
-                .plan
-                .outputs
-                .iter()
-                .any(|o| matches!(o, Output::Json(_)))
-        {
-            self.error(
-                &path!["baseline"],
-                "`baseline: latest` looks for earlier runs in the folders of the `json` outputs, and this plan has none",
-                Some("add an output like `- json: \"results/{{ run.started | date('compact') }}-{{ stage }}.json\"`".to_owned()),
-            );
-        }
-        for (index, output) in self.plan.outputs.iter().enumerate() {
-            match output {
-                Output::Markdown(markdown) => {
-                    let base = path!["outputs", index, "markdown"];
-                    match (&markdown.file, &markdown.append_to) {
-                        (Some(_), Some(_)) | (None, None) => self.error_key(
-                            &base,
-                            "a `markdown` output needs exactly one of `file` and `append_to`",
-                            None,
-                        ),
-                        _ => {}
-                    }
-                    if markdown.append_to.is_none()
-                        && (markdown.under.is_some() || markdown.section.is_some())
-                    {
-                        self.error_key(
-                            &base,
-                            "`under` and `section` say where to write inside a document given by `append_to`",
-                            None,
-                        );
-                    }
-                    if markdown.row_template.is_some()
-                        && (markdown.under.is_none() || markdown.section.is_some())
-                    {
-                        self.error_key(
-                            &[base.clone(), path!["row_template"]].concat(),
-                            "`row_template` is the row added to the table under the `under` heading; it needs `under` without `section`",
-                            None,
-                        );
-                    }
-                    if markdown
-                        .regression_factor
-                        .is_some_and(|factor| factor <= 0.0)
-                    {
-                        self.error(
-                            &[base.clone(), path!["regression_factor"]].concat(),
-                            "the regression factor must be above 0 (the usual rule is baseline × 1.2)",
-                            None,
-                        );
-                    }
-                    for (key, template) in
-                        [("file", &markdown.file), ("append_to", &markdown.append_to)]
-                    {
-                        if let Some(template) = template {
-                            self.template(
-                                &[base.clone(), path![key]].concat(),
-                                template.as_str(),
-                                &scope,
-                            );
-                        }
-                    }
-                }
-                Output::Json(file) | Output::Csv(file) | Output::Junit(file) => {
-                    let key = match output {
-                        Output::Json(_) => "json",
-                        Output::Csv(_) => "csv",
-                        _ => "junit",
-                    };
-                    self.template(&path!["outputs", index, key], file.as_str(), &scope);
-                }
             }
         }
     }

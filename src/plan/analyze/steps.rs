@@ -1,5 +1,12 @@
 //! Step checks: templates and their names in order, WebSocket steps after a `connect`,
 //! bodies and matchers that make sense, regular expressions that compile.
+//!
+//! This file is the walk: it follows the steps in order, tracking the names in scope and
+//! whether a socket is open, and checks the control steps itself; a request's checks are in
+//! `steps/request.rs`, the WebSocket steps' and `on_message` rules' in `steps/websocket.rs`.
+
+mod request;
+mod websocket;
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -8,7 +15,7 @@ use super::scope::Scope;
 use super::thresholds::Metrics;
 use super::{Analyzer, path, tick_list};
 use crate::plan::metric::MetricKind;
-use crate::plan::model::{Connect, Scenario, Step};
+use crate::plan::model::Step;
 use crate::plan::yaml::{Path, Segment};
 
 /// Whether a VU certainly has an open WebSocket at a point of its steps.
@@ -120,170 +127,20 @@ impl Analyzer<'_, '_> {
         socket: &mut Socket,
         metrics: &mut Metrics,
     ) {
-        let under = |keys: &[&str]| -> Path {
-            let mut path = at.clone();
-            path.extend(keys.iter().map(|k| Segment::Key((*k).to_owned())));
-            path
-        };
+        let under = |keys: &[&str]| key_path(at, keys);
         match step {
-            Step::Request(step) => {
-                let request = &step.request;
-                self.url(
-                    &under(&["request", "url"]),
-                    request.url.as_str(),
-                    &["http://", "https://"],
-                    scope,
-                );
-                for (key, value) in &request.headers {
-                    self.template(&under(&["request", "headers", key]), value.as_str(), scope);
-                }
-                for (key, value) in &request.query {
-                    self.template(&under(&["request", "query", key]), value.as_str(), scope);
-                }
-                for (key, value) in request.form.iter().flatten() {
-                    self.template(&under(&["request", "form", key]), value.as_str(), scope);
-                }
-                for (key, text) in [("text", &request.text), ("binary", &request.binary)] {
-                    if let Some(text) = text {
-                        self.template(&under(&["request", key]), text.as_str(), scope);
-                    }
-                }
-                if let Some(json) = &request.json {
-                    self.json_templates(&under(&["request", "json"]), json, scope);
-                }
-                let bodies = [
-                    request.json.is_some(),
-                    request.text.is_some(),
-                    request.form.is_some(),
-                    request.binary.is_some(),
-                ];
-                if bodies.iter().filter(|b| **b).count() > 1 {
-                    self.error_key(&under(&["request"]), "a request has one body: give only one of `json`, `text`, `form` and `binary`", None);
-                }
-                if request.mark.is_some() && request.json.is_none() {
-                    self.error_key(
-                        &under(&["request", "mark"]),
-                        "`mark` names an id in the request's `json` body, but the request has none",
-                        None,
-                    );
-                }
-                if let Some(expect) = &request.expect {
-                    if let Some(json) = &expect.json {
-                        self.json_templates(&under(&["request", "expect", "json"]), json, scope);
-                    }
-                    for (path, value) in &expect.json_path {
-                        let key = path.to_string();
-                        self.json_templates(
-                            &under(&["request", "expect", "json_path", &key]),
-                            value,
-                            scope,
-                        );
-                    }
-                    for (name, pattern) in &expect.headers {
-                        self.regex(&under(&["request", "expect", "headers", name]), pattern);
-                    }
-                }
-                let default_name = format!("{} {}", request.method.as_str(), request.url);
-                metrics.name_tag(request.name.clone().unwrap_or(default_name));
-                if let Some(metric) = &request.metric {
-                    self.custom_metric(
-                        &under(&["request", "metric"]),
-                        metric,
-                        MetricKind::Trend,
-                        metrics,
-                    );
-                }
-            }
+            Step::Request(step) => self.request(at, step, scope, metrics),
             Step::Connect(step) => {
-                let url_path = match &step.connect {
-                    Connect::Url(_) => under(&["connect"]),
-                    Connect::Settings(settings) => {
-                        for (key, value) in &settings.headers {
-                            self.template(
-                                &under(&["connect", "headers", key]),
-                                value.as_str(),
-                                scope,
-                            );
-                        }
-                        if let Some(name) = &settings.name {
-                            metrics.name_tag(name.clone());
-                        }
-                        under(&["connect", "url"])
-                    }
-                };
-                self.url(
-                    &url_path,
-                    step.connect.url().as_str(),
-                    &["ws://", "wss://"],
-                    scope,
-                );
+                self.connect(at, step, scope, metrics);
                 *socket = Socket::Open;
             }
             Step::Send(step) => {
                 self.needs_socket(at, "send", *socket);
-                let message = &step.send;
-                let bodies = [
-                    message.text.is_some(),
-                    message.json.is_some(),
-                    message.binary.is_some(),
-                ];
-                if bodies.iter().filter(|b| **b).count() != 1 {
-                    self.error_key(
-                        &under(&["send"]),
-                        "a message needs exactly one of `text`, `json` and `binary`",
-                        None,
-                    );
-                }
-                for (key, text) in [("text", &message.text), ("binary", &message.binary)] {
-                    if let Some(text) = text {
-                        self.template(&under(&["send", key]), text.as_str(), scope);
-                    }
-                }
-                if let Some(json) = &message.json {
-                    self.json_templates(&under(&["send", "json"]), json, scope);
-                }
-                if message.mark.is_some() && message.json.is_none() {
-                    self.error_key(
-                        &under(&["send", "mark"]),
-                        "`mark` names an id in the message's `json`, but the message has none",
-                        None,
-                    );
-                }
+                self.send(at, step, scope);
             }
             Step::Expect(step) => {
                 self.needs_socket(at, "expect", *socket);
-                let expect = &step.expect;
-                if expect.json.is_none()
-                    && expect.json_path.is_empty()
-                    && expect.regex.is_none()
-                    && expect.text.is_none()
-                {
-                    self.error_key(&under(&["expect"]), "`expect` needs at least one of `json`, `json_path`, `regex` and `text` to match a message", None);
-                }
-                if let Some(json) = &expect.json {
-                    self.json_templates(&under(&["expect", "json"]), json, scope);
-                }
-                for (path, value) in &expect.json_path {
-                    let key = path.to_string();
-                    self.json_templates(&under(&["expect", "json_path", &key]), value, scope);
-                }
-                if let Some(text) = &expect.text {
-                    self.template(&under(&["expect", "text"]), text.as_str(), scope);
-                }
-                if let Some(pattern) = &expect.regex {
-                    self.regex(&under(&["expect", "regex"]), pattern);
-                }
-                if let Some(metric) = &expect.metric {
-                    self.custom_metric(
-                        &under(&["expect", "metric"]),
-                        metric,
-                        MetricKind::Trend,
-                        metrics,
-                    );
-                }
-                if let Some(name) = &expect.name {
-                    metrics.name_tag(name.clone());
-                }
+                self.expect(at, step, scope, metrics);
             }
             Step::Sleep(step) => self.sleep_range(&under(&["sleep"]), step.sleep),
             Step::Repeat(step) => {
@@ -385,63 +242,6 @@ impl Analyzer<'_, '_> {
             _ => metrics.custom(name, kind),
         }
     }
-
-    fn on_message(&mut self, base: &Path, scenario: &Scenario, metrics: &mut Metrics) {
-        let connects = any_step(&scenario.steps, &|step| matches!(step, Step::Connect(_)));
-        for (index, rule) in scenario.on_message.iter().enumerate() {
-            let at = [base.clone(), path!["on_message", index]].concat();
-            if !connects {
-                self.warning(
-                    &at,
-                    "this rule never fires: the scenario never opens a WebSocket with `connect`",
-                    None,
-                );
-            }
-            let matcher = &rule.matcher;
-            if matcher.json.is_none()
-                && matcher.json_path.is_empty()
-                && matcher.regex.is_none()
-                && matcher.text.is_none()
-            {
-                self.error_key(
-                    &[at.clone(), path!["match"]].concat(),
-                    "`match` needs at least one of `json`, `json_path`, `regex` and `text`",
-                    None,
-                );
-            }
-            if let Some(pattern) = &matcher.regex {
-                self.regex(&[at.clone(), path!["match", "regex"]].concat(), pattern);
-            }
-            if let Some(metric) = &rule.metric {
-                self.custom_metric(
-                    &[at.clone(), path!["metric"]].concat(),
-                    metric,
-                    MetricKind::Counter,
-                    metrics,
-                );
-            }
-            if rule.correlate.is_some() && !self.plan_marks() {
-                self.warning(
-                    &[at.clone(), path!["correlate"]].concat(),
-                    "no step of the plan has a `mark`, so `correlate` never finds a start time",
-                    Some(
-                        "add `mark: \"$.id\"` to the request or message that sends the id"
-                            .to_owned(),
-                    ),
-                );
-            }
-        }
-    }
-
-    fn plan_marks(&self) -> bool {
-        self.plan.scenarios.values().any(|scenario| {
-            any_step(&scenario.steps, &|step| match step {
-                Step::Request(step) => step.request.mark.is_some(),
-                Step::Send(step) => step.send.mark.is_some(),
-                _ => false,
-            })
-        })
-    }
 }
 
 fn any_step(steps: &[Step], test: &dyn Fn(&Step) -> bool) -> bool {
@@ -468,4 +268,11 @@ fn captures(steps: &[Step]) -> Vec<(String, &'static str)> {
         }
     }
     out
+}
+
+/// `at` with `keys` appended.
+fn key_path(at: &Path, keys: &[&str]) -> Path {
+    let mut path = at.clone();
+    path.extend(keys.iter().map(|k| Segment::Key((*k).to_owned())));
+    path
 }

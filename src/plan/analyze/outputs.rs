@@ -1,0 +1,104 @@
+//! `outputs` checks: `baseline: latest` has a `json` output to look in, Markdown outputs
+//! say where to write, and every file template compiles with the names known when outputs
+//! are made.
+
+use indexmap::IndexMap;
+
+use super::{Analyzer, path, scope};
+use crate::plan::model::Output;
+
+impl Analyzer<'_, '_> {
+    pub(super) fn outputs(
+        &mut self,
+        env: Option<&str>,
+        vars: &IndexMap<String, serde_json::Value>,
+    ) {
+        // A mock's URLs are only known once it listens, after output paths are made.
+        let mut envs = self.env_sets(env, self.env_selected);
+        for (name, keys) in &mut envs {
+            let environment = &self.plan.environments[name.as_str()];
+            if environment.mock.as_ref().is_some_and(|m| m.enabled()) {
+                keys.retain(|key| {
+                    !(key == "base_url" && environment.base_url.is_none()
+                        || key == "ws_url" && environment.ws_url.is_none())
+                });
+            }
+        }
+        let scope = scope::Scope::output(envs, vars);
+        if self.plan.baseline.as_deref() == Some("latest")
+            && !self
+                .plan
+                .outputs
+                .iter()
+                .any(|o| matches!(o, Output::Json(_)))
+        {
+            self.error(
+                &path!["baseline"],
+                "`baseline: latest` looks for earlier runs in the folders of the `json` outputs, and this plan has none",
+                Some("add an output like `- json: \"results/{{ run.started | date('compact') }}-{{ stage }}.json\"`".to_owned()),
+            );
+        }
+        for (index, output) in self.plan.outputs.iter().enumerate() {
+            match output {
+                Output::Markdown(markdown) => {
+                    let base = path!["outputs", index, "markdown"];
+                    match (&markdown.file, &markdown.append_to) {
+                        (Some(_), Some(_)) | (None, None) => self.error_key(
+                            &base,
+                            "a `markdown` output needs exactly one of `file` and `append_to`",
+                            None,
+                        ),
+                        _ => {}
+                    }
+                    if markdown.append_to.is_none()
+                        && (markdown.under.is_some() || markdown.section.is_some())
+                    {
+                        self.error_key(
+                            &base,
+                            "`under` and `section` say where to write inside a document given by `append_to`",
+                            None,
+                        );
+                    }
+                    if markdown.row_template.is_some()
+                        && (markdown.under.is_none() || markdown.section.is_some())
+                    {
+                        self.error_key(
+                            &[base.clone(), path!["row_template"]].concat(),
+                            "`row_template` is the row added to the table under the `under` heading; it needs `under` without `section`",
+                            None,
+                        );
+                    }
+                    if markdown
+                        .regression_factor
+                        .is_some_and(|factor| factor <= 0.0)
+                    {
+                        self.error(
+                            &[base.clone(), path!["regression_factor"]].concat(),
+                            "the regression factor must be above 0 (the usual rule is baseline × 1.2)",
+                            None,
+                        );
+                    }
+                    for (key, template) in
+                        [("file", &markdown.file), ("append_to", &markdown.append_to)]
+                    {
+                        if let Some(template) = template {
+                            self.template(
+                                &[base.clone(), path![key]].concat(),
+                                template.as_str(),
+                                &scope,
+                            );
+                        }
+                    }
+                }
+                Output::Json(file) | Output::Csv(file) | Output::Junit(file) => {
+                    let key = match output {
+                        Output::Json(_) => "json",
+                        Output::Csv(_) => "csv",
+                        _ => "junit",
+                    };
+                    self.template(&path!["outputs", index, key], file.as_str(), &scope);
+                }
+            }
+        }
+    }
+}

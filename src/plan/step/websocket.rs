@@ -1,0 +1,210 @@
+//! The WebSocket steps (`connect`, `send`, `expect`, `reconnect`, `disconnect`) with their
+//! settings, and the scenario's background `on_message` rules.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::plan::json_path::JsonPath;
+use crate::plan::template::Template;
+use crate::plan::units::{Duration, Size, SleepTime};
+
+/// Open a WebSocket connection (one per VU; a second `connect` replaces the first).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectStep {
+    /// A URL template, or the connection's settings.
+    pub connect: Connect,
+}
+
+/// Where and how to open a WebSocket connection.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Connect {
+    /// A `ws://` or `wss://` URL template.
+    #[schemars(example = "{{ env.ws_url }}?scope=user")]
+    Url(Template),
+    /// The connection's settings.
+    Settings(ConnectSettings),
+}
+
+impl Connect {
+    pub fn url(&self) -> &Template {
+        match self {
+            Self::Url(url) => url,
+            Self::Settings(settings) => &settings.url,
+        }
+    }
+}
+
+/// Settings of a WebSocket connection.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectSettings {
+    /// A `ws://` or `wss://` URL template.
+    pub url: Template,
+    /// Handshake headers; values are templates.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub headers: IndexMap<String, Template>,
+    /// Subprotocols offered in the handshake.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subprotocols: Vec<String>,
+    /// Give up on the handshake after this long (default 10s); counted in
+    /// `ws_connect_errors`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Largest message accepted (default 1MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_message_size: Option<Size>,
+    /// Tag value for `name` on this connection's metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Send a WebSocket message.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendStep {
+    /// The message: exactly one of `text`, `json`, `binary`.
+    pub send: Message,
+    /// Capture the sent message for later templates: `NAME.text`, and `NAME.FIELD` for a
+    /// JSON message.
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub capture: Option<String>,
+}
+
+/// A WebSocket message. Exactly one of `text`, `json` and `binary`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    /// A text frame (template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Template>,
+    /// A text frame holding this JSON; every string in it is a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Value>,
+    /// A binary frame, given as a template that renders to base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<Template>,
+    /// A JSON path into the sent `json` whose value marks the start of
+    /// `broadcast_delivery_time` for that id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<JsonPath>,
+}
+
+/// Wait for the next WebSocket message that matches, and record the time since the last
+/// `send`. Messages that do not match are left to `on_message` rules.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectStep {
+    /// What the message must look like, and how long to wait for it.
+    pub expect: Expectation,
+    /// Capture the matched message for later templates: `NAME.text`, and `NAME.FIELD` for
+    /// a JSON message.
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub capture: Option<String>,
+}
+
+/// A message to wait for. At least one of `json`, `json_path`, `regex` and `text`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// The message must be JSON containing these fields with these values (a subset match;
+    /// strings are templates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Value>,
+    /// JSON paths into the message and the values they must have (strings are templates).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub json_path: IndexMap<JsonPath, Value>,
+    /// A regular expression the message text must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// The exact message text (template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Template>,
+    /// How long to wait (default 5s); a miss is counted as a timeout error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Duration>,
+    /// Record the wait in this trend metric instead of `ws_message_latency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub metric: Option<String>,
+    /// Tag value for `name` on the recorded latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Close the WebSocket connection and open it again to the same URL, recording
+/// `ws_reconnect_time`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconnectStep {
+    /// Reconnection settings (`{}` for none).
+    pub reconnect: Reconnect,
+}
+
+/// Reconnection settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reconnect {
+    /// Wait this long (or a random time from a range) between closing and reconnecting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<SleepTime>,
+}
+
+/// Close the WebSocket connection.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisconnectStep {
+    /// Close settings (`{}` for a normal close).
+    pub disconnect: Disconnect,
+}
+
+/// How to close a WebSocket connection.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Disconnect {
+    /// Close code (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1000, max = 4999))]
+    pub code: Option<u16>,
+}
+
+/// A background rule for WebSocket messages no `expect` step consumed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OnMessageRule {
+    /// Which messages the rule applies to.
+    #[serde(rename = "match")]
+    pub matcher: Matcher,
+    /// A JSON path to an id in the message; when that id was `mark`ed by any VU,
+    /// `broadcast_delivery_time` is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "$.id")]
+    pub correlate: Option<JsonPath>,
+    /// Count matching messages in a counter metric of this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub metric: Option<String>,
+}
+
+/// How a message is matched. At least one of `json`, `json_path`, `regex` and `text`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Matcher {
+    /// The message must be JSON containing these fields with these values (a subset match).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Value>,
+    /// JSON paths into the message and the values they must have.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub json_path: IndexMap<JsonPath, Value>,
+    /// A regular expression the message text must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// The exact message text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
