@@ -209,6 +209,7 @@ pub fn run_blocking(settings: MockSettings, port: u16) -> std::io::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let signals = StopSignals::listen()?;
         let server =
             MockServer::bind(settings.clone(), SocketAddr::from(([127, 0, 0, 1], port))).await?;
         say(format_args!(
@@ -226,7 +227,7 @@ pub fn run_blocking(settings: MockSettings, port: u16) -> std::io::Result<()> {
             server.base_url, server.base_url
         ));
         say(format_args!("Ctrl-C or SIGTERM stops it."));
-        wait_for_signal().await;
+        signals.wait().await;
         server.stop().await;
         Ok(())
     })
@@ -238,23 +239,37 @@ fn say(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, listened for from the moment this is made: made before the URLs
+/// are printed, so whoever reads them can stop the mock at once (a signal that arrived
+/// before the handlers were installed killed the process with the default action).
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
