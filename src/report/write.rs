@@ -457,6 +457,153 @@ mod tests {
     }
 
     #[test]
+    fn temporary_names_are_ours_only_for_their_own_file() {
+        for (name, target, ours) in [
+            (".doc.md.Ab12Cd.tmp", "doc.md", true),
+            (".doc.md.Ab12C.tmp", "doc.md", false),
+            (".doc.md.Ab12Cde.tmp", "doc.md", false),
+            (".doc.md.Ab-2Cd.tmp", "doc.md", false),
+            ("doc.md.Ab12Cd.tmp", "doc.md", false),
+            (".doc.md.Ab12Cd.tmp", "doc", false),
+            (".doc.md.Ab12Cd.tmp", "md", false),
+            (".run-2.json.xY34zW.tmp", "run-2.json", true),
+            (".run-2.json.xY34zW.tmp", "run.json", false),
+            (".doc.md.Ab12Cd", "doc.md", false),
+        ] {
+            assert_eq!(is_temporary_of(name, target), ours, "{name} for {target}");
+        }
+    }
+
+    #[test]
+    fn numbered_names_go_before_the_extension() {
+        for (path, n, expected) in [
+            ("results/run.json", 1, "results/run.json"),
+            ("results/run.json", 2, "results/run-2.json"),
+            ("run.json", 10, "run-10.json"),
+            ("results/run", 3, "results/run-3"),
+            ("a.b/x.tar.gz", 2, "a.b/x.tar-2.gz"),
+        ] {
+            assert_eq!(numbered(Path::new(path), n), Path::new(expected));
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_resolve_from_their_own_directory_and_loops_are_errors() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::fs::create_dir_all(root.join("links/deeper")).unwrap();
+        std::fs::write(root.join("real/doc.md"), "").unwrap();
+        symlink("../real/doc.md", root.join("links/relative.md")).unwrap();
+        symlink(
+            root.join("links/relative.md"),
+            root.join("links/absolute.md"),
+        )
+        .unwrap();
+        symlink("../absolute.md", root.join("links/deeper/chain.md")).unwrap();
+        let real = |p: PathBuf| std::fs::canonicalize(p).unwrap();
+        for link in [
+            "links/relative.md",
+            "links/absolute.md",
+            "links/deeper/chain.md",
+        ] {
+            let target = resolve(&root.join(link)).unwrap();
+            assert_eq!(real(target), real(root.join("real/doc.md")), "{link}");
+        }
+        assert_eq!(
+            resolve(&root.join("real/doc.md")).unwrap(),
+            root.join("real/doc.md")
+        );
+        assert_eq!(
+            resolve(&root.join("none.md")).unwrap(),
+            root.join("none.md")
+        );
+        symlink("nowhere.md", root.join("dangling.md")).unwrap();
+        assert_eq!(
+            resolve(&root.join("dangling.md")).unwrap(),
+            root.join("nowhere.md")
+        );
+        symlink("loop-b", root.join("loop-a")).unwrap();
+        symlink("loop-a", root.join("loop-b")).unwrap();
+        let error = resolve(&root.join("loop-a")).unwrap_err().to_string();
+        assert!(error.contains("too many levels"), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_link_is_an_error_for_a_document_and_created_for_an_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("doc.md");
+        std::os::unix::fs::symlink("sub/real.md", &link).unwrap();
+        let keep = |old: &str| Ok::<_, Cause>(old.to_owned());
+        let error = update(&link, Missing::Error, keep, |_| Ok(())).unwrap_err();
+        assert!(
+            error.to_string().ends_with("real.md, which does not exist"),
+            "{error}"
+        );
+        replace(&link, "new\n").unwrap();
+        assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("sub/real.md")).unwrap(),
+            "new\n"
+        );
+    }
+
+    /// A leftover temporary file of `target`, `age` old.
+    fn leftover(dir: &Path, name: &str, age: Duration) -> PathBuf {
+        let path = dir.join(name);
+        let file = File::create(&path).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_next_write_removes_stale_unlocked_temporary_files_of_its_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc.md");
+        std::fs::write(&path, "old\n").unwrap();
+        let old = STALE + Duration::from_secs(60);
+        let killed = leftover(dir.path(), ".doc.md.Ab12Cd.tmp", old);
+        let young = leftover(dir.path(), ".doc.md.Yo12Ng.tmp", Duration::ZERO);
+        let other = leftover(dir.path(), ".other.md.Ab12Cd.tmp", old);
+        let alive = leftover(dir.path(), ".doc.md.Li12Ve.tmp", old);
+        let held = File::open(&alive).unwrap();
+        held.lock().unwrap();
+        replace(&path, "new\n").unwrap();
+        assert!(!killed.exists(), "a killed writer's file is removed");
+        assert!(young.exists() && other.exists() && alive.exists());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        drop(held);
+        let results = dir.path().join("run.json");
+        let killed = leftover(dir.path(), ".run.json.Ab12Cd.tmp", old);
+        create_unique(&results, |w| Ok(w.write_all(b"{}")?)).unwrap();
+        assert!(!killed.exists());
+    }
+
+    #[test]
+    fn create_unique_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out/run.json");
+        let written: Vec<PathBuf> = (0..3)
+            .map(|i| create_unique(&path, |w| Ok(write!(w, "{i}")?)).unwrap())
+            .collect();
+        let names: Vec<String> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["run.json", "run-2.json", "run-3.json"]);
+        for (i, file) in written.iter().enumerate() {
+            assert_eq!(std::fs::read_to_string(file).unwrap(), i.to_string());
+        }
+        let error = create_unique(&path, |_| Err(Fill::Io(io::Error::other("full"))));
+        assert!(error.unwrap_err().to_string().contains("full"));
+        let count = std::fs::read_dir(dir.path().join("out")).unwrap().count();
+        assert_eq!(count, 3, "a failed write leaves no file");
+    }
+
+    #[test]
     fn concurrent_updates_all_land() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.txt");
