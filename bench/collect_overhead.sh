@@ -44,6 +44,7 @@ plan "$run/collect.yaml" "collect:
   - command: { name: host, run: \"awk '{ print \\\"load1\\\", \$1 }' /proc/loadavg\", parse: prometheus, every: 1s }"
 
 rps() { # plan → requests/s, loadplan's CPU µs per request, server metrics
+    rm -f "$run/out.json" # a results file is never replaced: a second run would write out-2.json
     /usr/bin/time -o "$run/cpu" -f '%U %S' "$bin" run "$1" --quiet --out "json=$run/out.json" >/dev/null
     python3 -c "
 import json, sys

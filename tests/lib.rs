@@ -3,6 +3,7 @@
 mod collect;
 mod common;
 mod docs;
+mod documents;
 mod examples;
 mod invalid_plans;
 mod mock;

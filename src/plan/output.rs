@@ -11,7 +11,8 @@ use super::template::Template;
 pub enum Output {
     /// A Markdown report: a new file, appended to a document, or a section replaced in it.
     Markdown(MarkdownOutput),
-    /// The full results as JSON, with histograms, for `loadplan report` and baselines.
+    /// The full results as JSON, with histograms, for `loadplan report` and baselines. Never
+    /// written over an existing file: a taken name gets `-2`, `-3`… before the extension.
     Json(Template),
     /// One row per run appended to a CSV history file with stable columns.
     Csv(Template),

@@ -178,11 +178,13 @@ fn write_one(
     match target {
         Target::Json(file) => {
             // Streamed into the temporary file: with its histograms, the document is large.
-            write::replace_with(file, |w| {
+            // Never over an existing file: a run that finds its name taken (a run started in
+            // the same second) writes `NAME-2.json`, and says so.
+            let written = write::create_unique(file, |w| {
                 serde_json::to_writer_pretty(&mut *w, run).map_err(std::io::Error::from)?;
                 Ok(w.write_all(b"\n")?)
             })?;
-            Ok(format!("results: {}", file.display()))
+            Ok(format!("results: {}", written.display()))
         }
         Target::Csv(file) => {
             let report = Report::new(run, baseline, options)?;
@@ -298,7 +300,12 @@ fn write_markdown(
         .as_ref()
         .or(target.append_to.as_ref())
         .ok_or(OutputError::NoMarkdownPath)?;
-    let chart_file = chart_path(path, &run.stage);
+    // Beside the document itself, where its link to the chart points, when `path` is a
+    // symbolic link; a link that cannot be followed fails below, when it is written.
+    let chart_file = chart_path(
+        &write::resolve(path).unwrap_or_else(|_| path.clone()),
+        &run.stage,
+    );
     let svg = chart::svg(
         &format!("{} · {} — latency and active VUs", run.plan, run.stage),
         &run.results.timeline,
