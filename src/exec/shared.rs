@@ -22,6 +22,8 @@ pub struct Halt {
     now: std::sync::atomic::AtomicBool,
     interrupted: std::sync::atomic::AtomicBool,
     reason: Mutex<Option<String>>,
+    /// Wakes the tasks waiting in [`Halt::now_requested`].
+    woken: tokio::sync::Notify,
 }
 
 impl Halt {
@@ -31,6 +33,19 @@ impl Halt {
 
     pub fn now(&self) -> bool {
         self.now.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Returns once the run must stop at once (a second signal): whatever a task is waiting
+    /// for — a command, a scrape, a VU's graceful stop — is dropped for this.
+    pub async fn now_requested(&self) {
+        let woken = self.woken.notified();
+        tokio::pin!(woken);
+        // Registered before the flag is read, so a wake between the two is not lost.
+        woken.as_mut().enable();
+        if self.now() {
+            return;
+        }
+        woken.await;
     }
 
     fn set(&self, reason: String) {
@@ -51,6 +66,7 @@ impl Halt {
     pub fn interrupt(&self, signal: &str) {
         if self.stopping() && self.interrupted.load(std::sync::atomic::Ordering::Relaxed) {
             self.now.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.woken.notify_waiters();
             return;
         }
         self.interrupted
