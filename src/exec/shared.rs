@@ -395,3 +395,36 @@ impl WsStepKeys {
 pub(super) fn step_address(step: &Step) -> usize {
     std::ptr::from_ref(step) as usize
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Halt;
+
+    #[tokio::test]
+    async fn only_the_second_signal_is_a_stop_at_once() {
+        let halt = std::sync::Arc::new(Halt::default());
+        let waiter = tokio::spawn({
+            let halt = std::sync::Arc::clone(&halt);
+            async move { halt.now_requested().await }
+        });
+        tokio::task::yield_now().await;
+        halt.interrupt("SIGINT");
+        assert!(halt.stopping() && !halt.now());
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        halt.interrupt("SIGINT");
+        assert!(halt.now());
+        waiter.await.expect("the waiter wakes");
+        // Asked after the fact, it answers at once.
+        halt.now_requested().await;
+    }
+
+    #[test]
+    fn an_abort_then_a_signal_is_a_graceful_stop() {
+        let halt = Halt::default();
+        halt.abort("a threshold failed".to_owned());
+        halt.interrupt("SIGTERM");
+        assert!(halt.interrupted() && !halt.now());
+        assert_eq!(halt.reason().as_deref(), Some("a threshold failed"));
+    }
+}
