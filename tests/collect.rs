@@ -400,3 +400,53 @@ thresholds:
         true
     );
 }
+
+#[test]
+fn a_timed_out_command_takes_what_it_started_with_it() {
+    use crate::common::{Background, gone, pids_in, wait_until};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let pids = dir.path().join("pids");
+    // Each sample starts a `sleep` that would outlive it by minutes; the sample times out
+    // after 1 s, long before the stage ends.
+    let plan = format!(
+        r#"
+name: command-timeout
+environments: {{ local: {{ mock: true }} }}
+stages: {{ long: {{ vus: 1, duration: 60s }} }}
+scenarios:
+  api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x" }} }}, {{ sleep: 20ms }} ] }}
+collect:
+  - command: {{ name: slow, run: "sleep 300 & echo $! >> {pids}; wait", parse: prometheus, every: 30s, timeout: 1s }}
+"#,
+        pids = pids.display()
+    );
+    let mut run = Background::start(&plan, dir.path());
+    wait_until("the first sample's child", || !pids_in(&pids).is_empty());
+    let child = pids_in(&pids)[0];
+    wait_until(&format!("process {child} to be killed"), || gone(child));
+    assert!(
+        run.child
+            .try_wait()
+            .expect("loadplan can be waited for")
+            .is_none(),
+        "the sample's timeout killed it, not the end of the run"
+    );
+    run.signal("INT");
+    run.wait_for_line("press Ctrl-C again");
+    run.signal("INT");
+    let results = run.results.clone();
+    let (status, stderr) = run.wait();
+    assert_eq!(status, 130, "{stderr}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).expect("results written"))
+            .expect("the results are JSON");
+    assert!(
+        json["sources"]["slow"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("timed out after 1s")),
+        "{json:#}"
+    );
+    for pid in pids_in(&pids) {
+        wait_until(&format!("process {pid} to be killed"), || gone(pid));
+    }
+}

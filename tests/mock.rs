@@ -78,8 +78,10 @@ async fn next_text(socket: &mut Socket, wait: Duration) -> Option<String> {
     }
 }
 
+/// How long a test listens for something that must *not* arrive.
 const SHORT: Duration = Duration::from_millis(300);
-const LONG: Duration = Duration::from_secs(5);
+/// How long a test waits for something that must arrive: a hang guard, never a timing.
+const LONG: Duration = crate::common::PATIENCE;
 
 #[tokio::test]
 async fn fixed_mode_and_query_overrides() {
@@ -275,11 +277,13 @@ async fn broadcasts_reach_only_the_scopes_they_name() {
     let mut s1 = ws(&url("scope=session&session=s1")).await;
     let mut m1 = ws(&url("scope=machine&machine=m1")).await;
     // Connections register when their upgrade completes; wait until all four have.
-    for _ in 0..50 {
-        if stats(&server).await["ws_connections_open"] == 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let deadline = std::time::Instant::now() + LONG;
+    while stats(&server).await["ws_connections_open"] != 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the four WebSockets never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
     let body = r#"{"scope":"user","id":"b1"}"#;

@@ -1,6 +1,7 @@
 //! `loadplan run` end to end: real plans against the in-process mock target (`mock: true`),
 //! and against a port nobody listens on. Assertions are on counts, codes and shapes, never
-//! on timings.
+//! on timings; a test that must act while a run goes waits for an event (requests counted
+//! on the mock's `/stats`, a line on stderr, a file), never for a fixed time.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -212,7 +213,9 @@ fn a_frame_sent_with_the_handshake_response_is_not_lost() {
         .into_bytes();
         answer.extend_from_slice(b"\x81\x05hello");
         socket.write_all(&answer).expect("the answer is written");
-        std::thread::sleep(std::time::Duration::from_millis(800));
+        // Held open until loadplan closes it (a hang guard bounds the wait).
+        let _ = socket.set_read_timeout(Some(crate::common::PATIENCE));
+        let _ = socket.read_to_end(&mut Vec::new());
         head
     });
     let plan = format!(
@@ -340,23 +343,7 @@ thresholds:
     assert!(delivered >= 2, "{json:#}");
 }
 
-/// Starts `loadplan run` on `plan` in the background, returning the child and its results path.
-fn spawn_run(plan: &str, dir: &std::path::Path) -> (std::process::Child, PathBuf) {
-    let file = dir.join("plan.yaml");
-    std::fs::write(&file, plan).expect("the plan is written");
-    let results = dir.join("results.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_loadplan"))
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(format!("json={}", results.display()))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("loadplan starts");
-    (child, results)
-}
-
+/// The results JSON written at `path`.
 fn read_json(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).expect("results written");
     serde_json::from_str(&text).expect("the results are JSON")
@@ -395,24 +382,26 @@ thresholds:
 
 #[test]
 fn sigint_stops_gracefully_writes_partial_results_and_exits_130() {
-    let plan = r#"
+    let (mut mock, base_url) = mock_process(&[]);
+    let plan = format!(
+        r#"
 name: interrupted
-environments: { local: { mock: true } }
-stages: { long: { vus: 3, duration: 60s } }
+environments: {{ there: {{ base_url: "{base_url}" }} }}
+stages: {{ long: {{ vus: 3, duration: 60s }} }}
 scenarios:
-  api: { steps: [ { request: { url: "{{ env.base_url }}/x?delay=5" } } ] }
-"#;
+  api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x?delay=5" }} }} ] }}
+"#
+    );
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let (child, results) = spawn_run(plan, dir.path());
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let output = child.wait_with_output().expect("loadplan ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let run = crate::common::Background::start(&plan, dir.path());
+    // Requests at the target say the run (and its signal handlers) are under way.
+    crate::common::wait_until("requests at the mock", || mock_requests(&base_url) > 0);
+    run.signal("INT");
+    let results = run.results.clone();
+    let (status, stderr) = run.wait();
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert_eq!(status, 130, "{stderr}");
     let json = read_json(&results);
     assert_eq!(json["partial"], true);
     assert!(json["duration_s"].as_f64() < Some(30.0));
@@ -425,28 +414,32 @@ scenarios:
 
 #[test]
 fn a_target_stopped_mid_run_costs_errors_not_the_report() {
-    // A mock in its own process, stopped while the run goes on.
+    // A mock in its own process, stopped once it has answered 20 requests; the run goes on
+    // until its `abort_on_fail` threshold sees the failures.
     let (mut mock, base_url) = mock_process(&[]);
     let plan = format!(
         r#"
 name: dying-target
 environments: {{ there: {{ base_url: "{base_url}" }} }}
-stages: {{ short: {{ vus: 2, duration: 3s }} }}
+stages: {{ long: {{ vus: 2, duration: 60s }} }}
 scenarios:
   api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x", timeout: 1s }} }}, {{ sleep: 10ms }} ] }}
+thresholds:
+  http_req_failed: [ {{ check: "rate < 1%", abort_on_fail: true }} ]
 "#
     );
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let (child, results) = spawn_run(&plan, dir.path());
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let run = crate::common::Background::start(&plan, dir.path());
+    crate::common::wait_until("20 requests at the mock", || mock_requests(&base_url) >= 20);
     mock.kill().expect("the mock stops");
     let _ = mock.wait();
-    let output = child.wait_with_output().expect("loadplan ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let results = run.results.clone();
+    let (status, stderr) = run.wait();
+    assert_eq!(status, 99, "{stderr}");
     let json = read_json(&results);
+    assert_eq!(json["partial"], true, "{json:#}");
     let failed = metric(&json, "http_req_failed");
-    assert!(failed["count"].as_u64() > Some(10), "{json:#}");
+    assert!(failed["count"].as_u64() > Some(20), "{json:#}");
     let share = failed["share"].as_f64().expect("a share");
     assert!(
         share > 0.0 && share < 1.0,
@@ -1094,4 +1087,93 @@ thresholds:
         .expect("loadplan report runs");
     assert_eq!(output.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&output.stdout).contains("Compared with the baseline run"));
+}
+
+#[test]
+fn a_second_sigint_stops_a_command_sample_and_kills_its_group() {
+    use crate::common::{Background, gone, pids_in, wait_until};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let pids = dir.path().join("pids");
+    // The command (and the `sleep` it starts) would outlast the run by minutes; its pid and
+    // its child's are written first thing, which also says the run is under way.
+    let plan = format!(
+        r#"
+name: stuck-command
+environments: {{ local: {{ mock: true }} }}
+stages: {{ long: {{ vus: 1, duration: 60s }} }}
+scenarios:
+  api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x" }} }}, {{ sleep: 20ms }} ] }}
+collect:
+  - command: {{ name: stuck, run: "sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait", parse: prometheus, timeout: 50s }}
+"#,
+        pids = pids.display()
+    );
+    let mut run = Background::start(&plan, dir.path());
+    wait_until("the command's pids", || pids_in(&pids).len() == 2);
+    run.signal("INT");
+    run.wait_for_line("press Ctrl-C again");
+    run.signal("INT");
+    let results = run.results.clone();
+    let (status, stderr) = run.wait();
+    assert_eq!(status, 130, "{stderr}");
+    let json = read_json(&results);
+    assert_eq!(json["partial"], true, "{json:#}");
+    assert!(stderr.contains("stopping now"), "{stderr}");
+    for pid in pids_in(&pids) {
+        wait_until(&format!("process {pid} to be killed"), || gone(pid));
+    }
+}
+
+#[test]
+fn sigterm_twice_stops_vus_in_their_graceful_stop() {
+    use crate::common::{Background, wait_until};
+    let (mut mock, base_url) = mock_process(&[]);
+    // Each iteration waits 5 s at the server and the graceful stop is a minute: only the
+    // second signal can end this run soon.
+    let plan = format!(
+        r#"
+name: slow-iterations
+environments: {{ there: {{ base_url: "{base_url}" }} }}
+stages: {{ long: {{ vus: 2, duration: 60s, graceful_stop: 60s }} }}
+scenarios:
+  api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x", timeout: 60s }} }}, {{ request: {{ url: "{{{{ env.base_url }}}}/x?delay=5000", timeout: 60s }} }} ] }}
+"#
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut run = Background::start(&plan, dir.path());
+    wait_until("requests at the mock", || mock_requests(&base_url) >= 2);
+    run.signal("TERM");
+    run.wait_for_line("press Ctrl-C again");
+    run.signal("TERM");
+    let results = run.results.clone();
+    let (status, stderr) = run.wait();
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert_eq!(status, 130, "{stderr}");
+    let json = read_json(&results);
+    assert_eq!(json["partial"], true, "{json:#}");
+    assert!(
+        metric(&json, "http_reqs")["count"].as_u64() >= Some(2),
+        "{json:#}"
+    );
+}
+
+/// Requests the mock at `base_url` has answered, from its `/stats`.
+fn mock_requests(base_url: &str) -> u64 {
+    use std::io::{Read, Write};
+    let address = base_url.trim_start_matches("http://");
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return 0;
+    };
+    let request = format!("GET /stats HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    let mut answer = Vec::new();
+    if stream.write_all(request.as_bytes()).is_err() || stream.read_to_end(&mut answer).is_err() {
+        return 0;
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(body).ok())
+        .and_then(|stats| stats["http_requests_total"].as_u64())
+        .unwrap_or(0)
 }

@@ -253,7 +253,13 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
         parked.push(vu);
     }
     for mut vu in parked {
-        vu.close(&shared).await;
+        // Closing a WebSocket waits up to 1 s for the close frame to go out; a stop at once
+        // drops the socket instead.
+        if shared.halt.now() {
+            vu.flush(&shared);
+        } else {
+            vu.close(&shared).await;
+        }
     }
     report_vus(&shared, 0);
 }

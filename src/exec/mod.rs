@@ -149,8 +149,13 @@ async fn run(
     if options.handle_signals {
         tokio::spawn(watch_signals(Arc::clone(&halt)));
     }
-    let sampling =
-        sampler::Sampling::start(&shared.plan.collect, &shared.templates, &shared.base).await;
+    let sampling = sampler::Sampling::start(
+        &shared.plan.collect,
+        &shared.templates,
+        &shared.base,
+        Arc::clone(&halt),
+    )
+    .await;
     let started = Instant::now();
     let settings = collector::Settings {
         started,
@@ -175,7 +180,11 @@ async fn run(
     };
     results.derived = crate::derive::derive(&derived, &derived_texts, &results, &run);
     if let Some(mock) = mock {
-        mock.stop().await;
+        // After a second signal the in-process target is dropped with the runtime instead
+        // of being given time to close its connections.
+        if !halt.now() {
+            mock.stop().await;
+        }
     }
     Ok(Finished {
         results,
@@ -183,31 +192,43 @@ async fn run(
     })
 }
 
-/// Turns SIGINT and SIGTERM into a graceful stop (a second one stops at once).
-async fn watch_signals(halt: Arc<Halt>) {
+/// Turns SIGINT and SIGTERM into a graceful stop; a second one stops at once (see
+/// [`Halt::now_requested`]). The handlers are installed before this returns, so anything
+/// the run does afterwards (the first sample of a `collect:` source, the first VU) happens
+/// with them in place; the returned future reads the signals.
+fn watch_signals(halt: Arc<Halt>) -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
+        let streams = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
-        loop {
-            let name = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
+        );
+        async move {
+            let (Ok(mut int), Ok(mut term)) = streams else {
+                return;
             };
-            eprintln!("\n{name}: stopping; press Ctrl-C again to stop at once");
-            halt.interrupt(name);
+            loop {
+                let name = tokio::select! {
+                    _ = int.recv() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
+                };
+                if halt.interrupted() {
+                    eprintln!("\n{name}: stopping now");
+                } else {
+                    eprintln!("\n{name}: stopping; press Ctrl-C again to stop at once");
+                }
+                halt.interrupt(name);
+            }
         }
     }
     #[cfg(not(unix))]
-    loop {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
+    async move {
+        loop {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            halt.interrupt("Ctrl-C");
         }
-        halt.interrupt("Ctrl-C");
     }
 }

@@ -1,15 +1,20 @@
 //! What a VU measured and has not sent yet, batched: one channel send to the collector
 //! per batch instead of one per sample.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::http::Response;
 use super::shared::{Event, RequestKeys, Shared, WsStepKeys};
 use crate::results::Sample;
 
 /// What a VU measured and has not sent yet: one channel send per `OUTBOX` events, per
-/// `OUTBOX_AGE`, or before the VU waits, instead of one per sample.
-#[derive(Default)]
+/// `OUTBOX_AGE`, or before the VU waits, instead of one per sample. What it still holds
+/// when it is dropped — its VU cancelled at the end of a graceful stop, or at once by a
+/// second signal — is sent then, so a cancelled VU's last measurements are not lost.
 pub struct Outbox {
     events: Vec<Event>,
     /// When the oldest held event was measured.
@@ -17,6 +22,21 @@ pub struct Outbox {
     /// HTTP bytes since the last send, sent as one event.
     pub sent: u64,
     pub received: u64,
+    /// The collector's channel and backlog count, for the send on drop (the collector
+    /// ends once every sender is gone, and every VU is dropped by the end of the stage).
+    to: UnboundedSender<Event>,
+    backlog: Arc<AtomicUsize>,
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.take_bytes();
+        if !self.events.is_empty() {
+            let events = std::mem::take(&mut self.events);
+            self.backlog.fetch_add(events.len(), Ordering::Relaxed);
+            let _ = self.to.send(Event::Batch(events));
+        }
+    }
 }
 
 /// Events a VU holds before it sends them anyway.
@@ -25,6 +45,17 @@ const OUTBOX: usize = 64;
 const OUTBOX_AGE: Duration = Duration::from_millis(50);
 
 impl Outbox {
+    pub fn new(shared: &Shared) -> Self {
+        Self {
+            events: Vec::new(),
+            since: None,
+            sent: 0,
+            received: 0,
+            to: shared.events.clone(),
+            backlog: Arc::clone(&shared.backlog),
+        }
+    }
+
     pub fn event(&mut self, shared: &Shared, event: Event) {
         if self.events.capacity() == 0 {
             self.events.reserve(OUTBOX);
@@ -116,14 +147,19 @@ impl Outbox {
     }
 
     pub fn flush(&mut self, shared: &Shared) {
+        self.take_bytes();
+        if !self.events.is_empty() {
+            shared.batch(std::mem::take(&mut self.events));
+        }
+    }
+
+    /// The bytes counted since the last send, as one held event.
+    fn take_bytes(&mut self) {
         if self.sent > 0 || self.received > 0 {
             self.events.push(Event::Bytes {
                 sent: std::mem::take(&mut self.sent),
                 received: std::mem::take(&mut self.received),
             });
-        }
-        if !self.events.is_empty() {
-            shared.batch(std::mem::take(&mut self.events));
         }
     }
 }

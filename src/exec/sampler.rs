@@ -10,7 +10,14 @@
 //! interval. Every sample is bounded by a timeout (the interval, at most 10 s; a command's
 //! own `timeout`), and a failed sample is counted, never an error of the run. /proc reads
 //! run on the blocking pool.
+//!
+//! A stop at once (a second signal, [`Halt::now_requested`]) wins over every wait here: the
+//! sample in flight is dropped and no last one is taken. A command runs in a process group
+//! of its own, and whatever is left of the group when its sample ends — it exited, timed
+//! out, or was dropped — is killed (`SIGKILL` to the group), so nothing it started outlives
+//! the sample.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +27,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::shared::Halt;
 use crate::collect::{Aggregator, Collected, Reading, process};
 use crate::plan::metric::PROCESS_METRICS;
 use crate::plan::model::{CollectSource, CommandParse, JsonFieldKind, ProcessSource};
@@ -83,6 +91,7 @@ impl Sampling {
         sources: &[CollectSource],
         templates: &TemplateSet,
         context: &minijinja::Value,
+        halt: Arc<Halt>,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
         let begun = Instant::now();
@@ -98,18 +107,24 @@ impl Sampling {
                 every,
                 aggregator,
                 begun,
-                stopped.clone(),
+                Ends {
+                    stage: stopped.clone(),
+                    halt: Arc::clone(&halt),
+                },
                 ready,
                 source.name().to_owned(),
             ));
             tasks.push((source.name().to_owned(), kind, task));
         }
-        let _ = tokio::time::timeout(READY_WAIT, async {
+        let first_samples = tokio::time::timeout(READY_WAIT, async {
             for ready in readies {
                 let _ = ready.await;
             }
-        })
-        .await;
+        });
+        tokio::select! {
+            _ = first_samples => {}
+            () = halt.now_requested() => {}
+        }
         Self { stop, tasks }
     }
 
@@ -212,26 +227,52 @@ fn probe(
     }
 }
 
+/// What ends a sampler: the end of the stage (then it takes one last sample), or a stop at
+/// once (then it stops where it is).
+struct Ends {
+    stage: watch::Receiver<bool>,
+    halt: Arc<Halt>,
+}
+
 async fn sample(
     mut probe: Probe,
     every: Duration,
     mut aggregator: Aggregator,
     begun: Instant,
-    mut stopped: watch::Receiver<bool>,
+    ends: Ends,
     ready: oneshot::Sender<()>,
     name: String,
 ) -> Finished {
-    take(&mut probe, &mut aggregator, begun).await;
+    let Ends {
+        stage: mut stopped,
+        halt,
+    } = ends;
+    // Each sample races the stop at once; the loop's own wait is for the next tick or the
+    // end of the stage (a first signal ends the stage, then the last sample is taken).
+    let mut taken = tokio::select! {
+        () = take(&mut probe, &mut aggregator, begun) => true,
+        () = halt.now_requested() => false,
+    };
     let _ = ready.send(());
     let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    while taken {
         tokio::select! {
-            _ = ticks.tick() => take(&mut probe, &mut aggregator, begun).await,
+            _ = ticks.tick() => {}
             _ = stopped.changed() => break,
+            () = halt.now_requested() => break,
+        }
+        taken = tokio::select! {
+            () = take(&mut probe, &mut aggregator, begun) => true,
+            () = halt.now_requested() => false,
+        };
+    }
+    if taken {
+        tokio::select! {
+            () = take(&mut probe, &mut aggregator, begun) => {}
+            () = halt.now_requested() => {}
         }
     }
-    take(&mut probe, &mut aggregator, begun).await;
     aggregator.finish(&name)
 }
 
@@ -393,17 +434,22 @@ async fn fetch(url: &hyper::Uri, timeout: Duration) -> Result<Bytes, String> {
     result.unwrap_or_else(|_| Err(format!("timed out after {}", seconds(timeout))))
 }
 
-/// Runs `run` with `sh -c`, killed after `timeout`; its stdout when it exits with 0.
+/// Runs `run` with `sh -c` in a process group of its own, killed after `timeout`; its
+/// stdout when it exits with 0. Whatever is left of the group when this returns or is
+/// dropped is killed.
 async fn command(run: &str, timeout: Duration) -> Result<Vec<u8>, String> {
-    let child = tokio::process::Command::new("sh")
+    let mut command = tokio::process::Command::new("sh");
+    command
         .arg("-c")
         .arg(run)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run sh: {e}"))?;
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
+    let child = command.spawn().map_err(|e| format!("cannot run sh: {e}"))?;
+    let _group = ProcessGroup(child.id());
     let output = tokio::time::timeout(timeout, child.wait_with_output())
         .await
         .map_err(|_| format!("timed out after {}", seconds(timeout)))?
@@ -417,6 +463,28 @@ async fn command(run: &str, timeout: Duration) -> Result<Vec<u8>, String> {
         return Err("the output is over 16 MiB".to_owned());
     }
     Ok(output.stdout)
+}
+
+/// A command's process group (its id is the `sh`'s pid), killed when dropped: after the
+/// sample, on its timeout, and when a stop at once drops the sample. `sh` itself is killed
+/// by tokio's `kill_on_drop` and reaped by tokio; the rest of the group (what the command
+/// started) is reparented and reaped by init. The group id cannot name another group while
+/// any member lives, and a killed group is gone, so the kill reaches only what the command
+/// started.
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self
+            .0
+            .and_then(|id| i32::try_from(id).ok())
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            // ESRCH (the group is already gone) is the usual answer and is no problem.
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 fn seconds(duration: Duration) -> String {

@@ -22,6 +22,8 @@ pub struct Halt {
     now: std::sync::atomic::AtomicBool,
     interrupted: std::sync::atomic::AtomicBool,
     reason: Mutex<Option<String>>,
+    /// Wakes the tasks waiting in [`Halt::now_requested`].
+    woken: tokio::sync::Notify,
 }
 
 impl Halt {
@@ -31,6 +33,19 @@ impl Halt {
 
     pub fn now(&self) -> bool {
         self.now.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Returns once the run must stop at once (a second signal): whatever a task is waiting
+    /// for — a command, a scrape, a VU's graceful stop — is dropped for this.
+    pub async fn now_requested(&self) {
+        let woken = self.woken.notified();
+        tokio::pin!(woken);
+        // Registered before the flag is read, so a wake between the two is not lost.
+        woken.as_mut().enable();
+        if self.now() {
+            return;
+        }
+        woken.await;
     }
 
     fn set(&self, reason: String) {
@@ -51,6 +66,7 @@ impl Halt {
     pub fn interrupt(&self, signal: &str) {
         if self.stopping() && self.interrupted.load(std::sync::atomic::Ordering::Relaxed) {
             self.now.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.woken.notify_waiters();
             return;
         }
         self.interrupted
@@ -378,4 +394,37 @@ impl WsStepKeys {
 /// A step's identity for the run: its address (the plan does not move while it runs).
 pub(super) fn step_address(step: &Step) -> usize {
     std::ptr::from_ref(step) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Halt;
+
+    #[tokio::test]
+    async fn only_the_second_signal_is_a_stop_at_once() {
+        let halt = std::sync::Arc::new(Halt::default());
+        let waiter = tokio::spawn({
+            let halt = std::sync::Arc::clone(&halt);
+            async move { halt.now_requested().await }
+        });
+        tokio::task::yield_now().await;
+        halt.interrupt("SIGINT");
+        assert!(halt.stopping() && !halt.now());
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        halt.interrupt("SIGINT");
+        assert!(halt.now());
+        waiter.await.expect("the waiter wakes");
+        // Asked after the fact, it answers at once.
+        halt.now_requested().await;
+    }
+
+    #[test]
+    fn an_abort_then_a_signal_is_a_graceful_stop() {
+        let halt = Halt::default();
+        halt.abort("a threshold failed".to_owned());
+        halt.interrupt("SIGTERM");
+        assert!(halt.interrupted() && !halt.now());
+        assert_eq!(halt.reason().as_deref(), Some("a threshold failed"));
+    }
 }

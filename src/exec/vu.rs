@@ -51,7 +51,7 @@ impl Vu {
                 duration: shared.key("iteration_duration", &scenario, None),
                 errors: shared.key("errors", &scenario, None),
             }),
-            out: Outbox::default(),
+            out: Outbox::new(shared),
             context: Context::new(&shared.base, id, &scenario),
             scenario,
             http: HttpClient::default(),

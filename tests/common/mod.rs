@@ -71,3 +71,145 @@ pub fn relative(path: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// Longest a test waits for something it expects (a line, a file, an exit): a guard against
+/// hangs, never a measure of speed.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Polls `done` every 10 ms until it holds; fails naming `what` after [`PATIENCE`].
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {PATIENCE:?} for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Whether process `pid` has ended: no /proc entry, or a zombie (a child that loadplan
+/// killed is reparented to init, which in a container may never reap it).
+pub fn gone(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            == Some("Z")
+    })
+}
+
+/// The process ids written one a line to `file` so far.
+pub fn pids_in(file: &Path) -> Vec<u32> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect()
+}
+
+/// Sends `signal` (`INT`, `TERM`, …) to `pid` with kill(1).
+pub fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
+/// A `loadplan run` in the background (its summary discarded), its stderr read line by
+/// line so a test can wait for what it says.
+pub struct Background {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Stderr read so far.
+    pub stderr: String,
+    /// Where `--out json=` writes.
+    pub results: PathBuf,
+}
+
+impl Background {
+    /// Writes `plan` into `dir` and starts `loadplan run` on it.
+    pub fn start(plan: &str, dir: &Path) -> Self {
+        let file = dir.join("plan.yaml");
+        std::fs::write(&file, plan).expect("the plan is written");
+        let results = dir.join("results.json");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+            .arg("run")
+            .arg(&file)
+            .arg("--out")
+            .arg(format!("json={}", results.display()))
+            .current_dir(root())
+            .env_remove("LOADPLAN_ENV")
+            .env_remove("LOADPLAN_STAGE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("loadplan starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+                let Ok(line) = line else { return };
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            stderr: String::new(),
+            results,
+        }
+    }
+
+    /// Waits for a line of stderr containing `needle`.
+    pub fn wait_for_line(&mut self, needle: &str) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr.push_str(&line);
+                    self.stderr.push('\n');
+                    if line.contains(needle) {
+                        return;
+                    }
+                }
+                Err(_) => panic!("no `{needle}` on stderr:\n{}", self.stderr),
+            }
+        }
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) to loadplan.
+    pub fn signal(&self, name: &str) {
+        signal(self.child.id(), name);
+    }
+
+    /// Waits for loadplan to exit (killing it and failing after [`PATIENCE`]); its exit
+    /// code and the whole of its stderr.
+    pub fn wait(mut self) -> (i32, String) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("loadplan can be waited for") {
+                break status;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "loadplan did not exit within {PATIENCE:?}:\n{}",
+                    self.stderr
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        // The reader thread ends at EOF, once loadplan (and anything holding its stderr)
+        // is gone.
+        while let Ok(line) = self.lines.recv_timeout(PATIENCE) {
+            self.stderr.push_str(&line);
+            self.stderr.push('\n');
+        }
+        (status.code().unwrap_or(-1), self.stderr)
+    }
+}
