@@ -10,7 +10,7 @@ fn mutate(text: &str, rng: &mut fastrand::Rng) -> String {
         return String::new();
     }
     let pick = rng.usize(..lines.len());
-    match rng.u8(..7) {
+    match rng.u8(..8) {
         0 => {
             lines.remove(pick);
         }
@@ -60,6 +60,16 @@ fn mutate(text: &str, rng: &mut fastrand::Rng) -> String {
             line.insert_str(at, junk[rng.usize(..junk.len())]);
             let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
             out[pick] = line;
+            return out.join("\n");
+        }
+        6 => {
+            // Nest a line's value in block style, sometimes past the depth limit.
+            let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+            let depth = rng.usize(1..400);
+            out[pick] = match out[pick].split_once(": ") {
+                Some((key, value)) => format!("{key}:\n{}{value}", "- ".repeat(depth)),
+                None => format!("{}{}", "- ".repeat(depth), out[pick].trim_start()),
+            };
             return out.join("\n");
         }
         _ => {

@@ -141,3 +141,68 @@ fn exit_codes_are_the_documented_ones() {
         [0, 1, 2, 99, 130]
     );
 }
+
+/// The inputs that overflowed the stack (SIGABRT, exit 134) before nesting had a limit,
+/// written at test time: each is a located error with exit 2, for `validate` and `run`
+/// (the 1,500-deep `json:` body passed `validate` and overflowed a tokio worker in `run`).
+#[test]
+fn deep_plans_are_located_errors_not_stack_overflows() {
+    const HEAD: &str = "name: deep\nstages:\n  smoke: { vus: 1, duration: 1s }\n\
+                        scenarios:\n  s:\n    steps:\n      - request:\n          \
+                        url: http://127.0.0.1:1/\n          json:";
+    let block_map: String = (0..1_500)
+        .map(|i| format!("{}a:\n", " ".repeat(12 + i)))
+        .collect();
+    let cases = [
+        (
+            "block_sequence",
+            format!("{HEAD}\n            {}x\n", "- ".repeat(6_000)),
+            10,
+        ),
+        (
+            "complex_keys",
+            format!("{HEAD}\n            {}x\n", "? ".repeat(14_000)),
+            10,
+        ),
+        (
+            "flow_sequence",
+            format!("{HEAD} {}{}\n", "[".repeat(6_000), "]".repeat(6_000)),
+            9,
+        ),
+        (
+            "flow_mapping",
+            format!("{HEAD} {}1{}\n", "{a: ".repeat(6_000), "}".repeat(6_000)),
+            9,
+        ),
+        (
+            "json_body",
+            format!("{HEAD}\n{block_map}{}1\n", " ".repeat(1_512)),
+            0,
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for (name, text, line) in cases {
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, text).expect("written");
+        let path = path.to_str().expect("a UTF-8 path");
+        for command in ["validate", "run"] {
+            let started = std::time::Instant::now();
+            let output = loadplan(&[command, path]);
+            let first = output.stderr.lines().next().unwrap_or_default();
+            assert_eq!(output.status, 2, "{name} ({command}): {first}");
+            assert!(
+                first.starts_with(&format!("{path}:"))
+                    && first.ends_with("error: the plan is nested deeper than 128 levels"),
+                "{name} ({command}): {first}"
+            );
+            if line > 0 {
+                assert!(first.starts_with(&format!("{path}:{line}:")), "{first}");
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{name} ({command}): {:?}",
+                started.elapsed()
+            );
+        }
+    }
+}

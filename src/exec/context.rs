@@ -254,7 +254,8 @@ impl Context {
         })
     }
 
-    /// A JSON value with every template string in it rendered.
+    /// A JSON value with every template string in it rendered. Recursive, and bounded: a
+    /// plan value is at most `plan::yaml::MAX_DEPTH` (128) levels deep, checked at load.
     pub fn json(&mut self, templates: &TemplateSet, value: &Value) -> Result<Value, StepError> {
         Ok(match value {
             Value::String(text) => Value::String(self.text(templates, text)?.into_owned()),

@@ -165,7 +165,9 @@ fn as_rendered<'a>(want: &'a String, rendered: &'a [(usize, String)]) -> &'a str
 }
 
 /// Whether `actual` contains every field of `expected` with the same value (objects are
-/// matched as subsets, recursively; arrays and scalars must be equal).
+/// matched as subsets, recursively; arrays and scalars must be equal). The recursion is
+/// bounded by `expected`, a plan value at most `plan::yaml::MAX_DEPTH` (128) levels deep;
+/// `actual` comes from `serde_json`, whose parser stops at 128 levels too.
 pub fn json_subset(expected: &Value, actual: &Value) -> bool {
     subset(expected, actual, &[])
 }

@@ -4,8 +4,16 @@
 //! node and key. The JSON value is what the schema checks and serde reads; merge keys
 //! (`<<: *defaults`) are expanded into it here. Every later error names a JSON pointer, and
 //! [`Document::locate`] walks the span tree to turn it back into a line and column.
+//!
+//! Nesting is limited to [`MAX_DEPTH`] levels. saphyr's parser is iterative, but its tree,
+//! the JSON value and every pass after them (schema, serde, analyzer, templates, request
+//! bodies) recurse, so the events are first read with a depth counter ([`check_depth`]) and
+//! a deeper plan is a located error before any tree is built.
 
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use std::collections::HashMap;
+
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, ScanError, YamlData};
+use saphyr_parser::{Event, Parser};
 use serde_json::{Map, Value};
 
 use crate::diag::{Diagnostic, Span};
@@ -55,12 +63,8 @@ impl<'a> Document<'a> {
     /// Parses `source`; a syntax error, a duplicate key or a document that is not one mapping
     /// is returned as a located diagnostic.
     pub fn load(source: &'a str) -> Result<Self, Diagnostic> {
-        let mut documents = MarkedYaml::load_from_str(source).map_err(|error| {
-            let marker = error.marker();
-            let message = error.info().to_owned();
-            let span = Span::new(marker.index(), marker.line(), marker.col() + 1, 1);
-            Diagnostic::error(Some(span), format!("invalid YAML: {message}"))
-        })?;
+        check_depth(source)?;
+        let mut documents = MarkedYaml::load_from_str(source).map_err(syntax_error)?;
         if documents.len() > 1 {
             let span = node_span(source, &documents[1]);
             return Err(Diagnostic::error(
@@ -177,6 +181,73 @@ impl<'a> Document<'a> {
             Span::new(span.offset, span.line, span.col, len)
         })
     }
+}
+
+/// How many mappings and sequences may be open at once, the plan's own mapping included;
+/// an alias counts as deep as the node it names.
+pub const MAX_DEPTH: usize = 128;
+
+fn syntax_error(error: ScanError) -> Diagnostic {
+    // saphyr's scanner has its own limit on flow nesting, met first when it reads ahead.
+    if error.info() == "recursion limit exceeded" {
+        return too_deep(*error.marker());
+    }
+    let marker = error.marker();
+    let span = Span::new(marker.index(), marker.line(), marker.col() + 1, 1);
+    Diagnostic::error(Some(span), format!("invalid YAML: {}", error.info()))
+}
+
+/// Reads the event stream (no tree) and fails at the first node nested deeper than
+/// [`MAX_DEPTH`], in time linear in the text. Aliases are counted with the height of their
+/// anchor, so `&b [*a]` chains cannot build a deep value either.
+fn check_depth(source: &str) -> Result<(), Diagnostic> {
+    /// An open mapping or sequence: its anchor and the height of its tallest child so far.
+    struct Open {
+        anchor: usize,
+        height: usize,
+    }
+    let mut open: Vec<Open> = Vec::new();
+    // Height of each anchored node (a scalar is 0, `[x]` is 1).
+    let mut anchors: HashMap<usize, usize> = HashMap::new();
+    for event in Parser::new_from_str(source) {
+        let (event, span) = event.map_err(syntax_error)?;
+        let (anchor, height) = match event {
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                open.push(Open { anchor, height: 0 });
+                if open.len() > MAX_DEPTH {
+                    return Err(too_deep(span.start));
+                }
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(closed) = open.pop() else { continue };
+                (closed.anchor, closed.height + 1)
+            }
+            Event::Scalar(_, _, anchor, _) => (anchor, 0),
+            Event::Alias(id) => {
+                let height = anchors.get(&id).copied().unwrap_or(0);
+                if open.len() + height > MAX_DEPTH {
+                    return Err(too_deep(span.start));
+                }
+                (0, height)
+            }
+            _ => continue,
+        };
+        if anchor != 0 {
+            anchors.insert(anchor, height);
+        }
+        if let Some(parent) = open.last_mut() {
+            parent.height = parent.height.max(height);
+        }
+    }
+    Ok(())
+}
+
+fn too_deep(at: saphyr::Marker) -> Diagnostic {
+    Diagnostic::error(
+        Some(Span::new(at.index(), at.line(), at.col() + 1, 1)),
+        format!("the plan is nested deeper than {MAX_DEPTH} levels"),
+    )
 }
 
 /// A mapping's entry or a sequence's item, following merge keys.
@@ -361,6 +432,42 @@ mod tests {
             error.message
         );
         assert_eq!(error.span.unwrap().line, 2);
+    }
+
+    #[test]
+    fn nesting_stops_at_the_limit_in_every_style() {
+        let nested = |depth: usize| {
+            [
+                format!("v:\n  {}x\n", "- ".repeat(depth)),
+                format!("v:\n  {}x\n", "? ".repeat(depth)),
+                format!("v: {}{}\n", "[".repeat(depth), "]".repeat(depth)),
+                format!("v: {}1{}\n", "{a: ".repeat(depth), "}".repeat(depth)),
+            ]
+        };
+        // The plan's own mapping is the first level.
+        for source in nested(MAX_DEPTH - 1) {
+            assert!(check_depth(&source).is_ok(), "{source}");
+        }
+        for source in nested(MAX_DEPTH) {
+            let error = check_depth(&source).expect_err(&source);
+            assert!(error.message.contains("deeper than 128"), "{source}");
+            assert_eq!(error.span.unwrap().line, source.lines().count());
+        }
+    }
+
+    #[test]
+    fn an_alias_is_as_deep_as_its_anchor() {
+        let chain = |count: usize| {
+            let mut source = "a0: &a0 [1]\n".to_owned();
+            for i in 1..count {
+                source.push_str(&format!("a{i}: &a{i} [*a{}]\n", i - 1));
+            }
+            source
+        };
+        // `a{i}` is i + 1 levels under the root mapping.
+        assert!(check_depth(&chain(MAX_DEPTH - 1)).is_ok());
+        let error = check_depth(&chain(MAX_DEPTH)).unwrap_err();
+        assert_eq!(error.span.unwrap().line, MAX_DEPTH);
     }
 
     #[test]
