@@ -114,3 +114,43 @@ fn the_soft_limit_is_raised_to_the_hard_one() {
     // Every VU opened its WebSocket (at least once), and none failed.
     assert!(connects["count"].as_u64() >= Some(200), "{connects:#}");
 }
+
+#[test]
+fn loadplan_mock_raises_its_limit_too() {
+    use std::io::{BufRead, BufReader};
+    if !Path::new("/proc/self/limits").exists() || hard_limit().is_none_or(|hard| hard <= 256) {
+        eprintln!("skipped: no /proc, or a hard open-files limit of 256 or less");
+        return;
+    }
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -Sn 256 || exit 97; exec "$0" mock --port 0"#)
+        .arg(env!("CARGO_BIN_EXE_loadplan"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("loadplan mock starts");
+    let lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    // The URLs are printed once it listens, after the raise.
+    let listening = lines
+        .take(6)
+        .map_while(Result::ok)
+        .any(|line| line.trim().starts_with("http:"));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id()));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("the mock exits");
+    assert!(listening, "the mock printed its URLs");
+    let limits = limits.expect("the mock's limits");
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .expect("a `Max open files` line")
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect();
+    assert_eq!(open_files.len(), 2, "{limits}");
+    assert_eq!(open_files[0], open_files[1], "soft = hard: {limits}");
+    assert_eq!(status.code(), Some(0));
+}
