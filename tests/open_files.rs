@@ -154,3 +154,54 @@ fn loadplan_mock_raises_its_limit_too() {
     assert_eq!(open_files[0], open_files[1], "soft = hard: {limits}");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn the_mock_says_when_it_cannot_accept_for_want_of_descriptors() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 32 || exit 97; exec "$0" mock --port 0"#)
+        .arg(env!("CARGO_BIN_EXE_loadplan"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("loadplan mock starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let addr = stdout
+        .by_ref()
+        .take(6)
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("http:")
+                .map(|url| url.trim().trim_start_matches("http://").to_owned())
+        })
+        .expect("the HTTP URL is printed");
+    // More connections than the mock has descriptors: the kernel queues them (the
+    // backlog), and the mock's accepts then fail with EMFILE.
+    let held: Vec<_> = (0..64)
+        .map(|_| std::net::TcpStream::connect(&addr).expect("connects (queued)"))
+        .collect();
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let line = BufReader::new(stderr).lines().next().and_then(Result::ok);
+        let _ = send.send(line);
+    });
+    // The first line on stderr, or none if it does not come within 20 s.
+    let said = receive
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .ok()
+        .flatten();
+    drop(held);
+    let _ = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert_eq!(
+        said.as_deref(),
+        Some(
+            "mock: accept: too many open files (see `ulimit -n`); connections wait until one closes"
+        )
+    );
+}
