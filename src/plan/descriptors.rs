@@ -7,8 +7,11 @@
 //!        + RESERVE + per collect source + per output                   the rest
 //! ```
 //!
-//! A VU holds one HTTP connection if its steps make a request and one WebSocket if they
-//! `connect` (a `reconnect` replaces it; a second `connect` replaces it too), so at most two.
+//! A VU holds one HTTP connection if its steps make a request, and WebSockets if they
+//! `connect`: a `connect` while a socket is open (the next iteration's, or a second one)
+//! opens the new socket before the old one is dropped, so two for a moment — unless the
+//! steps end with a top-level `disconnect` and no `connect` is inside a `repeat`. A
+//! `reconnect` closes first. So at most three per VU.
 //! The peak is the stage's largest VU target (`max_vus` for an arrival stage), split over
 //! scenarios as the controller splits it.
 
@@ -46,7 +49,7 @@ impl Need {
 }
 
 impl fmt::Display for Need {
-    /// How the total was computed: `3000 connections of 3000 VUs × 2 (the in-process mock
+    /// How the total was computed: `6000 connections of 3000 VUs × 2 (the in-process mock
     /// holds the other end) + 64 for the runtime, collectors and outputs`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -91,23 +94,37 @@ pub fn estimate(
     }
 }
 
-/// Sockets one VU running `steps` holds at once: an HTTP connection, a WebSocket.
+/// Sockets one VU running `steps` holds at once: an HTTP connection, WebSockets.
 fn connections_per_vu(steps: &[Step]) -> u64 {
-    fn walk(steps: &[Step], http: &mut bool, ws: &mut bool) {
+    #[derive(Default)]
+    struct Seen {
+        http: bool,
+        ws: bool,
+        connect: bool,
+        connect_repeated: bool,
+    }
+    fn walk(steps: &[Step], repeated: bool, seen: &mut Seen) {
         for step in steps {
             match step {
-                Step::Request(_) => *http = true,
-                Step::Connect(_) | Step::Reconnect(_) => *ws = true,
+                Step::Request(_) => seen.http = true,
+                Step::Connect(_) => {
+                    seen.ws = true;
+                    seen.connect = true;
+                    seen.connect_repeated |= repeated;
+                }
+                Step::Reconnect(_) => seen.ws = true,
                 _ => {}
             }
             if let Some(children) = step.children() {
-                walk(children, http, ws);
+                walk(children, repeated || matches!(step, Step::Repeat(_)), seen);
             }
         }
     }
-    let (mut http, mut ws) = (false, false);
-    walk(steps, &mut http, &mut ws);
-    u64::from(http) + u64::from(ws)
+    let mut seen = Seen::default();
+    walk(steps, false, &mut seen);
+    let closed_at_the_end = matches!(steps.last(), Some(Step::Disconnect(_)));
+    let overlap = seen.connect && (seen.connect_repeated || !closed_at_the_end);
+    u64::from(seen.http) + u64::from(seen.ws) + u64::from(overlap)
 }
 
 #[cfg(test)]
@@ -145,18 +162,18 @@ stages:
             need,
             Need {
                 vus: 3000,
-                connections: 3000,
+                connections: 6000,
                 mock: true,
                 reserve: RESERVE
             }
         );
-        assert_eq!(need.total(), 6064);
+        assert_eq!(need.total(), 12064);
         assert_eq!(
             need.to_string(),
-            "3000 connections of 3000 VUs × 2 (the in-process mock holds the other end) \
+            "6000 connections of 3000 VUs × 2 (the in-process mock holds the other end) \
              + 64 for the runtime, collectors and outputs"
         );
-        assert_eq!(needed(WS, false, 0, 0).total(), 3064);
+        assert_eq!(needed(WS, false, 0, 0).total(), 6064);
     }
 
     #[test]
@@ -173,10 +190,16 @@ stages:
                 "- request: {url: 'http://h/'}\n      - request: {url: 'http://h/b'}",
                 1,
             ),
-            ("- connect: ws://h/\n      - reconnect: {}", 1),
+            ("- connect: ws://h/\n      - reconnect: {}", 2),
+            ("- connect: ws://h/\n      - disconnect: {}", 1),
+            ("- reconnect: {}", 1),
+            (
+                "- {repeat: {count: 2}, steps: [{connect: 'ws://h/'}]}\n      - disconnect: {}",
+                2,
+            ),
             (
                 "- {group: g, steps: [{repeat: {count: 2}, steps: [{connect: 'ws://h/'}]}]}\n      - request: {url: 'http://h/'}",
-                2,
+                3,
             ),
         ] {
             let yaml = format!(
@@ -201,7 +224,7 @@ stages:
   ramp: {ramp: [{to: 400, over: 1s}, {to: 100, over: 1s}]}
 ";
         let need = needed(yaml, false, 0, 0);
-        assert_eq!((need.vus, need.connections), (400, 300 + 100 * 2));
+        assert_eq!((need.vus, need.connections), (400, 300 + 100 * 3));
         let yaml = "
 name: t
 scenarios:
@@ -209,6 +232,6 @@ scenarios:
 stages:
   open: {arrival: [{to: 50/s, over: 1s}], max_vus: 700}
 ";
-        assert_eq!(needed(yaml, true, 0, 0).total(), 1400 + RESERVE);
+        assert_eq!(needed(yaml, true, 0, 0).total(), 700 * 2 * 2 + RESERVE);
     }
 }
