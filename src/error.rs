@@ -39,6 +39,15 @@ pub enum Error {
     Input(Detail),
     /// The baseline run cannot be read or decoded.
     Baseline(Detail),
+    /// The stage would need more file descriptors than the process may open: `need` of
+    /// them (`how`: what it was computed from) against the soft limit `limit`, already
+    /// raised to the hard one. Nothing was run.
+    OpenFiles {
+        stage: String,
+        limit: u64,
+        need: u64,
+        how: String,
+    },
     /// The executor could not carry out the run.
     Run(Detail),
     /// An output (results, report, document, history, JUnit) could not be written.
@@ -63,7 +72,8 @@ impl Error {
             | Self::PlansInvalid { .. }
             | Self::MissingSecrets { .. }
             | Self::Input(_)
-            | Self::Baseline(_) => exit_code::INVALID,
+            | Self::Baseline(_)
+            | Self::OpenFiles { .. } => exit_code::INVALID,
             Self::Run(_) | Self::Output(_) | Self::Mock { .. } => exit_code::FAILURE,
             Self::ThresholdsFailed => exit_code::THRESHOLDS_FAILED,
             Self::Interrupted => exit_code::INTERRUPTED,
@@ -102,6 +112,21 @@ impl fmt::Display for Error {
             ),
             Self::Input(detail) | Self::Output(detail) => write!(f, "error: {detail}"),
             Self::Baseline(detail) => write!(f, "error: the baseline: {detail}"),
+            Self::OpenFiles {
+                stage,
+                limit,
+                need,
+                how,
+            } => write!(
+                f,
+                "error: stage `{stage}` needs about {need} open files, above the limit of \
+                 {limit} (`ulimit -n`, already raised to the hard limit); nothing was run\n  \
+                 need: {how}\n  \
+                 help: raise the hard limit (`ulimit -Hn`, `LimitNOFILE=` in a systemd unit, \
+                 `nofile` in /etc/security/limits.conf), or split the run: run the stage with \
+                 fewer VUs in several processes or on several machines, or start the target \
+                 apart (`loadplan mock`) instead of `mock: true`, which halves the need"
+            ),
             Self::Run(detail) => write!(f, "error: the run could not be carried out: {detail}"),
             Self::Mock { port, error } => write!(
                 f,
@@ -197,6 +222,23 @@ mod tests {
                 2,
                 true,
                 "error: the baseline: the histogram of x is damaged: bad",
+            ),
+            (
+                Error::OpenFiles {
+                    stage: "load".into(),
+                    limit: 1024,
+                    need: 3064,
+                    how: "3000 connections of 3000 VUs + 64 for the rest".into(),
+                },
+                2,
+                true,
+                "error: stage `load` needs about 3064 open files, above the limit of 1024 \
+                 (`ulimit -n`, already raised to the hard limit); nothing was run
+  need: 3000 connections of 3000 VUs + 64 for the rest
+  help: raise the hard limit (`ulimit -Hn`, `LimitNOFILE=` in a systemd unit, `nofile` in \
+                 /etc/security/limits.conf), or split the run: run the stage with fewer VUs in \
+                 several processes or on several machines, or start the target apart \
+                 (`loadplan mock`) instead of `mock: true`, which halves the need",
             ),
             (
                 Error::Run("no runtime".into()),

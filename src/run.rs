@@ -60,6 +60,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
                     .zip(tls_key)
                     .map(|(cert, key)| crate::mock::TlsFiles { cert, key }),
             };
+            crate::exec::raise_open_files_limit();
             crate::mock::run_blocking(settings, port).map_err(|error| Error::Mock { port, error })
         }
         Command::Schema => {
@@ -185,6 +186,39 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// Raises the open-files limit to the hard one and refuses a stage whose estimated need
+/// (`plan::descriptors`) is above it, before any connection is made.
+fn check_open_files(checked: &plan::CheckedPlan, extra_outputs: usize) -> Result<(), Error> {
+    let limit = crate::exec::raise_open_files_limit();
+    let plan = &checked.plan;
+    let Some(stage) = plan.stages.get(checked.stage.as_str()) else {
+        return Ok(());
+    };
+    let mock = checked
+        .env
+        .as_deref()
+        .and_then(|name| plan.environments.get(name))
+        .and_then(|environment| environment.mock.as_ref())
+        .is_some_and(plan::model::MockSetting::enabled);
+    let scenarios: Vec<_> = plan.scenarios.values().collect();
+    let need = plan::descriptors::estimate(
+        &scenarios,
+        stage,
+        mock,
+        plan.collect.len(),
+        plan.outputs.len() + extra_outputs,
+    );
+    match limit {
+        Some(limit) if need.total() > limit => Err(Error::OpenFiles {
+            stage: checked.stage.clone(),
+            limit,
+            need: need.total(),
+            how: need.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// `loadplan run`.
 fn run_plan(
     path: &Path,
@@ -219,6 +253,7 @@ fn run_plan(
     if !missing.is_empty() {
         return Err(Error::MissingSecrets { names: missing });
     }
+    check_open_files(&checked, outs.len())?;
     let started_at = std::time::SystemTime::now();
     let started = humantime::format_rfc3339_seconds(started_at).to_string();
     let extra: Vec<std::path::PathBuf> = outs.iter().map(|(_, file)| file.clone()).collect();

@@ -8,6 +8,7 @@ mod examples;
 mod invalid_plans;
 mod mock;
 mod mutation;
+mod open_files;
 mod report;
 mod run;
 mod schema;

@@ -76,6 +76,8 @@ pub struct Response {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     Connect(String),
+    /// No file descriptor left for the connection (`EMFILE`/`ENFILE`).
+    OutOfDescriptors,
     Timeout,
     Protocol(String),
 }
@@ -85,6 +87,7 @@ impl Failure {
     pub fn kind(&self) -> String {
         match self {
             Self::Connect(why) => format!("connect: {why}"),
+            Self::OutOfDescriptors => "connect: too many open files (see `ulimit -n`)".to_owned(),
             Self::Timeout => "timeout".to_owned(),
             Self::Protocol(why) => format!("http: {why}"),
         }
@@ -272,9 +275,13 @@ async fn connect(
     http2: bool,
     tls: &Tls,
 ) -> Result<Sender, Failure> {
-    let stream = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| Failure::Connect(e.kind().to_string()))?;
+    let stream = TcpStream::connect((host, port)).await.map_err(|e| {
+        if super::open_files::out_of_descriptors(&e) {
+            Failure::OutOfDescriptors
+        } else {
+            Failure::Connect(e.kind().to_string())
+        }
+    })?;
     let _ = stream.set_nodelay(true);
     if !secure {
         if http2 {

@@ -37,6 +37,8 @@ pub enum StepError {
     WsConnect(String),
     /// A WebSocket handshake that took longer than the step's `timeout`.
     WsConnectTimeout,
+    /// No file descriptor left for a socket (`EMFILE`/`ENFILE`); `step`: `ws connect`.
+    OutOfDescriptors { step: &'static str },
     /// A frame the WebSocket did not take.
     WsSend(String),
     /// What the run prepared for a step is missing or broken: a bug in loadplan.
@@ -72,6 +74,9 @@ impl fmt::Display for StepError {
             Self::WsRequest(why) => write!(f, "ws: {why}"),
             Self::WsConnect(why) => write!(f, "ws connect: {why}"),
             Self::WsConnectTimeout => f.write_str("ws connect: timeout"),
+            Self::OutOfDescriptors { step } => {
+                write!(f, "{step}: too many open files (see `ulimit -n`)")
+            }
             Self::WsSend(why) => write!(f, "ws send: {why}"),
             Self::Internal(why) => f.write_str(why),
         }
@@ -144,6 +149,14 @@ mod tests {
             (StepError::NoMessage, "send: no message"),
             (StepError::ExpectTimeout, "expect: timeout"),
             (StepError::Closed, "expect: the connection closed"),
+            (
+                StepError::OutOfDescriptors { step: "ws connect" },
+                "ws connect: too many open files (see `ulimit -n`)",
+            ),
+            (
+                StepError::Http(Failure::OutOfDescriptors),
+                "connect: too many open files (see `ulimit -n`)",
+            ),
             (
                 StepError::WsRequest("invalid header `x y`".into()),
                 "ws: invalid header `x y`",

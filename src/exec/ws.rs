@@ -33,15 +33,40 @@ const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 /// TCP (and TLS for `wss://`), then the HTTP/1.1 upgrade (RFC 6455 §4.1): done here rather
 /// than by tungstenite, whose handshake leaves each connection a 4 KiB read buffer for
 /// good. Returns the stream and any bytes the server sent after its response.
+/// Why a WebSocket did not open.
+enum OpenError {
+    /// `EMFILE`/`ENFILE`: no file descriptor left for the socket.
+    OutOfDescriptors,
+    /// Anything else, as the error kind's text.
+    Other(String),
+}
+
+impl From<String> for OpenError {
+    fn from(text: String) -> Self {
+        Self::Other(text)
+    }
+}
+
+impl From<&str> for OpenError {
+    fn from(text: &str) -> Self {
+        Self::Other(text.to_owned())
+    }
+}
+
 async fn open(
     shared: &Shared,
     request: &hyper::Request<()>,
-) -> Result<(Transport, Vec<u8>), String> {
+) -> Result<(Transport, Vec<u8>), OpenError> {
     let uri = request.uri();
     let secure = match uri.scheme_str() {
         Some("ws") => false,
         Some("wss") => true,
-        other => return Err(format!("unsupported scheme `{}`", other.unwrap_or(""))),
+        other => {
+            return Err(OpenError::Other(format!(
+                "unsupported scheme `{}`",
+                other.unwrap_or("")
+            )));
+        }
     };
     let host = uri
         .host()
@@ -49,9 +74,13 @@ async fn open(
         .trim_start_matches('[')
         .trim_end_matches(']');
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-    let tcp = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| e.kind().to_string())?;
+    let tcp = TcpStream::connect((host, port)).await.map_err(|e| {
+        if super::open_files::out_of_descriptors(&e) {
+            OpenError::OutOfDescriptors
+        } else {
+            OpenError::Other(e.kind().to_string())
+        }
+    })?;
     let _ = tcp.set_nodelay(true);
     let mut transport = if secure {
         let name = rustls::pki_types::ServerName::try_from(host.to_owned())
@@ -123,10 +152,10 @@ async fn open(
         .map_err(|e| format!("invalid handshake response: {e}"))?;
     let code = parsed.code.unwrap_or(0);
     if code != 101 {
-        return Err(format!(
+        return Err(OpenError::Other(format!(
             "HTTP error: {code} {}",
             parsed.reason.unwrap_or("")
-        ));
+        )));
     }
     let header = |wanted: &str| {
         parsed
@@ -156,9 +185,9 @@ async fn open(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if !offered.split(',').any(|p| p.trim() == chosen.trim()) {
-            return Err(format!(
+            return Err(OpenError::Other(format!(
                 "handshake: the server chose subprotocol `{chosen}`, which was not offered"
-            ));
+            )));
         }
     }
     Ok((transport, response[end..].to_vec()))
@@ -231,7 +260,10 @@ pub async fn connect(
         .max_frame_size(Some(max_message));
     let (transport, leftover) = match tokio::time::timeout(timeout, open(shared, &request)).await {
         Ok(Ok(opened)) => opened,
-        Ok(Err(error)) => return Err(StepError::WsConnect(error)),
+        Ok(Err(OpenError::Other(error))) => return Err(StepError::WsConnect(error)),
+        Ok(Err(OpenError::OutOfDescriptors)) => {
+            return Err(StepError::OutOfDescriptors { step: "ws connect" });
+        }
         Err(_) => return Err(StepError::WsConnectTimeout),
     };
     let stream = WebSocketStream::from_partially_read(

@@ -35,6 +35,8 @@ pub struct Counters {
     pub broadcasts: AtomicU64,
     pub deliveries: AtomicU64,
     pub dropped: AtomicU64,
+    /// Accepts that found no file descriptor left (`EMFILE`/`ENFILE`).
+    pub accept_out_of_descriptors: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_nanos: AtomicU64,
@@ -53,6 +55,7 @@ impl Default for Counters {
             broadcasts: AtomicU64::new(0),
             deliveries: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            accept_out_of_descriptors: AtomicU64::new(0),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             latency_count: AtomicU64::new(0),
             latency_sum_nanos: AtomicU64::new(0),
@@ -167,6 +170,12 @@ pub async fn prometheus(Shared(state): Shared<Arc<State>>) -> impl IntoResponse 
             "Broadcast messages dropped for a full client queue.",
             &c.dropped,
         ),
+        (
+            "mock_accept_out_of_descriptors_total",
+            "counter",
+            "Accepts that found no file descriptor left (EMFILE/ENFILE).",
+            &c.accept_out_of_descriptors,
+        ),
     ];
     for (name, kind, help, value) in simple {
         let _ = writeln!(
@@ -215,6 +224,7 @@ pub async fn stats(Shared(state): Shared<Arc<State>>) -> impl IntoResponse {
         "broadcasts_total": c.broadcasts.load(Relaxed),
         "broadcast_deliveries_total": c.deliveries.load(Relaxed),
         "broadcast_dropped_total": c.dropped.load(Relaxed),
+        "accept_out_of_descriptors_total": c.accept_out_of_descriptors.load(Relaxed),
         "http_request_duration_seconds_count": c.latency_count.load(Relaxed),
         "mode": format!("{:?}", state.settings.mode).to_lowercase(),
     });

@@ -8,6 +8,7 @@
 
 mod broadcast;
 mod http;
+mod listener;
 mod metrics;
 mod phoenix;
 mod state;
@@ -112,9 +113,10 @@ impl MockServer {
             Some(files) => Some(Arc::new(files.server_config()?)),
             None => None,
         };
-        let router = router(Arc::new(State::new(settings, stopped.clone())));
+        let state = Arc::new(State::new(settings, stopped.clone()));
+        let router = router(Arc::clone(&state));
         if let Some(tls) = tls {
-            let task = tokio::spawn(serve_tls(listener, router, tls, stopped));
+            let task = tokio::spawn(serve_tls(listener, router, tls, stopped, state));
             return Ok(Self {
                 base_url: format!("https://{addr}"),
                 ws_url: format!("wss://{addr}/ws"),
@@ -125,7 +127,7 @@ impl MockServer {
         }
         // Without TCP_NODELAY, small writes in a row (a pong after echoes) wait for the
         // client's delayed ACK: ~40 ms that would be measured as the server's latency.
-        let listener = listener.tap_io(|tcp| {
+        let listener = listener::CountingListener::new(listener, state).tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
         let task = tokio::spawn(async move {
@@ -164,6 +166,7 @@ async fn serve_tls(
     router: Router,
     tls: Arc<rustls::ServerConfig>,
     mut stopped: watch::Receiver<bool>,
+    state: Arc<State>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     loop {
@@ -171,10 +174,14 @@ async fn serve_tls(
             accepted = listener.accept() => accepted,
             _ = stopped.changed() => return,
         };
-        let Ok((stream, _)) = accepted else {
-            // Out of file descriptors or a reset before accept: try the next one.
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            continue;
+        let (stream, _) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors or a reset before accept: try the next one.
+                listener::accept_failed(&state, &error);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let (acceptor, router) = (acceptor.clone(), router.clone());

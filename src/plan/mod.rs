@@ -9,6 +9,7 @@
 
 pub mod analyze;
 pub mod collect;
+pub mod descriptors;
 pub mod expr;
 pub mod json_path;
 pub mod metric;
