@@ -7,8 +7,8 @@ use std::process::Command;
 
 use crate::common::root;
 
-/// `VUS` WebSocket VUs against the in-process mock: each holds a socket (two while the
-/// next iteration's `connect` opens its own), and the mock the other end.
+/// `VUS` WebSocket VUs against the in-process mock: each holds a socket, and the mock the
+/// other end.
 fn plan(vus: u32) -> String {
     format!(
         r#"
@@ -71,20 +71,19 @@ fn hard_limit() -> Option<u64> {
 #[test]
 fn a_stage_above_the_limit_is_refused_before_any_load() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    // 200 × 2 (a connect opens the next iteration's socket before the old one closes)
-    // × 2 (the mock) + 64 + 2 for the results file = 866, above 256.
+    // 200 × 2 (the mock holds the other end) + 64 + 2 for the results file = 466, above 256.
     let run = run_under("-n 256", &plan(200), dir.path());
     assert_eq!(run.status, 2, "{}", run.stderr);
     assert!(
         run.stderr.starts_with(
-            "error: stage `load` needs about 866 open files, above the limit of 256 \
+            "error: stage `load` needs about 466 open files, above the limit of 256 \
              (`ulimit -n`, already raised to the hard limit); nothing was run\n"
         ),
         "{}",
         run.stderr
     );
     for part in [
-        "need: 400 connections of 200 VUs × 2 (the in-process mock holds the other end) \
+        "need: 200 connections of 200 VUs × 2 (the in-process mock holds the other end) \
          + 66 for the runtime, collectors and outputs",
         "split the run",
     ] {
@@ -103,7 +102,7 @@ fn the_soft_limit_is_raised_to_the_hard_one() {
         }
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
-    // Needs 866, above the soft 256 the shell sets, below the hard limit left as it is.
+    // Needs 466, above the soft 256 the shell sets, below the hard limit left as it is.
     let run = run_under("-Sn 256", &plan(200), dir.path());
     assert_eq!(run.status, 0, "{}", run.stderr);
     let json = run.results.expect("the results are written");
