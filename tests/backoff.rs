@@ -82,3 +82,31 @@ scenarios:
     );
     assert!(count(&json, "http_reqs") <= 2 * failures + 2, "{json:#}");
 }
+
+/// A VU stopped at the end of its stage ends its back-off at once: here the first wait is
+/// 10–20 s, the stage 1 s and `graceful_stop` 30 s, so a wait that ignored the stop would
+/// hold the run for 10 s or more.
+#[test]
+fn the_end_of_the_stage_ends_a_back_off() {
+    let plan = r#"
+name: long-wait
+environments: { local: { mock: true } }
+stages: { short: { vus: 1, duration: 1s } }
+scenarios:
+  api:
+    backoff: { initial: 20s, max: 20s }
+    steps:
+      - request: { url: "{{ env.base_url }}/x?status=500", expect: { status: 200 } }
+"#;
+    let started = std::time::Instant::now();
+    let run = run(plan, &["--quiet"], &[]);
+    let took = started.elapsed();
+    let json = run
+        .json
+        .unwrap_or_else(|| panic!("results written: {}", run.stderr));
+    assert_eq!(count(&json, "iteration_backoffs"), 1, "{json:#}");
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "a 1 s stage took {took:?}"
+    );
+}
