@@ -215,7 +215,8 @@ pub enum BackoffSetting {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackoffSwitch {
-    /// No back-off.
+    // No doc comment: with one, schemars writes a `oneOf` of constants, and an object with
+    // a misspelt key would be reported as "expected one of `off`".
     Off,
 }
 
