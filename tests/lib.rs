@@ -1,5 +1,6 @@
 //! Integration tests: one crate that drives the real binary and the library.
 
+mod backoff;
 mod collect;
 mod common;
 mod docs;

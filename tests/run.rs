@@ -8,15 +8,15 @@ use std::process::Command;
 
 use crate::common::root;
 
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-    json: Option<serde_json::Value>,
+pub(crate) struct Run {
+    pub(crate) status: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) json: Option<serde_json::Value>,
 }
 
 /// Writes `plan` to a temporary directory and runs it with `args`, returning the JSON results.
-fn run(plan: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+pub(crate) fn run(plan: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file: PathBuf = dir.path().join("plan.yaml");
     std::fs::write(&file, plan).expect("the plan is written");
@@ -46,7 +46,7 @@ fn run(plan: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
-fn metric<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+pub(crate) fn metric<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     json["metrics"]
         .as_array()
         .and_then(|metrics| metrics.iter().find(|m| m["metric"] == name))

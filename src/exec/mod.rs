@@ -22,6 +22,7 @@
 //! - the wire: `http.rs` + `h1.rs` (HTTP), `ws.rs` (WebSocket), `transport.rs` (plain or
 //!   TLS stream under both), `tls.rs` (rustls configurations).
 
+mod backoff;
 mod collector;
 mod context;
 mod controller;

@@ -1,6 +1,7 @@
 //! One virtual user: runs its scenario's steps, iteration after iteration, and sends what
 //! it measures to the collector. A failed step ends the iteration (its error is counted);
-//! the VU goes on with the next one. Nothing a server does can end the run.
+//! in closed-model stages the VU backs off (`backoff.rs`), then goes on with the next one.
+//! Nothing a server does can end the run.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::backoff;
 use super::context::{Context, MessageText};
 use super::http::HttpClient;
 use super::matcher::CompiledMatcher;
@@ -38,6 +40,8 @@ pub struct Vu {
     socket: Option<Connection>,
     last_send: Option<Instant>,
     iteration: u64,
+    /// Draws back-off jitter; seeded with the VU's id, so runs repeat and VUs differ.
+    rng: fastrand::Rng,
     /// In arrival stages: how late this iteration started after it was due; latencies are
     /// also recorded with it added (`*_corrected`, coordinated omission as wrk2 corrects it).
     pub lag: Option<Duration>,
@@ -58,15 +62,34 @@ impl Vu {
             socket: None,
             last_send: None,
             iteration: 0,
+            rng: fastrand::Rng::with_seed(id),
             lag: None,
         }
     }
 
-    /// Runs iterations until `stop` is set (checked between iterations and by open-ended
-    /// `repeat` blocks), then closes the WebSocket.
+    /// Runs iterations until `stop` is set (checked between iterations, during a back-off
+    /// and by open-ended `repeat` blocks), then closes the WebSocket. After a failed
+    /// iteration it waits the scenario's `backoff` (reset by a success).
     pub async fn run(mut self, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
+        let backoff = shared
+            .plan
+            .scenarios
+            .get(&*self.scenario)
+            .and_then(crate::plan::model::Scenario::backoff);
+        let backoffs = shared.key("iteration_backoffs", &self.scenario, None);
+        let mut failures = 0u32;
         while !stop.load(Ordering::Relaxed) {
-            if !self.iteration(&shared, &stop).await {
+            if self.iteration(&shared, &stop).await {
+                failures = 0;
+            } else if let Some(backoff) = backoff {
+                failures = failures.saturating_add(1);
+                self.out.sample(&shared, Sample::Count(backoffs.clone(), 1));
+                self.out.flush(&shared);
+                let wait = backoff::delay(backoff, failures, &mut self.rng);
+                backoff::wait(wait, &stop).await;
+                // A zero wait would make this loop never wait; give the others their turn.
+                tokio::task::yield_now().await;
+            } else {
                 // A step that fails at once (a refused connection) would make this loop
                 // never wait; give the controller and the other VUs their turn.
                 tokio::task::yield_now().await;

@@ -192,6 +192,71 @@ pub struct Scenario {
     /// Background rules for WebSocket messages that no `expect` step consumed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_message: Vec<OnMessageRule>,
+
+    /// How long a VU waits after a failed iteration before it starts the next one:
+    /// exponential back-off with jitter, reset by an iteration that succeeds. On by default
+    /// (`initial: 100ms`, `max: 5s`); `off` starts the next iteration at once. Not used in
+    /// `arrival` stages, where the schedule decides when iterations start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<BackoffSetting>,
+}
+
+/// A scenario's back-off after failed iterations: `off`, or its settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BackoffSetting {
+    /// `off`: the next iteration starts at once after a failure.
+    Switch(BackoffSwitch),
+    /// The back-off's first and largest wait.
+    Settings(Backoff),
+}
+
+/// The one word a back-off can be set to instead of its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackoffSwitch {
+    // No doc comment: with one, schemars writes a `oneOf` of constants, and an object with
+    // a misspelt key would be reported as "expected one of `off`".
+    Off,
+}
+
+/// Exponential back-off: after the n-th failed iteration in a row the VU waits a random
+/// time between half and all of `initial * 2^(n-1)`, capped at `max` ("equal jitter").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Backoff {
+    /// The wait after the first failed iteration (before jitter).
+    #[serde(default = "Backoff::default_initial")]
+    pub initial: super::units::Duration,
+    /// The longest wait (before jitter); the doubling stops here.
+    #[serde(default = "Backoff::default_max")]
+    pub max: super::units::Duration,
+}
+
+impl Backoff {
+    pub const DEFAULT: Self = Self {
+        initial: super::units::Duration(std::time::Duration::from_millis(100)),
+        max: super::units::Duration(std::time::Duration::from_secs(5)),
+    };
+
+    fn default_initial() -> super::units::Duration {
+        Self::DEFAULT.initial
+    }
+
+    fn default_max() -> super::units::Duration {
+        Self::DEFAULT.max
+    }
+}
+
+impl Scenario {
+    /// The back-off this scenario's VUs use after a failed iteration; `None` when `off`.
+    pub fn backoff(&self) -> Option<Backoff> {
+        match &self.backoff {
+            None => Some(Backoff::DEFAULT),
+            Some(BackoffSetting::Switch(BackoffSwitch::Off)) => None,
+            Some(BackoffSetting::Settings(backoff)) => Some(*backoff),
+        }
+    }
 }
 
 /// A threshold: a check as a string (`"p95 < 200ms"`) or the long form with abort settings.

@@ -80,6 +80,7 @@ mod tests {
             vus,
             steps: Vec::new(),
             on_message: Vec::new(),
+            backoff: None,
         }
     }
 
