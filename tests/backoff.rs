@@ -84,8 +84,9 @@ scenarios:
 }
 
 /// A VU stopped at the end of its stage ends its back-off at once: here the first wait is
-/// 10–20 s, the stage 1 s and `graceful_stop` 30 s, so a wait that ignored the stop would
-/// hold the run for 10 s or more.
+/// 5–10 min, the stage 1 s and `graceful_stop` 30 s, so a wait that ignored the stop would
+/// hold the run until the graceful stop cancels it, 31 s in. The bound is far from both
+/// (a hang check, not a speed check: a busy machine does not stretch 1 s into 25).
 #[test]
 fn the_end_of_the_stage_ends_a_back_off() {
     let plan = r#"
@@ -94,7 +95,7 @@ environments: { local: { mock: true } }
 stages: { short: { vus: 1, duration: 1s } }
 scenarios:
   api:
-    backoff: { initial: 20s, max: 20s }
+    backoff: { initial: 10m, max: 10m }
     steps:
       - request: { url: "{{ env.base_url }}/x?status=500", expect: { status: 200 } }
 "#;
@@ -106,7 +107,7 @@ scenarios:
         .unwrap_or_else(|| panic!("results written: {}", run.stderr));
     assert_eq!(count(&json, "iteration_backoffs"), 1, "{json:#}");
     assert!(
-        took < std::time::Duration::from_secs(8),
+        took < std::time::Duration::from_secs(25),
         "a 1 s stage took {took:?}"
     );
 }
