@@ -26,8 +26,10 @@ pub enum Error {
     /// The command line is wrong. clap prints its own message (with its usage line and
     /// colours) where the arguments are parsed, so nothing is added here.
     Usage,
-    /// A plan file could not be read: `plan` is the path as shown.
-    PlanUnreadable { plan: String, error: std::io::Error },
+    /// A plan file could not be read, or is too large or not text: `plan` is the path as
+    /// shown, `error` says why in full (`cannot read the plan: …`,
+    /// `the plan is larger than 8 MiB; …`).
+    PlanUnreadable { plan: String, error: Detail },
     /// `loadplan run`: the plan has errors; its diagnostics have been printed.
     PlanInvalid { plan: String },
     /// `loadplan validate`: `invalid` of the `plans` checked have errors; each plan's
@@ -97,7 +99,7 @@ impl fmt::Display for Error {
         match self {
             Self::Usage => f.write_str("error: invalid command line"),
             Self::PlanUnreadable { plan, error } => {
-                write!(f, "{plan}: error: cannot read the plan: {error}")
+                write!(f, "{plan}: error: {error}")
             }
             Self::PlanInvalid { plan } => write!(f, "{plan}: the plan is invalid; nothing was run"),
             Self::PlansInvalid { invalid, plans } if *plans > 1 => {
@@ -163,7 +165,7 @@ mod tests {
             (
                 Error::PlanUnreadable {
                     plan: "plan.yaml".into(),
-                    error: io_error(),
+                    error: format!("cannot read the plan: {}", io_error()).into(),
                 },
                 2,
                 true,

@@ -8,7 +8,7 @@ use std::path::Path;
 use clap::{CommandFactory, Parser};
 
 use crate::cli::{Arguments, Command, SelectionArgs};
-use crate::diag::{Severity, render};
+use crate::diag::{Diagnostic, Severity, render};
 use crate::error::Error;
 use crate::plan::{self, Selection};
 
@@ -130,17 +130,15 @@ fn validate(paths: &[std::path::PathBuf], args: &SelectionArgs) -> Result<(), Er
 
 /// Validates one file, printing its diagnostics; true when it has no error.
 fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl Write) -> bool {
-    let source = match std::fs::read_to_string(path) {
+    let source = match plan::source::read(path) {
         Ok(source) => source,
         Err(error) => {
-            let _ = writeln!(out, "{shown}: error: cannot read the plan: {error}");
+            let _ = writeln!(out, "{shown}: error: {error}");
             return false;
         }
     };
     let (checked, diagnostics) = plan::load(&source, selection);
-    for diagnostic in &diagnostics {
-        let _ = write!(out, "{}", render(shown, &source, diagnostic));
-    }
+    print_diagnostics(out, shown, &source, &diagnostics);
     let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
@@ -169,10 +167,11 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
         None => {
             let _ = writeln!(
                 out,
-                "{shown}: {errors} error{}{}",
+                "{shown}: {} error{}{}",
+                grouped(errors),
                 plural(errors),
                 if warnings > 0 {
-                    format!(", {warnings} warning{}", plural(warnings))
+                    format!(", {} warning{}", grouped(warnings), plural(warnings))
                 } else {
                     String::new()
                 }
@@ -184,6 +183,47 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// The most diagnostics printed for one plan, in order of position; the rest are counted
+/// in one line (`plan.yaml: … and 4,950 more errors`) before the total. Fifty fill a
+/// screen or two; past that, fixing the first ones is the way on.
+pub const MAX_PRINTED: usize = 50;
+
+/// Prints the first [`MAX_PRINTED`] diagnostics and counts the others.
+fn print_diagnostics(out: &mut impl Write, shown: &str, source: &str, diagnostics: &[Diagnostic]) {
+    for diagnostic in diagnostics.iter().take(MAX_PRINTED) {
+        let _ = write!(out, "{}", render(shown, source, diagnostic));
+    }
+    let rest = diagnostics.get(MAX_PRINTED..).unwrap_or_default();
+    if rest.is_empty() {
+        return;
+    }
+    let errors = rest
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = rest.len() - errors;
+    let more = |n: usize, what: &str| format!("{} more {what}{}", grouped(n), plural(n));
+    let counted = match (errors, warnings) {
+        (errors, 0) => more(errors, "error"),
+        (0, warnings) => more(warnings, "warning"),
+        (errors, warnings) => format!("{}, {}", more(errors, "error"), more(warnings, "warning")),
+    };
+    let _ = writeln!(out, "{shown}: … and {counted}");
+}
+
+/// `n` with a comma between groups of three digits: `1,234`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// Raises the open-files limit to the hard one and refuses a stage whose estimated need
@@ -229,14 +269,12 @@ fn run_plan(
     quiet: bool,
 ) -> Result<(), Error> {
     let shown = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|error| Error::PlanUnreadable {
+    let source = plan::source::read(path).map_err(|error| Error::PlanUnreadable {
         plan: shown.clone(),
-        error,
+        error: error.into(),
     })?;
     let (checked, diagnostics) = plan::load(&source, selection);
-    for diagnostic in &diagnostics {
-        eprint!("{}", render(&shown, &source, diagnostic));
-    }
+    print_diagnostics(&mut std::io::stderr().lock(), &shown, &source, &diagnostics);
     let Some(checked) = checked else {
         return Err(Error::PlanInvalid { plan: shown });
     };

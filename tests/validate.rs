@@ -206,3 +206,119 @@ fn deep_plans_are_located_errors_not_stack_overflows() {
         }
     }
 }
+
+/// Runs `loadplan ARGS...` like `loadplan`, but kills it and fails after 20 s, so a read
+/// that never ends fails the test instead of hanging it.
+fn loadplan_within_20s(args: &[&str]) -> (i32, String) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loadplan"))
+        .args(args)
+        .current_dir(crate::common::root())
+        .env_remove("LOADPLAN_ENV")
+        .env_remove("LOADPLAN_STAGE")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the loadplan binary runs");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`loadplan {}` did not return in 20 s", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr)
+        .expect("UTF-8 stderr");
+    (status.code().unwrap_or(-1), stderr)
+}
+
+/// An endless file (`/dev/zero`) or one past 8 MiB is refused after reading 8 MiB + 1
+/// byte, for `validate` and `run`; before the cap both read `/dev/zero` forever.
+#[test]
+fn plans_larger_than_8_mib_are_refused_without_reading_on() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let comments = dir.path().join("comments.yaml");
+    let line = "# a comment that is valid YAML, repeated to 9 MiB\n";
+    let text = format!("name: big\n{}", line.repeat((9 << 20) / line.len()));
+    std::fs::write(&comments, text).expect("written");
+    let comments = comments.to_str().expect("a UTF-8 path");
+    for path in ["/dev/zero", comments] {
+        for command in ["validate", "run"] {
+            let (status, stderr) = loadplan_within_20s(&[command, path]);
+            assert_eq!(status, 2, "{command} {path}: {stderr}");
+            assert_eq!(
+                stderr,
+                format!(
+                    "{path}: error: the plan is larger than 8 MiB; nothing was read past that\n"
+                ),
+                "{command} {path}"
+            );
+        }
+    }
+}
+
+#[test]
+fn plans_that_are_not_utf8_are_refused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("latin1.yaml");
+    std::fs::write(&path, b"name: caf\xe9\n").expect("written");
+    let path = path.to_str().expect("a UTF-8 path");
+    let output = loadplan(&["validate", path]);
+    assert_eq!(output.status, 2);
+    assert_eq!(
+        output.stderr,
+        format!("{path}: error: the plan is not UTF-8 text (invalid byte at offset 9)\n")
+    );
+}
+
+/// 5,000 errors (4,998 unknown top-level keys, `stages` and `scenarios` missing): the
+/// first 50 are printed, the rest counted in one line, then the total.
+#[test]
+fn at_most_50_diagnostics_are_printed_and_the_rest_counted() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("many.yaml");
+    let keys: String = (0..4_998).map(|i| format!("bogus{i}: 1\n")).collect();
+    std::fs::write(&path, format!("name: many\n{keys}")).expect("written");
+    let path = path.to_str().expect("a UTF-8 path");
+    for command in ["validate", "run"] {
+        let (status, stderr) = loadplan_within_20s(&[command, path]);
+        assert_eq!(status, 2, "{command}: {stderr}");
+        let printed = stderr
+            .lines()
+            .filter(|line| line.contains(": error: "))
+            .count();
+        assert_eq!(printed, 50, "{command}: {stderr}");
+        assert!(
+            stderr.contains(&format!("\n{path}: … and 4,950 more errors\n")),
+            "{command}: {stderr}"
+        );
+        let last = stderr.lines().last().unwrap_or_default();
+        let total = match command {
+            "validate" => format!("{path}: 5,000 errors"),
+            _ => format!("{path}: the plan is invalid; nothing was run"),
+        };
+        assert_eq!(last, total, "{command}");
+    }
+}
+
+/// `loadplan report` reads a results file up to 256 MiB and stops there (the helper with
+/// the 20 s guard lives here).
+#[test]
+fn results_files_larger_than_256_mib_are_refused_without_reading_on() {
+    let (status, stderr) = loadplan_within_20s(&["report", "/dev/zero"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: /dev/zero: the results file is larger than 256 MiB; nothing was read past that\n"
+    );
+}

@@ -5,7 +5,8 @@
 //!      ──serde──▶ Plan ──analyze──▶ CheckedPlan (templates, thresholds, expressions compiled)
 //! ```
 //!
-//! Nothing here does I/O or starts a runtime; the caller reads the file.
+//! Nothing here starts a runtime, and only [`source`] does I/O: it reads the file, up to a
+//! size cap, for the caller.
 
 pub mod analyze;
 pub mod collect;
@@ -16,6 +17,7 @@ pub mod metric;
 pub mod model;
 pub mod output;
 pub mod schema;
+pub mod source;
 pub mod split;
 pub mod stage;
 pub mod step;

@@ -59,6 +59,11 @@ pub struct Meta<'a> {
     pub git_commit: Option<String>,
 }
 
+/// The largest results file read: 256 MiB. Results hold one histogram per metric and
+/// tag set (a few KiB each, base64), so even thousands of them stay far below it; a file
+/// past it is not ours, and reading stops there.
+pub const MAX_RESULTS: u64 = 256 << 20;
+
 impl RunDocument {
     pub fn new(meta: &Meta<'_>, results: &Results, figures: &[Figures], verdict: &Verdict) -> Self {
         Self {
@@ -82,8 +87,8 @@ impl RunDocument {
 
     /// Reads a results file written by `--out json=FILE`.
     pub fn load(path: &Path) -> Result<Self, ReportError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ReportError::Results(format!("cannot read {}: {e}", path.display())))?;
+        let text = crate::plan::source::read_capped(path, MAX_RESULTS, "results file")
+            .map_err(|e| ReportError::Results(format!("{}: {e}", path.display())))?;
         serde_json::from_str(&text).map_err(|e| {
             ReportError::Results(format!(
                 "{}:{}:{}: not a loadplan results file: {e}",
