@@ -9,8 +9,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::root;
-
 struct Run {
     status: i32,
     stdout: String,
@@ -23,14 +21,11 @@ fn run(plan: &str) -> Run {
     let file: PathBuf = dir.path().join("plan.yaml");
     std::fs::write(&file, plan).expect("the plan is written");
     let results = dir.path().join("results.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+    let output = crate::common::loadplan_command()
         .arg("run")
         .arg(&file)
         .arg("--out")
         .arg(format!("json={}", results.display()))
-        .current_dir(root())
-        .env_remove("LOADPLAN_ENV")
-        .env_remove("LOADPLAN_STAGE")
         .output()
         .expect("loadplan runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

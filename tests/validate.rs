@@ -207,31 +207,18 @@ fn deep_plans_are_located_errors_not_stack_overflows() {
     }
 }
 
-/// Runs `loadplan ARGS...` like `loadplan`, but kills it and fails after 20 s, so a read
+/// Runs `loadplan ARGS...` like `loadplan`, but kills it and fails after `PATIENCE`, so a read
 /// that never ends fails the test instead of hanging it.
-fn loadplan_within_20s(args: &[&str]) -> (i32, String) {
+fn loadplan_within_patience(args: &[&str]) -> (i32, String) {
     use std::io::Read;
-    let started = std::time::Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loadplan"))
+    let mut child = crate::common::loadplan_command()
         .args(args)
-        .current_dir(crate::common::root())
-        .env_remove("LOADPLAN_ENV")
-        .env_remove("LOADPLAN_STAGE")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("the loadplan binary runs");
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waits") {
-            break status;
-        }
-        if started.elapsed() > std::time::Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`loadplan {}` did not return in 20 s", args.join(" "));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let what = format!("`loadplan {}`", args.join(" "));
+    let status = crate::common::exit_within_patience(&mut child, &what);
     let mut stderr = String::new();
     child
         .stderr
@@ -254,7 +241,7 @@ fn plans_larger_than_8_mib_are_refused_without_reading_on() {
     let comments = comments.to_str().expect("a UTF-8 path");
     for path in ["/dev/zero", comments] {
         for command in ["validate", "run"] {
-            let (status, stderr) = loadplan_within_20s(&[command, path]);
+            let (status, stderr) = loadplan_within_patience(&[command, path]);
             assert_eq!(status, 2, "{command} {path}: {stderr}");
             assert_eq!(
                 stderr,
@@ -291,7 +278,7 @@ fn at_most_50_diagnostics_are_printed_and_the_rest_counted() {
     std::fs::write(&path, format!("name: many\n{keys}")).expect("written");
     let path = path.to_str().expect("a UTF-8 path");
     for command in ["validate", "run"] {
-        let (status, stderr) = loadplan_within_20s(&[command, path]);
+        let (status, stderr) = loadplan_within_patience(&[command, path]);
         assert_eq!(status, 2, "{command}: {stderr}");
         let printed = stderr
             .lines()
@@ -315,7 +302,7 @@ fn at_most_50_diagnostics_are_printed_and_the_rest_counted() {
 /// the 20 s guard lives here).
 #[test]
 fn results_files_larger_than_256_mib_are_refused_without_reading_on() {
-    let (status, stderr) = loadplan_within_20s(&["report", "/dev/zero"]);
+    let (status, stderr) = loadplan_within_patience(&["report", "/dev/zero"]);
     assert_eq!(status, 2, "{stderr}");
     assert_eq!(
         stderr,

@@ -15,13 +15,41 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// Runs `loadplan ARGS...` in the repository root.
-pub fn loadplan(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_loadplan"))
-        .args(args)
+/// The loadplan binary as a command, run in the repository root, with no environment or
+/// stage picked from the test's own environment.
+pub fn loadplan_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_loadplan"));
+    command
         .current_dir(root())
         .env_remove("LOADPLAN_ENV")
-        .env_remove("LOADPLAN_STAGE")
+        .env_remove("LOADPLAN_STAGE");
+    command
+}
+
+/// Waits for `child` to exit; kills it and fails naming `what` after [`PATIENCE`] (a
+/// guard against hangs, never a measure of speed).
+pub fn exit_within_patience(
+    child: &mut std::process::Child,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            return status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {PATIENCE:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Runs `loadplan ARGS...` in the repository root.
+pub fn loadplan(args: &[&str]) -> Output {
+    let output = loadplan_command()
+        .args(args)
         .output()
         .expect("the loadplan binary runs");
     Output {
@@ -133,14 +161,11 @@ impl Background {
         let file = dir.join("plan.yaml");
         std::fs::write(&file, plan).expect("the plan is written");
         let results = dir.join("results.json");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+        let mut child = loadplan_command()
             .arg("run")
             .arg(&file)
             .arg("--out")
             .arg(format!("json={}", results.display()))
-            .current_dir(root())
-            .env_remove("LOADPLAN_ENV")
-            .env_remove("LOADPLAN_STAGE")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -189,21 +214,8 @@ impl Background {
     /// Waits for loadplan to exit (killing it and failing after [`PATIENCE`]); its exit
     /// code and the whole of its stderr.
     pub fn wait(mut self) -> (i32, String) {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("loadplan can be waited for") {
-                break status;
-            }
-            if std::time::Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "loadplan did not exit within {PATIENCE:?}:\n{}",
-                    self.stderr
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        };
+        let what = format!("loadplan (stderr so far:\n{})", self.stderr);
+        let status = exit_within_patience(&mut self.child, &what);
         // The reader thread ends at EOF, once loadplan (and anything holding its stderr)
         // is gone.
         while let Ok(line) = self.lines.recv_timeout(PATIENCE) {
