@@ -2,13 +2,11 @@
 //! delay range is a pure function of the scenario's `backoff` and the number of failures in
 //! a row; the VU draws from it with its own seeded generator and waits on its stop flag.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::plan::model::Backoff;
+use super::shared::Stop;
 
-/// How often a back-off wait looks at the stop flag: a stopped VU ends its wait this soon.
-const STOP_POLL: Duration = Duration::from_millis(10);
+use crate::plan::model::Backoff;
 
 /// The wait after the `failures`-th failed iteration in a row (1 = the first): between half
 /// and all of `initial * 2^(failures-1)`, capped at `max` ("equal jitter", so a VU never
@@ -30,15 +28,11 @@ pub fn delay(backoff: Backoff, failures: u32, rng: &mut fastrand::Rng) -> Durati
     low + Duration::from_micros(rng.u64(0..=span))
 }
 
-/// Waits `wait`, or less when `stop` is set meanwhile.
-pub async fn wait(wait: Duration, stop: &AtomicBool) {
-    let deadline = tokio::time::Instant::now() + wait;
-    while !stop.load(Ordering::Relaxed) {
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            break;
-        }
-        tokio::time::sleep((deadline - now).min(STOP_POLL)).await;
+/// Waits `wait`, or less when the stop is requested meanwhile (woken, not polled).
+pub async fn wait(wait: Duration, stop: &Stop) {
+    tokio::select! {
+        () = tokio::time::sleep(wait) => {}
+        () = stop.requested_wait() => {}
     }
 }
 

@@ -3,13 +3,13 @@
 //! and stops early when the run is halted (a signal, an `abort_on_fail` threshold).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::shared::{Event, Shared};
+use super::shared::{Event, Shared, Stop};
 use super::vu::Vu;
 use crate::plan::model::Scenario;
 use crate::plan::split::split_vus;
@@ -20,7 +20,7 @@ use crate::schedule::Schedule;
 const TICK: Duration = Duration::from_millis(20);
 
 struct Handle {
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
     task: JoinHandle<()>,
     stopping_since: Option<Instant>,
 }
@@ -49,7 +49,7 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
         for (index, want) in wanted.iter().enumerate() {
             let want = *want as usize;
             while running[index].len() < want {
-                let stop = Arc::new(AtomicBool::new(false));
+                let stop = Arc::new(Stop::default());
                 let vu = Vu::new(&shared, next_id, Arc::clone(&names[index]));
                 next_id += 1;
                 let task = tokio::spawn(vu.run(Arc::clone(&shared), Arc::clone(&stop)));
@@ -61,7 +61,7 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
             }
             while running[index].len() > want {
                 if let Some(mut handle) = running[index].pop() {
-                    handle.stop.store(true, Ordering::Relaxed);
+                    handle.stop.request();
                     handle.stopping_since = Some(Instant::now());
                     stopping.push(handle);
                 }
@@ -72,7 +72,7 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
         report_vus(&shared, active);
     }
     for mut handle in running.into_iter().flatten() {
-        handle.stop.store(true, Ordering::Relaxed);
+        handle.stop.request();
         handle.stopping_since = Some(Instant::now());
         stopping.push(handle);
     }
@@ -176,7 +176,7 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
             parked.push(Vu::new(&shared, created as u64, Arc::clone(&names[index])));
         }
     }
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(Stop::default());
     let begin = Instant::now();
     let end = schedule.duration();
     let mut ticker = tokio::time::interval(Duration::from_millis(5));
@@ -238,7 +238,7 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
         tasks.retain(|task| !task.is_finished());
         report_vus(&shared, tasks.len());
     }
-    stop.store(true, Ordering::Relaxed);
+    stop.request();
     let deadline = Instant::now() + graceful;
     while tasks.iter().any(|t| !t.is_finished()) && Instant::now() < deadline && !shared.halt.now()
     {

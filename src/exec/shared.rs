@@ -13,6 +13,38 @@ use crate::results::{Sample, SeriesKey};
 use super::matcher::CompiledMatcher;
 use super::tls;
 
+/// A VU's stop request, from the controller (ramp-down, the stage's end): a flag read
+/// between iterations and by open-ended `repeat`s, and a wake-up for a VU waiting out a
+/// back-off, so that wait costs no polling.
+#[derive(Default)]
+pub struct Stop {
+    flag: std::sync::atomic::AtomicBool,
+    woken: tokio::sync::Notify,
+}
+
+impl Stop {
+    pub fn request(&self) {
+        self.flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.woken.notify_waiters();
+    }
+
+    pub fn requested(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Returns once the stop is requested.
+    pub async fn requested_wait(&self) {
+        let woken = self.woken.notified();
+        tokio::pin!(woken);
+        // Registered before the flag is read, so a request between the two is not lost.
+        woken.as_mut().enable();
+        if self.requested() {
+            return;
+        }
+        woken.await;
+    }
+}
+
 /// A run-wide request to stop early: set by a signal or an `abort_on_fail` threshold,
 /// read by the controller at every tick.
 #[derive(Default)]

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::backoff;
@@ -16,7 +16,7 @@ use super::matcher::CompiledMatcher;
 use super::message;
 use super::outbox::Outbox;
 use super::request as http_step;
-use super::shared::{EVENT_BACKLOG, Event, IterationKeys, Shared};
+use super::shared::{EVENT_BACKLOG, Event, IterationKeys, Shared, Stop};
 use super::step_error::StepError;
 use super::ws::{self, Connection, id_text};
 use crate::plan::model::{
@@ -70,7 +70,7 @@ impl Vu {
     /// Runs iterations until `stop` is set (checked between iterations, during a back-off
     /// and by open-ended `repeat` blocks), then closes the WebSocket. After a failed
     /// iteration it waits the scenario's `backoff` (reset by a success).
-    pub async fn run(mut self, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
+    pub async fn run(mut self, shared: Arc<Shared>, stop: Arc<Stop>) {
         let backoff = shared
             .plan
             .scenarios
@@ -78,7 +78,7 @@ impl Vu {
             .and_then(crate::plan::model::Scenario::backoff);
         let backoffs = shared.key("iteration_backoffs", &self.scenario, None);
         let mut failures = 0u32;
-        while !stop.load(Ordering::Relaxed) {
+        while !stop.requested() {
             if self.iteration(&shared, &stop).await {
                 failures = 0;
             } else if let Some(backoff) = backoff {
@@ -94,9 +94,7 @@ impl Vu {
                 // never wait; give the controller and the other VUs their turn.
                 tokio::task::yield_now().await;
             }
-            while shared.backlog.load(Ordering::Relaxed) > EVENT_BACKLOG
-                && !stop.load(Ordering::Relaxed)
-            {
+            while shared.backlog.load(Ordering::Relaxed) > EVENT_BACKLOG && !stop.requested() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
@@ -104,7 +102,7 @@ impl Vu {
     }
 
     /// One iteration of the scenario; returns when it ends, true when no step failed.
-    pub async fn iteration(&mut self, shared: &Arc<Shared>, stop: &AtomicBool) -> bool {
+    pub async fn iteration(&mut self, shared: &Arc<Shared>, stop: &Stop) -> bool {
         self.iteration += 1;
         self.context.set_iteration(self.iteration);
         let started = Instant::now();
@@ -145,7 +143,7 @@ impl Vu {
         &'a mut self,
         shared: &'a Arc<Shared>,
         steps: &'a [Step],
-        stop: &'a AtomicBool,
+        stop: &'a Stop,
     ) -> StepFuture<'a> {
         Box::pin(async move {
             for step in steps {
@@ -159,7 +157,7 @@ impl Vu {
         &mut self,
         shared: &Arc<Shared>,
         step: &Step,
-        stop: &AtomicBool,
+        stop: &Stop,
     ) -> Result<(), StepError> {
         match step {
             Step::Request(request) => {
@@ -289,7 +287,7 @@ impl Vu {
         &mut self,
         shared: &Arc<Shared>,
         step: &RepeatStep,
-        stop: &AtomicBool,
+        stop: &Stop,
     ) -> Result<(), StepError> {
         let repeat = &step.repeat;
         let started = tokio::time::Instant::now();
@@ -310,13 +308,13 @@ impl Vu {
                 break;
             }
             let open_ended = repeat.count.is_none() && repeat.for_duration.is_none();
-            if open_ended && stop.load(Ordering::Relaxed) {
+            if open_ended && stop.requested() {
                 break;
             }
             if let Some(ticks) = ticks.as_mut() {
                 self.out.flush(shared);
                 ticks.tick().await;
-                if open_ended && stop.load(Ordering::Relaxed) {
+                if open_ended && stop.requested() {
                     break;
                 }
             }
