@@ -13,9 +13,10 @@ use crate::results::{Sample, SeriesKey};
 use super::matcher::CompiledMatcher;
 use super::tls;
 
-/// A VU's stop request, from the controller (ramp-down, the stage's end): a flag read
-/// between iterations and by open-ended `repeat`s, and a wake-up for a VU waiting out a
-/// back-off, so that wait costs no polling.
+/// A stop request: a flag that is cheap to read, and a wake-up for whoever waits for it, so
+/// waiting costs no polling. A VU's (from the controller at ramp-down and the stage's end:
+/// read between iterations and by open-ended `repeat`s, waited for by a back-off), and
+/// [`Halt`]'s "stop now".
 #[derive(Default)]
 pub struct Stop {
     flag: std::sync::atomic::AtomicBool,
@@ -51,11 +52,9 @@ impl Stop {
 pub struct Halt {
     stop: std::sync::atomic::AtomicBool,
     /// Stop now: no graceful stop (a second Ctrl-C).
-    now: std::sync::atomic::AtomicBool,
+    now: Stop,
     interrupted: std::sync::atomic::AtomicBool,
     reason: Mutex<Option<String>>,
-    /// Wakes the tasks waiting in [`Halt::now_requested`].
-    woken: tokio::sync::Notify,
 }
 
 impl Halt {
@@ -64,20 +63,13 @@ impl Halt {
     }
 
     pub fn now(&self) -> bool {
-        self.now.load(std::sync::atomic::Ordering::Relaxed)
+        self.now.requested()
     }
 
     /// Returns once the run must stop at once (a second signal): whatever a task is waiting
     /// for — a command, a scrape, a VU's graceful stop — is dropped for this.
     pub async fn now_requested(&self) {
-        let woken = self.woken.notified();
-        tokio::pin!(woken);
-        // Registered before the flag is read, so a wake between the two is not lost.
-        woken.as_mut().enable();
-        if self.now() {
-            return;
-        }
-        woken.await;
+        self.now.requested_wait().await;
     }
 
     fn set(&self, reason: String) {
@@ -97,8 +89,7 @@ impl Halt {
     /// A signal: the first stops gracefully, the second at once.
     pub fn interrupt(&self, signal: &str) {
         if self.stopping() && self.interrupted.load(std::sync::atomic::Ordering::Relaxed) {
-            self.now.store(true, std::sync::atomic::Ordering::Relaxed);
-            self.woken.notify_waiters();
+            self.now.request();
             return;
         }
         self.interrupted
