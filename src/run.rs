@@ -238,8 +238,7 @@ fn check_open_files(checked: &plan::CheckedPlan, extra_outputs: usize) -> Result
         .env
         .as_deref()
         .and_then(|name| plan.environments.get(name))
-        .and_then(|environment| environment.mock.as_ref())
-        .is_some_and(plan::model::MockSetting::enabled);
+        .is_some_and(|environment| environment.mock().is_some());
     let scenarios: Vec<_> = plan.scenarios.values().collect();
     let need = plan::descriptors::estimate(
         &scenarios,

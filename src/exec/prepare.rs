@@ -30,9 +30,7 @@ pub struct MockUrls<'a> {
 
 /// The settings of the in-process mock target, when the environment starts one.
 pub fn mock_settings(environment: Option<&Environment>) -> Option<MockSettings> {
-    let setting = environment
-        .and_then(|e| e.mock.as_ref())
-        .filter(|m| m.enabled())?;
+    let setting = environment.and_then(Environment::mock)?;
     let mut settings = MockSettings::default();
     if let MockSetting::Configured(config) = setting {
         settings.mode = config.mode;

@@ -135,6 +135,13 @@ impl MockSetting {
     }
 }
 
+impl Environment {
+    /// The mock setting, when this environment starts the in-process mock target.
+    pub fn mock(&self) -> Option<&MockSetting> {
+        self.mock.as_ref().filter(|m| m.enabled())
+    }
+}
+
 /// Settings of the built-in mock target.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -157,7 +157,7 @@ impl Analyzer<'_, '_> {
 
     fn environment(&mut self, selection: &Selection) -> Option<String> {
         for (name, env) in &self.plan.environments {
-            let mocked = env.mock.as_ref().is_some_and(|m| m.enabled());
+            let mocked = env.mock().is_some();
             if mocked && (env.base_url.is_some() || env.ws_url.is_some()) {
                 self.warning(
                     &path!["environments", name.as_str(), "mock"],

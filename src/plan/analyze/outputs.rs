@@ -17,7 +17,7 @@ impl Analyzer<'_, '_> {
         let mut envs = self.env_sets(env, self.env_selected);
         for (name, keys) in &mut envs {
             let environment = &self.plan.environments[name.as_str()];
-            if environment.mock.as_ref().is_some_and(|m| m.enabled()) {
+            if environment.mock().is_some() {
                 keys.retain(|key| {
                     !(key == "base_url" && environment.base_url.is_none()
                         || key == "ws_url" && environment.ws_url.is_none())

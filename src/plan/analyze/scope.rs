@@ -83,7 +83,7 @@ impl Analyzer<'_, '_> {
             .filter(|(name, _)| !selected || Some(name.as_str()) == env)
             .map(|(name, environment)| {
                 let mut keys = vec!["name".to_owned()];
-                let mocked = environment.mock.as_ref().is_some_and(|m| m.enabled());
+                let mocked = environment.mock().is_some();
                 if mocked || environment.base_url.is_some() {
                     keys.push("base_url".to_owned());
                 }
