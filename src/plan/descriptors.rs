@@ -20,6 +20,7 @@ use std::fmt;
 
 use super::model::{Scenario, Stage, Step};
 use super::split::{peak_vus, split_vus};
+use super::step::any_step;
 
 /// Descriptors the process holds whatever the load: stdio, the runtime's epoll and
 /// wakers, the signal pipe, the mock's listener, the plan and template files.
@@ -97,26 +98,11 @@ pub fn estimate(
 
 /// Sockets one VU running `steps` holds at once: an HTTP connection, WebSockets.
 fn connections_per_vu(steps: &[Step]) -> u64 {
-    #[derive(Default)]
-    struct Seen {
-        http: bool,
-        ws: bool,
-    }
-    fn walk(steps: &[Step], seen: &mut Seen) {
-        for step in steps {
-            match step {
-                Step::Request(_) => seen.http = true,
-                Step::Connect(_) | Step::Reconnect(_) => seen.ws = true,
-                _ => {}
-            }
-            if let Some(children) = step.children() {
-                walk(children, seen);
-            }
-        }
-    }
-    let mut seen = Seen::default();
-    walk(steps, &mut seen);
-    u64::from(seen.http) + u64::from(seen.ws)
+    let http = any_step(steps, &|step| matches!(step, Step::Request(_)));
+    let ws = any_step(steps, &|step| {
+        matches!(step, Step::Connect(_) | Step::Reconnect(_))
+    });
+    u64::from(http) + u64::from(ws)
 }
 
 #[cfg(test)]

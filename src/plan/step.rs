@@ -147,3 +147,13 @@ pub struct SetStep {
     #[schemars(extend("minProperties" = 1))]
     pub set: IndexMap<String, Value>,
 }
+
+/// Whether any of `steps`, nested ones included, passes `test`.
+pub fn any_step(steps: &[Step], test: &dyn Fn(&Step) -> bool) -> bool {
+    steps.iter().any(|step| {
+        test(step)
+            || step
+                .children()
+                .is_some_and(|children| any_step(children, test))
+    })
+}

@@ -244,15 +244,6 @@ impl Analyzer<'_, '_> {
     }
 }
 
-fn any_step(steps: &[Step], test: &dyn Fn(&Step) -> bool) -> bool {
-    steps.iter().any(|step| {
-        test(step)
-            || step
-                .children()
-                .is_some_and(|children| any_step(children, test))
-    })
-}
-
 /// Every name the steps capture or set, with the kind of the step that does it.
 fn captures(steps: &[Step]) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();

@@ -2,12 +2,13 @@
 //! `expect` matchers that can match, and `on_message` rules that can fire. Whether a socket
 //! is open at a step is the walk's business (`needs_socket` in steps.rs).
 
-use super::{any_step, key_path};
+use super::key_path;
 use crate::plan::analyze::scope::Scope;
 use crate::plan::analyze::thresholds::Metrics;
 use crate::plan::analyze::{Analyzer, path};
 use crate::plan::metric::MetricKind;
 use crate::plan::model::{Connect, ConnectStep, ExpectStep, Scenario, SendStep, Step};
+use crate::plan::step::any_step;
 use crate::plan::yaml::Path;
 
 impl Analyzer<'_, '_> {
