@@ -509,7 +509,7 @@ thresholds:
 }
 
 /// Starts `loadplan mock` with `args` in its own process; returns it and its base URL.
-fn mock_process(args: &[&str]) -> (std::process::Child, String) {
+pub(crate) fn mock_process(args: &[&str]) -> (std::process::Child, String) {
     let mut mock = Command::new(env!("CARGO_BIN_EXE_loadplan"))
         .args(["mock", "--port", "0"])
         .args(args)
