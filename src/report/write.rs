@@ -338,7 +338,7 @@ fn lock(path: &Path, missing: Missing) -> Result<(File, PathBuf), WriteError> {
             .truncate(false)
             .open(&target)
             .map_err(|e| WriteError::Open(owned(path), e))?;
-        wait_for_lock(&file, path)?;
+        wait_for_lock(&file, path, &GIVE_UP_WAITING)?;
         if same_file(&file, &target) && resolve(path).is_ok_and(|again| again == target) {
             return Ok((file, target));
         }
@@ -355,9 +355,9 @@ pub static GIVE_UP_WAITING: AtomicBool = AtomicBool::new(false);
 const LOCK_RETRY: Duration = Duration::from_millis(20);
 
 /// Takes `file`'s exclusive lock. When another process holds it, says so once on stderr
-/// and tries again every [`LOCK_RETRY`] until it is free or [`GIVE_UP_WAITING`] is set.
-/// (A blocking `lock()` cannot be given up: a signal handler only sets a flag.)
-fn wait_for_lock(file: &File, path: &Path) -> Result<(), WriteError> {
+/// and tries again every [`LOCK_RETRY`] until it is free or `give_up` is set (a blocking
+/// `lock()` cannot be given up: a signal handler only sets a flag).
+fn wait_for_lock(file: &File, path: &Path, give_up: &AtomicBool) -> Result<(), WriteError> {
     let mut said = false;
     loop {
         match file.try_lock() {
@@ -365,7 +365,7 @@ fn wait_for_lock(file: &File, path: &Path) -> Result<(), WriteError> {
             Err(std::fs::TryLockError::Error(e)) => return Err(WriteError::Lock(owned(path), e)),
             Err(std::fs::TryLockError::WouldBlock) => {}
         }
-        if GIVE_UP_WAITING.load(Ordering::SeqCst) {
+        if give_up.load(Ordering::SeqCst) {
             return Err(WriteError::Skipped(owned(path)));
         }
         if !said {
@@ -500,6 +500,28 @@ mod tests {
             std::fs::read_to_string(dir.path().join("a/b.json")).unwrap(),
             "{}"
         );
+    }
+
+    #[test]
+    fn a_given_up_wait_skips_only_a_locked_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc.md");
+        std::fs::write(&path, "old\n").unwrap();
+        let give_up = AtomicBool::new(true);
+        let open = || File::options().read(true).write(true).open(&path).unwrap();
+        // Free: taken, whatever the flag says.
+        let free = open();
+        wait_for_lock(&free, &path, &give_up).unwrap();
+        // Held through another open file description (as another process would): skipped
+        // at once, named, instead of waited for.
+        let waiting = open();
+        let error = wait_for_lock(&waiting, &path, &give_up).unwrap_err();
+        assert!(
+            matches!(&error, WriteError::Skipped(p) if *p == path),
+            "{error}"
+        );
+        drop(free);
+        wait_for_lock(&waiting, &path, &give_up).unwrap();
     }
 
     #[test]
