@@ -371,7 +371,7 @@ fn wait_for_lock(file: &File, path: &Path, give_up: &AtomicBool) -> Result<(), W
         if !said {
             said = true;
             eprintln!(
-                "waiting for the lock on {}: another process is writing it (Ctrl-C skips it)",
+                "waiting for the lock on {}: another process is writing it (Ctrl-C ends the wait)",
                 path.display()
             );
         }
