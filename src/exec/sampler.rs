@@ -11,15 +11,15 @@
 //! own `timeout`), and a failed sample is counted, never an error of the run. /proc reads
 //! run on the blocking pool.
 //!
-//! The end of the stage makes the sample in flight the last one (or, between samples, one
-//! more is taken): a source is never sampled twice after it. Once a signal has stopped the
-//! run, that last sample gets at most [`LAST_AFTER_SIGNAL`], so the first signal's stop is
-//! bounded by the VUs' graceful stop, not by a command's `timeout`. A stop at once (a
-//! second signal, [`Halt::now_requested`]) wins over every wait here: the sample in flight
-//! is dropped and no last one is taken. A command runs in a process group
-//! of its own, and whatever is left of the group when its sample ends — it exited, timed
-//! out, or was dropped — is killed (`SIGKILL` to the group), so nothing it started outlives
-//! the sample.
+//! At the end of the stage the sample in flight becomes the source's last one (between
+//! samples, one more is taken as the last): never two after the stage. Once a signal has
+//! stopped the run, that last sample gets at most [`LAST_AFTER_SIGNAL`], so the first
+//! signal's stop is bounded by the VUs' graceful stop, not by a command's `timeout`. A stop
+//! at once (a second signal, [`Halt::now_requested`]) wins over every wait here: the sample
+//! in flight is dropped and no last one is taken. A command runs in a process group of its
+//! own, and whatever is left of the group when its sample ends — it exited, timed out, or
+//! was dropped — is killed (`SIGKILL` to the group), so nothing it started outlives the
+//! sample.
 
 use std::sync::Arc;
 use std::time::Duration;
