@@ -165,6 +165,10 @@ pub struct Second {
     pub messages: u64,
     pub errors: u64,
     pub iterations: u64,
+    /// Failed iterations whose VU started a back-off wait in that second
+    /// (`iteration_backoffs`): a run waiting out failures shows here, not as a gap.
+    #[serde(default)]
+    pub backoffs: u64,
     /// Latency percentiles of that second's samples (HTTP durations and WebSocket
     /// message latencies), in milliseconds; absent when the second had none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

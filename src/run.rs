@@ -11,6 +11,7 @@ use crate::cli::{Arguments, Command, SelectionArgs};
 use crate::diag::{Diagnostic, Severity, render};
 use crate::error::Error;
 use crate::plan::{self, Selection};
+use crate::report::write::GIVE_UP_WAITING;
 
 /// Runs loadplan with these arguments; `Err` says how it failed (`main` prints it, when
 /// [`Error::print_message`] says so, and exits with [`Error::exit_code`]).
@@ -258,6 +259,16 @@ fn check_open_files(checked: &plan::CheckedPlan, extra_outputs: usize) -> Result
     }
 }
 
+/// From now on (the run is over, its own handlers are gone with its runtime) SIGINT and
+/// SIGTERM end any wait for a document another process has locked: that document is
+/// skipped, the other outputs are written, and the exit code is 130. A failed registration
+/// leaves the wait as it was.
+fn end_lock_waits_on_signal() {
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(signal, &GIVE_UP_WAITING);
+    }
+}
+
 /// `loadplan run`.
 fn run_plan(
     path: &Path,
@@ -357,6 +368,7 @@ fn run_plan(
     };
     let finished = crate::exec::execute(checked, secrets, &options)
         .map_err(|error| Error::Run(error.into()))?;
+    end_lock_waits_on_signal();
     let results = finished.results;
     if let Some(why) = &results.stopped_early {
         eprintln!("the run stopped early: {why}; the results are partial");
@@ -397,7 +409,16 @@ fn run_plan(
     document.baseline_file = baseline_file.map(|file| file.display().to_string());
     let options = crate::report::model::ReportOptions::default();
     let written =
-        crate::report::outputs::write_all(&targets, &document, baseline.as_ref(), &options)?;
+        crate::report::outputs::write_all(&targets, &document, baseline.as_ref(), &options);
+    let written = match written {
+        Err(error) if GIVE_UP_WAITING.load(std::sync::atomic::Ordering::SeqCst) => {
+            // A signal while the outputs were written: those that could be are; the rest
+            // (a document another process kept locked) are named here.
+            eprintln!("error: {error}");
+            return Err(Error::Interrupted);
+        }
+        written => written?,
+    };
     if !quiet {
         written.iter().for_each(|line| eprintln!("wrote {line}"));
     }

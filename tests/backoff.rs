@@ -24,6 +24,20 @@ fn count(json: &serde_json::Value, name: &str) -> u64 {
     metric(json, name)["count"].as_u64().unwrap_or(0)
 }
 
+/// The back-off waits begun, summed over the timeline's seconds.
+fn timeline_backoffs(json: &serde_json::Value) -> u64 {
+    json["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .map(|second| {
+            second["backoffs"]
+                .as_u64()
+                .expect("`backoffs` in every second")
+        })
+        .sum()
+}
+
 /// With the default back-off (waits of at least 50, 100, 200, 400 ms after the 1st to 4th
 /// failure in a row), a VU can start at most 5 iterations in 1 s: 2 VUs at most 10 requests.
 /// `backoff: off` gives the old behaviour, a VU retrying at once (thousands of requests).
@@ -43,6 +57,15 @@ fn failed_iterations_back_off_unless_off() {
         "2 VUs backing off for 1 s sent {requests_on} requests (schedule allows 10)"
     );
     assert_eq!(count(&on, "iteration_backoffs"), count(&on, "errors"));
+    // Each wait is also in the timeline, in the second it began.
+    assert_eq!(
+        timeline_backoffs(&on),
+        count(&on, "iteration_backoffs"),
+        "{:#}",
+        on["timeline"]
+    );
+    assert!(timeline_backoffs(&on) > 0);
+    assert_eq!(timeline_backoffs(&off), 0, "{:#}", off["timeline"]);
     assert!(
         requests_off > 10 * requests_on.max(10),
         "without back-off {requests_off} requests, with it {requests_on}"

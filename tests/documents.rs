@@ -230,3 +230,59 @@ fn a_killed_writes_temporary_file_is_removed_by_the_next_write() {
         "{text}"
     );
 }
+
+/// Another process holds the baselines document's lock when the run ends: loadplan says it
+/// waits, and Ctrl-C ends the wait — the results are written, the document is skipped
+/// (named, unchanged) and the exit code is 130. Without the signal it would wait as long
+/// as the lock is held (here: until the test ends).
+#[cfg(unix)]
+#[test]
+fn a_signal_ends_the_wait_for_a_locked_document() {
+    use crate::common::Background;
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("doc.md");
+    std::fs::write(&doc, DOC).unwrap();
+    // The lock loadplan takes (flock, through std's `File::lock`), held by this process.
+    let holder = File::options().read(true).write(true).open(&doc).unwrap();
+    holder.lock().unwrap();
+    let plan = format!(
+        r###"
+name: locked
+environments: {{ local: {{ mock: true }} }}
+stages: {{ quick: {{ vus: 1, duration: 200ms }} }}
+scenarios:
+  api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x" }} }} ] }}
+outputs:
+  - markdown: {{ append_to: "{doc}", under: "## Historical Results" }}
+"###,
+        doc = doc.display()
+    );
+    let mut run = Background::start(&plan, dir.path());
+    run.wait_for_line("waiting for the lock on");
+    run.signal("INT");
+    let results = run.results.clone();
+    let (status, stderr) = run.wait();
+    assert_eq!(status, 130, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "skipped {}: another process holds its lock",
+            doc.display()
+        )),
+        "{stderr}"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).expect("the results")).unwrap();
+    assert_eq!(saved["plan"], "locked");
+    drop(holder);
+    assert_eq!(std::fs::read_to_string(&doc).unwrap(), DOC);
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["doc.md", "plan.yaml", "results.json"],
+        "no temporary file left"
+    );
+}

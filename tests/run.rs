@@ -509,7 +509,7 @@ thresholds:
 }
 
 /// Starts `loadplan mock` with `args` in its own process; returns it and its base URL.
-fn mock_process(args: &[&str]) -> (std::process::Child, String) {
+pub(crate) fn mock_process(args: &[&str]) -> (std::process::Child, String) {
     let mut mock = Command::new(env!("CARGO_BIN_EXE_loadplan"))
         .args(["mock", "--port", "0"])
         .args(args)
@@ -1119,6 +1119,53 @@ collect:
     let json = read_json(&results);
     assert_eq!(json["partial"], true, "{json:#}");
     assert!(stderr.contains("stopping now"), "{stderr}");
+    for pid in pids_in(&pids) {
+        wait_until(&format!("process {pid} to be killed"), || gone(pid));
+    }
+}
+
+/// One signal, while a command sample with a 120 s `timeout` runs: the sample becomes the
+/// source's last and is cut short a second after the stage ends, instead of holding the
+/// run for its timeout (and then a last sample's).
+#[test]
+fn a_first_sigint_cuts_a_command_sample_short() {
+    use crate::common::{Background, gone, pids_in, wait_until};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let pids = dir.path().join("pids");
+    let plan = format!(
+        r#"
+name: slow-command
+environments: {{ local: {{ mock: true }} }}
+stages: {{ long: {{ vus: 1, duration: 60s }} }}
+scenarios:
+  api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x" }} }}, {{ sleep: 20ms }} ] }}
+collect:
+  - command: {{ name: slow, run: "sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait", parse: prometheus, timeout: 120s }}
+"#,
+        pids = pids.display()
+    );
+    let mut run = Background::start(&plan, dir.path());
+    wait_until("the command's pids", || pids_in(&pids).len() == 2);
+    run.signal("INT");
+    run.wait_for_line("press Ctrl-C again");
+    let results = run.results.clone();
+    let (status, stderr) = run.wait();
+    assert_eq!(status, 130, "{stderr}");
+    assert!(
+        !stderr.contains("stopping now"),
+        "one signal only: {stderr}"
+    );
+    let json = read_json(&results);
+    assert_eq!(json["partial"], true, "{json:#}");
+    let source = &json["sources"]["slow"];
+    assert_eq!(source["samples"], 0, "{source:#}");
+    assert_eq!(source["failed"], 1, "one sample, cut short: {source:#}");
+    assert!(
+        source["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cut short")),
+        "{source:#}"
+    );
     for pid in pids_in(&pids) {
         wait_until(&format!("process {pid} to be killed"), || gone(pid));
     }

@@ -214,6 +214,7 @@ impl State {
                                 "http_reqs" => now.requests += n,
                                 "ws_msgs_sent" | "ws_msgs_received" => now.messages += n,
                                 "iterations" => now.iterations += n,
+                                "iteration_backoffs" => now.backoffs += n,
                                 _ => {}
                             }
                         }

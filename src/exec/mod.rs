@@ -183,10 +183,11 @@ async fn run(
     };
     results.derived = crate::derive::derive(&derived, &derived_texts, &results, &run);
     if let Some(mock) = mock {
-        // After a second signal the in-process target is dropped with the runtime instead
-        // of being given time to close its connections.
-        if !halt.now() {
-            mock.stop().await;
+        // After a second signal (before or while it closes its connections) the
+        // in-process target is dropped with the runtime instead of being given its 2 s.
+        tokio::select! {
+            () = mock.stop() => {}
+            () = halt.now_requested() => {}
         }
     }
     Ok(Finished {

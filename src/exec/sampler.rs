@@ -11,11 +11,15 @@
 //! own `timeout`), and a failed sample is counted, never an error of the run. /proc reads
 //! run on the blocking pool.
 //!
-//! A stop at once (a second signal, [`Halt::now_requested`]) wins over every wait here: the
-//! sample in flight is dropped and no last one is taken. A command runs in a process group
-//! of its own, and whatever is left of the group when its sample ends — it exited, timed
-//! out, or was dropped — is killed (`SIGKILL` to the group), so nothing it started outlives
-//! the sample.
+//! At the end of the stage the sample in flight becomes the source's last one (between
+//! samples, one more is taken as the last): never two after the stage. Once a signal has
+//! stopped the run, that last sample gets at most [`LAST_AFTER_SIGNAL`], so the first
+//! signal's stop is bounded by the VUs' graceful stop, not by a command's `timeout`. A stop
+//! at once (a second signal, [`Halt::now_requested`]) wins over every wait here: the sample
+//! in flight is dropped and no last one is taken. A command runs in a process group of its
+//! own, and whatever is left of the group when its sample ends — it exited, timed out, or
+//! was dropped — is killed (`SIGKILL` to the group), so nothing it started outlives the
+//! sample.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -227,11 +231,22 @@ fn probe(
     }
 }
 
-/// What ends a sampler: the end of the stage (then it takes one last sample), or a stop at
-/// once (then it stops where it is).
+/// What ends a sampler: the end of the stage (then the sample in flight, or else a new one,
+/// is its last), or a stop at once (then it stops where it is).
 struct Ends {
     stage: watch::Receiver<bool>,
     halt: Arc<Halt>,
+}
+
+/// How a sample ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    /// Taken; the stage goes on.
+    Sample,
+    /// The stage ended during it, so it was the last one (taken, or cut short).
+    Last,
+    /// Dropped by a stop at once.
+    Dropped,
 }
 
 async fn sample(
@@ -247,33 +262,81 @@ async fn sample(
         stage: mut stopped,
         halt,
     } = ends;
-    // Each sample races the stop at once; the loop's own wait is for the next tick or the
-    // end of the stage (a first signal ends the stage, then the last sample is taken).
-    let mut taken = tokio::select! {
-        () = take(&mut probe, &mut aggregator, begun) => true,
-        () = halt.now_requested() => false,
-    };
+    let mut taken = take_raced(&mut probe, &mut aggregator, begun, &mut stopped, &halt).await;
     let _ = ready.send(());
     let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while taken {
+    while taken == Taken::Sample {
         tokio::select! {
             _ = ticks.tick() => {}
-            _ = stopped.changed() => break,
+            _ = stopped.changed() => {
+                let sample = take(&mut probe, &mut aggregator, begun);
+                if last_wait(sample, &halt).await == Some(true) {
+                    aggregator.fail(cut_short());
+                }
+                break;
+            }
             () = halt.now_requested() => break,
         }
-        taken = tokio::select! {
-            () = take(&mut probe, &mut aggregator, begun) => true,
-            () = halt.now_requested() => false,
-        };
-    }
-    if taken {
-        tokio::select! {
-            () = take(&mut probe, &mut aggregator, begun) => {}
-            () = halt.now_requested() => {}
-        }
+        taken = take_raced(&mut probe, &mut aggregator, begun, &mut stopped, &halt).await;
     }
     aggregator.finish(&name)
+}
+
+/// Longest the last sample may take once a signal has stopped the run: the first signal
+/// ends the run in its graceful stop, not in a command's `timeout` (or two).
+const LAST_AFTER_SIGNAL: Duration = Duration::from_secs(1);
+
+/// One sample, raced against the ends: a stop at once drops it; when the stage ends while
+/// it runs, it becomes the source's last sample ([`last_wait`]) and no other is taken.
+async fn take_raced(
+    probe: &mut Probe,
+    aggregator: &mut Aggregator,
+    begun: Instant,
+    stopped: &mut watch::Receiver<bool>,
+    halt: &Halt,
+) -> Taken {
+    let cut = {
+        let sample = take(probe, aggregator, begun);
+        tokio::pin!(sample);
+        tokio::select! {
+            () = &mut sample => return Taken::Sample,
+            () = halt.now_requested() => return Taken::Dropped,
+            _ = stopped.changed() => {}
+        }
+        last_wait(sample, halt).await
+    };
+    if cut == Some(true) {
+        aggregator.fail(cut_short());
+    }
+    Taken::Last
+}
+
+/// Waits for the source's last sample, already started as `sample`: within its own
+/// timeout at the end of a stage, at most [`LAST_AFTER_SIGNAL`] once a signal has stopped
+/// the run; a stop at once drops it. `Some(false)`: the sample ended; `Some(true)`: cut
+/// short (a failed sample); `None`: dropped.
+async fn last_wait(sample: impl Future<Output = ()>, halt: &Halt) -> Option<bool> {
+    let signalled = halt.interrupted();
+    let bound = async {
+        if signalled {
+            tokio::time::sleep(LAST_AFTER_SIGNAL).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = sample => Some(false),
+        () = bound => Some(true),
+        () = halt.now_requested() => None,
+    }
+}
+
+fn cut_short() -> String {
+    format!(
+        "the last sample was cut short after {}: a signal stopped the run",
+        seconds(LAST_AFTER_SIGNAL)
+    )
 }
 
 /// Takes one sample into `aggregator`.

@@ -7,6 +7,9 @@
 //! temporary file to the first free name (`-2`, `-3`… before the extension), with a rename
 //! that fails when the name exists, so concurrent runs cannot take the same one.
 //!
+//! A file another process holds locked is waited for (said once on stderr); setting
+//! [`GIVE_UP_WAITING`] (a signal, in `loadplan run`) ends the wait and skips the file.
+//!
 //! The lock is on the file itself. After a rename the path names a new file, so a writer
 //! that waited on the old one checks, once it holds the lock, that the path still names the
 //! file it locked, and otherwise starts again on the new one.
@@ -25,6 +28,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tempfile::NamedTempFile;
@@ -43,6 +47,8 @@ pub enum WriteError {
     Dangling(PathBuf, PathBuf),
     Open(PathBuf, io::Error),
     Lock(PathBuf, io::Error),
+    /// Another process held the lock and a signal ended the wait ([`GIVE_UP_WAITING`]).
+    Skipped(PathBuf),
     Read(PathBuf, io::Error),
     NotUtf8(PathBuf),
     Temporary(PathBuf, io::Error),
@@ -68,6 +74,12 @@ impl fmt::Display for WriteError {
             ),
             Self::Open(path, e) => write!(f, "cannot open {}: {e}", path.display()),
             Self::Lock(path, e) => write!(f, "cannot lock {}: {e}", path.display()),
+            Self::Skipped(path) => write!(
+                f,
+                "skipped {}: another process holds its lock and a signal ended the wait; \
+                 it is unchanged",
+                path.display()
+            ),
             Self::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
             Self::NotUtf8(path) => write!(f, "{} is not UTF-8 text", path.display()),
             Self::Temporary(dir, e) => write!(
@@ -326,10 +338,44 @@ fn lock(path: &Path, missing: Missing) -> Result<(File, PathBuf), WriteError> {
             .truncate(false)
             .open(&target)
             .map_err(|e| WriteError::Open(owned(path), e))?;
-        file.lock().map_err(|e| WriteError::Lock(owned(path), e))?;
+        wait_for_lock(&file, path, &GIVE_UP_WAITING)?;
         if same_file(&file, &target) && resolve(path).is_ok_and(|again| again == target) {
             return Ok((file, target));
         }
+    }
+}
+
+/// Set to end every wait for a lock another process holds: a waiting write gives up with
+/// [`WriteError::Skipped`], and a later one skips a locked file at once (a file that is not
+/// locked is still written). `loadplan run` sets it on SIGINT or SIGTERM once the run is
+/// over (`run.rs`), so a document locked by another process cannot hold the exit.
+pub static GIVE_UP_WAITING: AtomicBool = AtomicBool::new(false);
+
+/// How often a waiting write tries the lock again and looks at [`GIVE_UP_WAITING`].
+const LOCK_RETRY: Duration = Duration::from_millis(20);
+
+/// Takes `file`'s exclusive lock. When another process holds it, says so once on stderr
+/// and tries again every [`LOCK_RETRY`] until it is free or `give_up` is set (a blocking
+/// `lock()` cannot be given up: a signal handler only sets a flag).
+fn wait_for_lock(file: &File, path: &Path, give_up: &AtomicBool) -> Result<(), WriteError> {
+    let mut said = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::Error(e)) => return Err(WriteError::Lock(owned(path), e)),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+        }
+        if give_up.load(Ordering::SeqCst) {
+            return Err(WriteError::Skipped(owned(path)));
+        }
+        if !said {
+            said = true;
+            eprintln!(
+                "waiting for the lock on {}: another process is writing it (Ctrl-C ends the wait)",
+                path.display()
+            );
+        }
+        std::thread::sleep(LOCK_RETRY);
     }
 }
 
@@ -454,6 +500,28 @@ mod tests {
             std::fs::read_to_string(dir.path().join("a/b.json")).unwrap(),
             "{}"
         );
+    }
+
+    #[test]
+    fn a_given_up_wait_skips_only_a_locked_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc.md");
+        std::fs::write(&path, "old\n").unwrap();
+        let give_up = AtomicBool::new(true);
+        let open = || File::options().read(true).write(true).open(&path).unwrap();
+        // Free: taken, whatever the flag says.
+        let free = open();
+        wait_for_lock(&free, &path, &give_up).unwrap();
+        // Held through another open file description (as another process would): skipped
+        // at once, named, instead of waited for.
+        let waiting = open();
+        let error = wait_for_lock(&waiting, &path, &give_up).unwrap_err();
+        assert!(
+            matches!(&error, WriteError::Skipped(p) if *p == path),
+            "{error}"
+        );
+        drop(free);
+        wait_for_lock(&waiting, &path, &give_up).unwrap();
     }
 
     #[test]
