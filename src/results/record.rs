@@ -233,3 +233,30 @@ impl ResultsRecord {
         Ok(results)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs saved before the kinds were closed hold any text as a key, and no examples:
+    /// they read back, their keys as they were.
+    #[test]
+    fn old_error_keys_read_back_as_saved() {
+        let old = r#"{"duration_s": 1.5, "vus_max": 2, "timeline": [], "series": [],
+            "errors": {"connect: ConnectionRefused": 3, "timeout": 2}}"#;
+        let record: ResultsRecord = serde_json::from_str(old).expect("an old record reads");
+        let results = record.to_results().expect("and converts");
+        let saved = ErrorKind::Saved("connect: ConnectionRefused".into());
+        assert_eq!(results.errors.get(&saved).map(|t| t.count), Some(3));
+        assert_eq!(
+            results.errors.get(&ErrorKind::Timeout).map(|t| t.count),
+            Some(2)
+        );
+        let again = serde_json::to_value(ResultsRecord::new(&results)).expect("serialises");
+        assert_eq!(
+            again["errors"],
+            serde_json::json!({"connect: ConnectionRefused": 3, "timeout": 2})
+        );
+        assert!(again.get("error_examples").is_none());
+    }
+}
