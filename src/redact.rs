@@ -114,8 +114,7 @@ impl Redactor {
         let bounded = prefix(text, 64 * 1024);
         let redacted = self.redact(bounded);
         let mut out = String::with_capacity(redacted.len().min(EXAMPLE_CHARS * 2));
-        let mut chars = 0;
-        for c in redacted.chars() {
+        for (chars, c) in redacted.chars().enumerate() {
             if chars >= EXAMPLE_CHARS {
                 out.push('…');
                 return out;
@@ -125,7 +124,6 @@ impl Redactor {
             } else {
                 out.push(c);
             }
-            chars += 1;
         }
         if bounded.len() < text.len() {
             out.push('…');

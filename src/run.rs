@@ -358,7 +358,7 @@ fn run_plan(
         redactor: redactor.clone(),
     };
     let finished = crate::exec::execute(checked, secrets, &options)
-        .map_err(|error| Error::Run(redactor.clean(&error.to_string()).into()))?;
+        .map_err(|error| Error::Run(redactor.redact(&error.to_string()).into_owned().into()))?;
     let results = finished.results;
     if let Some(why) = &results.stopped_early {
         let why = redactor.redact(why);
