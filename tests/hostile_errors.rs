@@ -90,6 +90,8 @@ scenarios:
           url: "http://127.0.0.1:{{{{ vars.port }}}}/x"
           headers: {{ Authorization: "Bearer {{{{ secrets.API_TOKEN }}}}" }}
           expect: {{ status: 200 }}
+collect:
+  - command: {{ name: leak, run: "echo Bearer $API_TOKEN >&2; exit 1", parse: prometheus, every: 100ms }}
 thresholds:
   http_req_failed: [ "rate < 1%" ]
 outputs:
@@ -153,6 +155,10 @@ outputs:
         serde_json::json!({ "ws handshake 403": [example] }),
         "{results:#}"
     );
+    let failed = results["sources"]["leak"]["error"]
+        .as_str()
+        .expect("a failed source");
+    assert!(failed.ends_with("Bearer ***"), "{failed}");
     assert!(stdout.contains("ws handshake 403"), "{stdout}");
     assert!(stdout.contains(example), "{stdout}");
     let report = std::fs::read_to_string(dir.path().join("out/report.md")).expect("report");
