@@ -6,7 +6,7 @@
 //! [`verdict`] judges it and [`report`] writes it; [`run`] drives the command line. How a
 //! command fails, and with which exit code, is [`error::Error`].
 //!
-//! The modules are layered, lowest first: `exit_code`, `diag` → `error` → `plan` →
+//! The modules are layered, lowest first: `exit_code`, `diag`, `redact` → `error` → `plan` →
 //! `schedule` → `server` → `results` → `collect` → `derive` → `verdict` → `report` →
 //! `mock` → `exec` → `cli` → `run`. A module imports only its own layer or below;
 //! `.ci/layers` checks it.
@@ -20,6 +20,7 @@ pub mod exec;
 pub mod exit_code;
 pub mod mock;
 pub mod plan;
+pub mod redact;
 pub mod report;
 pub mod results;
 mod run;

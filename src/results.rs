@@ -18,8 +18,12 @@ use hdrhistogram::Histogram;
 use crate::plan::threshold::Aggregation;
 use crate::server::{DerivedValue, ServerMetric, SourceReport};
 
+mod error_kind;
+mod errors;
 mod record;
 
+pub use error_kind::{ConnectFailure, ErrorKind, Status, out_of_descriptors};
+pub use errors::{EXAMPLES, Errors, Tally};
 pub use record::{DataRecord, RecordError, ResultsRecord, SeriesRecord};
 
 /// Which series a sample belongs to: a shared [`Series`], so a sample's key costs one
@@ -186,8 +190,9 @@ pub struct Results {
     pub timeline: Vec<Second>,
     pub duration: Duration,
     pub vus_max: u32,
-    /// Errors by kind (`connect refused`, `timeout`, `status 503`...).
-    pub errors: BTreeMap<String, u64>,
+    /// Errors by kind (`connect refused`, `timeout`, `expect status 503`...), with a few
+    /// redacted examples each.
+    pub errors: Errors,
     /// Why the run ended before its schedule did (interrupted, a threshold aborted it);
     /// its figures then cover only what was measured.
     pub stopped_early: Option<String>,
@@ -443,7 +448,18 @@ mod tests {
         results.gauge(key("vus", "", None), 7.0);
         results.duration = Duration::from_millis(2500);
         results.vus_max = 7;
-        results.errors.insert("timeout".into(), 3);
+        results.errors.insert(
+            ErrorKind::Timeout,
+            Tally {
+                count: 3,
+                examples: vec!["after 1s".into()],
+            },
+        );
+        results.errors.add(
+            ErrorKind::Handshake(Status::new(403)),
+            None,
+            &Default::default(),
+        );
         let text = serde_json::to_string(&results.to_record()).unwrap();
         let back = Results::from_record(&serde_json::from_str(&text).unwrap()).unwrap();
         assert_eq!(back.series.len(), results.series.len());
@@ -464,6 +480,8 @@ mod tests {
         }
         assert_eq!(back.duration, results.duration);
         assert_eq!(back.errors, results.errors);
+        assert!(text.contains(r#""errors":{"timeout":3,"ws handshake 403":1}"#));
+        assert!(text.contains(r#""error_examples":{"timeout":["after 1s"]}"#));
         let broken = text.replace("\"histogram\":\"", "\"histogram\":\"AAAA");
         assert!(Results::from_record(&serde_json::from_str(&broken).unwrap()).is_err());
     }

@@ -301,6 +301,7 @@ fn run_plan(
     if !missing.is_empty() {
         return Err(Error::MissingSecrets { names: missing });
     }
+    let redactor = crate::redact::Redactor::new(secrets.values().map(String::as_str));
     check_open_files(&checked, outs.len())?;
     let started_at = std::time::SystemTime::now();
     let started = humantime::format_rfc3339_seconds(started_at).to_string();
@@ -365,12 +366,14 @@ fn run_plan(
         abort_rules: rules.iter().filter(|r| r.abort_on_fail).cloned().collect(),
         baseline: baseline_results.clone(),
         handle_signals: true,
+        redactor: redactor.clone(),
     };
     let finished = crate::exec::execute(checked, secrets, &options)
-        .map_err(|error| Error::Run(error.into()))?;
+        .map_err(|error| Error::Run(redactor.redact(&error.to_string()).into_owned().into()))?;
     end_lock_waits_on_signal();
     let results = finished.results;
     if let Some(why) = &results.stopped_early {
+        let why = redactor.redact(why);
         eprintln!("the run stopped early: {why}; the results are partial");
     }
     let finished_at = std::time::SystemTime::now();

@@ -6,6 +6,7 @@ mod common;
 mod docs;
 mod documents;
 mod examples;
+mod hostile_errors;
 mod invalid_plans;
 mod mock;
 mod mutation;

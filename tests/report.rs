@@ -12,7 +12,7 @@ use loadplan::report::json::{Meta, RunDocument};
 use loadplan::report::model::{Report, ReportOptions};
 use loadplan::report::outputs::{MarkdownTarget, render_markdown};
 use loadplan::report::{history, junit};
-use loadplan::results::{Results, Sample, Second, SeriesKey};
+use loadplan::results::{ErrorKind, Results, Sample, Second, SeriesKey, Status};
 
 use crate::common::{golden, root};
 
@@ -79,7 +79,15 @@ fn results(scale: f64, with_messages: bool) -> Results {
     }
     results.record(Sample::Count(key("http_reqs", None), 200));
     results.gauge(key("ws_connections_active", None), 10.0);
-    results.errors.insert("timeout".into(), 2);
+    let redactor = loadplan::redact::Redactor::default();
+    for _ in 0..2 {
+        results.errors.add(ErrorKind::Timeout, None, &redactor);
+    }
+    results.errors.add(
+        ErrorKind::Handshake(Status::new(403)),
+        Some("403 Forbidden <b>|</b> `x`"),
+        &redactor,
+    );
     results.timeline = (0..30)
         .map(|at| Second {
             at_s: at,

@@ -15,6 +15,7 @@ use crate::plan::ThresholdRule;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::redact::Redactor;
 use crate::results::{Results, Sample, Second, SeriesData, SeriesKey, Value, new_histogram};
 
 /// How progress is shown.
@@ -47,6 +48,8 @@ pub struct Settings {
     pub abort_rules: Vec<ThresholdRule>,
     pub baseline: Option<Arc<Results>>,
     pub halt: Arc<Halt>,
+    /// Cleans error examples before they are kept.
+    pub redactor: Redactor,
 }
 
 struct State {
@@ -59,6 +62,7 @@ struct State {
     sent: u64,
     received: u64,
     vus_now: u32,
+    redactor: Redactor,
 }
 
 /// Latency metrics whose samples make a second's percentiles.
@@ -238,11 +242,13 @@ impl State {
                 self.results
                     .gauge(SeriesKey::run("ws_connections_active"), f64::from(ws));
             }
-            Event::Error(kind) => {
+            Event::Error { kind, example } => {
                 if let Some(now) = self.results.timeline.get_mut(self.second_index) {
                     now.errors += 1;
                 }
-                *self.results.errors.entry(kind).or_insert(0) += 1;
+                self.results
+                    .errors
+                    .add(kind, example.as_deref(), &self.redactor);
             }
             Event::Bytes { sent, received } => {
                 self.sent += sent;
@@ -269,7 +275,7 @@ impl State {
             self.vus_now,
             last.map_or(0, |s| s.requests),
             last.map_or(0, |s| s.messages),
-            self.results.errors.values().sum::<u64>(),
+            self.results.errors.total(),
             p95
         ) + if settings.halt.stopping() {
             " · stopping"
@@ -293,6 +299,7 @@ pub async fn collect(
         sent: 0,
         received: 0,
         vus_now: 0,
+        redactor: settings.redactor.clone(),
     };
     state.roll(0);
     let bar = (settings.progress == Progress::Live).then(|| {

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use super::h1;
 use super::tls::Tls;
 use super::transport::Transport;
+use crate::results::{ConnectFailure, ErrorKind};
 
 /// A request as the VU made it: the URI absolute, header values rendered.
 pub struct Outgoing<'a> {
@@ -75,22 +76,36 @@ pub struct Response {
 /// Why a request got no response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    Connect(String),
-    /// No file descriptor left for the connection (`EMFILE`/`ENFILE`).
-    OutOfDescriptors,
+    /// The connection did not open, and the system's or TLS's detail.
+    Connect(ConnectFailure, String),
     Timeout,
     Protocol(String),
 }
 
 impl Failure {
-    /// The error kind as reports count it.
-    pub fn kind(&self) -> String {
+    /// The error kind as the run counts it.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Connect(why) => format!("connect: {why}"),
-            Self::OutOfDescriptors => "connect: too many open files (see `ulimit -n`)".to_owned(),
-            Self::Timeout => "timeout".to_owned(),
-            Self::Protocol(why) => format!("http: {why}"),
+            Self::Connect(why, _) => ErrorKind::Connect {
+                ws: false,
+                why: *why,
+            },
+            Self::Timeout => ErrorKind::Timeout,
+            Self::Protocol(_) => ErrorKind::Protocol,
         }
+    }
+
+    /// The text that came with the failure (an example of its kind), if any.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Self::Connect(_, detail) | Self::Protocol(detail) => Some(detail),
+            Self::Timeout => None,
+        }
+    }
+
+    /// A connection's I/O error.
+    fn io(error: &std::io::Error) -> Self {
+        Self::Connect(ConnectFailure::of_io(error), error.to_string())
     }
 }
 
@@ -174,7 +189,10 @@ impl HttpClient {
                 (started.elapsed(), Instant::now())
             };
             let Some(open) = self.connection.as_mut() else {
-                return Err(Failure::Connect("no connection".into()));
+                return Err(Failure::Connect(
+                    ConnectFailure::Failed,
+                    "no connection".into(),
+                ));
             };
             let outcome = match &mut open.sender {
                 Sender::Http1(connection) => {
@@ -275,13 +293,9 @@ async fn connect(
     http2: bool,
     tls: &Tls,
 ) -> Result<Sender, Failure> {
-    let stream = TcpStream::connect((host, port)).await.map_err(|e| {
-        if super::open_files::out_of_descriptors(&e) {
-            Failure::OutOfDescriptors
-        } else {
-            Failure::Connect(e.kind().to_string())
-        }
-    })?;
+    let stream = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| Failure::io(&e))?;
     let _ = stream.set_nodelay(true);
     if !secure {
         if http2 {
@@ -292,12 +306,13 @@ async fn connect(
         ))));
     }
     let config = if http2 { &tls.http2 } else { &tls.http1 };
-    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-        .map_err(|_| Failure::Connect(format!("tls: invalid server name `{host}`")))?;
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|_| {
+        Failure::Connect(ConnectFailure::Tls, format!("invalid server name `{host}`"))
+    })?;
     let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::clone(config))
         .connect(name, stream)
         .await
-        .map_err(|e| Failure::Connect(format!("tls: {e}")))?;
+        .map_err(|e| Failure::Connect(ConnectFailure::Tls, e.to_string()))?;
     if http2 && stream.get_ref().1.alpn_protocol() == Some(b"h2") {
         return handshake_h2(stream).await;
     }
@@ -312,7 +327,7 @@ where
 {
     let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
         .await
-        .map_err(|e| Failure::Connect(e.to_string()))?;
+        .map_err(|e| Failure::Protocol(e.to_string()))?;
     tokio::spawn(connection);
     Ok(Sender::Http2(sender))
 }

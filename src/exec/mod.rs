@@ -49,6 +49,7 @@ use std::time::Instant;
 
 use indexmap::IndexMap;
 
+use crate::collect::Collected;
 use crate::mock::MockServer;
 use crate::plan::CheckedPlan;
 use crate::results::Results;
@@ -70,6 +71,8 @@ pub struct RunOptions {
     pub baseline: Option<Arc<Results>>,
     /// Stop on SIGINT/SIGTERM with what was measured (`loadplan run`); tests leave it off.
     pub handle_signals: bool,
+    /// The run's secrets, kept out of error examples and `collect:` sources' failures.
+    pub redactor: crate::redact::Redactor,
 }
 
 /// How a run ended.
@@ -167,6 +170,7 @@ async fn run(
         abort_rules: options.abort_rules,
         baseline: options.baseline,
         halt: Arc::clone(&halt),
+        redactor: options.redactor.clone(),
     };
     let collector = tokio::spawn(collector::collect(inbox, backlog, settings));
     controller::drive(Arc::clone(&shared), &schedule, graceful).await;
@@ -175,7 +179,7 @@ async fn run(
     let mut results = collector.await.map_err(RunError::Collector)?;
     results.duration = started.elapsed();
     results.stopped_early = halt.reason();
-    let collected = sampling.stop().await;
+    let collected = redacted(sampling.stop().await, &options.redactor);
     (results.server, results.sources) = (collected.metrics, collected.sources);
     let run = crate::derive::RunValues {
         vars: &vars,
@@ -194,6 +198,28 @@ async fn run(
         results,
         interrupted: halt.interrupted(),
     })
+}
+
+/// What the `collect:` sources produced, their failures' texts (a server's answer, a
+/// command's stderr) and the metrics' names (a server's label values) cleaned of secrets.
+fn redacted(collected: Collected, redactor: &crate::redact::Redactor) -> Collected {
+    let sources = collected
+        .sources
+        .into_iter()
+        .map(|(name, mut report)| {
+            report.error = report.error.map(|error| redactor.clean(&error));
+            (name, report)
+        })
+        .collect();
+    let metrics = collected
+        .metrics
+        .into_iter()
+        .map(|(name, mut metric)| {
+            metric.missing = metric.missing.map(|why| redactor.clean(&why));
+            (redactor.redact(&name).into_owned(), metric)
+        })
+        .collect();
+    Collected { metrics, sources }
 }
 
 /// Turns SIGINT and SIGTERM into a graceful stop; a second one stops at once (see

@@ -1,7 +1,8 @@
 //! The open-files limit: every socket of a VU (and, with the in-process mock, the mock's
 //! end of it) is a file descriptor. The soft limit is raised to the hard one at start, as
 //! Go programs have done since Go 1.19; the common default soft limit of 1024 otherwise
-//! caps a run at a few hundred WebSocket VUs against the in-process mock.
+//! caps a run at a few hundred WebSocket VUs against the in-process mock. A socket refused
+//! for want of one is counted as `too many open files` (`results::ConnectFailure::of_io`).
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, when it is lower, and returns the
 /// soft limit now in force (`None`: unlimited, or not known on this platform). A refused
@@ -29,28 +30,9 @@ pub fn raise_open_files_limit() -> Option<u64> {
     None
 }
 
-/// Whether an I/O error is the process (`EMFILE`, 24) or the system (`ENFILE`, 23)
-/// running out of file descriptors. std has no stable `ErrorKind` for either (both are
-/// "uncategorized error").
-pub fn out_of_descriptors(error: &std::io::Error) -> bool {
-    cfg!(unix) && matches!(error.raw_os_error(), Some(23 | 24))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn emfile_and_enfile_are_out_of_descriptors() {
-        for (code, out) in [(24, true), (23, true), (111, false), (2, false)] {
-            assert_eq!(
-                out_of_descriptors(&std::io::Error::from_raw_os_error(code)),
-                out && cfg!(unix),
-                "{code}"
-            );
-        }
-        assert!(!out_of_descriptors(&std::io::Error::other("x")));
-    }
 
     #[cfg(unix)]
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::plan::model::{Plan, Request, Step};
 use crate::plan::template::TemplateSet;
-use crate::results::{Sample, SeriesKey};
+use crate::results::{ErrorKind, Sample, SeriesKey};
 
 use super::matcher::CompiledMatcher;
 use super::tls;
@@ -133,7 +133,12 @@ pub enum Event {
     },
     /// Events one VU gathered (samples, errors, bytes), sent at once.
     Batch(Vec<Event>),
-    Error(String),
+    /// A failed iteration: its error's kind, and the text that came with it (redacted and
+    /// cut by the collector, kept as an example while the kind has few).
+    Error {
+        kind: ErrorKind,
+        example: Option<String>,
+    },
     Bytes {
         sent: u64,
         received: u64,

@@ -1,11 +1,10 @@
-//! Why a step failed, which ends its iteration. The text of a [`StepError`] is the key the
-//! run counts the error under (`Results.errors`, every report), so `Display` writes each
-//! kind exactly as the text it replaced; the VU turns it into text once, when it records
-//! the error.
-
-use std::fmt;
+//! Why a step failed, which ends its iteration. The run counts it under its
+//! [`ErrorKind`] (a closed set, [`StepError::kind`]); whatever text came with it — from a
+//! server, the system, minijinja — is only its [`StepError::example`], which the collector
+//! redacts and cuts before keeping the first few.
 
 use super::http::Failure;
+use crate::results::{ConnectFailure, ErrorKind, Status};
 
 #[derive(Debug)]
 pub enum StepError {
@@ -34,11 +33,9 @@ pub enum StepError {
     /// A `connect` whose URL or header cannot make an upgrade request.
     WsRequest(String),
     /// A WebSocket that did not open: refused, TLS, or the server's handshake response.
-    WsConnect(String),
+    WsConnect(WsFailure),
     /// A WebSocket handshake that took longer than the step's `timeout`.
     WsConnectTimeout,
-    /// No file descriptor left for a socket (`EMFILE`/`ENFILE`); `step`: `ws connect`.
-    OutOfDescriptors { step: &'static str },
     /// A frame the WebSocket did not take.
     WsSend(String),
     /// What the run prepared for a step is missing or broken: a bug in loadplan.
@@ -54,43 +51,86 @@ pub enum Miss {
     JsonPath(String),
 }
 
-impl fmt::Display for StepError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Template { template, reason } => write!(f, "template `{template}`: {reason}"),
-            Self::Uncompiled { template } => write!(
-                f,
-                "template `{template}` was not compiled; this is a bug in loadplan"
-            ),
-            Self::InvalidUrl(why) => write!(f, "request: invalid URL: {why}"),
-            Self::InvalidBase64 { step } => write!(f, "{step}: `binary` is not valid base64"),
-            Self::Http(failure) => f.write_str(&failure.kind()),
-            Self::Expect(miss) => write!(f, "expect: {miss}"),
-            Self::NoSocket { step } => write!(f, "{step}: no open WebSocket"),
-            Self::NoMessage => f.write_str("send: no message"),
-            Self::Serialize(why) => write!(f, "send: {why}"),
-            Self::ExpectTimeout => f.write_str("expect: timeout"),
-            Self::Closed => f.write_str("expect: the connection closed"),
-            Self::WsRequest(why) => write!(f, "ws: {why}"),
-            Self::WsConnect(why) => write!(f, "ws connect: {why}"),
-            Self::WsConnectTimeout => f.write_str("ws connect: timeout"),
-            Self::OutOfDescriptors { step } => {
-                write!(f, "{step}: too many open files (see `ulimit -n`)")
-            }
-            Self::WsSend(why) => write!(f, "ws send: {why}"),
-            Self::Internal(why) => f.write_str(why),
-        }
-    }
+/// Why a WebSocket did not open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsFailure {
+    /// The connection (TCP or TLS) did not open, and the system's or TLS's detail.
+    Connect(ConnectFailure, String),
+    /// The handshake was answered with another status than 101; the server's reason text.
+    Status { code: u16, reason: String },
+    /// The server closed the connection during the handshake.
+    Closed,
+    /// The response is not a valid upgrade (why, in our words or httparse's).
+    Invalid(String),
 }
 
-impl fmt::Display for Miss {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl StepError {
+    /// The kind the run counts this error under.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Status(status) => write!(f, "status {status}"),
-            Self::Header(name) => write!(f, "header `{name}`"),
-            Self::JsonBody => f.write_str("json body"),
-            Self::JsonPath(path) => write!(f, "json path `{path}`"),
+            Self::Template { .. } => ErrorKind::Template,
+            Self::Uncompiled { .. } | Self::NoMessage | Self::Serialize(_) | Self::Internal(_) => {
+                ErrorKind::Internal
+            }
+            Self::InvalidUrl(_) => ErrorKind::InvalidUrl,
+            Self::InvalidBase64 { .. } => ErrorKind::InvalidBase64,
+            Self::Http(failure) => failure.kind(),
+            Self::Expect(Miss::Status(code)) => ErrorKind::ExpectStatus(Status::new(*code)),
+            Self::Expect(Miss::Header(_)) => ErrorKind::ExpectHeader,
+            Self::Expect(Miss::JsonBody) => ErrorKind::ExpectJson,
+            Self::Expect(Miss::JsonPath(_)) => ErrorKind::ExpectJsonPath,
+            Self::NoSocket { .. } => ErrorKind::WsNotOpen,
+            Self::ExpectTimeout => ErrorKind::ExpectTimeout,
+            Self::Closed => ErrorKind::WsClosed,
+            Self::WsRequest(_) => ErrorKind::WsRequest,
+            Self::WsConnect(WsFailure::Connect(why, _)) => ErrorKind::Connect {
+                ws: true,
+                why: *why,
+            },
+            Self::WsConnect(WsFailure::Status { code, .. }) => {
+                ErrorKind::Handshake(Status::new(*code))
+            }
+            Self::WsConnect(WsFailure::Closed) => ErrorKind::HandshakeClosed,
+            Self::WsConnect(WsFailure::Invalid(_)) => ErrorKind::HandshakeInvalid,
+            Self::WsConnectTimeout => ErrorKind::Connect {
+                ws: true,
+                why: ConnectFailure::Timeout,
+            },
+            Self::WsSend(_) => ErrorKind::WsSend,
         }
+    }
+
+    /// What the kind's key leaves out: the detail that came with the error (server text
+    /// among it), to be redacted and cut before it is kept. `None` when there is none.
+    pub fn example(&self) -> Option<String> {
+        let text = match self {
+            Self::Template { template, reason } => format!("`{template}`: {reason}"),
+            Self::Uncompiled { template } => {
+                format!("template `{template}` was not compiled; this is a bug in loadplan")
+            }
+            Self::InvalidUrl(why)
+            | Self::Serialize(why)
+            | Self::Internal(why)
+            | Self::WsRequest(why)
+            | Self::WsSend(why)
+            | Self::WsConnect(WsFailure::Invalid(why) | WsFailure::Connect(_, why)) => why.clone(),
+            Self::InvalidBase64 { step } => format!("{step}: `binary` is not valid base64"),
+            Self::Http(failure) => failure.detail()?.to_owned(),
+            Self::Expect(Miss::Status(code)) if Status::new(*code).is_none() => {
+                format!("status {code}")
+            }
+            Self::Expect(Miss::Header(name)) => format!("header `{name}`"),
+            Self::Expect(Miss::JsonPath(path)) => format!("json path `{path}`"),
+            Self::NoSocket { step } => format!("{step}: no open WebSocket"),
+            Self::NoMessage => "send: no message".to_owned(),
+            Self::WsConnect(WsFailure::Status { code, reason }) => format!("{code} {reason}"),
+            Self::Expect(_)
+            | Self::ExpectTimeout
+            | Self::Closed
+            | Self::WsConnect(WsFailure::Closed)
+            | Self::WsConnectTimeout => return None,
+        };
+        Some(text)
     }
 }
 
@@ -98,80 +138,127 @@ impl fmt::Display for Miss {
 mod tests {
     use super::*;
 
-    /// The texts are the error keys of saved runs and baselines: they must not drift.
+    /// Each error's kind key (pinned in `results/error_kind.rs`) and its example.
     #[test]
-    fn errors_read_as_they_always_did() {
-        for (error, text) in [
+    fn errors_have_a_kind_and_an_example() {
+        let cases = [
             (
                 StepError::Template {
                     template: "{{ x.y }}".into(),
                     reason: "undefined value".into(),
                 },
-                "template `{{ x.y }}`: undefined value",
+                "template",
+                Some("`{{ x.y }}`: undefined value"),
             ),
             (
                 StepError::Uncompiled {
                     template: "{{ z }}".into(),
                 },
-                "template `{{ z }}` was not compiled; this is a bug in loadplan",
+                "internal",
+                Some("template `{{ z }}` was not compiled; this is a bug in loadplan"),
             ),
             (
                 StepError::InvalidUrl("empty host".into()),
-                "request: invalid URL: empty host",
+                "invalid url",
+                Some("empty host"),
             ),
             (
                 StepError::InvalidBase64 { step: "send" },
-                "send: `binary` is not valid base64",
+                "invalid base64",
+                Some("send: `binary` is not valid base64"),
             ),
             (
-                StepError::Http(Failure::Connect("ConnectionRefused".into())),
-                "connect: ConnectionRefused",
+                StepError::Http(Failure::Connect(
+                    ConnectFailure::Refused,
+                    "Connection refused (os error 111)".into(),
+                )),
+                "connect refused",
+                Some("Connection refused (os error 111)"),
             ),
-            (StepError::Http(Failure::Timeout), "timeout"),
+            (StepError::Http(Failure::Timeout), "timeout", None),
             (
                 StepError::Http(Failure::Protocol("bad chunk".into())),
-                "http: bad chunk",
+                "protocol",
+                Some("bad chunk"),
             ),
-            (StepError::Expect(Miss::Status(503)), "expect: status 503"),
+            (
+                StepError::Expect(Miss::Status(503)),
+                "expect status 503",
+                None,
+            ),
+            (
+                StepError::Expect(Miss::Status(999)),
+                "expect status other",
+                Some("status 999"),
+            ),
             (
                 StepError::Expect(Miss::Header("etag".into())),
-                "expect: header `etag`",
+                "expect header",
+                Some("header `etag`"),
             ),
-            (StepError::Expect(Miss::JsonBody), "expect: json body"),
+            (StepError::Expect(Miss::JsonBody), "expect json", None),
             (
                 StepError::Expect(Miss::JsonPath("$.id".into())),
-                "expect: json path `$.id`",
+                "expect json path",
+                Some("json path `$.id`"),
             ),
             (
                 StepError::NoSocket { step: "reconnect" },
-                "reconnect: no open WebSocket",
+                "ws not open",
+                Some("reconnect: no open WebSocket"),
             ),
-            (StepError::NoMessage, "send: no message"),
-            (StepError::ExpectTimeout, "expect: timeout"),
-            (StepError::Closed, "expect: the connection closed"),
+            (StepError::NoMessage, "internal", Some("send: no message")),
+            (StepError::ExpectTimeout, "expect timeout", None),
+            (StepError::Closed, "ws closed", None),
             (
-                StepError::OutOfDescriptors { step: "ws connect" },
-                "ws connect: too many open files (see `ulimit -n`)",
-            ),
-            (
-                StepError::Http(Failure::OutOfDescriptors),
-                "connect: too many open files (see `ulimit -n`)",
+                StepError::WsConnect(WsFailure::Connect(
+                    ConnectFailure::TooManyOpenFiles,
+                    "Too many open files (os error 24)".into(),
+                )),
+                "ws too many open files",
+                Some("Too many open files (os error 24)"),
             ),
             (
                 StepError::WsRequest("invalid header `x y`".into()),
-                "ws: invalid header `x y`",
+                "ws request invalid",
+                Some("invalid header `x y`"),
             ),
             (
-                StepError::WsConnect("HTTP error: 403 Forbidden".into()),
-                "ws connect: HTTP error: 403 Forbidden",
+                StepError::WsConnect(WsFailure::Status {
+                    code: 403,
+                    reason: "Echo Bearer t0k3n".into(),
+                }),
+                "ws handshake 403",
+                Some("403 Echo Bearer t0k3n"),
             ),
-            (StepError::WsConnectTimeout, "ws connect: timeout"),
+            (
+                StepError::WsConnect(WsFailure::Status {
+                    code: 0,
+                    reason: String::new(),
+                }),
+                "ws handshake other",
+                Some("0 "),
+            ),
+            (
+                StepError::WsConnect(WsFailure::Closed),
+                "ws handshake closed",
+                None,
+            ),
+            (
+                StepError::WsConnect(WsFailure::Invalid("no `Upgrade: websocket`".into())),
+                "ws handshake invalid",
+                Some("no `Upgrade: websocket`"),
+            ),
+            (StepError::WsConnectTimeout, "ws connect timeout", None),
             (
                 StepError::WsSend("Trying to work with closed connection".into()),
-                "ws send: Trying to work with closed connection",
+                "ws send failed",
+                Some("Trying to work with closed connection"),
             ),
-        ] {
-            assert_eq!(error.to_string(), text);
+        ];
+        for (error, key, example) in cases {
+            assert_eq!(error.kind().to_string(), key, "{error:?}");
+            assert_eq!(error.example().as_deref(), example, "{error:?}");
         }
     }
 }

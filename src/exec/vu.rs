@@ -112,7 +112,11 @@ impl Vu {
         let outcome = self.steps(shared, &scenario.steps, stop).await;
         let ok = outcome.is_ok();
         if let Err(error) = outcome {
-            self.out.event(shared, Event::Error(error.to_string()));
+            let event = Event::Error {
+                kind: error.kind(),
+                example: error.example(),
+            };
+            self.out.event(shared, event);
             let errors = self.keys.errors.clone();
             self.out.sample(shared, Sample::Count(errors, 1));
         }

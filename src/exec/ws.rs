@@ -17,9 +17,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::shared::{Event, Shared};
-use super::step_error::StepError;
+use super::step_error::{StepError, WsFailure};
 use super::transport::Transport;
-use crate::results::Sample;
+use crate::results::{ConnectFailure, Sample};
 
 type Stream = WebSocketStream<Transport>;
 
@@ -30,29 +30,33 @@ const READ_BUFFER: usize = 2048;
 /// The longest handshake response read.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
 
+/// Why a WebSocket did not open: the URL cannot be reached as given (`Request`), or the
+/// connection or its handshake failed.
+enum OpenError {
+    Request(String),
+    Failed(WsFailure),
+}
+
+impl From<WsFailure> for OpenError {
+    fn from(failure: WsFailure) -> Self {
+        Self::Failed(failure)
+    }
+}
+
+fn invalid(why: impl Into<String>) -> OpenError {
+    OpenError::Failed(WsFailure::Invalid(why.into()))
+}
+
+fn io(error: &std::io::Error) -> OpenError {
+    OpenError::Failed(WsFailure::Connect(
+        ConnectFailure::of_io(error),
+        error.to_string(),
+    ))
+}
+
 /// TCP (and TLS for `wss://`), then the HTTP/1.1 upgrade (RFC 6455 §4.1): done here rather
 /// than by tungstenite, whose handshake leaves each connection a 4 KiB read buffer for
 /// good. Returns the stream and any bytes the server sent after its response.
-/// Why a WebSocket did not open.
-enum OpenError {
-    /// `EMFILE`/`ENFILE`: no file descriptor left for the socket.
-    OutOfDescriptors,
-    /// Anything else, as the error kind's text.
-    Other(String),
-}
-
-impl From<String> for OpenError {
-    fn from(text: String) -> Self {
-        Self::Other(text)
-    }
-}
-
-impl From<&str> for OpenError {
-    fn from(text: &str) -> Self {
-        Self::Other(text.to_owned())
-    }
-}
-
 async fn open(
     shared: &Shared,
     request: &hyper::Request<()>,
@@ -62,7 +66,7 @@ async fn open(
         Some("ws") => false,
         Some("wss") => true,
         other => {
-            return Err(OpenError::Other(format!(
+            return Err(OpenError::Request(format!(
                 "unsupported scheme `{}`",
                 other.unwrap_or("")
             )));
@@ -70,25 +74,20 @@ async fn open(
     };
     let host = uri
         .host()
-        .ok_or("no host")?
+        .ok_or_else(|| OpenError::Request("no host".into()))?
         .trim_start_matches('[')
         .trim_end_matches(']');
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-    let tcp = TcpStream::connect((host, port)).await.map_err(|e| {
-        if super::open_files::out_of_descriptors(&e) {
-            OpenError::OutOfDescriptors
-        } else {
-            OpenError::Other(e.kind().to_string())
-        }
-    })?;
+    let tcp = TcpStream::connect((host, port)).await.map_err(|e| io(&e))?;
     let _ = tcp.set_nodelay(true);
     let mut transport = if secure {
+        let tls = |why: String| WsFailure::Connect(ConnectFailure::Tls, why);
         let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-            .map_err(|_| format!("tls: invalid server name `{host}`"))?;
+            .map_err(|_| tls(format!("invalid server name `{host}`")))?;
         let tls = tokio_rustls::TlsConnector::from(Arc::clone(&shared.tls.http1))
             .connect(name, tcp)
             .await
-            .map_err(|e| format!("tls: {e}"))?;
+            .map_err(|e| tls(e.to_string()))?;
         Transport::Tls(Box::new(tls))
     } else {
         Transport::Plain(tcp)
@@ -114,7 +113,7 @@ async fn open(
         head.push_str(
             value
                 .to_str()
-                .map_err(|_| format!("header `{name}` is not text"))?,
+                .map_err(|_| OpenError::Request(format!("header `{name}` is not text")))?,
         );
         head.push_str("\r\n");
     }
@@ -122,16 +121,13 @@ async fn open(
     transport
         .write_all(head.as_bytes())
         .await
-        .map_err(|e| e.kind().to_string())?;
+        .map_err(|e| io(&e))?;
     let mut response = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
     let end = loop {
-        let n = transport
-            .read(&mut chunk)
-            .await
-            .map_err(|e| e.kind().to_string())?;
+        let n = transport.read(&mut chunk).await.map_err(|e| io(&e))?;
         if n == 0 {
-            return Err("the server closed the connection during the handshake".into());
+            return Err(WsFailure::Closed.into());
         }
         let searched_from = response.len().saturating_sub(3);
         response.extend_from_slice(&chunk[..n]);
@@ -142,20 +138,21 @@ async fn open(
             break searched_from + at + 4;
         }
         if response.len() > MAX_RESPONSE_HEAD {
-            return Err("handshake response headers too long".into());
+            return Err(invalid("handshake response headers too long"));
         }
     };
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut parsed = httparse::Response::new(&mut headers);
     parsed
         .parse(&response[..end])
-        .map_err(|e| format!("invalid handshake response: {e}"))?;
+        .map_err(|e| invalid(format!("invalid handshake response: {e}")))?;
     let code = parsed.code.unwrap_or(0);
     if code != 101 {
-        return Err(OpenError::Other(format!(
-            "HTTP error: {code} {}",
-            parsed.reason.unwrap_or("")
-        )));
+        return Err(WsFailure::Status {
+            code,
+            reason: parsed.reason.unwrap_or("").to_owned(),
+        }
+        .into());
     }
     let header = |wanted: &str| {
         parsed
@@ -168,13 +165,13 @@ async fn open(
         .headers()
         .get("sec-websocket-key")
         .map(|v| v.as_bytes())
-        .ok_or("no Sec-WebSocket-Key")?;
+        .ok_or_else(|| OpenError::Request("no Sec-WebSocket-Key".into()))?;
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key);
     if header("sec-websocket-accept") != Some(accept.as_bytes()) {
-        return Err("handshake: wrong Sec-WebSocket-Accept".into());
+        return Err(invalid("wrong Sec-WebSocket-Accept"));
     }
     if !header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case(b"websocket")) {
-        return Err("handshake: no `Upgrade: websocket`".into());
+        return Err(invalid("no `Upgrade: websocket`"));
     }
     // RFC 6455 §4.1: the server picks one of the subprotocols offered, or none.
     if let Some(chosen) = header("sec-websocket-protocol") {
@@ -185,8 +182,8 @@ async fn open(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if !offered.split(',').any(|p| p.trim() == chosen.trim()) {
-            return Err(OpenError::Other(format!(
-                "handshake: the server chose subprotocol `{chosen}`, which was not offered"
+            return Err(invalid(format!(
+                "the server chose subprotocol `{chosen}`, which was not offered"
             )));
         }
     }
@@ -260,10 +257,8 @@ pub async fn connect(
         .max_frame_size(Some(max_message));
     let (transport, leftover) = match tokio::time::timeout(timeout, open(shared, &request)).await {
         Ok(Ok(opened)) => opened,
-        Ok(Err(OpenError::Other(error))) => return Err(StepError::WsConnect(error)),
-        Ok(Err(OpenError::OutOfDescriptors)) => {
-            return Err(StepError::OutOfDescriptors { step: "ws connect" });
-        }
+        Ok(Err(OpenError::Request(why))) => return Err(StepError::WsRequest(why)),
+        Ok(Err(OpenError::Failed(failure))) => return Err(StepError::WsConnect(failure)),
         Err(_) => return Err(StepError::WsConnectTimeout),
     };
     let stream = WebSocketStream::from_partially_read(

@@ -49,7 +49,7 @@ impl axum::serve::Listener for CountingListener {
 /// Counts an accept that found no file descriptor left, and says so the first time.
 /// Other accept errors (a connection reset before it was accepted) are the client's.
 pub fn accept_failed(state: &State, error: &std::io::Error) {
-    if matches!(error.raw_os_error(), Some(23 | 24))
+    if crate::results::out_of_descriptors(error)
         && state
             .counters
             .accept_out_of_descriptors

@@ -64,6 +64,7 @@ impl Report {
             stopped_early: run.results.stopped_early.clone(),
             errors: run.results.errors.clone(),
             error_count: run.results.errors.values().sum(),
+            error_examples: run.results.error_examples.clone(),
             thresholds_passed: passed,
             thresholds_failed: thresholds.len() - passed,
         };

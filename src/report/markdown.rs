@@ -19,7 +19,7 @@ pub const DEFAULT_TEMPLATE: &str = include_str!("templates/report.md.j2");
 pub const DEFAULT_ROW_TEMPLATE: &str = include_str!("templates/row.md.j2");
 
 /// The filters templates get besides minijinja's built-in ones.
-pub const FILTERS: [&str; 7] = ["ms", "pct", "delta", "num", "secs", "date", "cell"];
+pub const FILTERS: [&str; 8] = ["ms", "pct", "delta", "num", "secs", "date", "cell", "code"];
 
 /// A template that does not parse or render; each names the template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,22 @@ fn environment() -> Environment<'static> {
             cell(&v.to_string())
         }
     });
+    env.add_filter("code", |v: Value| code(&v.to_string()));
     env
+}
+
+/// Text as an inline code span safe in a table cell: nothing in it is Markdown or HTML
+/// (a server's text: an error example). The fence is one backtick longer than the longest
+/// run of backticks inside; `|` is escaped and line breaks are spaces, as in [`cell`].
+fn code(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{}{pad}{fence}", cell(text))
 }
 
 /// Text safe inside a Markdown table cell: `|` escaped, line breaks as spaces.
@@ -163,5 +178,8 @@ mod tests {
     #[test]
     fn table_cells() {
         assert_eq!(cell("a | b\nc\r\nd"), "a \\| b c d");
+        assert_eq!(code("403 <b>x</b>"), "`403 <b>x</b>`");
+        assert_eq!(code("a ``b` | c"), "```a ``b` \\| c```");
+        assert_eq!(code("`x"), "`` `x ``");
     }
 }

@@ -68,9 +68,12 @@ pub struct RunView {
     /// True when the run stopped early; figures cover what ran.
     pub partial: bool,
     pub stopped_early: Option<String>,
-    /// Errors by kind, and their total.
+    /// Errors by kind's key (`docs/reports.md`), and their total.
     pub errors: std::collections::BTreeMap<String, u64>,
     pub error_count: u64,
+    /// A few redacted examples of each kind (the server's text its key leaves out), by key;
+    /// kinds without any are absent.
+    pub error_examples: std::collections::BTreeMap<String, Vec<String>>,
     pub thresholds_passed: usize,
     pub thresholds_failed: usize,
 }

@@ -170,8 +170,11 @@ pub fn write<W: Write>(
     }
     if !errors.is_empty() {
         writeln!(out, "\n  errors")?;
-        for (kind, count) in errors {
-            writeln!(out, "    {count:>8}  {kind}")?;
+        for (kind, tally) in errors.iter() {
+            writeln!(out, "    {:>8}  {kind}", tally.count)?;
+            for example in &tally.examples {
+                writeln!(out, "              e.g. {example}")?;
+            }
         }
     }
     server(out, results)?;

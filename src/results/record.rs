@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::{Results, Second, Series, SeriesData, SeriesKey};
+use super::{ErrorKind, Errors, Results, Second, Series, SeriesData, SeriesKey, Tally};
 use crate::server::{DerivedValue, ServerMetric, SourceReport};
 
 /// Why a saved run's results do not read back.
@@ -56,7 +56,12 @@ pub struct ResultsRecord {
     pub vus_max: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_early: Option<String>,
+    /// Errors by kind's key (`docs/reports.md`); runs saved before the kinds were closed
+    /// hold other keys, read back as they are.
     pub errors: BTreeMap<String, u64>,
+    /// A few redacted examples of each kind (server text the key leaves out), by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_examples: BTreeMap<String, Vec<String>>,
     pub timeline: Vec<Second>,
     pub series: Vec<SeriesRecord>,
     /// Server-side metrics by `SOURCE.metric[{label:value,…}]` (see `docs/collect.md`).
@@ -136,13 +141,36 @@ impl ResultsRecord {
             duration_s: results.duration.as_secs_f64(),
             vus_max: results.vus_max,
             stopped_early: results.stopped_early.clone(),
-            errors: results.errors.clone(),
+            errors: results
+                .errors
+                .iter()
+                .map(|(kind, tally)| (kind.to_string(), tally.count))
+                .collect(),
+            error_examples: results
+                .errors
+                .iter()
+                .filter(|(_, tally)| !tally.examples.is_empty())
+                .map(|(kind, tally)| (kind.to_string(), tally.examples.clone()))
+                .collect(),
             timeline: results.timeline.clone(),
             series,
             server: results.server.clone(),
             sources: results.sources.clone(),
             derived: results.derived.clone(),
         }
+    }
+
+    /// The errors, each key read back as its kind.
+    pub fn errors(&self) -> Errors {
+        let mut errors = Errors::default();
+        for (key, count) in &self.errors {
+            let tally = Tally {
+                count: *count,
+                examples: self.error_examples.get(key).cloned().unwrap_or_default(),
+            };
+            errors.insert(ErrorKind::from_key(key), tally);
+        }
+        errors
     }
 
     /// Reads back what [`ResultsRecord::new`] wrote.
@@ -158,7 +186,7 @@ impl ResultsRecord {
             })?,
             vus_max: record.vus_max,
             stopped_early: record.stopped_early.clone(),
-            errors: record.errors.clone(),
+            errors: record.errors(),
             timeline: record.timeline.clone(),
             series: BTreeMap::new(),
             server: record.server.clone(),
@@ -203,5 +231,32 @@ impl ResultsRecord {
             results.series.insert(key, data);
         }
         Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs saved before the kinds were closed hold any text as a key, and no examples:
+    /// they read back, their keys as they were.
+    #[test]
+    fn old_error_keys_read_back_as_saved() {
+        let old = r#"{"duration_s": 1.5, "vus_max": 2, "timeline": [], "series": [],
+            "errors": {"connect: ConnectionRefused": 3, "timeout": 2}}"#;
+        let record: ResultsRecord = serde_json::from_str(old).expect("an old record reads");
+        let results = record.to_results().expect("and converts");
+        let saved = ErrorKind::Saved("connect: ConnectionRefused".into());
+        assert_eq!(results.errors.get(&saved).map(|t| t.count), Some(3));
+        assert_eq!(
+            results.errors.get(&ErrorKind::Timeout).map(|t| t.count),
+            Some(2)
+        );
+        let again = serde_json::to_value(ResultsRecord::new(&results)).expect("serialises");
+        assert_eq!(
+            again["errors"],
+            serde_json::json!({"connect: ConnectionRefused": 3, "timeout": 2})
+        );
+        assert!(again.get("error_examples").is_none());
     }
 }
