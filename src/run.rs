@@ -248,12 +248,19 @@ fn check_open_files(checked: &plan::CheckedPlan, extra_outputs: usize) -> Result
         plan.collect.len(),
         plan.outputs.len() + extra_outputs,
     );
+    // Descriptors the process was started with are not free for sockets either.
+    let inherited = crate::exec::inherited_descriptors().unwrap_or(0);
+    let total = need.total() + inherited;
     match limit {
-        Some(limit) if need.total() > limit => Err(Error::OpenFiles {
+        Some(limit) if total > limit => Err(Error::OpenFiles {
             stage: checked.stage.clone(),
             limit,
-            need: need.total(),
-            how: need.to_string(),
+            need: total,
+            how: if inherited > 0 {
+                format!("{need} + {inherited} already open when loadplan started")
+            } else {
+                need.to_string()
+            },
         }),
         _ => Ok(()),
     }

@@ -16,7 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::redact::Redactor;
-use crate::results::{Results, Sample, Second, SeriesData, SeriesKey, Value, new_histogram};
+use crate::results::{
+    ConnectFailure, ErrorKind, Results, Sample, Second, SeriesData, SeriesKey, Value, new_histogram,
+};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +65,28 @@ struct State {
     received: u64,
     vus_now: u32,
     redactor: Redactor,
+    /// A socket was refused for want of a file descriptor: said once, on stderr.
+    out_of_descriptors: Notice,
+}
+
+/// A message said once per run, the first time what it is about happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Notice {
+    #[default]
+    NotYet,
+    Due,
+    Said,
+}
+
+/// What is said the first time a socket is refused for want of a file descriptor: the
+/// errors go on being counted (`too many open files`), but a run that meets the limit
+/// measures the machine, not the server.
+fn out_of_descriptors_text(limit: Option<u64>) -> String {
+    let limit = limit.map_or_else(String::new, |limit| format!(" (the limit is {limit})"));
+    format!(
+        "warning: a socket was refused: too many open files{limit}; such connections are \
+         counted as `too many open files` until one closes. Raise `ulimit -n` or split the run"
+    )
 }
 
 /// Latency metrics whose samples make a second's percentiles.
@@ -246,6 +270,17 @@ impl State {
                 if let Some(now) = self.results.timeline.get_mut(self.second_index) {
                     now.errors += 1;
                 }
+                if self.out_of_descriptors == Notice::NotYet
+                    && matches!(
+                        kind,
+                        ErrorKind::Connect {
+                            why: ConnectFailure::TooManyOpenFiles,
+                            ..
+                        }
+                    )
+                {
+                    self.out_of_descriptors = Notice::Due;
+                }
                 self.results
                     .errors
                     .add(kind, example.as_deref(), &self.redactor);
@@ -300,6 +335,7 @@ pub async fn collect(
         received: 0,
         vus_now: 0,
         redactor: settings.redactor.clone(),
+        out_of_descriptors: Notice::NotYet,
     };
     state.roll(0);
     let bar = (settings.progress == Progress::Live).then(|| {
@@ -336,6 +372,14 @@ pub async fn collect(
             }
         }
         backlog.fetch_sub(taken, Ordering::Relaxed);
+        if state.out_of_descriptors == Notice::Due {
+            state.out_of_descriptors = Notice::Said;
+            let text = out_of_descriptors_text(super::open_files::open_files_limit());
+            match &bar {
+                Some(bar) => bar.println(text),
+                None => eprintln!("{text}"),
+            }
+        }
         if last_shown.elapsed() >= SHOW_EVERY {
             last_shown = Instant::now();
             if let Some(bar) = &bar {

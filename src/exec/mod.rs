@@ -56,7 +56,7 @@ use crate::results::Results;
 use crate::schedule::Schedule;
 
 pub use collector::Progress;
-pub use open_files::raise_open_files_limit;
+pub use open_files::{inherited_descriptors, raise_open_files_limit};
 pub use prepare::{MockUrls, env_context, template_base};
 pub use run_error::{RegexBug, RunError};
 pub use shared::{EVENT_BACKLOG, Event, Halt, IterationKeys, RequestKeys, Shared, WsStepKeys};

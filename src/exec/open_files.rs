@@ -30,9 +30,42 @@ pub fn raise_open_files_limit() -> Option<u64> {
     None
 }
 
+/// The soft open-files limit in force (`None`: unlimited, or not known on this platform).
+#[cfg(unix)]
+pub fn open_files_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+#[cfg(not(unix))]
+pub fn open_files_limit() -> Option<u64> {
+    None
+}
+
+/// How many file descriptors the process holds besides the standard three: those it was
+/// started with (a CI runner or a shell may leak dozens) count against the limit too.
+/// `None` where `/proc/self/fd` cannot be listed.
+pub fn inherited_descriptors() -> Option<u64> {
+    let listed = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+    // The listing's own descriptor is among those listed.
+    Some(listed.saturating_sub(1).saturating_sub(3))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn descriptors_opened_are_counted() {
+        let before = inherited_descriptors().expect("/proc/self/fd is listed on Linux");
+        let held: Vec<_> = (0..20)
+            .map(|_| std::fs::File::open("/proc/self/status").expect("a file to hold open"))
+            .collect();
+        // Other tests run on other threads and open files too: at least the 20 are seen.
+        let after = inherited_descriptors().expect("/proc/self/fd is listed on Linux");
+        drop(held);
+        assert!(after >= 20, "{before} → {after}");
+    }
 
     #[cfg(unix)]
     #[test]

@@ -225,3 +225,27 @@ impl Background {
         (status.code().unwrap_or(-1), self.stderr)
     }
 }
+
+/// `GET url` (plain `http://host:port/path`) as JSON, over a connection of its own that
+/// the server closes; `Value::Null` when it cannot be had. For reading the mock's `/stats`.
+pub fn get_json(url: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return serde_json::Value::Null;
+    };
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let Ok(mut stream) = std::net::TcpStream::connect(host) else {
+        return serde_json::Value::Null;
+    };
+    let _ = stream.set_read_timeout(Some(PATIENCE));
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
+    let mut response = Vec::new();
+    if stream.write_all(request.as_bytes()).is_err() || stream.read_to_end(&mut response).is_err() {
+        return serde_json::Value::Null;
+    }
+    let body = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(&[][..], |at| &response[at + 4..]);
+    serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)
+}
