@@ -7,6 +7,7 @@ mod docs;
 mod documents;
 mod examples;
 mod invalid_plans;
+mod limits;
 mod mock;
 mod mutation;
 mod open_files;

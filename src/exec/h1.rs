@@ -1,6 +1,9 @@
 //! HTTP/1.1 on one keep-alive connection, written for the hot path: the request head goes
 //! out in one write from a buffer the connection keeps, the response head is parsed in place
-//! by httparse (no header map is built), and the body is sliced out of the read buffer.
+//! by httparse (no header map is built), and the body is sliced out of the read buffer —
+//! when the step reads it. A body nothing reads is counted and dropped as it arrives, in
+//! reads of at most [`DISCARD_READ`], so its size costs time, never memory; a body that is
+//! kept may not exceed the plan's `limits.max_body` ([`Error::TooLarge`]).
 //! No task per connection and no channel between the VU and its connection: a request is
 //! one write and, usually, one read. (hyper's `client::conn` cost ~1.5× this in user space;
 //! it still carries HTTP/2.)
@@ -23,6 +26,21 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Bodies up to this size go out in the same write as the head.
 const INLINE_BODY: usize = 16 * 1024;
+/// The most one read takes while a body is discarded (and the read buffer's size then).
+const DISCARD_READ: usize = 64 * 1024;
+/// A read buffer larger than this is given back once its response is read: each of
+/// 10,000 idle keep-alive connections holds its own.
+const KEPT_READ_BUFFER: usize = 16 * 1024;
+
+/// What the caller does with a response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyUse {
+    /// Nothing reads it: read it to its end (so the connection can be reused), count its
+    /// bytes, keep none.
+    Discard,
+    /// A check or a capture reads it: keep it, up to this many bytes.
+    Keep(usize),
+}
 
 /// A request as the connection writes it.
 pub struct Outgoing<'a> {
@@ -41,7 +59,10 @@ pub struct Incoming {
     pub status: u16,
     /// The raw head (status line and headers); see [`header`] and [`headers`].
     pub head: Bytes,
+    /// The body, or nothing when it was discarded ([`BodyUse::Discard`]).
     pub body: Bytes,
+    /// The body's length as received (after chunked decoding), kept or not.
+    pub received: u64,
     /// When the head was complete (time to first byte, as hyper counted it).
     pub head_at: std::time::Instant,
 }
@@ -54,6 +75,8 @@ pub enum Error {
     Closed,
     Io(std::io::Error),
     Invalid(String),
+    /// A body to keep that is longer than its limit; the connection is not reused.
+    TooLarge,
 }
 
 impl std::fmt::Display for Error {
@@ -62,6 +85,7 @@ impl std::fmt::Display for Error {
             Self::Closed => f.write_str("connection closed before the response"),
             Self::Io(error) => write!(f, "{}", error.kind()),
             Self::Invalid(why) => f.write_str(why),
+            Self::TooLarge => f.write_str("body too large"),
         }
     }
 }
@@ -83,7 +107,11 @@ impl Connection {
 
     /// Sends `request` and reads its response. `Ok((response, reusable))`: whether the
     /// connection may carry another request.
-    pub async fn exchange(&mut self, request: &Outgoing<'_>) -> Result<(Incoming, bool), Error> {
+    pub async fn exchange(
+        &mut self,
+        request: &Outgoing<'_>,
+        body: BodyUse,
+    ) -> Result<(Incoming, bool), Error> {
         self.write_request(request)?;
         // A write to a connection the server closed fails with a reset or a broken pipe:
         // nothing was received, so it may be sent again.
@@ -97,7 +125,7 @@ impl Connection {
                 .await
                 .map_err(|e| closed_or(e, true))?;
         }
-        self.read_response(request.method == "HEAD").await
+        self.read_response(request.method == "HEAD", body).await
     }
 
     fn write_request(&mut self, request: &Outgoing<'_>) -> Result<(), Error> {
@@ -136,7 +164,11 @@ impl Connection {
         Ok(())
     }
 
-    async fn read_response(&mut self, head_request: bool) -> Result<(Incoming, bool), Error> {
+    async fn read_response(
+        &mut self,
+        head_request: bool,
+        body_use: BodyUse,
+    ) -> Result<(Incoming, bool), Error> {
         self.read.clear();
         let mut received_any = false;
         loop {
@@ -168,19 +200,23 @@ impl Connection {
             let head = self.read.split_to(head_len).freeze();
             let head_at = std::time::Instant::now();
             let no_body = head_request || status == 204 || status == 304 || status == 101;
-            let (body, to_end) = match framing {
-                _ if no_body => (Bytes::new(), false),
-                Framing::Chunked => (self.chunked().await?, false),
-                Framing::Length(length) => (self.exactly(length).await?, false),
-                Framing::ToEnd => (self.until_closed().await?, true),
+            let ((body, received), to_end) = match framing {
+                _ if no_body => ((Bytes::new(), 0), false),
+                Framing::Chunked => (self.chunked(body_use).await?, false),
+                Framing::Length(length) => (self.length(length, body_use).await?, false),
+                Framing::ToEnd => (self.until_closed(body_use).await?, true),
             };
             // Bytes after the response belong to no request: do not trust the connection.
             let reusable = !close && !to_end && status != 101 && self.read.is_empty();
+            if self.read.is_empty() && self.read.capacity() > KEPT_READ_BUFFER {
+                self.read = BytesMut::new();
+            }
             return Ok((
                 Incoming {
                     status,
                     head,
                     body,
+                    received,
                     head_at,
                 },
                 reusable,
@@ -190,10 +226,45 @@ impl Connection {
 
     /// Reads what the socket has into the read buffer; 0 at the end of the connection.
     async fn fill(&mut self) -> std::io::Result<usize> {
-        if self.read.capacity() - self.read.len() < 1024 {
-            self.read.reserve(4096);
+        self.fill_up_to(4096).await
+    }
+
+    /// [`fill`](Self::fill), with room for up to `room` bytes.
+    async fn fill_up_to(&mut self, room: usize) -> std::io::Result<usize> {
+        if self.read.capacity() - self.read.len() < room / 4 {
+            self.read.reserve(room);
         }
         self.io.read_buf(&mut self.read).await
+    }
+
+    /// A body of `length` bytes (`Content-Length`), kept or discarded.
+    async fn length(&mut self, length: usize, body_use: BodyUse) -> Result<(Bytes, u64), Error> {
+        match body_use {
+            // Refused before a byte of it is read: the length is announced.
+            BodyUse::Keep(limit) if length > limit => Err(Error::TooLarge),
+            BodyUse::Keep(_) => Ok((self.exactly(length).await?, length as u64)),
+            BodyUse::Discard => {
+                self.skip(length).await?;
+                Ok((Bytes::new(), length as u64))
+            }
+        }
+    }
+
+    /// Reads and drops the next `length` bytes of the body.
+    async fn skip(&mut self, mut length: usize) -> Result<(), Error> {
+        loop {
+            let here = self.read.len().min(length);
+            self.read.advance(here);
+            length -= here;
+            if length == 0 {
+                return Ok(());
+            }
+            if self.fill_up_to(DISCARD_READ).await.map_err(Error::Io)? == 0 {
+                return Err(Error::Invalid(
+                    "the connection closed in the response body".into(),
+                ));
+            }
+        }
     }
 
     async fn exactly(&mut self, length: usize) -> Result<Bytes, Error> {
@@ -212,14 +283,37 @@ impl Connection {
         Ok(self.read.split_to(length).freeze())
     }
 
-    async fn until_closed(&mut self) -> Result<Bytes, Error> {
-        while self.fill().await.map_err(Error::Io)? > 0 {}
-        Ok(self.read.split().freeze())
+    /// A body that runs to the end of the connection, kept or discarded.
+    async fn until_closed(&mut self, body_use: BodyUse) -> Result<(Bytes, u64), Error> {
+        match body_use {
+            BodyUse::Keep(limit) => {
+                while self.read.len() <= limit {
+                    if self.fill().await.map_err(Error::Io)? == 0 {
+                        let body = self.read.split().freeze();
+                        let received = body.len() as u64;
+                        return Ok((body, received));
+                    }
+                }
+                Err(Error::TooLarge)
+            }
+            BodyUse::Discard => {
+                let mut received = 0u64;
+                loop {
+                    received += self.read.len() as u64;
+                    self.read.clear();
+                    if self.fill_up_to(DISCARD_READ).await.map_err(Error::Io)? == 0 {
+                        return Ok((Bytes::new(), received));
+                    }
+                }
+            }
+        }
     }
 
-    /// Decodes a chunked body (chunk extensions and trailers are read and dropped).
-    async fn chunked(&mut self) -> Result<Bytes, Error> {
+    /// Decodes a chunked body (chunk extensions and trailers are read and dropped), kept or
+    /// discarded.
+    async fn chunked(&mut self, body_use: BodyUse) -> Result<(Bytes, u64), Error> {
         let mut body = BytesMut::new();
+        let mut received = 0u64;
         loop {
             let line = self.line().await?;
             let size = std::str::from_utf8(&line)
@@ -230,10 +324,19 @@ impl Connection {
             if size == 0 {
                 // Trailers, up to the empty line.
                 while !self.line().await?.is_empty() {}
-                return Ok(body.freeze());
+                return Ok((body.freeze(), received));
             }
-            let chunk = self.exactly(size).await?;
-            body.extend_from_slice(&chunk);
+            match body_use {
+                BodyUse::Keep(limit) if size > limit.saturating_sub(body.len()) => {
+                    return Err(Error::TooLarge);
+                }
+                BodyUse::Keep(_) => {
+                    let chunk = self.exactly(size).await?;
+                    body.extend_from_slice(&chunk);
+                }
+                BodyUse::Discard => self.skip(size).await?,
+            }
+            received = received.saturating_add(size as u64);
             if !self.line().await?.is_empty() {
                 return Err(Error::Invalid("a chunk does not end with CRLF".into()));
             }

@@ -41,6 +41,9 @@ pub enum StepError {
     OutOfDescriptors { step: &'static str },
     /// A frame the WebSocket did not take.
     WsSend(String),
+    /// A WebSocket message over the plan's `limits.max_message` (or the connection's
+    /// `max_message_size`), received or to be sent.
+    MessageTooLarge,
     /// What the run prepared for a step is missing or broken: a bug in loadplan.
     Internal(String),
 }
@@ -78,6 +81,7 @@ impl fmt::Display for StepError {
                 write!(f, "{step}: too many open files (see `ulimit -n`)")
             }
             Self::WsSend(why) => write!(f, "ws send: {why}"),
+            Self::MessageTooLarge => f.write_str("message too large"),
             Self::Internal(why) => f.write_str(why),
         }
     }
@@ -128,6 +132,8 @@ mod tests {
                 "connect: ConnectionRefused",
             ),
             (StepError::Http(Failure::Timeout), "timeout"),
+            (StepError::Http(Failure::BodyTooLarge), "body too large"),
+            (StepError::MessageTooLarge, "message too large"),
             (
                 StepError::Http(Failure::Protocol("bad chunk".into())),
                 "http: bad chunk",
