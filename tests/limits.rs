@@ -327,3 +327,55 @@ scenarios:
     assert_eq!(count(&json, "errors"), too_large, "{:?}", errors(&json));
     assert!(handshakes.load(Ordering::SeqCst) as u64 >= too_large);
 }
+
+/// HTTP/2 (h2c to the mock) reads bodies frame by frame the same way: a 1 MiB body over a
+/// 64 KiB limit is `body too large` when captured, and counted whole when nothing reads it.
+#[test]
+fn http2_bodies_are_limited_when_kept_and_counted_when_not() {
+    let plan = r#"
+name: h2-limits
+environments: { local: { mock: true } }
+limits: { max_body: 64KiB }
+stages: { short: { vus: 2, duration: 1s } }
+scenarios:
+  kept:
+    steps:
+      - request:
+          url: "{{ env.base_url }}/kept?response_size=1048576"
+          version: http2
+        as: page
+  counted:
+    steps:
+      - request:
+          url: "{{ env.base_url }}/counted?response_size=1048576"
+          version: http2
+          expect: { status: 200 }
+          name: counted
+"#;
+    let run = run(plan, &["--quiet"], &[]);
+    let json = run
+        .json
+        .unwrap_or_else(|| panic!("results written: {}", run.stderr));
+    let too_large = errors(&json)
+        .get("body too large")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    assert!(too_large >= 1, "{:?}", errors(&json));
+    assert_eq!(errors(&json).len(), 1, "{:?}", errors(&json));
+    // Per-tag figures are in `series`.
+    let counted = json["series"]
+        .as_array()
+        .and_then(|m| {
+            m.iter()
+                .find(|m| m["metric"] == "http_reqs" && m["name"] == "counted")
+        })
+        .and_then(|m| m["count"].as_u64())
+        .unwrap_or_else(|| panic!("http_reqs{{name:counted}} in {json:#}"));
+    assert!(counted >= 1);
+    // Only the requests nothing reads count their bodies: the kept ones failed.
+    assert_eq!(
+        count(&json, "data_received"),
+        counted * MIB as u64,
+        "{json:#}"
+    );
+}
