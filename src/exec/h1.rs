@@ -535,6 +535,82 @@ mod tests {
         );
     }
 
+    /// Two requests on one connection to 127.0.0.1, answered with `first` then with a
+    /// 2-byte body: what the first exchange gave, and whether the second one succeeded.
+    async fn exchange_twice(
+        first: &'static [u8],
+        body: BodyUse,
+    ) -> (Result<Incoming, Error>, bool) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = listener.local_addr().expect("bound").port();
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut request = [0u8; 1024];
+            for answer in [first, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"] {
+                if stream.read(&mut request).is_err() || stream.write_all(answer).is_err() {
+                    return;
+                }
+            }
+        });
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connects");
+        let mut connection = Connection::new(Transport::Plain(stream));
+        let request = Outgoing {
+            method: "GET",
+            target: "/",
+            authority: "127.0.0.1",
+            headers: &[],
+            content_type: None,
+            body: &Bytes::new(),
+        };
+        let first = connection.exchange(&request, body).await;
+        let reusable = matches!(first, Ok((_, true)));
+        let second = reusable
+            && matches!(
+                connection.exchange(&request, BodyUse::Keep(2)).await,
+                Ok((Incoming { status: 200, ref body, .. }, _)) if body.as_ref() == b"ok"
+            );
+        (first.map(|(incoming, _)| incoming), second)
+    }
+
+    const CHUNKED: &[u8] =
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nt: 1\r\n\r\n";
+    const LENGTH: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\nhello world";
+
+    #[tokio::test]
+    async fn bodies_are_kept_within_the_limit_or_discarded_and_counted() {
+        for answer in [CHUNKED, LENGTH] {
+            let (kept, again) = exchange_twice(answer, BodyUse::Keep(11)).await;
+            let kept = kept.expect("kept");
+            assert_eq!(
+                (kept.body.as_ref(), kept.received),
+                (&b"hello world"[..], 11)
+            );
+            assert!(again, "the connection is reused after a kept body");
+            let (dropped, again) = exchange_twice(answer, BodyUse::Discard).await;
+            let dropped = dropped.expect("discarded");
+            assert_eq!((dropped.body.len(), dropped.received), (0, 11));
+            assert!(again, "the connection is reused after a discarded body");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kept_body_over_the_limit_is_too_large_and_the_connection_is_dropped() {
+        for answer in [
+            CHUNKED,
+            LENGTH,
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nhello world".as_slice(),
+        ] {
+            let (kept, again) = exchange_twice(answer, BodyUse::Keep(10)).await;
+            assert!(matches!(kept, Err(Error::TooLarge)), "{answer:?}");
+            assert!(!again);
+        }
+    }
+
     #[test]
     fn header_names_are_tokens() {
         assert!(valid_name("X-Request-Id"));
