@@ -33,7 +33,7 @@ plan() { # URL REQUEST_EXTRA STEP_EXTRA
   cat <<PLAN
 name: body-memory
 environments: { local: { base_url: "http://127.0.0.1:$PORT" } }
-stages: { one: { vus: 1, duration: 1s, graceful_stop: 5m } }
+stages: { one: { vus: 1, duration: 10ms, graceful_stop: 5m } }
 scenarios:
   big:
     backoff: off
