@@ -94,6 +94,10 @@ pub struct Connection {
     io: Transport,
     read: BytesMut,
     write: Vec<u8>,
+    /// What the exchange under way does with its body: a field, not an argument of the
+    /// reading functions, so that it is not copied into each of their futures (a request's
+    /// future past 1 KiB costs a slower allocation).
+    body_use: BodyUse,
 }
 
 impl Connection {
@@ -102,6 +106,7 @@ impl Connection {
             io,
             read: BytesMut::new(),
             write: Vec::new(),
+            body_use: BodyUse::Discard,
         }
     }
 
@@ -125,7 +130,8 @@ impl Connection {
                 .await
                 .map_err(|e| closed_or(e, true))?;
         }
-        self.read_response(request.method == "HEAD", body).await
+        self.body_use = body;
+        self.read_response(request.method == "HEAD").await
     }
 
     fn write_request(&mut self, request: &Outgoing<'_>) -> Result<(), Error> {
@@ -164,11 +170,7 @@ impl Connection {
         Ok(())
     }
 
-    async fn read_response(
-        &mut self,
-        head_request: bool,
-        body_use: BodyUse,
-    ) -> Result<(Incoming, bool), Error> {
+    async fn read_response(&mut self, head_request: bool) -> Result<(Incoming, bool), Error> {
         self.read.clear();
         let mut received_any = false;
         loop {
@@ -202,9 +204,19 @@ impl Connection {
             let no_body = head_request || status == 204 || status == 304 || status == 101;
             let ((body, received), to_end) = match framing {
                 _ if no_body => ((Bytes::new(), 0), false),
-                Framing::Chunked => (self.chunked(body_use).await?, false),
-                Framing::Length(length) => (self.length(length, body_use).await?, false),
-                Framing::ToEnd => (self.until_closed(body_use).await?, true),
+                // Boxed, the less common framings: inline, their state would make every
+                // request's future larger (past 1 KiB, its allocation costs 5× more).
+                Framing::Chunked => (Box::pin(self.chunked()).await?, false),
+                Framing::Length(length) => match self.body_use {
+                    // Refused before a byte of it is read: the length is announced.
+                    BodyUse::Keep(limit) if length > limit => return Err(Error::TooLarge),
+                    BodyUse::Keep(_) => ((self.exactly(length).await?, length as u64), false),
+                    BodyUse::Discard => {
+                        self.skip(length).await?;
+                        ((Bytes::new(), length as u64), false)
+                    }
+                },
+                Framing::ToEnd => (Box::pin(self.until_closed()).await?, true),
             };
             // Bytes after the response belong to no request: do not trust the connection.
             let reusable = !close && !to_end && status != 101 && self.read.is_empty();
@@ -225,29 +237,17 @@ impl Connection {
     }
 
     /// Reads what the socket has into the read buffer; 0 at the end of the connection.
-    async fn fill(&mut self) -> std::io::Result<usize> {
-        self.fill_up_to(4096).await
+    fn fill(&mut self) -> impl Future<Output = std::io::Result<usize>> + '_ {
+        self.fill_up_to(4096)
     }
 
-    /// [`fill`](Self::fill), with room for up to `room` bytes.
-    async fn fill_up_to(&mut self, room: usize) -> std::io::Result<usize> {
+    /// [`fill`](Self::fill), with room for up to `room` bytes. (Not `async`: the read's
+    /// own future is all a caller's future holds.)
+    fn fill_up_to(&mut self, room: usize) -> impl Future<Output = std::io::Result<usize>> + '_ {
         if self.read.capacity() - self.read.len() < room / 4 {
             self.read.reserve(room);
         }
-        self.io.read_buf(&mut self.read).await
-    }
-
-    /// A body of `length` bytes (`Content-Length`), kept or discarded.
-    async fn length(&mut self, length: usize, body_use: BodyUse) -> Result<(Bytes, u64), Error> {
-        match body_use {
-            // Refused before a byte of it is read: the length is announced.
-            BodyUse::Keep(limit) if length > limit => Err(Error::TooLarge),
-            BodyUse::Keep(_) => Ok((self.exactly(length).await?, length as u64)),
-            BodyUse::Discard => {
-                self.skip(length).await?;
-                Ok((Bytes::new(), length as u64))
-            }
-        }
+        self.io.read_buf(&mut self.read)
     }
 
     /// Reads and drops the next `length` bytes of the body.
@@ -284,8 +284,8 @@ impl Connection {
     }
 
     /// A body that runs to the end of the connection, kept or discarded.
-    async fn until_closed(&mut self, body_use: BodyUse) -> Result<(Bytes, u64), Error> {
-        match body_use {
+    async fn until_closed(&mut self) -> Result<(Bytes, u64), Error> {
+        match self.body_use {
             BodyUse::Keep(limit) => {
                 while self.read.len() <= limit {
                     if self.fill().await.map_err(Error::Io)? == 0 {
@@ -311,7 +311,7 @@ impl Connection {
 
     /// Decodes a chunked body (chunk extensions and trailers are read and dropped), kept or
     /// discarded.
-    async fn chunked(&mut self, body_use: BodyUse) -> Result<(Bytes, u64), Error> {
+    async fn chunked(&mut self) -> Result<(Bytes, u64), Error> {
         let mut body = BytesMut::new();
         let mut received = 0u64;
         loop {
@@ -326,7 +326,7 @@ impl Connection {
                 while !self.line().await?.is_empty() {}
                 return Ok((body.freeze(), received));
             }
-            match body_use {
+            match self.body_use {
                 BodyUse::Keep(limit) if size > limit.saturating_sub(body.len()) => {
                     return Err(Error::TooLarge);
                 }

@@ -203,7 +203,10 @@ impl HttpClient {
                     connection.exchange(&outgoing, body).await
                 }
                 Sender::Http2(sender) => {
-                    let result = exchange_h2(sender, request, sent, body).await;
+                    // Boxed: hyper's request and response futures are large; inline, they
+                    // would take every request's future past 1 KiB, which costs each
+                    // HTTP/1.1 request a slower allocation (callgrind: +150 instructions).
+                    let result = Box::pin(exchange_h2(sender, request, sent, body)).await;
                     if result.is_err() {
                         self.connection = None;
                     }
