@@ -8,6 +8,7 @@ mod documents;
 mod examples;
 mod hostile_errors;
 mod invalid_plans;
+mod limits;
 mod mock;
 mod mutation;
 mod open_files;

@@ -1,6 +1,9 @@
 //! HTTP/1.1 on one keep-alive connection, written for the hot path: the request head goes
 //! out in one write from a buffer the connection keeps, the response head is parsed in place
-//! by httparse (no header map is built), and the body is sliced out of the read buffer.
+//! by httparse (no header map is built), and the body is sliced out of the read buffer —
+//! when the step reads it. A body nothing reads is counted and dropped as it arrives, in
+//! reads of at most [`DISCARD_READ`], so its size costs time, never memory; a body that is
+//! kept may not exceed the plan's `limits.max_body` ([`Error::TooLarge`]).
 //! No task per connection and no channel between the VU and its connection: a request is
 //! one write and, usually, one read. (hyper's `client::conn` cost ~1.5× this in user space;
 //! it still carries HTTP/2.)
@@ -23,6 +26,21 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Bodies up to this size go out in the same write as the head.
 const INLINE_BODY: usize = 16 * 1024;
+/// The most one read takes while a body is discarded (and the read buffer's size then).
+const DISCARD_READ: usize = 64 * 1024;
+/// A read buffer larger than this is given back once its response is read: each of
+/// 10,000 idle keep-alive connections holds its own.
+const KEPT_READ_BUFFER: usize = 16 * 1024;
+
+/// What the caller does with a response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyUse {
+    /// Nothing reads it: read it to its end (so the connection can be reused), count its
+    /// bytes, keep none.
+    Discard,
+    /// A check or a capture reads it: keep it, up to this many bytes.
+    Keep(usize),
+}
 
 /// A request as the connection writes it.
 pub struct Outgoing<'a> {
@@ -41,7 +59,10 @@ pub struct Incoming {
     pub status: u16,
     /// The raw head (status line and headers); see [`header`] and [`headers`].
     pub head: Bytes,
+    /// The body, or nothing when it was discarded ([`BodyUse::Discard`]).
     pub body: Bytes,
+    /// The body's length as received (after chunked decoding), kept or not.
+    pub received: u64,
     /// When the head was complete (time to first byte, as hyper counted it).
     pub head_at: std::time::Instant,
 }
@@ -54,6 +75,8 @@ pub enum Error {
     Closed,
     Io(std::io::Error),
     Invalid(String),
+    /// A body to keep that is longer than its limit; the connection is not reused.
+    TooLarge,
 }
 
 impl std::fmt::Display for Error {
@@ -62,6 +85,7 @@ impl std::fmt::Display for Error {
             Self::Closed => f.write_str("connection closed before the response"),
             Self::Io(error) => write!(f, "{}", error.kind()),
             Self::Invalid(why) => f.write_str(why),
+            Self::TooLarge => f.write_str("body too large"),
         }
     }
 }
@@ -70,6 +94,10 @@ pub struct Connection {
     io: Transport,
     read: BytesMut,
     write: Vec<u8>,
+    /// What the exchange under way does with its body: a field, not an argument of the
+    /// reading functions, so that it is not copied into each of their futures (a request's
+    /// future past 1 KiB costs a slower allocation).
+    body_use: BodyUse,
 }
 
 impl Connection {
@@ -78,12 +106,17 @@ impl Connection {
             io,
             read: BytesMut::new(),
             write: Vec::new(),
+            body_use: BodyUse::Discard,
         }
     }
 
     /// Sends `request` and reads its response. `Ok((response, reusable))`: whether the
     /// connection may carry another request.
-    pub async fn exchange(&mut self, request: &Outgoing<'_>) -> Result<(Incoming, bool), Error> {
+    pub async fn exchange(
+        &mut self,
+        request: &Outgoing<'_>,
+        body: BodyUse,
+    ) -> Result<(Incoming, bool), Error> {
         self.write_request(request)?;
         // A write to a connection the server closed fails with a reset or a broken pipe:
         // nothing was received, so it may be sent again.
@@ -97,6 +130,7 @@ impl Connection {
                 .await
                 .map_err(|e| closed_or(e, true))?;
         }
+        self.body_use = body;
         self.read_response(request.method == "HEAD").await
     }
 
@@ -168,19 +202,33 @@ impl Connection {
             let head = self.read.split_to(head_len).freeze();
             let head_at = std::time::Instant::now();
             let no_body = head_request || status == 204 || status == 304 || status == 101;
-            let (body, to_end) = match framing {
-                _ if no_body => (Bytes::new(), false),
-                Framing::Chunked => (self.chunked().await?, false),
-                Framing::Length(length) => (self.exactly(length).await?, false),
-                Framing::ToEnd => (self.until_closed().await?, true),
+            let ((body, received), to_end) = match framing {
+                _ if no_body => ((Bytes::new(), 0), false),
+                // Boxed, the less common framings: inline, their state would make every
+                // request's future larger (past 1 KiB, its allocation costs 5× more).
+                Framing::Chunked => (Box::pin(self.chunked()).await?, false),
+                Framing::Length(length) => match self.body_use {
+                    // Refused before a byte of it is read: the length is announced.
+                    BodyUse::Keep(limit) if length > limit => return Err(Error::TooLarge),
+                    BodyUse::Keep(_) => ((self.exactly(length).await?, length as u64), false),
+                    BodyUse::Discard => {
+                        self.skip(length).await?;
+                        ((Bytes::new(), length as u64), false)
+                    }
+                },
+                Framing::ToEnd => (Box::pin(self.until_closed()).await?, true),
             };
             // Bytes after the response belong to no request: do not trust the connection.
             let reusable = !close && !to_end && status != 101 && self.read.is_empty();
+            if self.read.is_empty() && self.read.capacity() > KEPT_READ_BUFFER {
+                self.read = BytesMut::new();
+            }
             return Ok((
                 Incoming {
                     status,
                     head,
                     body,
+                    received,
                     head_at,
                 },
                 reusable,
@@ -189,11 +237,34 @@ impl Connection {
     }
 
     /// Reads what the socket has into the read buffer; 0 at the end of the connection.
-    async fn fill(&mut self) -> std::io::Result<usize> {
-        if self.read.capacity() - self.read.len() < 1024 {
-            self.read.reserve(4096);
+    fn fill(&mut self) -> impl Future<Output = std::io::Result<usize>> + '_ {
+        self.fill_up_to(4096)
+    }
+
+    /// [`fill`](Self::fill), with room for up to `room` bytes. (Not `async`: the read's
+    /// own future is all a caller's future holds.)
+    fn fill_up_to(&mut self, room: usize) -> impl Future<Output = std::io::Result<usize>> + '_ {
+        if self.read.capacity() - self.read.len() < room / 4 {
+            self.read.reserve(room);
         }
-        self.io.read_buf(&mut self.read).await
+        self.io.read_buf(&mut self.read)
+    }
+
+    /// Reads and drops the next `length` bytes of the body.
+    async fn skip(&mut self, mut length: usize) -> Result<(), Error> {
+        loop {
+            let here = self.read.len().min(length);
+            self.read.advance(here);
+            length -= here;
+            if length == 0 {
+                return Ok(());
+            }
+            if self.fill_up_to(DISCARD_READ).await.map_err(Error::Io)? == 0 {
+                return Err(Error::Invalid(
+                    "the connection closed in the response body".into(),
+                ));
+            }
+        }
     }
 
     async fn exactly(&mut self, length: usize) -> Result<Bytes, Error> {
@@ -212,14 +283,37 @@ impl Connection {
         Ok(self.read.split_to(length).freeze())
     }
 
-    async fn until_closed(&mut self) -> Result<Bytes, Error> {
-        while self.fill().await.map_err(Error::Io)? > 0 {}
-        Ok(self.read.split().freeze())
+    /// A body that runs to the end of the connection, kept or discarded.
+    async fn until_closed(&mut self) -> Result<(Bytes, u64), Error> {
+        match self.body_use {
+            BodyUse::Keep(limit) => {
+                while self.read.len() <= limit {
+                    if self.fill().await.map_err(Error::Io)? == 0 {
+                        let body = self.read.split().freeze();
+                        let received = body.len() as u64;
+                        return Ok((body, received));
+                    }
+                }
+                Err(Error::TooLarge)
+            }
+            BodyUse::Discard => {
+                let mut received = 0u64;
+                loop {
+                    received += self.read.len() as u64;
+                    self.read.clear();
+                    if self.fill_up_to(DISCARD_READ).await.map_err(Error::Io)? == 0 {
+                        return Ok((Bytes::new(), received));
+                    }
+                }
+            }
+        }
     }
 
-    /// Decodes a chunked body (chunk extensions and trailers are read and dropped).
-    async fn chunked(&mut self) -> Result<Bytes, Error> {
+    /// Decodes a chunked body (chunk extensions and trailers are read and dropped), kept or
+    /// discarded.
+    async fn chunked(&mut self) -> Result<(Bytes, u64), Error> {
         let mut body = BytesMut::new();
+        let mut received = 0u64;
         loop {
             let line = self.line().await?;
             let size = std::str::from_utf8(&line)
@@ -230,10 +324,19 @@ impl Connection {
             if size == 0 {
                 // Trailers, up to the empty line.
                 while !self.line().await?.is_empty() {}
-                return Ok(body.freeze());
+                return Ok((body.freeze(), received));
             }
-            let chunk = self.exactly(size).await?;
-            body.extend_from_slice(&chunk);
+            match self.body_use {
+                BodyUse::Keep(limit) if size > limit.saturating_sub(body.len()) => {
+                    return Err(Error::TooLarge);
+                }
+                BodyUse::Keep(_) => {
+                    let chunk = self.exactly(size).await?;
+                    body.extend_from_slice(&chunk);
+                }
+                BodyUse::Discard => self.skip(size).await?,
+            }
+            received = received.saturating_add(size as u64);
             if !self.line().await?.is_empty() {
                 return Err(Error::Invalid("a chunk does not end with CRLF".into()));
             }
@@ -430,6 +533,82 @@ mod tests {
                 ("content-type".to_owned(), "text/plain".to_owned())
             ]
         );
+    }
+
+    /// Two requests on one connection to 127.0.0.1, answered with `first` then with a
+    /// 2-byte body: what the first exchange gave, and whether the second one succeeded.
+    async fn exchange_twice(
+        first: &'static [u8],
+        body: BodyUse,
+    ) -> (Result<Incoming, Error>, bool) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = listener.local_addr().expect("bound").port();
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut request = [0u8; 1024];
+            for answer in [first, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"] {
+                if stream.read(&mut request).is_err() || stream.write_all(answer).is_err() {
+                    return;
+                }
+            }
+        });
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connects");
+        let mut connection = Connection::new(Transport::Plain(stream));
+        let request = Outgoing {
+            method: "GET",
+            target: "/",
+            authority: "127.0.0.1",
+            headers: &[],
+            content_type: None,
+            body: &Bytes::new(),
+        };
+        let first = connection.exchange(&request, body).await;
+        let reusable = matches!(first, Ok((_, true)));
+        let second = reusable
+            && matches!(
+                connection.exchange(&request, BodyUse::Keep(2)).await,
+                Ok((Incoming { status: 200, ref body, .. }, _)) if body.as_ref() == b"ok"
+            );
+        (first.map(|(incoming, _)| incoming), second)
+    }
+
+    const CHUNKED: &[u8] =
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nt: 1\r\n\r\n";
+    const LENGTH: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\nhello world";
+
+    #[tokio::test]
+    async fn bodies_are_kept_within_the_limit_or_discarded_and_counted() {
+        for answer in [CHUNKED, LENGTH] {
+            let (kept, again) = exchange_twice(answer, BodyUse::Keep(11)).await;
+            let kept = kept.expect("kept");
+            assert_eq!(
+                (kept.body.as_ref(), kept.received),
+                (&b"hello world"[..], 11)
+            );
+            assert!(again, "the connection is reused after a kept body");
+            let (dropped, again) = exchange_twice(answer, BodyUse::Discard).await;
+            let dropped = dropped.expect("discarded");
+            assert_eq!((dropped.body.len(), dropped.received), (0, 11));
+            assert!(again, "the connection is reused after a discarded body");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kept_body_over_the_limit_is_too_large_and_the_connection_is_dropped() {
+        for answer in [
+            CHUNKED,
+            LENGTH,
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nhello world".as_slice(),
+        ] {
+            let (kept, again) = exchange_twice(answer, BodyUse::Keep(10)).await;
+            assert!(matches!(kept, Err(Error::TooLarge)), "{answer:?}");
+            assert!(!again);
+        }
     }
 
     #[test]

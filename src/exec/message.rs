@@ -17,9 +17,6 @@ use crate::plan::template::TemplateSet;
 
 /// Default time a WebSocket handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default largest message (and frame) a connection accepts.
-pub const MAX_MESSAGE: usize = 1 << 20;
-
 /// A WebSocket to open: where, with which headers and limits, under which `name` tag.
 pub struct Handshake<'s> {
     pub url: String,
@@ -29,11 +26,13 @@ pub struct Handshake<'s> {
     pub name: Option<&'s str>,
 }
 
-/// The handshake a `connect` step asks for, its templates rendered.
+/// The handshake a `connect` step asks for, its templates rendered; `max_message`: the
+/// plan's `limits.max_message`, unless the step sets `max_message_size`.
 pub fn handshake<'s>(
     context: &mut Context,
     templates: &TemplateSet,
     step: &'s ConnectStep,
+    max_message: usize,
 ) -> Result<Handshake<'s>, StepError> {
     let settings = match &step.connect {
         Connect::Url(_) => None,
@@ -60,7 +59,7 @@ pub fn handshake<'s>(
             .map_or(CONNECT_TIMEOUT, |d| d.0),
         max_message: settings
             .and_then(|s| s.max_message_size)
-            .map_or(MAX_MESSAGE, |s| usize::try_from(s.0).unwrap_or(usize::MAX)),
+            .map_or(max_message, |s| usize::try_from(s.0).unwrap_or(usize::MAX)),
         name: settings.and_then(|s| s.name.as_deref()),
     })
 }

@@ -80,7 +80,7 @@ impl Outbox {
         lag: Option<Duration>,
     ) {
         self.sent += sent as u64;
-        self.received += response.body.len() as u64;
+        self.received += response.received;
         if let Some(lag) = lag {
             self.sample(
                 shared,

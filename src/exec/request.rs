@@ -97,6 +97,16 @@ pub fn build<'r>(
     })
 }
 
+/// Whether the step reads its response body: an `expect` on it (`json`, `json_path`) or
+/// an `as:` capture (which stores `body` and `json`). Any other body is read and dropped.
+pub fn reads_body(request: &Request, capture: bool) -> bool {
+    capture
+        || request
+            .expect
+            .as_ref()
+            .is_some_and(|e| e.json.is_some() || !e.json_path.is_empty())
+}
+
 /// How a response fared: a failed request (its status), the first `expect` that missed,
 /// and its body as JSON when a check or a capture reads it.
 pub struct Checked {
@@ -116,12 +126,7 @@ pub fn check(
 ) -> Result<Checked, StepError> {
     let templates = &shared.templates;
     // Parsing the body costs; only checks and captures read it.
-    let wants_json = capture
-        || request
-            .expect
-            .as_ref()
-            .is_some_and(|e| e.json.is_some() || !e.json_path.is_empty());
-    let json = wants_json
+    let json = reads_body(request, capture)
         .then(|| serde_json::from_slice::<Value>(&response.body).ok())
         .flatten();
     let mut problem = None;

@@ -38,6 +38,9 @@ pub enum StepError {
     WsConnectTimeout,
     /// A frame the WebSocket did not take.
     WsSend(String),
+    /// A WebSocket message over the plan's `limits.max_message` (or the connection's
+    /// `max_message_size`), received or to be sent.
+    MessageTooLarge,
     /// What the run prepared for a step is missing or broken: a bug in loadplan.
     Internal(String),
 }
@@ -97,6 +100,7 @@ impl StepError {
                 why: ConnectFailure::Timeout,
             },
             Self::WsSend(_) => ErrorKind::WsSend,
+            Self::MessageTooLarge => ErrorKind::MessageTooLarge,
         }
     }
 
@@ -128,7 +132,8 @@ impl StepError {
             | Self::ExpectTimeout
             | Self::Closed
             | Self::WsConnect(WsFailure::Closed)
-            | Self::WsConnectTimeout => return None,
+            | Self::WsConnectTimeout
+            | Self::MessageTooLarge => return None,
         };
         Some(text)
     }
@@ -176,6 +181,12 @@ mod tests {
                 Some("Connection refused (os error 111)"),
             ),
             (StepError::Http(Failure::Timeout), "timeout", None),
+            (
+                StepError::Http(Failure::BodyTooLarge),
+                "body too large",
+                None,
+            ),
+            (StepError::MessageTooLarge, "message too large", None),
             (
                 StepError::Http(Failure::Protocol("bad chunk".into())),
                 "protocol",

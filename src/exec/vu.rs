@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::backoff;
 use super::context::{Context, MessageText};
-use super::http::HttpClient;
+use super::http::{BodyUse, HttpClient};
 use super::matcher::CompiledMatcher;
 use super::message;
 use super::outbox::Outbox;
@@ -200,7 +200,9 @@ impl Vu {
 
     /// Opens the step's WebSocket, closing the one open before.
     async fn connect(&mut self, shared: &Arc<Shared>, step: &ConnectStep) -> Result<(), StepError> {
-        let handshake = message::handshake(&mut self.context, &shared.templates, step)?;
+        let max_message = usize::try_from(shared.plan.limits().max_message.0).unwrap_or(usize::MAX);
+        let handshake =
+            message::handshake(&mut self.context, &shared.templates, step, max_message)?;
         Box::pin(self.close(shared)).await;
         self.open(shared, handshake, "ws_connect_time").await
     }
@@ -263,7 +265,8 @@ impl Vu {
                 return Err(StepError::ExpectTimeout);
             };
             let Some(received) = received else {
-                return Err(StepError::Closed);
+                // The reader ended: the server closed, or sent a message over the limit.
+                return Err(socket.take_failure().unwrap_or(StepError::Closed));
             };
             let fits = want.matches(&received.text, received.json.as_ref());
             if fits {
@@ -339,6 +342,7 @@ impl Vu {
             .take()
             .ok_or(StepError::NoSocket { step: "reconnect" })?;
         let (url, headers) = (socket.url.clone(), socket.headers.clone());
+        let max_message = socket.max_message;
         Box::pin(socket.close(1000)).await;
         if let Some(after) = step.reconnect.after {
             tokio::time::sleep(random_between(after.min.0, after.max.0)).await;
@@ -347,7 +351,7 @@ impl Vu {
             url,
             headers,
             timeout: message::CONNECT_TIMEOUT,
-            max_message: message::MAX_MESSAGE,
+            max_message,
             name: None,
         };
         self.open(shared, handshake, "ws_reconnect_time").await
@@ -407,6 +411,12 @@ impl Vu {
         {
             shared.mark(id_text(id));
         }
+        let body = if http_step::reads_body(request, capture.is_some()) {
+            let limit = shared.plan.limits().max_body.0;
+            BodyUse::Keep(usize::try_from(limit).unwrap_or(usize::MAX))
+        } else {
+            BodyUse::Discard
+        };
         let response = match self
             .http
             .send(
@@ -414,6 +424,7 @@ impl Vu {
                 request.timeout.map_or(REQUEST_TIMEOUT, |d| d.0),
                 request.version == Some(crate::plan::model::HttpVersion::Http2),
                 &shared.tls,
+                body,
             )
             .await
         {

@@ -1,8 +1,16 @@
 //! The WebSocket of one VU. A reader task stamps every message with its arrival time,
 //! applies the scenario's `on_message` rules at once (so `broadcast_delivery_time` is the
 //! true arrival, whatever the VU is doing), and queues it for `expect` steps.
+//!
+//! A connection holds at most one message of `max_message` bytes (the plan's
+//! `limits.max_message`, or the `connect` step's `max_message_size`): tungstenite refuses a
+//! larger frame from its header, before reading its payload, and a larger message as its
+//! fragments add up. The reader then stops, and the VU's next step on the connection fails
+//! with `message too large` (or, if no step comes, the error is counted when the
+//! connection ends).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{SplitSink, SplitStream};
@@ -13,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
@@ -53,6 +62,18 @@ fn io(error: &std::io::Error) -> OpenError {
         error.to_string(),
     ))
 }
+
+/// What tungstenite's write buffer may hold beyond one message of `max_message` bytes: the
+/// frame header (at most 14 bytes) and the control frames it adds (pong, close: at most
+/// 139 bytes each). Messages go out at once (`write_buffer_size` 0), so the buffer holds
+/// only what the socket has not yet taken.
+const WRITE_HEADROOM: usize = 1024;
+
+/// The reader's state, shared with the connection: reading, or stopped by a message over
+/// the limit (not yet, then already, turned into a step's error).
+const READING: u8 = 0;
+const TOO_LARGE: u8 = 1;
+const TOO_LARGE_COUNTED: u8 = 2;
 
 /// TCP (and TLS for `wss://`), then the HTTP/1.1 upgrade (RFC 6455 §4.1): done here rather
 /// than by tungstenite, whose handshake leaves each connection a 4 KiB read buffer for
@@ -210,6 +231,10 @@ pub struct Connection {
     reader: JoinHandle<()>,
     pub url: String,
     pub headers: Vec<(String, String)>,
+    /// The largest message received or sent.
+    pub max_message: usize,
+    /// [`READING`], [`TOO_LARGE`] or [`TOO_LARGE_COUNTED`].
+    state: Arc<AtomicU8>,
     pub opened: Instant,
 }
 
@@ -217,6 +242,17 @@ impl Drop for Connection {
     /// Every way a connection ends (closed, reconnected, its VU cancelled) ends its session.
     fn drop(&mut self) {
         self.reader.abort();
+        // A message over the limit that no step turned into an error is counted now.
+        if let Some(error) = self.take_failure() {
+            self.shared.event(Event::Error {
+                kind: error.kind(),
+                example: error.example(),
+            });
+            self.shared.sample(Sample::Count(
+                self.shared.key("errors", &self.scenario, None),
+                1,
+            ));
+        }
         self.shared.sample(Sample::Trend(
             self.shared.key("ws_session_duration", &self.scenario, None),
             self.opened.elapsed(),
@@ -249,10 +285,12 @@ pub async fn connect(
         };
         request.headers_mut().insert(name, value);
     }
+    // Set on purpose, not left at tungstenite's defaults (64 MiB messages, 16 MiB frames,
+    // an unbounded write buffer): the plan's limit bounds what one connection holds.
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
-        .max_write_buffer_size(max_message)
+        .max_write_buffer_size(max_message.saturating_add(WRITE_HEADROOM))
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
     let (transport, leftover) = match tokio::time::timeout(timeout, open(shared, &request)).await {
@@ -273,11 +311,13 @@ pub async fn connect(
         .ws_open
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (queue, inbox) = mpsc::channel(INBOX);
+    let state = Arc::new(AtomicU8::new(READING));
     let reader = tokio::spawn(read(
         Arc::clone(shared),
         Arc::clone(scenario),
         source,
         queue,
+        Arc::clone(&state),
     ));
     Ok(Connection {
         shared: Arc::clone(shared),
@@ -287,16 +327,37 @@ pub async fn connect(
         reader,
         url,
         headers,
+        max_message,
+        state,
         opened: Instant::now(),
     })
 }
 
 impl Connection {
     pub async fn send(&mut self, message: Message) -> Result<(), StepError> {
+        if let Some(error) = self.take_failure() {
+            return Err(error);
+        }
+        if message.len() > self.max_message {
+            return Err(StepError::MessageTooLarge);
+        }
         self.sink
             .send(message)
             .await
             .map_err(|e| StepError::WsSend(e.to_string()))
+    }
+
+    /// `message too large` once, if the reader stopped at a message over the limit.
+    pub fn take_failure(&self) -> Option<StepError> {
+        self.state
+            .compare_exchange(
+                TOO_LARGE,
+                TOO_LARGE_COUNTED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .ok()
+            .map(|_| StepError::MessageTooLarge)
     }
 
     pub async fn close(mut self, code: u16) {
@@ -317,6 +378,7 @@ async fn read(
     scenario: Arc<str>,
     mut source: SplitStream<Stream>,
     queue: mpsc::Sender<Box<Received>>,
+    state: Arc<AtomicU8>,
 ) {
     use futures_util::FutureExt as _;
     // Counts gathered while messages keep arriving, sent when the socket goes quiet (or
@@ -348,7 +410,16 @@ async fn read(
                 source.next().await
             }
         };
-        let Some(Ok(message)) = next else { break };
+        let message = match next {
+            Some(Ok(message)) => message,
+            Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(
+                CapacityError::MessageTooLong { .. },
+            ))) => {
+                state.store(TOO_LARGE, Ordering::Relaxed);
+                break;
+            }
+            _ => break,
+        };
         let at = Instant::now();
         let text = match message {
             Message::Text(text) => text,

@@ -85,6 +85,54 @@ pub struct Plan {
     /// Where results go: Markdown documents, JSON, CSV history, JUnit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<Output>,
+
+    /// How much of what a server sends one VU may keep in memory: the largest HTTP
+    /// response body a check or a capture reads, and the largest WebSocket message.
+    /// Beyond them the step fails with a counted `body too large` or `message too large`
+    /// error. Bodies nothing reads are counted and discarded as they arrive, whatever
+    /// their size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+/// What a VU keeps of a server's answers, at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// The largest HTTP response body kept for a request whose `expect` checks the body
+    /// (`json`, `json_path`) or that is captured with `as:` (default `10MiB`). A larger
+    /// body fails the request with the error `body too large` and closes its connection.
+    /// A body no check or capture reads is never kept, so it is not limited.
+    #[serde(default = "Limits::default_max_body")]
+    pub max_body: super::units::Size,
+    /// The largest WebSocket message (and frame) a connection accepts or sends (default
+    /// `10MiB`); a `connect` step's `max_message_size` overrides it for its connection.
+    /// A larger message received fails the VU's next WebSocket step with the error
+    /// `message too large` and ends the connection's reading.
+    #[serde(default = "Limits::default_max_message")]
+    pub max_message: super::units::Size,
+}
+
+impl Limits {
+    pub const DEFAULT: Self = Self {
+        max_body: super::units::Size(10 << 20),
+        max_message: super::units::Size(10 << 20),
+    };
+
+    fn default_max_body() -> super::units::Size {
+        Self::DEFAULT.max_body
+    }
+
+    fn default_max_message() -> super::units::Size {
+        Self::DEFAULT.max_message
+    }
+}
+
+impl Plan {
+    /// The plan's `limits`, defaults filled in.
+    pub fn limits(&self) -> Limits {
+        self.limits.unwrap_or(Limits::DEFAULT)
+    }
 }
 
 /// One target environment.

@@ -54,7 +54,8 @@ pub struct ConnectSettings {
     /// `ws_connect_errors`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
-    /// Largest message accepted (default 1MiB).
+    /// Largest message (and frame) received or sent on this connection; a larger one is
+    /// the error `message too large`. Default: the plan's `limits.max_message` (10MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_message_size: Option<Size>,
     /// Tag value for `name` on this connection's metrics.
