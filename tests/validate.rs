@@ -360,27 +360,28 @@ fn a_hundred_thousand_unknown_keys_are_each_counted() {
     );
 }
 
-/// 100,000 scenarios (20,000 took 6.9 s before): valid, and counted. Then the same plan
-/// with a misspelt field in every request: 100,000 errors, each found in its scenario.
+/// 20,000 scenarios (6.9 s before): valid, and counted. Then 10,000 with a misspelt field
+/// in every request: 10,000 errors, each found in its scenario. (bench/validate.sh runs
+/// 100,000 on a release build; a debug build takes seconds for these.)
 #[test]
-fn a_hundred_thousand_scenarios_are_checked() {
+fn twenty_thousand_scenarios_are_checked() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let scenarios = |extra: &str| -> String {
-        let body: String = (0..100_000).map(|i| hostile_scenario(i, extra)).collect();
+    let scenarios = |count: usize, extra: &str| -> String {
+        let body: String = (0..count).map(|i| hostile_scenario(i, extra)).collect();
         format!("{HOSTILE_HEAD}{body}")
     };
     let valid = dir.path().join("valid.yaml");
-    std::fs::write(&valid, scenarios("")).expect("written");
+    std::fs::write(&valid, scenarios(20_000, "")).expect("written");
     let valid = valid.to_str().expect("a UTF-8 path");
     let output = loadplan(&["validate", valid]);
     assert_eq!(output.status, 0, "{}", output.stderr);
     assert_eq!(
         output.stdout,
-        format!("{valid}: valid — 1 stage, 100000 scenarios, 0 thresholds\n")
+        format!("{valid}: valid — 1 stage, 20000 scenarios, 0 thresholds\n")
     );
 
     let misspelt = dir.path().join("misspelt.yaml");
-    std::fs::write(&misspelt, scenarios(", tiemout: 1s")).expect("written");
+    std::fs::write(&misspelt, scenarios(10_000, ", tiemout: 1s")).expect("written");
     let misspelt = misspelt.to_str().expect("a UTF-8 path");
     let (status, stderr) = loadplan_within_patience(&["validate", misspelt]);
     assert_eq!(status, 2, "{stderr}");
@@ -396,12 +397,12 @@ fn a_hundred_thousand_scenarios_are_checked() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("\n{misspelt}: … and 99,950 more errors\n")),
+        stderr.contains(&format!("\n{misspelt}: … and 9,950 more errors\n")),
         "{stderr}"
     );
     assert_eq!(
         stderr.lines().last().unwrap_or_default(),
-        format!("{misspelt}: 100,000 errors")
+        format!("{misspelt}: 10,000 errors")
     );
 }
 
