@@ -99,7 +99,7 @@ impl<'a> Lines<'a> {
     }
 
     /// The rest of a 1-based line from a 1-based character column.
-    fn from_col(&self, line: usize, col: usize) -> Option<&'a str> {
+    fn rest_of_line(&self, line: usize, col: usize) -> Option<&'a str> {
         let text = self.line(line)?;
         let skip = col.checked_sub(1)?;
         if self.ascii[line - 1] {
@@ -115,7 +115,7 @@ impl<'a> Lines<'a> {
 
     /// How many characters the rest of a line has from a 1-based column.
     fn chars_from(&self, line: usize, col: usize) -> usize {
-        match self.from_col(line, col) {
+        match self.rest_of_line(line, col) {
             Some(rest) if self.ascii[line - 1] => rest.len(),
             Some(rest) => rest.chars().count(),
             None => 0,
@@ -151,7 +151,7 @@ impl<'a> Document<'a> {
 
     /// The character at a span's start.
     fn first_char(&self, span: Span) -> Option<char> {
-        self.lines.from_col(span.line, span.col)?.chars().next()
+        self.lines.rest_of_line(span.line, span.col)?.chars().next()
     }
 
     /// The span of the node at `path`, or of the deepest node on the way to it.
@@ -214,7 +214,7 @@ impl<'a> Document<'a> {
         let span = self.locate(path).value;
         let first = self.first_char(span)?;
         let quoted = matches!(first, '"' | '\'');
-        let rest = self.lines.from_col(span.line, span.col)?;
+        let rest = self.lines.rest_of_line(span.line, span.col)?;
         let len = if quoted {
             rest[1..]
                 .find(first)
