@@ -6,6 +6,7 @@ Usage: gen_hostile.py KIND N > plan.yaml
   unknown-keys N   a valid plan plus N unknown top-level keys (N errors)
   scenarios N      a valid plan with N scenarios (no error)
   bad-scenarios N  N scenarios, each with an unknown step field (N errors)
+  scenarios-1vu N  N scenarios in a 1-VU stage (N - 1 warnings: no VU for the scenario)
   complex-keys N   N levels of `? ` complex keys on one line
   block-seq N      N levels of block-style `- ` on one line
   flow-seq N       N levels of flow-style `[` … `]`
@@ -38,6 +39,10 @@ def main():
             out.write(f"unknown_{i}: {i}\n")
     elif kind == "scenarios":
         out.write(HEAD + "scenarios:\n")
+        for i in range(n):
+            out.write(scenario(i))
+    elif kind == "scenarios-1vu":
+        out.write(HEAD.replace("vus: 100000", "vus: 1") + "scenarios:\n")
         for i in range(n):
             out.write(scenario(i))
     elif kind == "bad-scenarios":

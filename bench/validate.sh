@@ -70,6 +70,8 @@ hostile_inputs() {
         "unknown-keys-100k:unknown-keys 100000"
         "scenarios-20k:scenarios 20000"
         "scenarios-100k:scenarios 100000"
+        "scenarios-1vu-20k:scenarios-1vu 20000"
+        "scenarios-1vu-100k:scenarios-1vu 100000"
         "bad-scenarios-50k:bad-scenarios 50000"
         "complex-keys-12k:complex-keys 12000"
         "block-seq-6k:block-seq 6000"
