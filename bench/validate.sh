@@ -3,11 +3,20 @@
 # against the process start cost (`loadplan --version`) and a small plan
 # (examples/quickstart.yaml, the fixed cost of validating anything). Not a test.
 #
+# Then the hostile inputs of issue 12 (bench/gen_hostile.py): plans whose validation time or
+# memory would grow faster than their size if a pass were quadratic or recursive. Each is
+# run once under `timeout`, with its wall time, peak RSS, exit code and last line printed.
+#
 # Usage: bench/validate.sh [LINES]   (default 2000)
 #   RUNS=30 WARMUP=3 bench/validate.sh
+#   LOADPLAN=path/to/loadplan      use this binary instead of building target/release
+#   BEFORE=path/to/old/loadplan    also run the hostile inputs on an older binary
+#   HOSTILE=only | skip            only the hostile inputs, or none of them
+#   HOSTILE_TIMEOUT=20             seconds before a hostile input counts as "did not finish"
 #
 # Needs python3 and hyperfine (`apt-get install -y hyperfine`); uses `perf stat` when it is
-# available. Apart from the release build, it runs in a few seconds.
+# available. Apart from the release build, it runs in a few seconds (plus up to
+# HOSTILE_TIMEOUT per hostile input on a binary that does not finish them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,9 +24,11 @@ lines=${1:-2000}
 runs=${RUNS:-30}
 warmup=${WARMUP:-3}
 budget_ms=100
-bin=target/release/loadplan
+hostile=${HOSTILE:-run}
+hostile_timeout=${HOSTILE_TIMEOUT:-20}
+bin=${LOADPLAN:-target/release/loadplan}
 
-if ! command -v hyperfine >/dev/null 2>&1; then
+if [ "$hostile" != only ] && ! command -v hyperfine >/dev/null 2>&1; then
     echo "error: hyperfine is not installed; install it with: apt-get install -y hyperfine" >&2
     exit 1
 fi
@@ -26,11 +37,74 @@ if ! command -v python3 >/dev/null 2>&1; then
     exit 1
 fi
 
-echo "==> cargo build --release"
-cargo build --release --quiet
+if [ -z "${LOADPLAN:-}" ]; then
+    echo "==> cargo build --release"
+    cargo build --release --quiet
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# One hostile input on one binary: wall seconds, peak RSS, exit code, the last line it printed.
+run_hostile() {
+    local binary=$1 name=$2 file=$3 status=0
+    timeout "$hostile_timeout" /usr/bin/time -f "%e %M" -o "$tmp/time.out" \
+        "$binary" validate "$file" >"$tmp/hostile.out" 2>&1 || status=$?
+    local last secs=- rss_kb=0
+    last=$({ grep -v "^Command exited\|^Command terminated" "$tmp/hostile.out" || true; } |
+        tail -n 1 | sed "s|$tmp/hostile/||" | cut -c 1-70)
+    if [ "$status" -eq 124 ]; then
+        printf "%-22s %-8s %10s %10s %5s  %s\n" "$name" "$4" ">${hostile_timeout}" "-" "-" "(did not finish)"
+        return
+    fi
+    read -r secs rss_kb < <(grep -E "^[0-9.]+ [0-9]+$" "$tmp/time.out" | tail -n 1) || true
+    printf "%-22s %-8s %10s %10s %5s  %s\n" "$name" "$4" "$secs" "$((rss_kb / 1024))" "$status" "$last"
+}
+
+hostile_inputs() {
+    local dir=$tmp/hostile
+    mkdir -p "$dir"
+    # name, generator arguments (or a file for /dev/zero)
+    local cases=(
+        "unknown-keys-16k:unknown-keys 16000"
+        "unknown-keys-100k:unknown-keys 100000"
+        "scenarios-20k:scenarios 20000"
+        "scenarios-100k:scenarios 100000"
+        "scenarios-1vu-20k:scenarios-1vu 20000"
+        "scenarios-1vu-100k:scenarios-1vu 100000"
+        "bad-scenarios-50k:bad-scenarios 50000"
+        "complex-keys-12k:complex-keys 12000"
+        "block-seq-6k:block-seq 6000"
+        "flow-seq-100k:flow-seq 100000"
+        "deep-json-5k:deep-json 5000"
+        "long-line-1M:long-line 1000000"
+        "over-8MiB:big 9000000"
+    )
+    for entry in "${cases[@]}"; do
+        local name=${entry%%:*} args=${entry#*:}
+        # shellcheck disable=SC2086
+        python3 bench/gen_hostile.py $args >"$dir/$name.yaml"
+    done
+    echo
+    echo "==> hostile inputs (timeout ${hostile_timeout} s each; RSS is the peak)"
+    for binary in ${BEFORE:+"$BEFORE"} "$bin"; do
+        echo
+        echo "binary: $binary"
+        printf "%-22s %-8s %10s %10s %5s  %s\n" input size "wall s" "RSS MiB" exit "last line"
+        for entry in "${cases[@]}"; do
+            local name=${entry%%:*}
+            local size
+            size=$(du -k "$dir/$name.yaml" | cut -f1)
+            run_hostile "$binary" "$name" "$dir/$name.yaml" "${size}K"
+        done
+        run_hostile "$binary" "/dev/zero" /dev/zero "-"
+    done
+}
+
+if [ "$hostile" = only ]; then
+    hostile_inputs
+    exit 0
+fi
 plan=$tmp/plan.yaml
 python3 bench/gen_plan.py "$lines" >"$plan"
 plan_lines=$(wc -l <"$plan")
@@ -95,4 +169,8 @@ if command -v perf >/dev/null 2>&1 && perf stat -e task-clock true >/dev/null 2>
         grep -E "seconds (user|sys|time elapsed)|task-clock|page-faults"
 else
     echo "==> perf is not available (or not permitted); skipping perf stat"
+fi
+
+if [ "$hostile" != skip ]; then
+    hostile_inputs
 fi

@@ -186,7 +186,6 @@ fn deep_plans_are_located_errors_not_stack_overflows() {
         std::fs::write(&path, text).expect("written");
         let path = path.to_str().expect("a UTF-8 path");
         for command in ["validate", "run"] {
-            let started = std::time::Instant::now();
             let output = loadplan(&[command, path]);
             let first = output.stderr.lines().next().unwrap_or_default();
             assert_eq!(output.status, 2, "{name} ({command}): {first}");
@@ -198,11 +197,6 @@ fn deep_plans_are_located_errors_not_stack_overflows() {
             if line > 0 {
                 assert!(first.starts_with(&format!("{path}:{line}:")), "{first}");
             }
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(10),
-                "{name} ({command}): {:?}",
-                started.elapsed()
-            );
         }
     }
 }
@@ -308,4 +302,130 @@ fn results_files_larger_than_256_mib_are_refused_without_reading_on() {
         stderr,
         "error: /dev/zero: the results file is larger than 256 MiB; nothing was read past that\n"
     );
+}
+
+/// The head of a valid plan with one stage, for the generated plans below.
+const HOSTILE_HEAD: &str = "name: hostile\nenvironments:\n  local: { mock: true }\n\
+                            stages:\n  smoke: { vus: 100000, duration: 1s }\nscenarios:\n";
+
+/// One scenario of the generated plans: a request, with `extra` inside its mapping.
+fn hostile_scenario(index: usize, extra: &str) -> String {
+    format!(
+        "  s{index}:\n    steps:\n      - request: {{ url: \"{{{{ env.base_url }}}}/s{index}\"{extra} }}\n"
+    )
+}
+
+/// 100,000 unknown top-level keys (2.8 s at 16,000 and no answer at 100,000 before the
+/// passes were made linear): every one is counted, the first 50 printed, each at its line.
+#[test]
+fn a_hundred_thousand_unknown_keys_are_each_counted() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("keys.yaml");
+    let mut text = format!("{HOSTILE_HEAD}{}", hostile_scenario(0, ""));
+    let first_line = text.lines().count() + 1;
+    for i in 0..100_000 {
+        text.push_str(&format!("unknown_{i}: {i}\n"));
+    }
+    std::fs::write(&path, text).expect("written");
+    let path = path.to_str().expect("a UTF-8 path");
+    let (status, stderr) = loadplan_within_patience(&["validate", path]);
+    assert_eq!(status, 2, "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains(": error: "))
+        .collect();
+    assert_eq!(errors.len(), 50, "{stderr}");
+    for (i, line) in errors.iter().enumerate() {
+        assert_eq!(
+            *line,
+            format!(
+                "{path}:{}:1: error: unknown field `unknown_{i}`",
+                first_line + i
+            )
+        );
+    }
+    assert!(
+        stderr.contains(&format!("\n{path}: … and 99,950 more errors\n")),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().last().unwrap_or_default(),
+        format!("{path}: 100,000 errors")
+    );
+}
+
+/// 20,000 scenarios (6.9 s before): valid, and counted. Then 10,000 with a misspelt field
+/// in every request: 10,000 errors, each found in its scenario. (bench/validate.sh runs
+/// 100,000 on a release build; a debug build takes seconds for these.)
+#[test]
+fn twenty_thousand_scenarios_are_checked() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let scenarios = |count: usize, extra: &str| -> String {
+        let body: String = (0..count).map(|i| hostile_scenario(i, extra)).collect();
+        format!("{HOSTILE_HEAD}{body}")
+    };
+    let valid = dir.path().join("valid.yaml");
+    std::fs::write(&valid, scenarios(20_000, "")).expect("written");
+    let valid = valid.to_str().expect("a UTF-8 path");
+    let output = loadplan(&["validate", valid]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert_eq!(
+        output.stdout,
+        format!("{valid}: valid — 1 stage, 20000 scenarios, 0 thresholds\n")
+    );
+
+    let misspelt = dir.path().join("misspelt.yaml");
+    std::fs::write(&misspelt, scenarios(10_000, ", tiemout: 1s")).expect("written");
+    let misspelt = misspelt.to_str().expect("a UTF-8 path");
+    let (status, stderr) = loadplan_within_patience(&["validate", misspelt]);
+    assert_eq!(status, 2, "{stderr}");
+    // Scenario i's request is on line 9 + 3 i; `tiemout` after its URL.
+    let first = stderr.lines().next().unwrap_or_default();
+    assert_eq!(
+        first,
+        format!("{misspelt}:9:50: error: unknown field `tiemout`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("= help: did you mean `timeout`?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("\n{misspelt}: … and 9,950 more errors\n")),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().last().unwrap_or_default(),
+        format!("{misspelt}: 10,000 errors")
+    );
+}
+
+/// An error at the end of a 1,000,000-character line: the printed line is cut to a window
+/// around the problem, and the caret is still under it.
+#[test]
+fn a_long_line_is_printed_cut_around_the_error() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("long.yaml");
+    let url = format!("http://127.0.0.1:1/{}", "a".repeat(1_000_000));
+    let text = format!(
+        "{HOSTILE_HEAD}  s:\n    steps:\n      - request: {{ url: \"{url}\", tiemout: 1s }}\n"
+    );
+    std::fs::write(&path, text).expect("written");
+    let path = path.to_str().expect("a UTF-8 path");
+    let output = loadplan(&["validate", path]);
+    assert_eq!(output.status, 2, "{}", output.stderr);
+    let lines: Vec<&str> = output.stderr.lines().collect();
+    let col = "      - request: { url: \"".len() + url.len() + "\", ".len() + 1;
+    assert_eq!(
+        lines[0],
+        format!("{path}:9:{col}: error: unknown field `tiemout`")
+    );
+    let shown = lines[2].strip_prefix("9 | ").expect("the source line");
+    assert!(shown.starts_with('…'), "{shown}");
+    assert!(shown.chars().count() <= 122, "{} characters", shown.len());
+    let carets = lines[3].strip_prefix("  | ").expect("the caret line");
+    let at = carets.find('^').expect("a caret");
+    assert_eq!(&carets[at..], "^^^^^^^");
+    let under: String = shown.chars().skip(at).take(7).collect();
+    assert_eq!(under, "tiemout");
 }

@@ -2,10 +2,12 @@
 
 use std::fmt;
 
+use indexmap::IndexSet;
+
 use super::span::Span;
 
 /// How bad a problem is: errors make a plan invalid (exit 2), warnings are printed only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Severity {
     Error,
     Warning,
@@ -21,7 +23,7 @@ impl fmt::Display for Severity {
 }
 
 /// A problem in a plan: where (when known), what, and how to fix it (when we can tell).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub span: Option<Span>,
@@ -55,18 +57,17 @@ impl Diagnostic {
     }
 }
 
-/// The problems found in one plan, kept in source order once sorted.
+/// The problems found in one plan, kept in source order once sorted. A set, so that
+/// telling a repeat from a new problem costs the same with 100,000 problems as with one.
 #[derive(Debug, Clone, Default)]
 pub struct Diagnostics {
-    items: Vec<Diagnostic>,
+    items: IndexSet<Diagnostic>,
 }
 
 impl Diagnostics {
     pub fn push(&mut self, diagnostic: Diagnostic) {
         // The same problem can be reached twice (an anchor merged into two places); say it once.
-        if !self.items.contains(&diagnostic) {
-            self.items.push(diagnostic);
-        }
+        self.items.insert(diagnostic);
     }
 
     pub fn has_errors(&self) -> bool {
@@ -78,14 +79,15 @@ impl Diagnostics {
     }
 
     /// Sorts by position (unlocated ones last), errors before warnings at one position.
-    pub fn sorted(mut self) -> Vec<Diagnostic> {
-        self.items.sort_by_key(|d| {
+    pub fn sorted(self) -> Vec<Diagnostic> {
+        let mut items: Vec<Diagnostic> = self.items.into_iter().collect();
+        items.sort_by_key(|d| {
             (
                 d.span.map_or((usize::MAX, 0), |s| (s.line, s.col)),
                 d.severity,
             )
         });
-        self.items
+        items
     }
 }
 

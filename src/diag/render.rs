@@ -31,21 +31,87 @@ pub fn render(path: &str, source: &str, diagnostic: &Diagnostic) -> String {
         .unwrap_or("")
         .trim_end_matches('\r');
     let gutter = span.line.to_string().len();
-    let line_len = line_text.chars().count();
-    let start = span.col.saturating_sub(1).min(line_len);
-    let carets = span.len.clamp(1, (line_len - start).max(1));
-    let pad: String = line_text
-        .chars()
-        .take(start)
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
+    let shown = Window::new(line_text, span.col.saturating_sub(1), span.len);
     let _ = writeln!(out, "{:gutter$} |", "");
-    let _ = writeln!(out, "{} | {line_text}", span.line);
-    let _ = writeln!(out, "{:gutter$} | {pad}{}", "", "^".repeat(carets));
+    let _ = writeln!(
+        out,
+        "{} | {}{}{}",
+        span.line, shown.before, shown.text, shown.after
+    );
+    let _ = writeln!(
+        out,
+        "{:gutter$} | {}{}",
+        "",
+        shown.pad,
+        "^".repeat(shown.carets)
+    );
     if let Some(help) = &diagnostic.help {
         let _ = writeln!(out, "{:gutter$} = help: {help}", "");
     }
     out
+}
+
+/// The widest part of a source line printed, in characters. A longer line (a generated
+/// plan, a flow mapping written on one line) is cut around the problem, with `…` where
+/// text was left out.
+pub const MAX_WIDTH: usize = 120;
+
+/// How many characters of context are kept before the problem when a line is cut.
+const CONTEXT_BEFORE: usize = 40;
+
+/// The part of a line that is printed, and the caret line under it.
+struct Window<'a> {
+    before: &'static str,
+    text: &'a str,
+    after: &'static str,
+    /// Blanks up to the problem (tabs kept, so the caret lines up).
+    pad: String,
+    carets: usize,
+}
+
+impl<'a> Window<'a> {
+    /// `start` is the problem's 0-based character column and `len` its length.
+    fn new(line: &'a str, start: usize, len: usize) -> Self {
+        let ascii = line.is_ascii();
+        let line_len = if ascii {
+            line.len()
+        } else {
+            line.chars().count()
+        };
+        let start = start.min(line_len);
+        let (low, high) = if line_len <= MAX_WIDTH {
+            (0, line_len)
+        } else {
+            let low = start
+                .saturating_sub(CONTEXT_BEFORE)
+                .min(line_len - MAX_WIDTH);
+            (low, low + MAX_WIDTH)
+        };
+        // Byte offset of a character column (columns here are within the line).
+        let byte = |col: usize| {
+            if ascii {
+                col
+            } else {
+                line.char_indices()
+                    .nth(col)
+                    .map_or(line.len(), |(at, _)| at)
+            }
+        };
+        let text = &line[byte(low)..byte(high)];
+        let cut_before = low > 0;
+        let pad: String = (if cut_before { " " } else { "" }).to_owned()
+            + &line[byte(low)..byte(start)]
+                .chars()
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect::<String>();
+        Self {
+            before: if cut_before { "…" } else { "" },
+            text,
+            after: if high < line_len { "…" } else { "" },
+            pad,
+            carets: len.clamp(1, high.saturating_sub(start).max(1)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -67,6 +133,40 @@ mod tests {
   = help: write a number, like `10`
 "
         );
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_problem() {
+        let line = format!("{}{}{}", "- ".repeat(3000), "bad", " x".repeat(3000));
+        let col = 6001;
+        let diagnostic = Diagnostic::error(Some(Span::new(0, 2, col, 3)), "too deep");
+        let rendered = render("p.yaml", &format!("v:\n{line}\n"), &diagnostic);
+        let lines: Vec<&str> = rendered.lines().collect();
+        let shown = lines[2].strip_prefix("2 | ").unwrap();
+        assert_eq!(shown.chars().count(), MAX_WIDTH + 2, "{shown}");
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        // The caret is under `bad`.
+        let caret = lines[3].strip_prefix("  | ").unwrap();
+        let at = caret.find('^').unwrap();
+        assert_eq!(&caret[at..], "^^^");
+        let under: String = shown.chars().skip(at).take(3).collect();
+        assert_eq!(under, "bad");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_at_its_end_and_start() {
+        let line = format!("{}é", "a".repeat(300));
+        let at_end = Window::new(&line, 300, 5);
+        assert_eq!((at_end.before, at_end.after), ("…", ""));
+        assert!(at_end.text.ends_with('é'));
+        assert_eq!(at_end.carets, 1);
+        assert_eq!(at_end.pad.chars().count(), MAX_WIDTH);
+        let at_start = Window::new(&line, 0, 2);
+        assert_eq!(
+            (at_start.before, at_start.after, at_start.carets),
+            ("", "…", 2)
+        );
+        assert_eq!(at_start.text.chars().count(), MAX_WIDTH);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 /// A range of characters in a plan's source: 1-based line and column of its start, and its
 /// length in characters (at least 1 when printed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Span {
     /// Character index of the start, from the beginning of the source.
     pub offset: usize,

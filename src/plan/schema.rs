@@ -17,11 +17,11 @@ use std::sync::OnceLock;
 use jsonschema::paths::LocationSegment;
 use jsonschema::{ValidationError, Validator};
 use schemars::generate::SchemaSettings;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::model::Plan;
 use super::yaml::{Document, Path, Segment};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Span};
 use violation::describe;
 
 /// The plan schema, as `loadplan schema` prints it.
@@ -39,34 +39,130 @@ pub fn schema_text() -> String {
     text
 }
 
-fn compiled() -> &'static (Value, Result<Validator, String>) {
-    static COMPILED: OnceLock<(Value, Result<Validator, String>)> = OnceLock::new();
+type Compiled = (Value, Result<Validator, String>);
+
+fn compile(schema: Value) -> Compiled {
+    let validator = jsonschema::draft202012::new(&schema).map_err(|e| e.to_string());
+    (schema, validator)
+}
+
+/// The plan's schema, compiled once.
+fn compiled() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    COMPILED.get_or_init(|| compile(schema()))
+}
+
+/// The schema of one scenario (the plan's `$defs/Scenario`), compiled once.
+fn compiled_scenario() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
     COMPILED.get_or_init(|| {
-        let schema = schema();
-        let validator = jsonschema::draft202012::new(&schema).map_err(|e| e.to_string());
-        (schema, validator)
+        let plan = schema();
+        let mut schema = Map::new();
+        for key in ["$schema", "$defs"] {
+            if let Some(value) = plan.get(key) {
+                schema.insert(key.to_owned(), value.clone());
+            }
+        }
+        schema.insert("$ref".to_owned(), Value::from("#/$defs/Scenario"));
+        compile(Value::Object(schema))
     })
 }
 
 /// Every schema violation of the document, located.
+///
+/// jsonschema returns a check's errors all at once, each failed `anyOf` (a step) with the
+/// errors of every branch: some 40 KB per misspelt step. So a plan with many scenarios is
+/// checked one scenario at a time — the plan with its first scenario only, then each other
+/// scenario against the scenario schema — and memory holds one scenario's errors, not all.
 pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
     let (schema, validator) = compiled();
     let validator = match validator {
         Ok(validator) => validator,
-        Err(error) => {
-            return vec![Diagnostic::error(
-                None,
-                format!(
-                    "internal error: the plan schema does not compile ({error}); this is a bug in loadplan"
-                ),
-            )];
+        Err(error) => return vec![not_compiled(error)],
+    };
+    if validator.is_valid(&document.value) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let whole = Within {
+        document,
+        prefix: Vec::new(),
+    };
+    let scenarios = match document.value.get("scenarios") {
+        Some(Value::Object(scenarios)) if scenarios.len() > 1 => scenarios,
+        _ => {
+            for error in validator.iter_errors(&document.value) {
+                describe(&whole, schema, &error, &mut out);
+            }
+            return out;
         }
     };
-    let mut out = Vec::new();
-    for error in validator.iter_errors(&document.value) {
-        describe(document, schema, &error, &mut out);
+    let (scenario_schema, scenario_validator) = compiled_scenario();
+    let scenario_validator = match scenario_validator {
+        Ok(validator) => validator,
+        Err(error) => return vec![not_compiled(error)],
+    };
+    let mut first_only = Map::new();
+    for (key, value) in document.value.as_object().into_iter().flatten() {
+        let value = if key == "scenarios" {
+            Value::Object(
+                scenarios
+                    .iter()
+                    .take(1)
+                    .map(|(name, scenario)| (name.clone(), scenario.clone()))
+                    .collect(),
+            )
+        } else {
+            value.clone()
+        };
+        first_only.insert(key.clone(), value);
+    }
+    for error in validator.iter_errors(&Value::Object(first_only)) {
+        describe(&whole, schema, &error, &mut out);
+    }
+    for (name, scenario) in scenarios.iter().skip(1) {
+        if scenario_validator.is_valid(scenario) {
+            continue;
+        }
+        let within = Within {
+            document,
+            prefix: vec![Segment::from("scenarios"), Segment::Key(name.clone())],
+        };
+        for error in scenario_validator.iter_errors(scenario) {
+            describe(&within, scenario_schema, &error, &mut out);
+        }
     }
     out
+}
+
+fn not_compiled(error: &str) -> Diagnostic {
+    Diagnostic::error(
+        None,
+        format!(
+            "internal error: the plan schema does not compile ({error}); this is a bug in loadplan"
+        ),
+    )
+}
+
+/// The document seen from the node that was checked: an error's instance path is relative
+/// to it, and `prefix` leads from the plan's root to it.
+struct Within<'d, 'a> {
+    document: &'d Document<'a>,
+    prefix: Path,
+}
+
+impl Within<'_, '_> {
+    fn full(&self, path: &[Segment]) -> Path {
+        self.prefix.iter().chain(path).cloned().collect()
+    }
+
+    fn value_span(&self, path: &[Segment]) -> Span {
+        self.document.value_span(&self.full(path))
+    }
+
+    fn key_span(&self, path: &[Segment]) -> Span {
+        self.document.key_span(&self.full(path))
+    }
 }
 
 fn instance_path(error: &ValidationError<'_>) -> Path {
@@ -121,4 +217,36 @@ fn property_names(schema_object: Option<&Value>) -> Vec<String> {
         .and_then(Value::as_object)
         .map(|properties| properties.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checking one scenario at a time finds what checking the whole plan finds.
+    #[test]
+    fn scenarios_checked_one_at_a_time_give_the_same_diagnostics() {
+        let source = "name: x\nstages:\n  s: { vus: 1, duration: 1s }\nbogus: 1\nscenarios:\n\
+                      \x20 a:\n    steps:\n      - request: { url: \"http://h/\", tiemout: 1s }\n\
+                      \x20 b:\n    weight: ten\n    steps:\n      - sned: { text: x }\n\
+                      \x20 c:\n    steps: []\n\
+                      \x20 d:\n    steps:\n      - request: { url: \"http://h/\" }\n";
+        let document = Document::load(source).expect("loads");
+        let (schema, validator) = compiled();
+        let validator = validator.as_ref().expect("compiles");
+        let whole = Within {
+            document: &document,
+            prefix: Vec::new(),
+        };
+        let mut expected = Vec::new();
+        for error in validator.iter_errors(&document.value) {
+            describe(&whole, schema, &error, &mut expected);
+        }
+        let mut found = check(&document);
+        let key = |d: &Diagnostic| (d.span, d.message.clone(), d.help.clone());
+        expected.sort_by_key(key);
+        found.sort_by_key(key);
+        assert_eq!(found, expected);
+        assert!(expected.len() >= 4, "{expected:#?}");
+    }
 }

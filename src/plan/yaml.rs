@@ -7,13 +7,18 @@
 //!
 //! Nesting is limited to [`MAX_DEPTH`] levels. saphyr's parser is iterative, but its tree,
 //! the JSON value and every pass after them (schema, serde, analyzer, templates, request
-//! bodies) recurse, so the events are first read with a depth counter ([`check_depth`]) and
-//! a deeper plan is a located error before any tree is built.
+//! bodies) recurse, so each event is counted ([`Depth`]) before it is handed to the tree
+//! builder, and a deeper plan is a located error before a deeper node is built. The text
+//! is parsed once.
+//!
+//! Everything here is linear in the plan's size, however many errors it has: a key is
+//! found in its mapping by hash, and a line by a table of line starts.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, ScanError, YamlData};
-use saphyr_parser::{Event, Parser};
+use saphyr::{AnnotatedMapping, MarkedYaml, Scalar, ScanError, YamlData, YamlLoader};
+use saphyr_parser::{Event, Parser, SpannedEventReceiver};
 use serde_json::{Map, Value};
 
 use crate::diag::{Diagnostic, Span};
@@ -52,21 +57,80 @@ pub struct Located {
 
 /// A loaded plan document.
 pub struct Document<'a> {
-    source: &'a str,
-    /// Byte offset of the start of each line.
-    line_starts: Vec<usize>,
+    lines: Lines<'a>,
     tree: MarkedYaml<'a>,
     pub value: Value,
+}
+
+/// The lines of a source: where each starts and whether it is ASCII, so that a line and
+/// column become text without a walk from the start of the file (or of a long line).
+struct Lines<'a> {
+    source: &'a str,
+    /// Byte offset of the start of each line.
+    starts: Vec<usize>,
+    ascii: Vec<bool>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(source: &'a str) -> Self {
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        let ascii = starts
+            .iter()
+            .zip(starts.iter().skip(1).copied().chain([source.len()]))
+            .map(|(&start, end)| source.as_bytes()[start..end].is_ascii())
+            .collect();
+        Self {
+            source,
+            starts,
+            ascii,
+        }
+    }
+
+    /// The text of a 1-based line, without its line break.
+    fn line(&self, line: usize) -> Option<&'a str> {
+        let start = *self.starts.get(line.checked_sub(1)?)?;
+        let end = self
+            .starts
+            .get(line)
+            .map_or(self.source.len(), |next| next - 1);
+        Some(&self.source[start..end])
+    }
+
+    /// The rest of a 1-based line from a 1-based character column.
+    fn rest_of_line(&self, line: usize, col: usize) -> Option<&'a str> {
+        let text = self.line(line)?;
+        let skip = col.checked_sub(1)?;
+        if self.ascii[line - 1] {
+            text.get(skip..)
+        } else {
+            let at = text
+                .char_indices()
+                .nth(skip)
+                .map_or(text.len(), |(at, _)| at);
+            Some(&text[at..])
+        }
+    }
+
+    /// How many characters the rest of a line has from a 1-based column.
+    fn chars_from(&self, line: usize, col: usize) -> usize {
+        match self.rest_of_line(line, col) {
+            Some(rest) if self.ascii[line - 1] => rest.len(),
+            Some(rest) => rest.chars().count(),
+            None => 0,
+        }
+    }
 }
 
 impl<'a> Document<'a> {
     /// Parses `source`; a syntax error, a duplicate key or a document that is not one mapping
     /// is returned as a located diagnostic.
     pub fn load(source: &'a str) -> Result<Self, Diagnostic> {
-        check_depth(source)?;
-        let mut documents = MarkedYaml::load_from_str(source).map_err(syntax_error)?;
+        let lines = Lines::new(source);
+        let mut documents = parse(source)?;
         if documents.len() > 1 {
-            let span = node_span(source, &documents[1]);
+            let span = node_span(&lines, &documents[1]);
             return Err(Diagnostic::error(
                 Some(span),
                 "a plan is one YAML document, found a second one",
@@ -77,49 +141,33 @@ impl<'a> Document<'a> {
         };
         if !matches!(tree.data, YamlData::Mapping(_)) {
             return Err(Diagnostic::error(
-                Some(node_span(source, &tree)),
+                Some(node_span(&lines, &tree)),
                 "a plan is a YAML mapping with `name`, `stages` and `scenarios`",
             ));
         }
-        let value = to_json(source, &tree)?;
-        let line_starts = std::iter::once(0)
-            .chain(source.match_indices('\n').map(|(at, _)| at + 1))
-            .collect();
-        Ok(Self {
-            source,
-            line_starts,
-            tree,
-            value,
-        })
-    }
-
-    /// The text of a 1-based line, found through the line table (no walk from the start).
-    fn line(&self, line: usize) -> Option<&'a str> {
-        let start = *self.line_starts.get(line.checked_sub(1)?)?;
-        let rest = &self.source[start..];
-        Some(rest.split('\n').next().unwrap_or(rest))
+        let value = to_json(&lines, &tree)?;
+        Ok(Self { lines, tree, value })
     }
 
     /// The character at a span's start.
     fn first_char(&self, span: Span) -> Option<char> {
-        self.line(span.line)?.chars().nth(span.col.checked_sub(1)?)
+        self.lines.rest_of_line(span.line, span.col)?.chars().next()
     }
 
     /// The span of the node at `path`, or of the deepest node on the way to it.
     pub fn locate(&self, path: &[Segment]) -> Located {
         let mut node = &self.tree;
         let mut key = None;
-        for (depth, segment) in path.iter().enumerate() {
+        for segment in path {
             match child(node, segment) {
                 Some((child_key, child)) => {
-                    key = child_key.map(|k| node_span(self.source, k));
+                    key = child_key.map(|k| node_span(&self.lines, k));
                     node = child;
                 }
                 None => {
-                    let _ = depth;
                     return Located {
                         key,
-                        value: node_span(self.source, node),
+                        value: node_span(&self.lines, node),
                         exact: false,
                     };
                 }
@@ -127,7 +175,7 @@ impl<'a> Document<'a> {
         }
         Located {
             key,
-            value: node_span(self.source, node),
+            value: node_span(&self.lines, node),
             exact: true,
         }
     }
@@ -166,8 +214,7 @@ impl<'a> Document<'a> {
         let span = self.locate(path).value;
         let first = self.first_char(span)?;
         let quoted = matches!(first, '"' | '\'');
-        let line = self.line(span.line)?;
-        let rest: String = line.chars().skip(span.col - 1).collect();
+        let rest = self.lines.rest_of_line(span.line, span.col)?;
         let len = if quoted {
             rest[1..]
                 .find(first)
@@ -197,48 +244,78 @@ fn syntax_error(error: ScanError) -> Diagnostic {
     Diagnostic::error(Some(span), format!("invalid YAML: {}", error.info()))
 }
 
-/// Reads the event stream (no tree) and fails at the first node nested deeper than
-/// [`MAX_DEPTH`], in time linear in the text. Aliases are counted with the height of their
-/// anchor, so `&b [*a]` chains cannot build a deep value either.
-fn check_depth(source: &str) -> Result<(), Diagnostic> {
-    /// An open mapping or sequence: its anchor and the height of its tallest child so far.
-    struct Open {
-        anchor: usize,
-        height: usize,
-    }
-    let mut open: Vec<Open> = Vec::new();
-    // Height of each anchored node (a scalar is 0, `[x]` is 1).
-    let mut anchors: HashMap<usize, usize> = HashMap::new();
+/// Parses `source` into its documents in one pass over the text: each event is counted
+/// ([`Depth`]) before saphyr's tree builder gets it, and parsing stops at the first error
+/// (syntax, duplicate key, nesting), so nothing is read past it.
+fn parse(source: &str) -> Result<Vec<MarkedYaml<'_>>, Diagnostic> {
+    let mut depth = Depth::default();
+    let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
     for event in Parser::new_from_str(source) {
         let (event, span) = event.map_err(syntax_error)?;
-        let (anchor, height) = match event {
+        depth.check(&event, span)?;
+        loader.on_event(event, span);
+        if let Some(error) = loader.error() {
+            return Err(syntax_error(error.clone()));
+        }
+    }
+    Ok(loader.into_documents())
+}
+
+/// Counts nesting on the event stream and fails at the first node nested deeper than
+/// [`MAX_DEPTH`]. Aliases are counted with the height of their anchor, so `&b [*a]` chains
+/// cannot build a deep value either.
+#[derive(Default)]
+struct Depth {
+    /// The open mappings and sequences: each one's anchor and the height of its tallest
+    /// child so far.
+    open: Vec<(usize, usize)>,
+    /// Height of each anchored node (a scalar is 0, `[x]` is 1).
+    anchors: HashMap<usize, usize>,
+}
+
+impl Depth {
+    fn check(&mut self, event: &Event<'_>, span: saphyr_parser::Span) -> Result<(), Diagnostic> {
+        let (anchor, height) = match *event {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                open.push(Open { anchor, height: 0 });
-                if open.len() > MAX_DEPTH {
+                self.open.push((anchor, 0));
+                if self.open.len() > MAX_DEPTH {
                     return Err(too_deep(span.start));
                 }
-                continue;
+                return Ok(());
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let Some(closed) = open.pop() else { continue };
-                (closed.anchor, closed.height + 1)
+                let Some((anchor, height)) = self.open.pop() else {
+                    return Ok(());
+                };
+                (anchor, height + 1)
             }
             Event::Scalar(_, _, anchor, _) => (anchor, 0),
             Event::Alias(id) => {
-                let height = anchors.get(&id).copied().unwrap_or(0);
-                if open.len() + height > MAX_DEPTH {
+                let height = self.anchors.get(&id).copied().unwrap_or(0);
+                if self.open.len() + height > MAX_DEPTH {
                     return Err(too_deep(span.start));
                 }
                 (0, height)
             }
-            _ => continue,
+            _ => return Ok(()),
         };
         if anchor != 0 {
-            anchors.insert(anchor, height);
+            self.anchors.insert(anchor, height);
         }
-        if let Some(parent) = open.last_mut() {
-            parent.height = parent.height.max(height);
+        if let Some((_, parent)) = self.open.last_mut() {
+            *parent = (*parent).max(height);
         }
+        Ok(())
+    }
+}
+
+/// The depth check alone, for tests.
+#[cfg(test)]
+fn check_depth(source: &str) -> Result<(), Diagnostic> {
+    let mut depth = Depth::default();
+    for event in Parser::new_from_str(source) {
+        let (event, span) = event.map_err(syntax_error)?;
+        depth.check(&event, span)?;
     }
     Ok(())
 }
@@ -257,16 +334,10 @@ fn child<'t, 'a>(
 ) -> Option<(Option<&'t MarkedYaml<'a>>, &'t MarkedYaml<'a>)> {
     match (&node.data, segment) {
         (YamlData::Mapping(map), Segment::Key(wanted)) => {
-            if let Some((key, value)) = map
-                .iter()
-                .find(|(key, _)| key_text(key).as_deref() == Some(wanted))
-            {
+            if let Some((key, value)) = entry(map, wanted) {
                 return Some((Some(key), value));
             }
-            let merged = map
-                .iter()
-                .find(|(key, _)| key_text(key).as_deref() == Some("<<"))?
-                .1;
+            let merged = map.get(&string_key("<<"))?;
             match &merged.data {
                 YamlData::Sequence(items) => items.iter().find_map(|item| child(item, segment)),
                 _ => child(merged, segment),
@@ -277,6 +348,28 @@ fn child<'t, 'a>(
         }
         (YamlData::Tagged(_, inner), _) => child(inner, segment),
         _ => None,
+    }
+}
+
+/// The entry whose key reads as `wanted`, found by hash: a string key, or a plain key
+/// that YAML reads as another type (`200:`, `true:`).
+fn entry<'t, 'a>(
+    map: &'t AnnotatedMapping<'a, MarkedYaml<'a>>,
+    wanted: &str,
+) -> Option<(&'t MarkedYaml<'a>, &'t MarkedYaml<'a>)> {
+    map.get_key_value(&string_key(wanted)).or_else(|| {
+        let typed = MarkedYaml::scalar_from_string(wanted.to_owned());
+        (!matches!(typed.data, YamlData::Value(Scalar::String(_))))
+            .then(|| map.get_key_value(&typed))
+            .flatten()
+    })
+}
+
+/// A string key to look up (its span is not part of its hash or equality).
+fn string_key<'a>(text: &str) -> MarkedYaml<'a> {
+    MarkedYaml {
+        span: saphyr_parser::Span::default(),
+        data: YamlData::Value(Scalar::String(Cow::Owned(text.to_owned()))),
     }
 }
 
@@ -299,23 +392,20 @@ fn scalar_text(scalar: &Scalar<'_>) -> String {
 }
 
 /// A node's span in our terms: 1-based column, and a length that stays on its first line.
-fn node_span(source: &str, node: &MarkedYaml<'_>) -> Span {
+fn node_span(lines: &Lines<'_>, node: &MarkedYaml<'_>) -> Span {
     let start = node.span.start;
     let end = node.span.end;
     let len = if end.line() == start.line() {
         end.index().saturating_sub(start.index())
     } else {
         // A block node: underline the rest of its first line.
-        source
-            .lines()
-            .nth(start.line().saturating_sub(1))
-            .map_or(1, |line| line.chars().count().saturating_sub(start.col()))
+        lines.chars_from(start.line(), start.col() + 1)
     };
     Span::new(start.index(), start.line(), start.col() + 1, len.max(1))
 }
 
-fn to_json(source: &str, node: &MarkedYaml<'_>) -> Result<Value, Diagnostic> {
-    let invalid = |message: &str| Diagnostic::error(Some(node_span(source, node)), message);
+fn to_json(lines: &Lines<'_>, node: &MarkedYaml<'_>) -> Result<Value, Diagnostic> {
+    let invalid = |message: &str| Diagnostic::error(Some(node_span(lines, node)), message);
     Ok(match &node.data {
         YamlData::Value(scalar) => match scalar {
             Scalar::Null => Value::Null,
@@ -331,7 +421,7 @@ fn to_json(source: &str, node: &MarkedYaml<'_>) -> Result<Value, Diagnostic> {
         YamlData::Sequence(items) => Value::Array(
             items
                 .iter()
-                .map(|item| to_json(source, item))
+                .map(|item| to_json(lines, item))
                 .collect::<Result<_, _>>()?,
         ),
         YamlData::Mapping(map) => {
@@ -340,7 +430,7 @@ fn to_json(source: &str, node: &MarkedYaml<'_>) -> Result<Value, Diagnostic> {
             for (key, value) in map {
                 let Some(text) = key_text(key) else {
                     return Err(Diagnostic::error(
-                        Some(node_span(source, key)),
+                        Some(node_span(lines, key)),
                         "mapping keys must be plain values, not lists or mappings",
                     ));
                 };
@@ -348,7 +438,7 @@ fn to_json(source: &str, node: &MarkedYaml<'_>) -> Result<Value, Diagnostic> {
                     merged.push(value);
                     continue;
                 }
-                object.insert(text, to_json(source, value)?);
+                object.insert(text, to_json(lines, value)?);
             }
             // Merge keys: explicit keys win, then earlier merged mappings over later ones.
             for value in merged {
@@ -357,9 +447,9 @@ fn to_json(source: &str, node: &MarkedYaml<'_>) -> Result<Value, Diagnostic> {
                     _ => vec![value],
                 };
                 for merged_source in sources {
-                    let Value::Object(entries) = to_json(source, merged_source)? else {
+                    let Value::Object(entries) = to_json(lines, merged_source)? else {
                         return Err(Diagnostic::error(
-                            Some(node_span(source, merged_source)),
+                            Some(node_span(lines, merged_source)),
                             "a merge key `<<` takes a mapping or a list of mappings",
                         ));
                     };
@@ -370,7 +460,7 @@ fn to_json(source: &str, node: &MarkedYaml<'_>) -> Result<Value, Diagnostic> {
             }
             Value::Object(object)
         }
-        YamlData::Tagged(_, inner) => to_json(source, inner)?,
+        YamlData::Tagged(_, inner) => to_json(lines, inner)?,
         YamlData::Representation(text, _, _) => Value::String(text.to_string()),
         YamlData::Alias(_) | YamlData::BadValue => {
             return Err(invalid(

@@ -14,7 +14,7 @@ impl Analyzer<'_, '_> {
         env: Option<&str>,
         vars: &IndexMap<String, serde_json::Value>,
     ) {
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (index, source) in self.plan.collect.iter().enumerate() {
             let name = source.name();
             let kind_key = match source {
@@ -24,14 +24,13 @@ impl Analyzer<'_, '_> {
                 CollectSource::Command(_) => "command",
             };
             let base = path!["collect", index, kind_key];
-            if seen.contains(&name) {
+            if !seen.insert(name) {
                 self.error_key(
                     &base,
                     format!("two `collect` sources are named `{name}`; give each a distinct `name` so their metrics stay apart"),
                     None,
                 );
             }
-            seen.push(name);
             if source
                 .every()
                 .is_some_and(|every| every.0 < std::time::Duration::from_millis(100))
@@ -42,7 +41,8 @@ impl Analyzer<'_, '_> {
                     Some("the default is `5s`; `1s` is fine for short stages".to_owned()),
                 );
             }
-            let scope = scope::Scope::collect(self.env_sets(env, self.env_selected), vars);
+            let envs = self.env_sets(env, self.env_selected);
+            let scope = scope::Scope::collect(&envs, vars);
             match source {
                 CollectSource::Prometheus(p) => {
                     self.template(

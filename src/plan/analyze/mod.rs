@@ -231,6 +231,7 @@ impl Analyzer<'_, '_> {
     }
 
     fn secrets(&mut self) {
+        let mut seen = std::collections::HashSet::new();
         for (index, name) in self.plan.secrets.iter().enumerate() {
             let valid = name
                 .chars()
@@ -244,7 +245,7 @@ impl Analyzer<'_, '_> {
                     None,
                 );
             }
-            if self.plan.secrets[..index].contains(name) {
+            if !seen.insert(name.as_str()) {
                 self.error(
                     &path!["secrets", index],
                     format!("secret `{name}` is listed twice"),

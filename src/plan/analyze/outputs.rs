@@ -24,7 +24,7 @@ impl Analyzer<'_, '_> {
                 });
             }
         }
-        let scope = scope::Scope::output(envs, vars);
+        let scope = scope::Scope::output(&envs, vars);
         if self.plan.baseline.as_deref() == Some("latest")
             && !self
                 .plan

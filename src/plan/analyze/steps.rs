@@ -49,7 +49,7 @@ impl Analyzer<'_, '_> {
         let envs = self.env_sets(env, self.env_selected);
         for (name, scenario) in &self.plan.scenarios {
             let base = path!["scenarios", name.as_str()];
-            let mut scope = Scope::step(envs.clone(), vars);
+            let mut scope = Scope::step(&envs, vars);
             scope.later = captures(&scenario.steps);
             let mut socket = Socket::Closed;
             let steps_path = [base.clone(), path!["steps"]].concat();
@@ -101,11 +101,9 @@ impl Analyzer<'_, '_> {
                 None,
             );
         }
-        if let Some(position) = scope.later.iter().position(|(later, _)| later == name) {
-            scope.later.remove(position);
-        }
-        if !scope.locals.iter().any(|l| l == name) {
-            scope.locals.push(name.to_owned());
+        scope.later.swap_remove(name);
+        if !scope.locals.contains(name) {
+            scope.locals.insert(name.to_owned());
         }
     }
 
@@ -245,20 +243,27 @@ impl Analyzer<'_, '_> {
 }
 
 /// Every name the steps capture or set, with the kind of the step that does it.
-fn captures(steps: &[Step]) -> Vec<(String, &'static str)> {
-    let mut out = Vec::new();
+fn captures(steps: &[Step]) -> IndexMap<String, &'static str> {
+    let mut out = IndexMap::new();
+    add_captures(steps, &mut out);
+    out
+}
+
+/// Adds the names `steps` capture or set, each with the kind of the first step that does.
+fn add_captures(steps: &[Step], out: &mut IndexMap<String, &'static str>) {
     for step in steps {
         if let Some(name) = step.capture() {
-            out.push((name.to_owned(), step.kind()));
+            out.entry(name.to_owned()).or_insert(step.kind());
         }
         if let Step::Set(set) = step {
-            out.extend(set.set.keys().map(|k| (k.clone(), "set")));
+            for name in set.set.keys() {
+                out.entry(name.clone()).or_insert("set");
+            }
         }
         if let Some(children) = step.children() {
-            out.extend(captures(children));
+            add_captures(children, out);
         }
     }
-    out
 }
 
 /// `at` with `keys` appended.

@@ -1,7 +1,7 @@
 //! Threshold checks: each key names a metric that exists and tags it carries, and each check
 //! parses and fits the metric's kind (no `p95` of a counter, no `ms` on a rate).
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 
 use super::{Analyzer, ThresholdRule, path};
@@ -11,16 +11,17 @@ use crate::plan::metric::{self, MetricKind, TAGS};
 use crate::plan::model::{Plan, Threshold};
 use crate::plan::threshold::{Aggregation, Operand, Unit, parse_check, parse_selector};
 
-/// The metrics a plan can name and the `name` tag values its steps set.
+/// The metrics a plan can name and the `name` tag values its steps set. Sets and maps in
+/// the plan's order, so that a plan with 100,000 named steps is not checked in quadratic time.
 pub struct Metrics {
-    custom: Vec<(String, MetricKind)>,
+    custom: IndexMap<String, MetricKind>,
     /// Each `collect` source's name, with its metric names when they are known before it
     /// is sampled (`process`, and `json` fields); Prometheus exposes what it exposes.
-    sources: Vec<(String, Option<Vec<String>>)>,
-    names: Vec<String>,
-    groups: Vec<String>,
-    scenarios: Vec<String>,
-    stages: Vec<String>,
+    sources: IndexMap<String, Option<Vec<String>>>,
+    names: IndexSet<String>,
+    groups: IndexSet<String>,
+    scenarios: IndexSet<String>,
+    stages: IndexSet<String>,
 }
 
 /// Values of a run that derived expressions can use.
@@ -29,14 +30,14 @@ const RUN_VALUES: [&str; 4] = ["duration_s", "vus_max", "iterations", "stage_dur
 impl Metrics {
     pub fn new(plan: &Plan) -> Self {
         Self {
-            custom: Vec::new(),
+            custom: IndexMap::new(),
             sources: plan
                 .collect
                 .iter()
                 .map(|source| (source.name().to_owned(), known_metrics(source)))
                 .collect(),
-            names: Vec::new(),
-            groups: Vec::new(),
+            names: IndexSet::new(),
+            groups: IndexSet::new(),
             scenarios: plan.scenarios.keys().cloned().collect(),
             stages: plan.stages.keys().cloned().collect(),
         }
@@ -44,29 +45,27 @@ impl Metrics {
 
     pub fn custom(&mut self, name: &str, kind: MetricKind) {
         if self.kind(name).is_none() {
-            self.custom.push((name.to_owned(), kind));
+            self.custom.insert(name.to_owned(), kind);
         }
     }
 
     pub fn name_tag(&mut self, name: String) {
-        if !self.names.contains(&name) {
-            self.names.push(name);
-        }
+        self.names.insert(name);
     }
 
     pub fn group_tag(&mut self, group: &str) {
-        if !self.groups.iter().any(|g| g == group) {
-            self.groups.push(group.to_owned());
+        if !self.groups.contains(group) {
+            self.groups.insert(group.to_owned());
         }
     }
 
     /// The kind of a metric by name: built-in, custom, or collected (`SOURCE.metric`).
     pub fn kind(&self, name: &str) -> Option<MetricKind> {
         metric::builtin(name)
-            .or_else(|| self.custom.iter().find(|(n, _)| n == name).map(|(_, k)| *k))
+            .or_else(|| self.custom.get(name).copied())
             .or_else(|| {
                 let (source, rest) = name.split_once('.')?;
-                let (_, known) = self.sources.iter().find(|(s, _)| s == source)?;
+                let known = self.sources.get(source)?;
                 let listed = known
                     .as_ref()
                     .is_none_or(|known| known.iter().any(|m| m == rest));
@@ -84,7 +83,7 @@ impl Metrics {
         metric::BUILTIN
             .iter()
             .map(|(n, _)| (*n).to_owned())
-            .chain(self.custom.iter().map(|(n, _)| n.clone()))
+            .chain(self.custom.keys().cloned())
             .chain(collected)
             .collect()
     }
@@ -203,7 +202,7 @@ impl Analyzer<'_, '_> {
                     );
                     continue;
                 }
-                let known: Option<&Vec<String>> = match tag.as_str() {
+                let known: Option<&IndexSet<String>> = match tag.as_str() {
                     "scenario" => Some(&metrics.scenarios),
                     "stage" => Some(&metrics.stages),
                     "name" => Some(&metrics.names),

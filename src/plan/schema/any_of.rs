@@ -7,9 +7,9 @@ use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
 use super::violation::{describe, describe_value, short, ticked, type_name, unit_hint};
-use super::{instance_path, keyword_parent, property_names, schema_path};
+use super::{Within, instance_path, keyword_parent, property_names, schema_path};
 use crate::diag::{Diagnostic, did_you_mean, suggest};
-use crate::plan::yaml::{Document, Path, Segment};
+use crate::plan::yaml::{Path, Segment};
 
 /// How badly a branch of an `anyOf` misses, lower is closer: a wrong type at the node
 /// itself, then keys it does not know, then how many problems it has.
@@ -32,7 +32,7 @@ fn branch_score(branch: &[ValidationError<'_>], at: &Path) -> (usize, usize, usi
 }
 
 pub(super) fn describe_alternatives(
-    document: &Document<'_>,
+    document: &Within<'_, '_>,
     schema: &Value,
     error: &ValidationError<'_>,
     path: &Path,
@@ -234,7 +234,7 @@ fn lacks_every_shape(required: &[Vec<String>], instance: &Value) -> bool {
 /// Reports a chosen branch's errors, leaving out a "missing field" whose name an unknown
 /// key is a typo of: the unknown key's "did you mean" says it better.
 fn describe_branch(
-    document: &Document<'_>,
+    document: &Within<'_, '_>,
     schema: &Value,
     branch: &[ValidationError<'static>],
     path: &Path,

@@ -7,10 +7,10 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use super::any_of::describe_alternatives;
-use super::{instance_path, keyword_parent, property_names, schema_path};
+use super::{Within, instance_path, keyword_parent, property_names, schema_path};
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::plan::units::{Duration, Rate, Size, SleepTime};
-use crate::plan::yaml::{Document, Segment};
+use crate::plan::yaml::Segment;
 
 pub(super) fn describe_value(value: &Value) -> String {
     match value {
@@ -70,7 +70,7 @@ fn pattern_message(pattern: &str, text: &str) -> String {
 }
 
 pub(super) fn describe(
-    document: &Document<'_>,
+    document: &Within<'_, '_>,
     schema: &Value,
     error: &ValidationError<'_>,
     out: &mut Vec<Diagnostic>,
