@@ -255,7 +255,11 @@ exec "$0" run "$1" --quiet"#,
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(inherited >= 90, "{stderr}");
-    assert_eq!(mock_requests(&base_url), 0, "nothing was sent: {stderr}");
+    assert_eq!(
+        crate::common::mock_requests(&base_url),
+        0,
+        "nothing was sent: {stderr}"
+    );
 }
 
 /// The limit lowered under a running loadplan (`prlimit`, as an administrator or a
@@ -289,7 +293,7 @@ fn running_out_of_descriptors_mid_run_is_said_and_counted() {
         .expect("loadplan starts");
     let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
     crate::common::wait_until("the first request reaches the mock", || {
-        mock_requests(&base_url) > 0
+        crate::common::mock_requests(&base_url) > 0
     });
     let limit = getrlimit(Resource::Nofile);
     // Only the standard streams fit: every new descriptor is refused.
@@ -358,11 +362,4 @@ stages:
   {stage}
 "#
     )
-}
-
-/// Requests the mock at `base_url` has answered, from its `/stats`.
-fn mock_requests(base_url: &str) -> u64 {
-    crate::common::get_json(&format!("{base_url}/stats"))["http_requests_total"]
-        .as_u64()
-        .unwrap_or(0)
 }

@@ -390,7 +390,9 @@ scenarios:
     let dir = tempfile::tempdir().expect("a temporary directory");
     let run = crate::common::Background::start(&plan, dir.path());
     // Requests at the target say the run (and its signal handlers) are under way.
-    crate::common::wait_until("requests at the mock", || mock_requests(&base_url) > 0);
+    crate::common::wait_until("requests at the mock", || {
+        crate::common::mock_requests(&base_url) > 0
+    });
     run.signal("INT");
     let results = run.results.clone();
     let (status, stderr) = run.wait();
@@ -425,7 +427,9 @@ thresholds:
     );
     let dir = tempfile::tempdir().expect("a temporary directory");
     let run = crate::common::Background::start(&plan, dir.path());
-    crate::common::wait_until("20 requests at the mock", || mock_requests(&base_url) >= 20);
+    crate::common::wait_until("20 requests at the mock", || {
+        crate::common::mock_requests(&base_url) >= 20
+    });
     mock.kill().expect("the mock stops");
     let _ = mock.wait();
     let results = run.results.clone();
@@ -1185,7 +1189,9 @@ scenarios:
     );
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut run = Background::start(&plan, dir.path());
-    wait_until("requests at the mock", || mock_requests(&base_url) >= 2);
+    wait_until("requests at the mock", || {
+        crate::common::mock_requests(&base_url) >= 2
+    });
     run.signal("TERM");
     run.wait_for_line("press Ctrl-C again");
     run.signal("TERM");
@@ -1200,24 +1206,4 @@ scenarios:
         metric(&json, "http_reqs")["count"].as_u64() >= Some(2),
         "{json:#}"
     );
-}
-
-/// Requests the mock at `base_url` has answered, from its `/stats`.
-fn mock_requests(base_url: &str) -> u64 {
-    use std::io::{Read, Write};
-    let address = base_url.trim_start_matches("http://");
-    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
-        return 0;
-    };
-    let request = format!("GET /stats HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    let mut answer = Vec::new();
-    if stream.write_all(request.as_bytes()).is_err() || stream.read_to_end(&mut answer).is_err() {
-        return 0;
-    }
-    let answer = String::from_utf8_lossy(&answer);
-    answer
-        .split_once("\r\n\r\n")
-        .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(body).ok())
-        .and_then(|stats| stats["http_requests_total"].as_u64())
-        .unwrap_or(0)
 }

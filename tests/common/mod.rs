@@ -249,3 +249,11 @@ pub fn get_json(url: &str) -> serde_json::Value {
         .map_or(&[][..], |at| &response[at + 4..]);
     serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)
 }
+
+/// HTTP requests the mock at `base_url` has answered, from its `/stats` (0 when it cannot
+/// be read).
+pub fn mock_requests(base_url: &str) -> u64 {
+    get_json(&format!("{base_url}/stats"))["http_requests_total"]
+        .as_u64()
+        .unwrap_or(0)
+}
