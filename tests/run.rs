@@ -1090,13 +1090,15 @@ thresholds:
     assert!(!String::from_utf8_lossy(&output.stdout).contains("Compared with the baseline run"));
 }
 
-#[test]
-fn a_second_sigint_stops_a_command_sample_and_kills_its_group() {
-    use crate::common::{Background, gone, pids_in, wait_until};
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let pids = dir.path().join("pids");
-    // The command (and the `sleep` it starts) would outlast the run by minutes; its pid and
-    // its child's are written first thing, which also says the run is under way.
+/// A run of 60 s whose `collect: command` source `stuck` would outlast it by minutes (a
+/// `sleep 300`, with the given `timeout`); returned once the command has written its pid and
+/// its child's to the file returned, which also says the run is under way.
+fn run_with_a_stuck_command(
+    dir: &std::path::Path,
+    timeout: &str,
+) -> (crate::common::Background, std::path::PathBuf) {
+    use crate::common::{Background, pids_in, wait_until};
+    let pids = dir.join("pids");
     let plan = format!(
         r#"
 name: stuck-command
@@ -1105,12 +1107,20 @@ stages: {{ long: {{ vus: 1, duration: 60s }} }}
 scenarios:
   api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x" }} }}, {{ sleep: 20ms }} ] }}
 collect:
-  - command: {{ name: stuck, run: "sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait", parse: prometheus, timeout: 50s }}
+  - command: {{ name: stuck, run: "sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait", parse: prometheus, timeout: {timeout} }}
 "#,
         pids = pids.display()
     );
-    let mut run = Background::start(&plan, dir.path());
+    let run = Background::start(&plan, dir);
     wait_until("the command's pids", || pids_in(&pids).len() == 2);
+    (run, pids)
+}
+
+#[test]
+fn a_second_sigint_stops_a_command_sample_and_kills_its_group() {
+    use crate::common::{gone, pids_in, wait_until};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (mut run, pids) = run_with_a_stuck_command(dir.path(), "50s");
     run.signal("INT");
     run.wait_for_line("press Ctrl-C again");
     run.signal("INT");
@@ -1130,23 +1140,9 @@ collect:
 /// run for its timeout (and then a last sample's).
 #[test]
 fn a_first_sigint_cuts_a_command_sample_short() {
-    use crate::common::{Background, gone, pids_in, wait_until};
+    use crate::common::{gone, pids_in, wait_until};
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let pids = dir.path().join("pids");
-    let plan = format!(
-        r#"
-name: slow-command
-environments: {{ local: {{ mock: true }} }}
-stages: {{ long: {{ vus: 1, duration: 60s }} }}
-scenarios:
-  api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x" }} }}, {{ sleep: 20ms }} ] }}
-collect:
-  - command: {{ name: slow, run: "sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait", parse: prometheus, timeout: 120s }}
-"#,
-        pids = pids.display()
-    );
-    let mut run = Background::start(&plan, dir.path());
-    wait_until("the command's pids", || pids_in(&pids).len() == 2);
+    let (mut run, pids) = run_with_a_stuck_command(dir.path(), "120s");
     run.signal("INT");
     run.wait_for_line("press Ctrl-C again");
     let results = run.results.clone();
@@ -1158,7 +1154,7 @@ collect:
     );
     let json = read_json(&results);
     assert_eq!(json["partial"], true, "{json:#}");
-    let source = &json["sources"]["slow"];
+    let source = &json["sources"]["stuck"];
     assert_eq!(source["samples"], 0, "{source:#}");
     assert_eq!(source["failed"], 1, "one sample, cut short: {source:#}");
     assert!(
