@@ -2,7 +2,10 @@
 //! by the graceful stop. Real runs of the binary against the mock or a tiny server on
 //! 127.0.0.1; assertions on counts, never on timings.
 
-use crate::run::run;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use crate::run::{metric, run};
 
 /// A ramp reaches its `to`, whether the schedule touches it for an instant (the top of
 /// an up-and-down ramp) or only as the stage ends; a 20 ms controller tick used to step
@@ -35,4 +38,67 @@ scenarios:
             .max();
         assert_eq!(timeline_peak, Some(12), "{ramp}");
     }
+}
+
+/// A server on 127.0.0.1 that answers every request with a 200 whose head has one
+/// 100 KB header line and no `Content-Length`, and keeps the connection open (so a
+/// client that took the head would wait for the body until its timeout). Runs until
+/// the test process ends; each connection's thread ends when the client closes it.
+fn huge_header_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("an address").port();
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { continue };
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    match socket.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&chunk[..n]),
+                    }
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        let mut answer = b"HTTP/1.1 200 OK\r\nX-Huge: ".to_vec();
+                        answer.extend(std::iter::repeat_n(b'a', 100_000));
+                        answer.extend_from_slice(b"\r\n\r\n");
+                        if socket.write_all(&answer).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A 100 KB header line is the error `header too large` (it used to be read whole when
+/// it came in one read, and the body without a length then ran into the `timeout`).
+#[test]
+fn a_huge_response_header_is_its_own_error_kind() {
+    let port = huge_header_server();
+    let plan = format!(
+        r#"
+name: huge-header
+environments: {{ local: {{ base_url: "http://127.0.0.1:{port}" }} }}
+stages: {{ short: {{ vus: 2, duration: 300ms }} }}
+scenarios:
+  api: {{ backoff: off, steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/h", timeout: 30s }} }} ] }}
+"#
+    );
+    let run = run(&plan, &[], &[]);
+    let json = run.json.expect("results are written");
+    let requests = metric(&json, "http_reqs")["count"]
+        .as_u64()
+        .expect("a count");
+    assert!(requests > 0, "{json:#}");
+    assert_eq!(
+        json["errors"],
+        serde_json::json!({ "header too large": requests }),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("header too large"), "{}", run.stdout);
 }
