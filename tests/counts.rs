@@ -102,3 +102,43 @@ scenarios:
     );
     assert!(run.stdout.contains("header too large"), "{}", run.stdout);
 }
+
+/// Each VU still in its iteration when the graceful stop runs out is cancelled and
+/// counted once in `iterations_interrupted`; with a graceful stop long enough, none is.
+#[test]
+fn iterations_cut_by_the_graceful_stop_are_counted() {
+    let plan = r#"
+name: cut
+environments: { local: { mock: true } }
+stages:
+  cut: { vus: 3, duration: 200ms, graceful_stop: 100ms }
+  fits: { vus: 3, duration: 200ms, graceful_stop: 30s }
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/items?delay=1500", timeout: 30s } } ] }
+"#;
+    let cut = run(plan, &["--stage", "cut"], &[]);
+    assert_eq!(cut.status, 0, "{}\n{}", cut.stdout, cut.stderr);
+    let json = cut.json.expect("results are written");
+    assert_eq!(
+        metric(&json, "iterations_interrupted")["count"],
+        3,
+        "{json:#}"
+    );
+    assert!(
+        cut.stdout.contains("iterations_interrupted"),
+        "{}",
+        cut.stdout
+    );
+
+    let fits = run(plan, &["--stage", "fits"], &[]);
+    assert_eq!(fits.status, 0, "{}\n{}", fits.stdout, fits.stderr);
+    let json = fits.json.expect("results are written");
+    assert_eq!(metric(&json, "iterations")["count"], 3, "{json:#}");
+    let interrupted = json["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .find(|m| m["metric"] == "iterations_interrupted")
+        .map_or(0, |m| m["count"].as_u64().unwrap_or(0));
+    assert_eq!(interrupted, 0, "{json:#}");
+}
