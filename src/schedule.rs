@@ -116,6 +116,19 @@ impl Schedule {
         self.value_at(t).max(0.0).floor() as u32
     }
 
+    /// The largest VU target the schedule reaches in `(from, to]`: the target at `to`, or
+    /// a peak at a segment's end in between. A controller that looks every few ms would
+    /// otherwise step over a peak the schedule touches for an instant (`{to: 50, over: 10s}`
+    /// followed by a ramp-down is at 50 only at 10 s; floored a tick later it is 49).
+    pub fn vus_peak(&self, from: Duration, to: Duration) -> u32 {
+        self.pieces
+            .iter()
+            .map(|p| (p.start + p.length, p.to))
+            .filter(|(end, _)| *end > from && *end <= to)
+            .map(|(_, target)| target.max(0.0).floor() as u32)
+            .fold(self.vus_at(to), u32::max)
+    }
+
     /// Iterations that should have started by `t` in an arrival stage: the integral of the
     /// rate from 0 to `t`.
     pub fn iterations_by(&self, t: Duration) -> f64 {
@@ -181,6 +194,19 @@ mod tests {
             assert_eq!(schedule.vus_at(secs(t)), vus, "at {t}s");
         }
         assert_eq!(schedule.peak(), 120.0);
+    }
+
+    #[test]
+    fn a_peak_between_two_looks_is_reached() {
+        let schedule = Schedule::of(&stage("ramp: [ {to: 50, over: 1s}, {to: 0, over: 1s} ]"));
+        assert_eq!(schedule.vus_at(secs(1.01)), 49);
+        assert_eq!(schedule.vus_peak(secs(0.99), secs(1.01)), 50);
+        assert_eq!(schedule.vus_peak(secs(1.01), secs(1.015)), 49);
+        // A ramp that ends the stage reaches its target at the end.
+        let schedule = Schedule::of(&stage("ramp: [ {to: 50, over: 1s} ]"));
+        assert_eq!(schedule.vus_at(secs(0.99)), 49);
+        assert_eq!(schedule.vus_peak(secs(0.99), secs(1.0)), 50);
+        assert_eq!(schedule.vus_peak(secs(0.5), secs(0.7)), 35);
     }
 
     #[test]

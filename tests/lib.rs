@@ -3,6 +3,7 @@
 mod backoff;
 mod collect;
 mod common;
+mod counts;
 mod docs;
 mod documents;
 mod examples;

@@ -38,17 +38,24 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
     let end = schedule.duration();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut looked = Duration::ZERO;
     loop {
         ticker.tick().await;
-        let elapsed = started.elapsed();
-        if elapsed >= end || shared.halt.stopping() {
+        if shared.halt.stopping() {
             break;
         }
+        // The schedule's peak since the last look, so that a target it reaches for an
+        // instant (the top of a ramp, the `to` a stage ends on) is reached too.
+        let elapsed = started.elapsed().min(end);
+        let target = schedule.vus_peak(looked, elapsed);
+        looked = elapsed;
         let scenarios: Vec<&Scenario> = shared.plan.scenarios.values().collect();
-        let wanted = split_vus(&scenarios, schedule.vus_at(elapsed));
+        let wanted = split_vus(&scenarios, target);
+        let mut started_now = false;
         for (index, want) in wanted.iter().enumerate() {
             let want = *want as usize;
             while running[index].len() < want {
+                started_now = true;
                 let stop = Arc::new(Stop::default());
                 let vu = Vu::new(&shared, next_id, Arc::clone(&names[index]));
                 next_id += 1;
@@ -70,6 +77,14 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
         reap(&mut stopping, graceful);
         let active: usize = running.iter().map(Vec::len).sum::<usize>() + stopping.len();
         report_vus(&shared, active);
+        if elapsed >= end {
+            // VUs started for the final target get one tick to begin their iteration,
+            // which they may then finish within the graceful stop.
+            if started_now {
+                ticker.tick().await;
+            }
+            break;
+        }
     }
     for mut handle in running.into_iter().flatten() {
         handle.stop.request();

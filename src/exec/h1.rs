@@ -77,6 +77,8 @@ pub enum Error {
     Invalid(String),
     /// A body to keep that is longer than its limit; the connection is not reused.
     TooLarge,
+    /// A response head longer than [`MAX_HEAD`], whole or not; the connection is not reused.
+    HeadTooLarge,
 }
 
 impl std::fmt::Display for Error {
@@ -86,6 +88,7 @@ impl std::fmt::Display for Error {
             Self::Io(error) => write!(f, "{}", error.kind()),
             Self::Invalid(why) => f.write_str(why),
             Self::TooLarge => f.write_str("body too large"),
+            Self::HeadTooLarge => write!(f, "the response head is over {} KiB", MAX_HEAD / 1024),
         }
     }
 }
@@ -176,11 +179,11 @@ impl Connection {
         loop {
             let (status, head_len, framing, close) = loop {
                 if !self.read.is_empty() {
+                    // The limit holds whether the head came in pieces or in one read.
                     match parse_head(&self.read)? {
+                        Some(parsed) if parsed.1 > MAX_HEAD => return Err(Error::HeadTooLarge),
                         Some(parsed) => break parsed,
-                        None if self.read.len() > MAX_HEAD => {
-                            return Err(Error::Invalid("the response head is too large".into()));
-                        }
+                        None if self.read.len() > MAX_HEAD => return Err(Error::HeadTooLarge),
                         None => {}
                     }
                 }

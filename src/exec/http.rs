@@ -90,6 +90,8 @@ pub enum Failure {
     Protocol(String),
     /// A body the step reads that is longer than the plan's `limits.max_body`.
     BodyTooLarge,
+    /// A response head over 64 KiB, and what was too large.
+    HeaderTooLarge(String),
 }
 
 impl Failure {
@@ -103,13 +105,16 @@ impl Failure {
             Self::Timeout => ErrorKind::Timeout,
             Self::Protocol(_) => ErrorKind::Protocol,
             Self::BodyTooLarge => ErrorKind::BodyTooLarge,
+            Self::HeaderTooLarge(_) => ErrorKind::HeaderTooLarge,
         }
     }
 
     /// The text that came with the failure (an example of its kind), if any.
     pub fn detail(&self) -> Option<&str> {
         match self {
-            Self::Connect(_, detail) | Self::Protocol(detail) => Some(detail),
+            Self::Connect(_, detail) | Self::Protocol(detail) | Self::HeaderTooLarge(detail) => {
+                Some(detail)
+            }
             Self::Timeout | Self::BodyTooLarge => None,
         }
     }
@@ -258,6 +263,7 @@ impl HttpClient {
                     self.connection = None;
                     Err(match error {
                         h1::Error::TooLarge => Failure::BodyTooLarge,
+                        h1::Error::HeadTooLarge => Failure::HeaderTooLarge(error.to_string()),
                         other => Failure::Protocol(other.to_string()),
                     })
                 }

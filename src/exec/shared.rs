@@ -310,6 +310,8 @@ pub struct IterationKeys {
     pub iterations: SeriesKey,
     pub duration: SeriesKey,
     pub errors: SeriesKey,
+    /// `iterations_interrupted`: iterations cancelled before they ended.
+    pub interrupted: SeriesKey,
 }
 
 /// The series keys a request step records into, made once for the run.

@@ -22,7 +22,7 @@ use super::ws::{self, Connection, id_text};
 use crate::plan::model::{
     ConnectStep, ExpectStep, ReconnectStep, RepeatStep, Request, SendStep, Step,
 };
-use crate::results::Sample;
+use crate::results::{Sample, SeriesKey};
 
 /// Default time an HTTP request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,6 +54,7 @@ impl Vu {
                 iterations: shared.key("iterations", &scenario, None),
                 duration: shared.key("iteration_duration", &scenario, None),
                 errors: shared.key("errors", &scenario, None),
+                interrupted: shared.key("iterations_interrupted", &scenario, None),
             }),
             out: Outbox::new(shared),
             context: Context::new(&shared.base, id, &scenario),
@@ -109,7 +110,15 @@ impl Vu {
         let Some(scenario) = shared.plan.scenarios.get(&*self.scenario) else {
             return false;
         };
+        // Counts the iteration in `iterations_interrupted` if its future is dropped before
+        // it ends: the task was cancelled (the graceful stop ran out, a second Ctrl-C).
+        let keys = Arc::clone(&self.keys);
+        let mut unfinished = Unfinished {
+            shared,
+            key: Some(&keys.interrupted),
+        };
         let outcome = self.steps(shared, &scenario.steps, stop).await;
+        unfinished.key = None;
         let ok = outcome.is_ok();
         if let Err(error) = outcome {
             let event = Event::Error {
@@ -477,4 +486,19 @@ fn random_between(min: Duration, max: Duration) -> Duration {
     }
     let span = u64::try_from((max - min).as_micros()).unwrap_or(u64::MAX);
     min + Duration::from_micros(fastrand::u64(0..=span))
+}
+
+/// Armed while an iteration runs: dropped armed, the iteration was cancelled mid-way, and
+/// it is counted (straight to the collector, as the VU's own outbox dies with it).
+struct Unfinished<'a> {
+    shared: &'a Shared,
+    key: Option<&'a SeriesKey>,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.shared.sample(Sample::Count(key.clone(), 1));
+        }
+    }
 }

@@ -63,7 +63,7 @@ impl MetricKind {
 }
 
 /// Built-in metrics and their kinds.
-pub const BUILTIN: [(&str, MetricKind); 27] = [
+pub const BUILTIN: [(&str, MetricKind); 28] = [
     ("http_reqs", MetricKind::Counter),
     ("http_req_duration", MetricKind::Trend),
     ("http_req_failed", MetricKind::Rate),
@@ -83,6 +83,7 @@ pub const BUILTIN: [(&str, MetricKind); 27] = [
     ("iterations", MetricKind::Counter),
     ("iteration_duration", MetricKind::Trend),
     ("dropped_iterations", MetricKind::Counter),
+    ("iterations_interrupted", MetricKind::Counter),
     ("iteration_backoffs", MetricKind::Counter),
     ("checks", MetricKind::Rate),
     ("data_sent", MetricKind::Counter),

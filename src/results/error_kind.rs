@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Protocol,
     /// An HTTP response body over the plan's limit.
     BodyTooLarge,
+    /// An HTTP/1.1 response head (status line and headers) over 64 KiB.
+    HeaderTooLarge,
     /// A request's URL that does not parse once rendered.
     InvalidUrl,
     /// A response whose status missed the step's `expect` (`None`: outside 100..=599).
@@ -148,10 +150,11 @@ impl ConnectFailure {
 }
 
 /// The keys without a parameter, and their kinds.
-const FIXED: [(&str, ErrorKind); 19] = [
+const FIXED: [(&str, ErrorKind); 20] = [
     ("timeout", ErrorKind::Timeout),
     ("protocol", ErrorKind::Protocol),
     ("body too large", ErrorKind::BodyTooLarge),
+    ("header too large", ErrorKind::HeaderTooLarge),
     ("invalid url", ErrorKind::InvalidUrl),
     ("expect status other", ErrorKind::ExpectStatus(None)),
     ("expect header", ErrorKind::ExpectHeader),
@@ -264,6 +267,7 @@ mod tests {
             (ErrorKind::Timeout, "timeout"),
             (ErrorKind::Protocol, "protocol"),
             (ErrorKind::BodyTooLarge, "body too large"),
+            (ErrorKind::HeaderTooLarge, "header too large"),
             (ErrorKind::InvalidUrl, "invalid url"),
             (
                 ErrorKind::ExpectStatus(Status::new(503)),

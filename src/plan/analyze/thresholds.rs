@@ -9,7 +9,7 @@ use crate::diag::did_you_mean;
 use crate::plan::expr::Expr;
 use crate::plan::metric::{self, MetricKind, TAGS};
 use crate::plan::model::{Plan, Threshold};
-use crate::plan::threshold::{Aggregation, Operand, Unit, parse_check, parse_selector};
+use crate::plan::threshold::{Aggregation, Check, Operand, Unit, parse_check, parse_selector};
 
 /// The metrics a plan can name and the `name` tag values its steps set. Sets and maps in
 /// the plan's order, so that a plan with 100,000 named steps is not checked in quadratic time.
@@ -288,6 +288,14 @@ impl Analyzer<'_, '_> {
                         continue;
                     }
                 }
+                if kind == MetricKind::Rate
+                    && let Some((message, help)) = share_out_of_range(&check, &selector.metric)
+                {
+                    let (offset, len) = operand_span(text);
+                    let span = self.inner_span(&check_path, offset, len);
+                    self.error_at(span, message, Some(help));
+                    continue;
+                }
                 let (abort_on_fail, delay_abort) = match threshold {
                     Threshold::Check(_) => (false, None),
                     Threshold::Long(long) => (long.abort_on_fail, long.delay_abort),
@@ -307,6 +315,79 @@ impl Analyzer<'_, '_> {
     }
 }
 
+/// A rate metric's `rate` is a share, from 0 to 1: `rate < 5` would mean 500 % and hold
+/// whatever happens. Returns the message and the suggestion when the operand is outside it.
+fn share_out_of_range(check: &Check, metric: &str) -> Option<(String, String)> {
+    let Operand::Value { value, unit } = check.operand else {
+        return None;
+    };
+    if (0.0..=1.0).contains(&value) {
+        return None;
+    }
+    let (operator, aggregation) = (check.operator, check.aggregation);
+    Some(match unit {
+        Unit::Percent => (
+            format!(
+                "`{aggregation}` of `{metric}` is a share from 0 % to 100 %, so `{}%` is out of range",
+                format_number(value * 100.0)
+            ),
+            format!("write a share within 0% and 100%, like `{aggregation} {operator} 5%`"),
+        ),
+        _ => {
+            let fraction = format_number(value / 100.0);
+            (
+                format!(
+                    "`{aggregation}` of `{metric}` is a share from 0 to 1, so `{}` means {} %",
+                    format_number(value),
+                    format_number(value * 100.0)
+                ),
+                if value > 1.0 && value <= 100.0 {
+                    format!(
+                        "for {} percent write `{aggregation} {operator} {}%` or `{aggregation} {operator} {fraction}`",
+                        format_number(value),
+                        format_number(value)
+                    )
+                } else {
+                    format!(
+                        "write a share within 0 and 1, like `{aggregation} {operator} 0.05`, or a percentage, like `{aggregation} {operator} 5%`"
+                    )
+                },
+            )
+        }
+    })
+}
+
+/// A number as a person writes it: `5`, `0.05`, `12.5`, without float noise.
+fn format_number(value: f64) -> String {
+    let rounded = (value * 1e9).round() / 1e9;
+    format!("{rounded}")
+}
+
+/// The character offset and length of a check's operand: what follows the operator.
+fn operand_span(text: &str) -> (usize, usize) {
+    let chars: Vec<char> = text.chars().collect();
+    let Some(operator_end) = chars
+        .iter()
+        .position(|c| matches!(c, '<' | '>' | '=' | '!'))
+        .map(|start| {
+            start
+                + chars[start..]
+                    .iter()
+                    .take_while(|c| matches!(c, '<' | '>' | '=' | '!'))
+                    .count()
+        })
+    else {
+        return (0, chars.len());
+    };
+    let start = operator_end
+        + chars[operator_end..]
+            .iter()
+            .take_while(|c| c.is_whitespace())
+            .count();
+    let end = chars.len() - chars.iter().rev().take_while(|c| c.is_whitespace()).count();
+    (start, end.saturating_sub(start).max(1))
+}
+
 /// The metric names a source will have, when the plan says them: a `process` source's
 /// fixed set, the `fields` of a `json` source or of a `command` parsed as JSON.
 fn known_metrics(source: &crate::plan::model::CollectSource) -> Option<Vec<String>> {
@@ -323,5 +404,35 @@ fn known_metrics(source: &crate::plan::model::CollectSource) -> Option<Vec<Strin
             Some(command.fields.keys().cloned().collect())
         }
         CollectSource::Command(_) | CollectSource::Prometheus(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_is_a_share() {
+        let out = |text: &str| share_out_of_range(&parse_check(text).unwrap(), "checks");
+        assert_eq!(out("rate < 0.05"), None);
+        assert_eq!(out("rate <= 1"), None);
+        assert_eq!(out("rate == 0"), None);
+        assert_eq!(out("rate < 100%"), None);
+        let (message, help) = out("rate < 5").unwrap();
+        assert_eq!(
+            message,
+            "`rate` of `checks` is a share from 0 to 1, so `5` means 500 %"
+        );
+        assert_eq!(help, "for 5 percent write `rate < 5%` or `rate < 0.05`");
+        assert!(out("rate > 1.5").is_some());
+        assert!(out("rate < 150%").is_some());
+        assert!(out("rate < 1000").unwrap().1.contains("within 0 and 1"));
+    }
+
+    #[test]
+    fn operand_spans() {
+        assert_eq!(operand_span("rate < 5"), (7, 1));
+        assert_eq!(operand_span(" rate>=95  "), (7, 2));
+        assert_eq!(operand_span("rate < 150%"), (7, 4));
     }
 }
