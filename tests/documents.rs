@@ -286,3 +286,147 @@ outputs:
         "no temporary file left"
     );
 }
+
+/// A plan on the in-process mock whose runs go to `runs/run.json` (`run-2.json`, … once
+/// taken) and whose history rows go to `doc.md`; `extra` is added at the end.
+fn baseline_plan(dir: &Path, duration: &str, baseline: &str, check: &str, extra: &str) -> String {
+    format!(
+        r###"
+name: keep-out
+environments: {{ local: {{ mock: true }} }}
+stages: {{ smoke: {{ vus: 1, duration: {duration} }} }}
+scenarios:
+  api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x" }} }}, {{ sleep: 20ms }} ] }}
+baseline: {baseline}
+thresholds:
+  http_reqs: [ "{check}" ]
+outputs:
+  - json: "{runs}/run.json"
+  - markdown: {{ append_to: "{doc}", under: "## Historical Results" }}
+{extra}
+"###,
+        runs = dir.join("runs").display(),
+        doc = dir.join("doc.md").display(),
+    )
+}
+
+/// Runs the plan `text` (written to `dir/plan.yaml`) to its end; its exit code and stdout.
+fn run_to_end(dir: &Path, text: &str) -> (Option<i32>, String) {
+    std::fs::write(dir.join("plan.yaml"), text).unwrap();
+    let output = loadplan_in(dir, &["run", "plan.yaml"]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (output.status.code(), format!("{stdout}\n{stderr}"))
+}
+
+fn read_run(file: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The last row of the history table in `doc.md`.
+fn last_row(dir: &Path) -> String {
+    let doc = std::fs::read_to_string(dir.join("doc.md")).unwrap();
+    doc.lines()
+        .filter(|l| l.starts_with("| 20"))
+        .last()
+        .unwrap_or_else(|| panic!("no history row in:\n{doc}"))
+        .to_owned()
+}
+
+/// Ctrl-C ends a run early: its history row says `⚠ Partial` (its one threshold passed),
+/// and the next complete run with `baseline: latest` compares itself with the complete
+/// run before, not with the interrupted one, and names it.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_is_marked_partial_and_never_the_latest_baseline() {
+    use crate::common::{Background, wait_until};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.md"), DOC).unwrap();
+    let quick = baseline_plan(dir.path(), "300ms", "latest", "count > 0", "");
+    let (status, out) = run_to_end(dir.path(), &quick);
+    assert_eq!(status, Some(0), "{out}");
+    assert!(
+        out.contains("baseline: none, no earlier complete run of this stage and environment"),
+        "{out}"
+    );
+    assert!(last_row(dir.path()).ends_with("| ✅ Pass |"), "{out}");
+    let first = dir.path().join("runs/run.json");
+    assert_eq!(read_run(&first)["partial"], false);
+
+    // The collect command's first sample says the run is under way (signals are handled
+    // from before it).
+    let marker = dir.path().join("started");
+    let collect = format!(
+        "collect:\n  - command: {{ name: started, run: \"echo up > {}\", parse: prometheus }}",
+        marker.display()
+    );
+    let long = baseline_plan(dir.path(), "60s", "latest", "count > 0", &collect);
+    let run = Background::start(&long, dir.path());
+    wait_until("the run to start", || marker.exists());
+    run.signal("INT");
+    let (status, stderr) = run.wait();
+    assert_eq!(status, 130, "{stderr}");
+    let interrupted = dir.path().join("runs/run-2.json");
+    let saved = read_run(&interrupted);
+    assert_eq!(
+        (&saved["partial"], &saved["passed"]),
+        (&true.into(), &true.into())
+    );
+    let row = last_row(dir.path());
+    assert!(row.ends_with("| ⚠ Partial |"), "{row}");
+
+    let (status, out) = run_to_end(dir.path(), &quick);
+    assert_eq!(status, Some(0), "{out}");
+    let third = read_run(&dir.path().join("runs/run-3.json"));
+    assert_eq!(
+        third["baseline_file"],
+        first.display().to_string(),
+        "the complete run is the baseline, not {}",
+        interrupted.display()
+    );
+    assert!(
+        out.contains(&format!(
+            "baseline: {} (started {}",
+            first.display(),
+            read_run(&first)["started"].as_str().unwrap()
+        )),
+        "{out}"
+    );
+    assert!(last_row(dir.path()).ends_with("| ✅ Pass |"));
+}
+
+/// `baseline: latest_passed` skips a newer complete run whose thresholds failed.
+#[test]
+fn latest_passed_skips_a_failed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.md"), DOC).unwrap();
+    let passing = baseline_plan(dir.path(), "300ms", "latest_passed", "count > 0", "");
+    let (status, out) = run_to_end(dir.path(), &passing);
+    assert_eq!(status, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "baseline: none, no earlier complete run of this stage and environment passed"
+        ),
+        "{out}"
+    );
+    let failing = baseline_plan(dir.path(), "300ms", "latest_passed", "count < 1", "");
+    let (status, out) = run_to_end(dir.path(), &failing);
+    assert_ne!(status, Some(0), "{out}");
+    let failed = read_run(&dir.path().join("runs/run-2.json"));
+    assert_eq!(
+        (&failed["partial"], &failed["passed"]),
+        (&false.into(), &false.into())
+    );
+    assert!(last_row(dir.path()).ends_with("| ❌ Fail |"));
+
+    let (status, out) = run_to_end(dir.path(), &passing);
+    assert_eq!(status, Some(0), "{out}");
+    let first = dir.path().join("runs/run.json");
+    let third = read_run(&dir.path().join("runs/run-3.json"));
+    assert_eq!(third["baseline_file"], first.display().to_string());
+    assert!(
+        out.contains(&format!("baseline: {} (started", first.display())),
+        "{out}"
+    );
+}

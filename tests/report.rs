@@ -865,3 +865,63 @@ fn csv_history_gains_collected_and_derived_columns() {
         ][..]
     );
 }
+
+/// A run that stopped early reads `⚠ Partial` in the history row, the latency rows, the
+/// Markdown block, the CSV row and JUnit — never `✅ Pass`, though all its thresholds
+/// passed; one without thresholds shows no check at all, whatever its errors.
+#[test]
+fn a_partial_run_is_marked_partial_everywhere() {
+    let mut partial = run_judged(1.0, 0, None, true, |verdict| {
+        for outcome in &mut verdict.outcomes {
+            outcome.set_status(loadplan::verdict::Status::Passed);
+        }
+    });
+    assert!(partial.passed);
+    partial.partial = true;
+    partial.results.stopped_early = Some("interrupted (SIGINT)".into());
+    let options = ReportOptions::default();
+    let (block, row) =
+        render_markdown(&MarkdownTarget::default(), &partial, None, &options, None).unwrap();
+    assert!(row.ends_with("| ⚠ Partial |"), "{row}");
+    assert!(
+        !block.contains("✅ Pass") && !row.contains("✅ Pass"),
+        "{block}\n{row}"
+    );
+    assert!(block.contains("| ⚠ Partial |"), "{block}");
+    assert!(
+        block.contains("**Thresholds: 9 of 9 passed — ⚠ Partial**"),
+        "{block}"
+    );
+    let report = Report::new(&partial, None, &options).unwrap();
+    let csv = history::append("", &report).unwrap();
+    assert!(csv.contains(",true,true,partial,9,0,"), "{csv}");
+    let xml = junit::render(&report).unwrap();
+    assert!(
+        xml.contains(r#"<property name="result" value="partial"/>"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="run completed""#)
+            && xml.contains("the run stopped early (interrupted (SIGINT))")
+            && xml.contains(r#"type="partial""#),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<error").count(), 1, "{xml}");
+
+    // No thresholds, errors, complete: no verdict mark.
+    let mut unjudged = partial.clone();
+    unjudged.partial = false;
+    unjudged.results.stopped_early = None;
+    unjudged.thresholds.clear();
+    let (block, row) =
+        render_markdown(&MarkdownTarget::default(), &unjudged, None, &options, None).unwrap();
+    assert!(row.ends_with("| No thresholds |"), "{row}");
+    assert!(
+        block.contains("**No thresholds** — nothing was judged, 3 errors."),
+        "{block}"
+    );
+    assert!(
+        !block.contains("0 of 0") && !block.contains('✅'),
+        "{block}"
+    );
+}
