@@ -312,7 +312,7 @@ outputs:
 
 /// Runs the plan `text` (written to `dir/plan.yaml`) to its end; its exit code and stdout.
 fn run_to_end(dir: &Path, text: &str) -> (Option<i32>, String) {
-    std::fs::write(dir.join("plan.yaml"), text).unwrap();
+    std::fs::write(dir.join("plan.yaml"), text).expect("the plan is written");
     let output = loadplan_in(dir, &["run", "plan.yaml"]);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -321,15 +321,14 @@ fn run_to_end(dir: &Path, text: &str) -> (Option<i32>, String) {
 
 fn read_run(file: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    serde_json::from_str(&text).unwrap()
+    serde_json::from_str(&text).expect("a results file is JSON")
 }
 
 /// The last row of the history table in `doc.md`.
 fn last_row(dir: &Path) -> String {
-    let doc = std::fs::read_to_string(dir.join("doc.md")).unwrap();
+    let doc = std::fs::read_to_string(dir.join("doc.md")).expect("the document is there");
     doc.lines()
-        .filter(|l| l.starts_with("| 20"))
-        .last()
+        .rfind(|l| l.starts_with("| 20"))
         .unwrap_or_else(|| panic!("no history row in:\n{doc}"))
         .to_owned()
 }
