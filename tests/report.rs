@@ -925,3 +925,63 @@ fn a_partial_run_is_marked_partial_everywhere() {
         "{block}"
     );
 }
+
+/// A custom trend (`metric:` on a request) has its row in the Markdown latency table and
+/// in the baseline comparison, after the built-in families, and its line in the terminal
+/// table, like `http_req_duration`.
+#[test]
+fn custom_trends_have_rows_like_built_in_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = r#"
+name: custom
+environments: { local: { mock: true } }
+stages: { smoke: { vus: 1, duration: 300ms } }
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/x", metric: append_latency_ms } }, { sleep: 20ms } ] }
+thresholds:
+  append_latency_ms: [ "p95 < 10s" ]
+baseline: latest
+outputs:
+  - json: runs/run.json
+  - markdown: { file: report.md }
+"#;
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    for run in 1..=2 {
+        let output = loadplan_in(dir.path(), &["run", "plan.yaml"]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("append_latency_ms"))
+            .unwrap_or_else(|| panic!("no terminal line:\n{stdout}"));
+        assert!(line.contains("ms") || line.contains("µs"), "{line}");
+        let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        let rows: Vec<&str> = report
+            .lines()
+            .filter(|l| l.starts_with("| append_latency_ms |"))
+            .collect();
+        let table_row = rows.first().unwrap_or_else(|| panic!("no row:\n{report}"));
+        assert!(
+            table_row.ends_with("| p95 < 10s | ✅ Pass |"),
+            "{table_row}"
+        );
+        let cells: Vec<&str> = table_row.split('|').map(str::trim).collect();
+        assert!(cells[2..5].iter().all(|c| c.ends_with("ms")), "{table_row}");
+        let http = report
+            .lines()
+            .position(|l| l.starts_with("| HTTP Duration |"))
+            .unwrap();
+        let custom = report
+            .lines()
+            .position(|l| l.starts_with("| append_latency_ms |"))
+            .unwrap();
+        assert!(http < custom, "built-in families first:\n{report}");
+        // The second run has a baseline: the comparison table has the row too.
+        assert_eq!(rows.len(), run, "{report}");
+    }
+}

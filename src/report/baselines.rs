@@ -2,8 +2,9 @@
 //! `docs/baselines/websocket-baselines.md`), as the built-in templates fill it:
 //!
 //! - the latency table `Metric | p50 | p95 | p99 | Threshold | Status`, one row per
-//!   latency family — Connection Time, Message Latency, Broadcast Delivery, HTTP Duration
-//!   — and per tag filter its thresholds use, with the baseline comparison
+//!   latency family — Connection Time, Message Latency, Broadcast Delivery, HTTP Duration,
+//!   then each custom trend by its name — and per tag filter its thresholds use, with the
+//!   baseline comparison
 //!   (`Baseline p95 | Δ p95 | Regression limit | Regressed`);
 //! - the history table `Date | Environment | Mode | Connections | p95 Conn Time |
 //!   p95 Broadcast | Pass/Fail`, one row per run.
@@ -108,8 +109,29 @@ pub(super) fn history_view(
     }
 }
 
-/// The rows of the latency tables: each family the run measured, one row per tag filter
-/// its thresholds use (or one untagged row); `partial` when the run stopped early.
+/// The latency rows' metrics and labels: the families the run measured, in the document's
+/// order, then every custom trend (`metric: append_latency` of a step) by name, labelled
+/// with its name.
+fn latency_metrics(results: &Results) -> Vec<(&str, &str)> {
+    let measured = results.metrics();
+    let mut metrics: Vec<(&str, &str)> = FAMILIES
+        .into_iter()
+        .filter(|(metric, _)| measured.contains(metric))
+        .collect();
+    let mut custom: Vec<&str> = measured
+        .into_iter()
+        .filter(|metric| crate::plan::metric::builtin(metric).is_none())
+        .filter(|metric| matches!(results.merged(metric, |_| true), Some(SeriesData::Trend(_))))
+        .collect();
+    custom.sort_unstable();
+    custom.dedup();
+    metrics.extend(custom.into_iter().map(|metric| (metric, metric)));
+    metrics
+}
+
+/// The rows of the latency tables: each family the run measured and each custom trend,
+/// one row per tag filter its thresholds use (or one untagged row); `partial` when the run
+/// stopped early.
 pub(super) fn table_rows(
     results: &Results,
     partial: bool,
@@ -118,10 +140,7 @@ pub(super) fn table_rows(
     factor: f64,
 ) -> Vec<TableRow> {
     let mut rows = Vec::new();
-    for (metric, label) in FAMILIES {
-        if !results.metrics().contains(&metric) {
-            continue;
-        }
+    for (metric, label) in latency_metrics(results) {
         let mut filters: Vec<Vec<(String, String)>> = Vec::new();
         for threshold in thresholds.iter().filter(|t| t.metric == metric) {
             if !filters.contains(&threshold.tags) {
