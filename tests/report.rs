@@ -184,7 +184,7 @@ fn custom_template() {
     };
     let options = ReportOptions {
         label: Some("after cache fix".into()),
-        regression_factor: None,
+        ..ReportOptions::default()
     };
     let (block, _) = render_markdown(&target, &second, Some(&first), &options, None).unwrap();
     check("custom.md", &block);
@@ -489,6 +489,11 @@ fn report_prints_markdown_and_writes_junit_and_csv() {
     assert!(stdout.contains("| Connection Time | 55"), "{stdout}");
     assert!(
         stdout.contains("Compared with the baseline run of 2026-"),
+        "{stdout}"
+    );
+    // The baseline is named by the file `--baseline` gave, and its commit.
+    assert!(
+        stdout.contains("(`first.json`, stage `smoke`, env `local`, commit `0123456789ab`)"),
         "{stdout}"
     );
     assert!(dir.path().join("out/junit.xml").exists());

@@ -53,6 +53,10 @@ impl Report {
         );
         let passed = thresholds.iter().filter(|t| t.passed).count();
         let result = RunResult::of(run.passed, run.partial, thresholds.len());
+        let baseline_file = options
+            .baseline_file
+            .clone()
+            .or_else(|| run.baseline_file.clone());
         let run_view = RunView {
             plan: run.plan.clone(),
             plan_file: run.plan_file.clone(),
@@ -87,8 +91,8 @@ impl Report {
             thresholds,
             tables,
             baseline: baseline.map(|b| BaselineView {
-                file: run.baseline_file.clone(),
-                file_name: run.baseline_file.as_deref().map(|file| {
+                file: baseline_file.clone(),
+                file_name: baseline_file.as_deref().map(|file| {
                     std::path::Path::new(file)
                         .file_name()
                         .map_or_else(|| file.to_owned(), |n| n.to_string_lossy().into_owned())

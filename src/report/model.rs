@@ -219,4 +219,7 @@ pub struct ReportOptions {
     /// Overrides the run's own label.
     pub label: Option<String>,
     pub regression_factor: Option<f64>,
+    /// Where the baseline was read from, when not the run's own `baseline_file`
+    /// (`loadplan report --baseline FILE`).
+    pub baseline_file: Option<String>,
 }
