@@ -295,6 +295,9 @@ fn baseline_line(
             if !run.passed {
                 about.push("its thresholds failed".to_owned());
             }
+            if run.partial {
+                about.push("⚠ partial: it stopped early".to_owned());
+            }
             let file = file
                 .as_ref()
                 .map_or_else(String::new, |f| format!(" {}", f.display()));

@@ -496,7 +496,14 @@ fn report_prints_markdown_and_writes_junit_and_csv() {
         stdout.contains("(`first.json`, stage `smoke`, env `local`, commit `0123456789ab`)"),
         "{stdout}"
     );
-    assert!(dir.path().join("out/junit.xml").exists());
+    let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).unwrap();
+    assert!(
+        junit.contains(&format!(
+            r#"<property name="baseline" value="{}"/>"#,
+            first.display()
+        )),
+        "{junit}"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("out/history.csv"))
             .unwrap()

@@ -33,6 +33,9 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
     if let Some(label) = &run.label {
         suite.add_property(Property::new("label", label.as_str()));
     }
+    if let Some(file) = report.baseline.as_ref().and_then(|b| b.file.as_deref()) {
+        suite.add_property(Property::new("baseline", file));
+    }
     for threshold in &report.thresholds {
         let status = if threshold.skipped {
             let mut status = TestCaseStatus::skipped();
