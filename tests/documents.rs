@@ -287,13 +287,23 @@ outputs:
     );
 }
 
-/// A plan on the in-process mock whose runs go to `runs/run.json` (`run-2.json`, … once
-/// taken) and whose history rows go to `doc.md`; `extra` is added at the end.
-fn baseline_plan(dir: &Path, duration: &str, baseline: &str, check: &str, extra: &str) -> String {
+/// A plan on the built-in mock (in-process, or at `base_url` when given) whose runs go to
+/// `runs/run.json` (`run-2.json`, … once taken) and whose history rows go to `doc.md`.
+fn baseline_plan(
+    dir: &Path,
+    base_url: Option<&str>,
+    duration: &str,
+    baseline: &str,
+    check: &str,
+) -> String {
+    let environment = base_url.map_or_else(
+        || "mock: true".to_owned(),
+        |url| format!("base_url: \"{url}\""),
+    );
     format!(
         r###"
 name: keep-out
-environments: {{ local: {{ mock: true }} }}
+environments: {{ local: {{ {environment} }} }}
 stages: {{ smoke: {{ vus: 1, duration: {duration} }} }}
 scenarios:
   api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x" }} }}, {{ sleep: 20ms }} ] }}
@@ -303,7 +313,6 @@ thresholds:
 outputs:
   - json: "{runs}/run.json"
   - markdown: {{ append_to: "{doc}", under: "## Historical Results" }}
-{extra}
 "###,
         runs = dir.join("runs").display(),
         doc = dir.join("doc.md").display(),
@@ -339,10 +348,11 @@ fn last_row(dir: &Path) -> String {
 #[cfg(unix)]
 #[test]
 fn an_interrupted_run_is_marked_partial_and_never_the_latest_baseline() {
-    use crate::common::{Background, wait_until};
+    use crate::common::{Background, get_json, wait_until};
+    let (mut mock, base_url) = crate::run::mock_process(&[]);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("doc.md"), DOC).unwrap();
-    let quick = baseline_plan(dir.path(), "300ms", "latest", "count > 0", "");
+    let quick = baseline_plan(dir.path(), Some(&base_url), "300ms", "latest", "count > 0");
     let (status, out) = run_to_end(dir.path(), &quick);
     assert_eq!(status, Some(0), "{out}");
     assert!(
@@ -353,16 +363,15 @@ fn an_interrupted_run_is_marked_partial_and_never_the_latest_baseline() {
     let first = dir.path().join("runs/run.json");
     assert_eq!(read_run(&first)["partial"], false);
 
-    // The collect command's first sample says the run is under way (signals are handled
-    // from before it).
-    let marker = dir.path().join("started");
-    let collect = format!(
-        "collect:\n  - command: {{ name: started, run: \"echo up > {}\", parse: prometheus }}",
-        marker.display()
-    );
-    let long = baseline_plan(dir.path(), "60s", "latest", "count > 0", &collect);
+    // Interrupted once the mock has seen a request of this run: that request's iteration
+    // ends in the graceful stop, so its one threshold passes.
+    let requests = || get_json(&format!("{base_url}/stats"))["http_requests_total"].as_u64();
+    let before = requests().expect("the mock's stats");
+    let long = baseline_plan(dir.path(), Some(&base_url), "60s", "latest", "count > 0");
     let run = Background::start(&long, dir.path());
-    wait_until("the run to start", || marker.exists());
+    wait_until("a request of the long run", || {
+        requests().is_some_and(|n| n > before)
+    });
     run.signal("INT");
     let (status, stderr) = run.wait();
     assert_eq!(status, 130, "{stderr}");
@@ -393,6 +402,8 @@ fn an_interrupted_run_is_marked_partial_and_never_the_latest_baseline() {
         "{out}"
     );
     assert!(last_row(dir.path()).ends_with("| ✅ Pass |"));
+    let _ = mock.kill();
+    let _ = mock.wait();
 }
 
 /// `baseline: latest_passed` skips a newer complete run whose thresholds failed.
@@ -400,7 +411,7 @@ fn an_interrupted_run_is_marked_partial_and_never_the_latest_baseline() {
 fn latest_passed_skips_a_failed_run() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("doc.md"), DOC).unwrap();
-    let passing = baseline_plan(dir.path(), "300ms", "latest_passed", "count > 0", "");
+    let passing = baseline_plan(dir.path(), None, "300ms", "latest_passed", "count > 0");
     let (status, out) = run_to_end(dir.path(), &passing);
     assert_eq!(status, Some(0), "{out}");
     assert!(
@@ -409,7 +420,7 @@ fn latest_passed_skips_a_failed_run() {
         ),
         "{out}"
     );
-    let failing = baseline_plan(dir.path(), "300ms", "latest_passed", "count < 1", "");
+    let failing = baseline_plan(dir.path(), None, "300ms", "latest_passed", "count < 1");
     let (status, out) = run_to_end(dir.path(), &failing);
     assert_ne!(status, Some(0), "{out}");
     let failed = read_run(&dir.path().join("runs/run-2.json"));

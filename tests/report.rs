@@ -905,7 +905,10 @@ fn a_partial_run_is_marked_partial_everywhere() {
         "{block}"
     );
     // It will never be the next run's baseline: no limits are promised from it.
-    assert!(!block.contains("Regression limits for the next run"), "{block}");
+    assert!(
+        !block.contains("Regression limits for the next run"),
+        "{block}"
+    );
     let report = Report::new(&partial, None, &options).unwrap();
     let csv = history::append("", &report).unwrap();
     assert!(csv.contains(",true,true,partial,9,0,"), "{csv}");
