@@ -276,6 +276,46 @@ fn end_lock_waits_on_signal() {
     }
 }
 
+/// What the summary says about the baseline: the run compared with (its file, start and
+/// commit), or, when `baseline: latest…` found none, that there is none and why.
+fn baseline_line(
+    prepared: &crate::report::outputs::Prepared,
+    plan_baseline: Option<&str>,
+) -> Option<String> {
+    use crate::report::outputs::Latest;
+    match (&prepared.baseline, &prepared.baseline_file) {
+        (Some(run), file) => {
+            let mut about = vec![format!("started {}", run.started)];
+            if let Some(commit) = &run.git_commit {
+                about.push(format!("commit {}", commit.get(..12).unwrap_or(commit)));
+            }
+            if let Some(label) = &run.label {
+                about.push(label.clone());
+            }
+            if !run.passed {
+                about.push("its thresholds failed".to_owned());
+            }
+            if run.partial {
+                about.push("⚠ partial: it stopped early".to_owned());
+            }
+            let file = file
+                .as_ref()
+                .map_or_else(String::new, |f| format!(" {}", f.display()));
+            Some(format!("baseline:{file} ({})", about.join(", ")))
+        }
+        (None, _) if prepared.first_run => Some(
+            match plan_baseline.and_then(Latest::from_plan) {
+                Some(Latest::Passed) => {
+                    "baseline: none, no earlier complete run of this stage and environment passed"
+                }
+                _ => "baseline: none, no earlier complete run of this stage and environment",
+            }
+            .to_owned(),
+        ),
+        (None, _) => None,
+    }
+}
+
 /// `loadplan run`.
 fn run_plan(
     path: &Path,
@@ -339,6 +379,7 @@ fn run_plan(
     let context = serde_json::Value::Object(context);
     let context = minijinja::Value::from(minijinja::value::Serde(context));
     let prepared = crate::report::outputs::prepare_run(&checked, &context, &extra, baseline)?;
+    let baseline_line = baseline_line(&prepared, checked.plan.baseline.as_deref());
     let (targets, baseline, baseline_file) =
         (prepared.targets, prepared.baseline, prepared.baseline_file);
     let baseline_results = match &baseline {
@@ -396,6 +437,7 @@ fn run_plan(
             stage: &stage,
             seconds: results.duration.as_secs_f64(),
             vus_max: results.vus_max,
+            baseline: baseline_line,
         };
         let _ = crate::report::summary::write(
             &mut std::io::stdout().lock(),

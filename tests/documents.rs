@@ -286,3 +286,157 @@ outputs:
         "no temporary file left"
     );
 }
+
+/// A plan on the built-in mock (in-process, or at `base_url` when given) whose runs go to
+/// `runs/run.json` (`run-2.json`, … once taken) and whose history rows go to `doc.md`.
+fn baseline_plan(
+    dir: &Path,
+    base_url: Option<&str>,
+    duration: &str,
+    baseline: &str,
+    check: &str,
+) -> String {
+    let environment = base_url.map_or_else(
+        || "mock: true".to_owned(),
+        |url| format!("base_url: \"{url}\""),
+    );
+    format!(
+        r###"
+name: keep-out
+environments: {{ local: {{ {environment} }} }}
+stages: {{ smoke: {{ vus: 1, duration: {duration} }} }}
+scenarios:
+  api: {{ steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x" }} }}, {{ sleep: 20ms }} ] }}
+baseline: {baseline}
+thresholds:
+  http_reqs: [ "{check}" ]
+outputs:
+  - json: "{runs}/run.json"
+  - markdown: {{ append_to: "{doc}", under: "## Historical Results" }}
+"###,
+        runs = dir.join("runs").display(),
+        doc = dir.join("doc.md").display(),
+    )
+}
+
+/// Runs the plan `text` (written to `dir/plan.yaml`) to its end; its exit code and stdout.
+fn run_to_end(dir: &Path, text: &str) -> (Option<i32>, String) {
+    std::fs::write(dir.join("plan.yaml"), text).expect("the plan is written");
+    let output = loadplan_in(dir, &["run", "plan.yaml"]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (output.status.code(), format!("{stdout}\n{stderr}"))
+}
+
+fn read_run(file: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    serde_json::from_str(&text).expect("a results file is JSON")
+}
+
+/// The last row of the history table in `doc.md`.
+fn last_row(dir: &Path) -> String {
+    let doc = std::fs::read_to_string(dir.join("doc.md")).expect("the document is there");
+    doc.lines()
+        .rfind(|l| l.starts_with("| 20"))
+        .unwrap_or_else(|| panic!("no history row in:\n{doc}"))
+        .to_owned()
+}
+
+/// Ctrl-C ends a run early: its history row says `⚠ Partial` (its one threshold passed),
+/// and the next complete run with `baseline: latest` compares itself with the complete
+/// run before, not with the interrupted one, and names it.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_is_marked_partial_and_never_the_latest_baseline() {
+    use crate::common::{Background, get_json, wait_until};
+    let (mut mock, base_url) = crate::run::mock_process(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.md"), DOC).unwrap();
+    let quick = baseline_plan(dir.path(), Some(&base_url), "300ms", "latest", "count > 0");
+    let (status, out) = run_to_end(dir.path(), &quick);
+    assert_eq!(status, Some(0), "{out}");
+    assert!(
+        out.contains("baseline: none, no earlier complete run of this stage and environment"),
+        "{out}"
+    );
+    assert!(last_row(dir.path()).ends_with("| ✅ Pass |"), "{out}");
+    let first = dir.path().join("runs/run.json");
+    assert_eq!(read_run(&first)["partial"], false);
+
+    // Interrupted once the mock has seen a request of this run: that request's iteration
+    // ends in the graceful stop, so its one threshold passes.
+    let requests = || get_json(&format!("{base_url}/stats"))["http_requests_total"].as_u64();
+    let before = requests().expect("the mock's stats");
+    let long = baseline_plan(dir.path(), Some(&base_url), "60s", "latest", "count > 0");
+    let run = Background::start(&long, dir.path());
+    wait_until("a request of the long run", || {
+        requests().is_some_and(|n| n > before)
+    });
+    run.signal("INT");
+    let (status, stderr) = run.wait();
+    assert_eq!(status, 130, "{stderr}");
+    let interrupted = dir.path().join("runs/run-2.json");
+    let saved = read_run(&interrupted);
+    assert_eq!(
+        (&saved["partial"], &saved["passed"]),
+        (&true.into(), &true.into())
+    );
+    let row = last_row(dir.path());
+    assert!(row.ends_with("| ⚠ Partial |"), "{row}");
+
+    let (status, out) = run_to_end(dir.path(), &quick);
+    assert_eq!(status, Some(0), "{out}");
+    let third = read_run(&dir.path().join("runs/run-3.json"));
+    assert_eq!(
+        third["baseline_file"],
+        first.display().to_string(),
+        "the complete run is the baseline, not {}",
+        interrupted.display()
+    );
+    assert!(
+        out.contains(&format!(
+            "baseline: {} (started {}",
+            first.display(),
+            read_run(&first)["started"].as_str().unwrap()
+        )),
+        "{out}"
+    );
+    assert!(last_row(dir.path()).ends_with("| ✅ Pass |"));
+    let _ = mock.kill();
+    let _ = mock.wait();
+}
+
+/// `baseline: latest_passed` skips a newer complete run whose thresholds failed.
+#[test]
+fn latest_passed_skips_a_failed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.md"), DOC).unwrap();
+    let passing = baseline_plan(dir.path(), None, "300ms", "latest_passed", "count > 0");
+    let (status, out) = run_to_end(dir.path(), &passing);
+    assert_eq!(status, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "baseline: none, no earlier complete run of this stage and environment passed"
+        ),
+        "{out}"
+    );
+    let failing = baseline_plan(dir.path(), None, "300ms", "latest_passed", "count < 1");
+    let (status, out) = run_to_end(dir.path(), &failing);
+    assert_ne!(status, Some(0), "{out}");
+    let failed = read_run(&dir.path().join("runs/run-2.json"));
+    assert_eq!(
+        (&failed["partial"], &failed["passed"]),
+        (&false.into(), &false.into())
+    );
+    assert!(last_row(dir.path()).ends_with("| ❌ Fail |"));
+
+    let (status, out) = run_to_end(dir.path(), &passing);
+    assert_eq!(status, Some(0), "{out}");
+    let first = dir.path().join("runs/run.json");
+    let third = read_run(&dir.path().join("runs/run-3.json"));
+    assert_eq!(third["baseline_file"], first.display().to_string());
+    assert!(
+        out.contains(&format!("baseline: {} (started", first.display())),
+        "{out}"
+    );
+}

@@ -184,7 +184,7 @@ fn custom_template() {
     };
     let options = ReportOptions {
         label: Some("after cache fix".into()),
-        regression_factor: None,
+        ..ReportOptions::default()
     };
     let (block, _) = render_markdown(&target, &second, Some(&first), &options, None).unwrap();
     check("custom.md", &block);
@@ -491,7 +491,19 @@ fn report_prints_markdown_and_writes_junit_and_csv() {
         stdout.contains("Compared with the baseline run of 2026-"),
         "{stdout}"
     );
-    assert!(dir.path().join("out/junit.xml").exists());
+    // The baseline is named by the file `--baseline` gave, and its commit.
+    assert!(
+        stdout.contains("(`first.json`, stage `smoke`, env `local`, commit `0123456789ab`)"),
+        "{stdout}"
+    );
+    let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).unwrap();
+    assert!(
+        junit.contains(&format!(
+            r#"<property name="baseline" value="{}"/>"#,
+            first.display()
+        )),
+        "{junit}"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("out/history.csv"))
             .unwrap()
@@ -864,4 +876,129 @@ fn csv_history_gains_collected_and_derived_columns() {
             "derived.down_rate",
         ][..]
     );
+}
+
+/// A run that stopped early reads `⚠ Partial` in the history row, the latency rows, the
+/// Markdown block, the CSV row and JUnit — never `✅ Pass`, though all its thresholds
+/// passed; one without thresholds shows no check at all, whatever its errors.
+#[test]
+fn a_partial_run_is_marked_partial_everywhere() {
+    let mut partial = run_judged(1.0, 0, None, true, |verdict| {
+        for outcome in &mut verdict.outcomes {
+            outcome.set_status(loadplan::verdict::Status::Passed);
+        }
+    });
+    assert!(partial.passed);
+    partial.partial = true;
+    partial.results.stopped_early = Some("interrupted (SIGINT)".into());
+    let options = ReportOptions::default();
+    let (block, row) =
+        render_markdown(&MarkdownTarget::default(), &partial, None, &options, None).unwrap();
+    assert!(row.ends_with("| ⚠ Partial |"), "{row}");
+    assert!(
+        !block.contains("✅ Pass") && !row.contains("✅ Pass"),
+        "{block}\n{row}"
+    );
+    assert!(block.contains("| ⚠ Partial |"), "{block}");
+    assert!(
+        block.contains("**Thresholds: 9 of 9 passed — ⚠ Partial**"),
+        "{block}"
+    );
+    // It will never be the next run's baseline: no limits are promised from it.
+    assert!(
+        !block.contains("Regression limits for the next run"),
+        "{block}"
+    );
+    let report = Report::new(&partial, None, &options).unwrap();
+    let csv = history::append("", &report).unwrap();
+    assert!(csv.contains(",true,true,partial,9,0,"), "{csv}");
+    let xml = junit::render(&report).unwrap();
+    assert!(
+        xml.contains(r#"<property name="result" value="partial"/>"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="run completed""#)
+            && xml.contains("the run stopped early (interrupted (SIGINT))")
+            && xml.contains(r#"type="partial""#),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<error").count(), 1, "{xml}");
+
+    // No thresholds, errors, complete: no verdict mark.
+    let mut unjudged = partial.clone();
+    unjudged.partial = false;
+    unjudged.results.stopped_early = None;
+    unjudged.thresholds.clear();
+    let (block, row) =
+        render_markdown(&MarkdownTarget::default(), &unjudged, None, &options, None).unwrap();
+    assert!(row.ends_with("| No thresholds |"), "{row}");
+    assert!(
+        block.contains("**No thresholds** — nothing was judged, 3 errors."),
+        "{block}"
+    );
+    assert!(
+        !block.contains("0 of 0") && !block.contains('✅'),
+        "{block}"
+    );
+}
+
+/// A custom trend (`metric:` on a request) has its row in the Markdown latency table and
+/// in the baseline comparison, after the built-in families, and its line in the terminal
+/// table, like `http_req_duration`.
+#[test]
+fn custom_trends_have_rows_like_built_in_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = r#"
+name: custom
+environments: { local: { mock: true } }
+stages: { smoke: { vus: 1, duration: 300ms } }
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/x", metric: append_latency_ms } }, { sleep: 20ms } ] }
+thresholds:
+  append_latency_ms: [ "p95 < 10s" ]
+baseline: latest
+outputs:
+  - json: runs/run.json
+  - markdown: { file: report.md }
+"#;
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    for run in 1..=2 {
+        let output = loadplan_in(dir.path(), &["run", "plan.yaml"]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("append_latency_ms"))
+            .unwrap_or_else(|| panic!("no terminal line:\n{stdout}"));
+        assert!(line.contains("ms") || line.contains("µs"), "{line}");
+        let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        let rows: Vec<&str> = report
+            .lines()
+            .filter(|l| l.starts_with("| append_latency_ms |"))
+            .collect();
+        let table_row = rows.first().unwrap_or_else(|| panic!("no row:\n{report}"));
+        assert!(
+            table_row.ends_with("| p95 < 10s | ✅ Pass |"),
+            "{table_row}"
+        );
+        let cells: Vec<&str> = table_row.split('|').map(str::trim).collect();
+        assert!(cells[2..5].iter().all(|c| c.ends_with("ms")), "{table_row}");
+        let http = report
+            .lines()
+            .position(|l| l.starts_with("| HTTP Duration |"))
+            .unwrap();
+        let custom = report
+            .lines()
+            .position(|l| l.starts_with("| append_latency_ms |"))
+            .unwrap();
+        assert!(http < custom, "built-in families first:\n{report}");
+        // The second run has a baseline: the comparison table has the row too.
+        assert_eq!(rows.len(), run, "{report}");
+    }
 }

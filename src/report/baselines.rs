@@ -2,8 +2,9 @@
 //! `docs/baselines/websocket-baselines.md`), as the built-in templates fill it:
 //!
 //! - the latency table `Metric | p50 | p95 | p99 | Threshold | Status`, one row per
-//!   latency family — Connection Time, Message Latency, Broadcast Delivery, HTTP Duration
-//!   — and per tag filter its thresholds use, with the baseline comparison
+//!   latency family — Connection Time, Message Latency, Broadcast Delivery, HTTP Duration,
+//!   then each custom trend by its name — and per tag filter its thresholds use, with the
+//!   baseline comparison
 //!   (`Baseline p95 | Δ p95 | Regression limit | Regressed`);
 //! - the history table `Date | Environment | Mode | Connections | p95 Conn Time |
 //!   p95 Broadcast | Pass/Fail`, one row per run.
@@ -15,7 +16,7 @@ use serde::Serialize;
 
 use super::build::delta;
 use super::json::RunDocument;
-use super::model::{MetricView, ThresholdView};
+use super::model::{MetricView, RunResult, ThresholdView};
 use crate::results::{Results, SeriesData};
 
 /// The latency families of the latency table, in the document's order.
@@ -38,7 +39,8 @@ pub struct TableRow {
     pub p99: Option<f64>,
     /// The checks on this metric (and tags), `p95 < 2000ms, p99 < 5000ms`.
     pub threshold: String,
-    /// `✅ Pass`, `❌ Fail`, or `-` when no threshold applies.
+    /// `✅ Pass`, `❌ Fail`, or `-` when no threshold applies; `⚠ Partial` instead of a
+    /// pass when the run stopped early.
     pub status: String,
     pub baseline_p95: Option<f64>,
     pub delta_p95: Option<f64>,
@@ -60,13 +62,17 @@ pub struct HistoryView {
     pub p95_broadcast: Option<f64>,
     pub delta_p95_connect: Option<f64>,
     pub delta_p95_broadcast: Option<f64>,
-    /// `✅ Pass` or `❌ Fail`.
+    /// `✅ Pass`, `❌ Fail`, `⚠ Partial` or `No thresholds` ([`RunResult`]).
     pub result: String,
 }
 
-/// `✅ Pass` or `❌ Fail`.
-pub(super) fn pass_fail(passed: bool) -> &'static str {
-    if passed { "✅ Pass" } else { "❌ Fail" }
+/// `✅ Pass` or `❌ Fail`; a run that stopped early passes nothing: `⚠ Partial`.
+fn row_status(passed: bool, partial: bool) -> &'static str {
+    match (passed, partial) {
+        (false, _) => "❌ Fail",
+        (true, true) => "⚠ Partial",
+        (true, false) => "✅ Pass",
+    }
 }
 
 /// The history table's cells for `run`; `metric` holds its metrics by name.
@@ -97,23 +103,44 @@ pub(super) fn history_view(
         p95_broadcast: p95("broadcast_delivery_time"),
         delta_p95_connect: delta_p95("ws_connect_time"),
         delta_p95_broadcast: delta_p95("broadcast_delivery_time"),
-        result: pass_fail(run.passed).to_owned(),
+        result: RunResult::of(run.passed, run.partial, run.thresholds.len())
+            .text(run.partial)
+            .to_owned(),
     }
 }
 
-/// The rows of the latency tables: each family the run measured, one row per tag filter
-/// its thresholds use (or one untagged row).
+/// The latency rows' metrics and labels: the families the run measured, in the document's
+/// order, then every custom trend (`metric: append_latency` of a step) by name, labelled
+/// with its name.
+fn latency_metrics(results: &Results) -> Vec<(&str, &str)> {
+    let measured = results.metrics();
+    let mut metrics: Vec<(&str, &str)> = FAMILIES
+        .into_iter()
+        .filter(|(metric, _)| measured.contains(metric))
+        .collect();
+    let mut custom: Vec<&str> = measured
+        .into_iter()
+        .filter(|metric| crate::plan::metric::builtin(metric).is_none())
+        .filter(|metric| matches!(results.merged(metric, |_| true), Some(SeriesData::Trend(_))))
+        .collect();
+    custom.sort_unstable();
+    custom.dedup();
+    metrics.extend(custom.into_iter().map(|metric| (metric, metric)));
+    metrics
+}
+
+/// The rows of the latency tables: each family the run measured and each custom trend,
+/// one row per tag filter its thresholds use (or one untagged row); `partial` when the run
+/// stopped early.
 pub(super) fn table_rows(
     results: &Results,
+    partial: bool,
     baseline: Option<&Results>,
     thresholds: &[ThresholdView],
     factor: f64,
 ) -> Vec<TableRow> {
     let mut rows = Vec::new();
-    for (metric, label) in FAMILIES {
-        if !results.metrics().contains(&metric) {
-            continue;
-        }
+    for (metric, label) in latency_metrics(results) {
         let mut filters: Vec<Vec<(String, String)>> = Vec::new();
         for threshold in thresholds.iter().filter(|t| t.metric == metric) {
             if !filters.contains(&threshold.tags) {
@@ -164,7 +191,7 @@ pub(super) fn table_rows(
                 status: if checks.is_empty() {
                     "-".to_owned()
                 } else {
-                    pass_fail(checks.iter().all(|t| t.passed)).to_owned()
+                    row_status(checks.iter().all(|t| t.passed), partial).to_owned()
                 },
                 baseline_p95,
                 delta_p95: delta(p95, baseline_p95),

@@ -12,7 +12,7 @@ use super::format::{self, Style};
 use super::json::RunDocument;
 use super::model::{
     BaselineView, DEFAULT_REGRESSION_FACTOR, Delta, GaugeView, MetricView, Report, ReportOptions,
-    RunView, ThresholdView,
+    RunResult, RunView, ThresholdView,
 };
 use super::{Figures, Trend};
 use crate::verdict::{Outcome, Status};
@@ -44,8 +44,19 @@ impl Report {
             .map(|m| (m.name.clone(), m.clone()))
             .collect();
         let thresholds: Vec<ThresholdView> = run.thresholds.iter().map(threshold_view).collect();
-        let tables = table_rows(&results, base_results.as_ref(), &thresholds, factor);
+        let tables = table_rows(
+            &results,
+            run.partial,
+            base_results.as_ref(),
+            &thresholds,
+            factor,
+        );
         let passed = thresholds.iter().filter(|t| t.passed).count();
+        let result = RunResult::of(run.passed, run.partial, thresholds.len());
+        let baseline_file = options
+            .baseline_file
+            .clone()
+            .or_else(|| run.baseline_file.clone());
         let run_view = RunView {
             plan: run.plan.clone(),
             plan_file: run.plan_file.clone(),
@@ -67,6 +78,8 @@ impl Report {
             error_examples: run.results.error_examples.clone(),
             thresholds_passed: passed,
             thresholds_failed: thresholds.len() - passed,
+            result,
+            verdict: result.text(run.partial).to_owned(),
         };
         let history = history_view(run, &metric, &run_view.date);
         let server = server_views(&run.results.server);
@@ -78,6 +91,12 @@ impl Report {
             thresholds,
             tables,
             baseline: baseline.map(|b| BaselineView {
+                file: baseline_file.clone(),
+                file_name: baseline_file.as_deref().map(|file| {
+                    std::path::Path::new(file)
+                        .file_name()
+                        .map_or_else(|| file.to_owned(), |n| n.to_string_lossy().into_owned())
+                }),
                 started: b.started.clone(),
                 date: day(&b.started),
                 env: b.env.clone(),
@@ -85,6 +104,7 @@ impl Report {
                 label: b.label.clone(),
                 git_commit: b.git_commit.clone(),
                 passed: b.passed,
+                partial: b.partial,
             }),
             regression_factor: factor,
             chart: None,

@@ -45,10 +45,8 @@ pub fn report(command: &ReportCommand, out: &mut impl Write) -> Result<Vec<Strin
         .as_deref()
         .map(Path::new)
         .filter(|file| file.is_file());
-    let baseline = command
-        .baseline
-        .as_deref()
-        .or(recorded)
+    let baseline_file = command.baseline.as_deref().or(recorded);
+    let baseline = baseline_file
         .map(RunDocument::load)
         .transpose()
         .map_err(|e| e.about("the baseline"))?;
@@ -77,6 +75,7 @@ pub fn report(command: &ReportCommand, out: &mut impl Write) -> Result<Vec<Strin
     let options = ReportOptions {
         label: command.label.clone(),
         regression_factor: command.regression_factor,
+        baseline_file: baseline_file.map(|file| file.display().to_string()),
     };
     let mut targets = Vec::new();
     if let Some(file) = &command.csv {

@@ -41,7 +41,7 @@ impl std::fmt::Display for HistoryError {
 impl std::error::Error for HistoryError {}
 
 /// The run's columns, always first, in this order.
-pub const RUN_COLUMNS: [&str; 15] = [
+pub const RUN_COLUMNS: [&str; 16] = [
     "started",
     "finished",
     "plan",
@@ -54,6 +54,7 @@ pub const RUN_COLUMNS: [&str; 15] = [
     "vus_max",
     "passed",
     "partial",
+    "result",
     "thresholds_passed",
     "thresholds_failed",
     "errors",
@@ -79,6 +80,7 @@ pub fn record(report: &Report) -> Vec<(String, String)> {
             run.vus_max.to_string(),
             run.passed.to_string(),
             run.partial.to_string(),
+            run.result.key().to_owned(),
             run.thresholds_passed.to_string(),
             run.thresholds_failed.to_string(),
             run.error_count.to_string(),

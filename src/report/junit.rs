@@ -1,6 +1,7 @@
 //! JUnit XML for CI: one test suite per run, one test case per threshold. A failed
 //! threshold is a `<failure>` whose message carries the value and the limit, so CI systems
-//! show them without opening the report.
+//! show them without opening the report. A run that stopped early has one more test case,
+//! `run completed`, in error: CI never shows an interrupted run as green.
 
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
@@ -24,12 +25,16 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
         Property::new("finished", run.finished.as_str()),
         Property::new("vus_max", run.vus_max.to_string()),
         Property::new("loadplan_version", run.loadplan_version.as_str()),
+        Property::new("result", run.result.key()),
     ]);
     if let Some(commit) = &run.git_commit {
         suite.add_property(Property::new("git_commit", commit.as_str()));
     }
     if let Some(label) = &run.label {
         suite.add_property(Property::new("label", label.as_str()));
+    }
+    if let Some(file) = report.baseline.as_ref().and_then(|b| b.file.as_deref()) {
+        suite.add_property(Property::new("baseline", file));
     }
     for threshold in &report.thresholds {
         let status = if threshold.skipped {
@@ -57,6 +62,17 @@ pub fn render(report: &Report) -> Result<String, quick_junit::SerializeError> {
         case.set_classname(format!("{}.{}", run.plan, run.stage));
         case.add_property(Property::new("value", threshold.value_text.as_str()));
         case.add_property(Property::new("limit", threshold.limit_text.as_str()));
+        suite.add_test_case(case);
+    }
+    if run.partial {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(format!(
+            "⚠ Partial: the run stopped early ({}); its figures cover only what ran",
+            run.stopped_early.as_deref().unwrap_or("stopped early")
+        ));
+        status.set_type("partial");
+        let mut case = TestCase::new("run completed", status);
+        case.set_classname(format!("{}.{}", run.plan, run.stage));
         suite.add_test_case(case);
     }
     let mut junit = quick_junit::Report::new("loadplan");

@@ -76,6 +76,61 @@ pub struct RunView {
     pub error_examples: std::collections::BTreeMap<String, Vec<String>>,
     pub thresholds_passed: usize,
     pub thresholds_failed: usize,
+    /// What the run came to: `pass`, `fail`, `partial` or `no_thresholds` ([`RunResult`]).
+    pub result: RunResult,
+    /// The same as every table shows it: `✅ Pass`, `❌ Fail`, `⚠ Partial`, `No thresholds`.
+    pub verdict: String,
+}
+
+/// What a run came to, as the history row, the CSV, JUnit, the Markdown and the terminal
+/// summary say it. A failed threshold wins (`❌ Fail`, even when the run also stopped early:
+/// what ran already failed); else a run that stopped early is `⚠ Partial`, never a pass;
+/// else a run without thresholds is `No thresholds` — nothing was judged, so no green
+/// check, whatever its errors (k6 shows no verdict either); else `✅ Pass`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunResult {
+    Pass,
+    Fail,
+    Partial,
+    NoThresholds,
+}
+
+impl RunResult {
+    /// The result of a run whose thresholds `passed` (all of `thresholds`), `partial` when
+    /// it stopped early.
+    pub fn of(passed: bool, partial: bool, thresholds: usize) -> Self {
+        if !passed {
+            Self::Fail
+        } else if partial {
+            Self::Partial
+        } else if thresholds == 0 {
+            Self::NoThresholds
+        } else {
+            Self::Pass
+        }
+    }
+
+    /// `pass`, `fail`, `partial`, `no_thresholds`: the CSV's `result` column.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Partial => "partial",
+            Self::NoThresholds => "no_thresholds",
+        }
+    }
+
+    /// The mark tables show; a failed run that also stopped early says so.
+    pub fn text(self, partial: bool) -> &'static str {
+        match (self, partial) {
+            (Self::Pass, _) => "✅ Pass",
+            (Self::Fail, false) => "❌ Fail",
+            (Self::Fail, true) => "❌ Fail (partial)",
+            (Self::Partial, _) => "⚠ Partial",
+            (Self::NoThresholds, _) => "No thresholds",
+        }
+    }
 }
 
 /// One metric's figures, with the baseline's and the change in % when there is a baseline.
@@ -144,6 +199,10 @@ pub struct ThresholdView {
 /// The baseline run.
 #[derive(Debug, Clone, Serialize)]
 pub struct BaselineView {
+    /// The results file it was read from, as the run recorded it, when it did.
+    pub file: Option<String>,
+    /// That file's name (`20261118T110640Z-smoke.json`).
+    pub file_name: Option<String>,
     pub started: String,
     pub date: String,
     pub env: Option<String>,
@@ -151,6 +210,7 @@ pub struct BaselineView {
     pub label: Option<String>,
     pub git_commit: Option<String>,
     pub passed: bool,
+    pub partial: bool,
 }
 
 /// Inputs of a report besides the run.
@@ -159,4 +219,7 @@ pub struct ReportOptions {
     /// Overrides the run's own label.
     pub label: Option<String>,
     pub regression_factor: Option<f64>,
+    /// Where the baseline was read from, when not the run's own `baseline_file`
+    /// (`loadplan report --baseline FILE`).
+    pub baseline_file: Option<String>,
 }

@@ -91,13 +91,43 @@ pub fn read_template(file: &str) -> Result<(String, String), PrepareError> {
     Ok((file.to_owned(), text))
 }
 
+/// Which earlier runs `baseline: latest` and `baseline: latest_passed` may pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latest {
+    /// `latest`: the newest complete run, passed or failed.
+    Complete,
+    /// `latest_passed`: the newest complete run whose thresholds all passed.
+    Passed,
+}
+
+impl Latest {
+    /// The plan's `baseline:` value, when it names one of these.
+    pub fn from_plan(value: &str) -> Option<Self> {
+        match value {
+            "latest" => Some(Self::Complete),
+            "latest_passed" => Some(Self::Passed),
+            _ => None,
+        }
+    }
+
+    /// Whether `run` may be the baseline. A run that stopped early (interrupted, aborted)
+    /// never is: its figures cover part of a stage.
+    pub fn accepts(self, run: &RunDocument) -> bool {
+        let complete = !run.partial && run.results.stopped_early.is_none();
+        complete && (self == Self::Complete || run.passed)
+    }
+}
+
 /// The newest results file of the same plan, environment and stage in the folders of the
-/// `json` targets: what `baseline: latest` means.
+/// `json` targets that `which` accepts: what `baseline: latest` (and `latest_passed`)
+/// means. Newest by start time (to the second), then by end time, then by the file's
+/// modification time, so runs started in the same second still have an order.
 pub fn latest_baseline(
     targets: &[Target],
     plan: &str,
     env: Option<&str>,
     stage: &str,
+    which: Latest,
 ) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = targets
         .iter()
@@ -112,7 +142,8 @@ pub fn latest_baseline(
         .collect();
     dirs.sort();
     dirs.dedup();
-    let mut best: Option<(String, PathBuf)> = None;
+    type Order = (String, String, Option<std::time::SystemTime>);
+    let mut best: Option<(Order, PathBuf)> = None;
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -125,12 +156,15 @@ pub fn latest_baseline(
             let Ok(run) = RunDocument::load(&file) else {
                 continue;
             };
-            if run.plan == plan && run.env.as_deref() == env && run.stage == stage {
-                let newer = best
-                    .as_ref()
-                    .is_none_or(|(started, _)| run.started > *started);
-                if newer {
-                    best = Some((run.started, file));
+            if run.plan == plan
+                && run.env.as_deref() == env
+                && run.stage == stage
+                && which.accepts(&run)
+            {
+                let modified = entry.metadata().and_then(|m| m.modified()).ok();
+                let order = (run.started, run.finished, modified);
+                if best.as_ref().is_none_or(|(newest, _)| order > *newest) {
+                    best = Some((order, file));
                 }
             }
         }
@@ -376,13 +410,13 @@ pub struct Prepared {
     pub baseline: Option<RunDocument>,
     /// Where the baseline was read from.
     pub baseline_file: Option<PathBuf>,
-    /// `baseline: latest` found no earlier run: this is the first, and its `baseline * k`
-    /// thresholds have nothing to compare with.
+    /// `baseline: latest` (or `latest_passed`) found no earlier run it accepts: this is the
+    /// first, and its `baseline * k` thresholds have nothing to compare with.
     pub first_run: bool,
 }
 
 /// The outputs of `checked` and the baseline: `--baseline FILE` when given, else the
-/// plan's `baseline:` (`latest` or a file).
+/// plan's `baseline:` (`latest`, `latest_passed` or a file).
 pub fn prepare_run(
     checked: &crate::plan::CheckedPlan,
     context: &minijinja::Value,
@@ -399,16 +433,19 @@ pub fn prepare_run(
     let load = |file: &Path| RunDocument::load(file).map_err(|e| e.about("the baseline"));
     let (file, first_run) = match (baseline, checked.plan.baseline.as_deref()) {
         (Some(file), _) => (Some(file.to_path_buf()), false),
-        (None, Some("latest")) => match latest_baseline(
-            &targets,
-            &checked.plan.name,
-            checked.env.as_deref(),
-            &checked.stage,
-        ) {
-            Some(file) => (Some(file), false),
-            None => (None, true),
+        (None, Some(value)) => match Latest::from_plan(value) {
+            Some(which) => match latest_baseline(
+                &targets,
+                &checked.plan.name,
+                checked.env.as_deref(),
+                &checked.stage,
+                which,
+            ) {
+                Some(file) => (Some(file), false),
+                None => (None, true),
+            },
+            None => (Some(PathBuf::from(value)), false),
         },
-        (None, Some(file)) => (Some(PathBuf::from(file)), false),
         (None, None) => (None, false),
     };
     Ok(Prepared {

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use super::Figures;
 use super::format::{self, Style};
+use super::model::RunResult;
 use crate::results::Results;
 use crate::server::ServerKind;
 use crate::verdict::{Status, Verdict};
@@ -15,6 +16,9 @@ pub struct Heading<'a> {
     pub stage: &'a str,
     pub seconds: f64,
     pub vus_max: u32,
+    /// The run compared with (`compared with results/….json (started …, commit …)`), or
+    /// why there is none, when the plan asks for one.
+    pub baseline: Option<String>,
 }
 
 /// The server section: each collected metric's figures, sources that failed, and the
@@ -117,6 +121,9 @@ pub fn write<W: Write>(
         format::elapsed(heading.seconds),
         heading.vus_max
     )?;
+    if let Some(baseline) = &heading.baseline {
+        writeln!(out, "  {baseline}\n")?;
+    }
     writeln!(
         out,
         "  {:<30} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
@@ -178,6 +185,8 @@ pub fn write<W: Write>(
         }
     }
     server(out, results)?;
+    let partial = results.stopped_early.is_some();
+    let result = RunResult::of(verdict.passed(), partial, verdict.outcomes.len());
     if !verdict.outcomes.is_empty() {
         writeln!(out, "\n  thresholds")?;
         for outcome in &verdict.outcomes {
@@ -211,14 +220,21 @@ pub fn write<W: Write>(
             .count();
         writeln!(
             out,
-            "\n  {} of {} thresholds passed{}",
+            "\n  {} of {} thresholds passed{} — {}",
             verdict.outcomes.len() - failed,
             verdict.outcomes.len(),
             if skipped > 0 {
                 format!(" ({skipped} skipped: no baseline yet)")
             } else {
                 String::new()
-            }
+            },
+            result.text(partial)
+        )?;
+    } else {
+        writeln!(
+            out,
+            "\n  no thresholds: nothing was judged{}",
+            if partial { " — ⚠ Partial" } else { "" }
         )?;
     }
     Ok(())
@@ -281,6 +297,7 @@ mod tests {
             stage: "smoke",
             seconds: 10.0,
             vus_max: 1,
+            baseline: None,
         };
         let mut out = Vec::new();
         write(&mut out, &heading, &[], &verdict, &results).unwrap();
@@ -298,6 +315,47 @@ mod tests {
         assert!(lines[0].starts_with("    ✓"), "{}", lines[0]);
         assert!(lines[1].starts_with("    ✗"), "{}", lines[1]);
         assert!(lines[3].starts_with("    -"), "{}", lines[3]);
-        assert!(text.contains("3 of 4 thresholds passed (1 skipped: no baseline yet)"));
+        assert!(
+            text.contains("3 of 4 thresholds passed (1 skipped: no baseline yet) — ❌ Fail"),
+            "{text}"
+        );
+    }
+
+    /// A run that stopped early never reads as a pass, with thresholds or without.
+    #[test]
+    fn a_partial_run_is_marked_partial() {
+        let mut results = Results::default();
+        let key = SeriesKey::from(Series {
+            metric: "http_req_failed".into(),
+            scenario: "s".into(),
+            name: None,
+            group: None,
+        });
+        results.record(Sample::Rate(key, false));
+        results.stopped_early = Some("interrupted (SIGINT)".to_owned());
+        let heading = Heading {
+            plan: "p",
+            env: None,
+            stage: "smoke",
+            seconds: 1.0,
+            vus_max: 1,
+            baseline: Some("baseline: none, no earlier complete run".to_owned()),
+        };
+        let rules = [rule("http_req_failed", "rate < 0.2")];
+        for (rules, line) in [
+            (&rules[..], "1 of 1 thresholds passed — ⚠ Partial"),
+            (&[][..], "no thresholds: nothing was judged — ⚠ Partial"),
+        ] {
+            let verdict = crate::verdict::judge(rules, &results, None);
+            let mut out = Vec::new();
+            write(&mut out, &heading, &[], &verdict, &results).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains(line), "{text}");
+            assert!(!text.contains("Pass"), "{text}");
+            assert!(
+                text.contains("  baseline: none, no earlier complete run\n"),
+                "{text}"
+            );
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! `outputs` checks: `baseline: latest` has a `json` output to look in, Markdown outputs
+//! `outputs` checks: `baseline: latest` (or `latest_passed`) has a `json` output to look in, Markdown outputs
 //! say where to write, and every file template compiles with the names known when outputs
 //! are made.
 
@@ -25,7 +25,7 @@ impl Analyzer<'_, '_> {
             }
         }
         let scope = scope::Scope::output(&envs, vars);
-        if self.plan.baseline.as_deref() == Some("latest")
+        if let Some(latest @ ("latest" | "latest_passed")) = self.plan.baseline.as_deref()
             && !self
                 .plan
                 .outputs
@@ -34,7 +34,7 @@ impl Analyzer<'_, '_> {
         {
             self.error(
                 &path!["baseline"],
-                "`baseline: latest` looks for earlier runs in the folders of the `json` outputs, and this plan has none",
+                format!("`baseline: {latest}` looks for earlier runs in the folders of the `json` outputs, and this plan has none"),
                 Some("add an output like `- json: \"results/{{ run.started | date('compact') }}-{{ stage }}.json\"`".to_owned()),
             );
         }
