@@ -38,6 +38,19 @@ impl Analyzer<'_, '_> {
                 Some("add an output like `- json: \"results/{{ run.started | date('compact') }}-{{ stage }}.json\"`".to_owned()),
             );
         }
+        // Anything else is a results file's path; a word a typo away from the keywords is
+        // not one (`./latest_pased` still names a file).
+        if let Some(other) = self.plan.baseline.as_deref()
+            && !matches!(other, "latest" | "latest_passed")
+            && !other.contains(['/', '.'])
+            && let Some(keyword) = crate::diag::suggest(other, ["latest", "latest_passed"])
+        {
+            self.error(
+                &path!["baseline"],
+                format!("`baseline: {other}` is neither `latest`, `latest_passed` nor the path of a results file"),
+                Some(format!("did you mean `{keyword}`? (a file named so is `./{other}`)")),
+            );
+        }
         for (index, output) in self.plan.outputs.iter().enumerate() {
             match output {
                 Output::Markdown(markdown) => {
