@@ -466,7 +466,8 @@ impl Vu {
                 keys: Arc::clone(&keys),
                 duration: response.duration,
                 waiting: response.waiting,
-                failed: !checked.status_ok,
+                // Any failed `expect` (status, header, JSON) fails the request.
+                failed: checked.problem.is_some(),
             },
         );
         if let Some(capture) = capture {
