@@ -113,13 +113,16 @@ impl Halt {
 /// What the VUs and the collector exchange.
 pub enum Event {
     Sample(Sample),
-    /// A request that got a response: its count, duration, time to first byte and
-    /// failure, in one event (the commonest one by far).
+    /// A request, answered or not: its count, duration (for one that got no answer, the
+    /// time it waited), time to first byte (when a response came), failure and status (0
+    /// for none), in one event (the commonest one by far). The collector records it under
+    /// the step's keys tagged `expected_response` (not `failed`), `status` and `method`.
     Request {
         keys: Arc<RequestKeys>,
         duration: Duration,
-        waiting: Duration,
+        waiting: Option<Duration>,
         failed: bool,
+        status: u16,
     },
     /// An iteration that ended: its count and duration.
     Iteration {
@@ -235,6 +238,7 @@ impl Shared {
             scenario: self.name(scenario),
             name: name.map(|n| self.name(n)),
             group: None,
+            response: None,
         })
     }
 
@@ -318,6 +322,8 @@ pub struct IterationKeys {
 #[derive(Clone)]
 pub struct RequestKeys {
     pub name: Arc<str>,
+    /// The `method` tag of its `http_req*` series.
+    pub method: Arc<str>,
     pub reqs: SeriesKey,
     pub duration: SeriesKey,
     /// In arrival stages: the duration plus the iteration's start lag (wrk2's correction).
@@ -349,6 +355,7 @@ impl RequestKeys {
                 scenario: name_of(scenario),
                 name: Some(Arc::clone(&name)),
                 group: group.clone(),
+                response: None,
             })
         };
         Self {
@@ -359,6 +366,7 @@ impl RequestKeys {
             failed: key("http_req_failed"),
             checks: key("checks"),
             custom: request.metric.as_deref().map(key),
+            method: name_of(request.method.as_str()),
             name,
             uri: None,
         }

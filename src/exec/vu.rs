@@ -426,6 +426,7 @@ impl Vu {
         } else {
             BodyUse::Discard
         };
+        let started = Instant::now();
         let response = match self
             .http
             .send(
@@ -439,9 +440,18 @@ impl Vu {
         {
             Ok(response) => response,
             Err(failure) => {
-                self.out.sample(shared, Sample::Count(keys.reqs.clone(), 1));
-                self.out
-                    .sample(shared, Sample::Rate(keys.failed.clone(), true));
+                // No response (transport error, timeout): the request is in the latency
+                // all the same, with the time it waited, tagged `expected_response: false`.
+                self.out.event(
+                    shared,
+                    Event::Request {
+                        keys: Arc::clone(&keys),
+                        duration: started.elapsed(),
+                        waiting: None,
+                        failed: true,
+                        status: 0,
+                    },
+                );
                 return Err(StepError::Http(failure));
             }
         };
@@ -465,9 +475,10 @@ impl Vu {
             Event::Request {
                 keys: Arc::clone(&keys),
                 duration: response.duration,
-                waiting: response.waiting,
+                waiting: Some(response.waiting),
                 // Any failed `expect` (status, header, JSON) fails the request.
                 failed: checked.problem.is_some(),
+                status: response.status,
             },
         );
         if let Some(capture) = capture {

@@ -181,25 +181,42 @@ impl Analyzer<'_, '_> {
                     self.error_at(
                         key_span.part(*offset, tag.chars().count()),
                         format!("unknown tag `{tag}`"),
-                        did_you_mean(tag, TAGS).or_else(|| {
-                            let recorded: Vec<&str> = TAGS
-                                .into_iter()
-                                .filter(|t| !metric::UNRECORDED_TAGS.contains(t))
-                                .collect();
-                            Some(format!("tags are {}", recorded.join(", ")))
-                        }),
+                        did_you_mean(tag, TAGS)
+                            .or_else(|| Some(format!("tags are {}", TAGS.join(", ")))),
                     );
                     continue;
                 }
-                if metric::UNRECORDED_TAGS.contains(&tag.as_str()) {
-                    self.error_at(
-                        key_span.part(*offset, tag.chars().count()),
-                        format!("filtering by `{tag}` is not recorded yet"),
-                        Some(
-                            "give the steps a `name:` and filter by it, as in `{name:login}`"
-                                .into(),
-                        ),
-                    );
+                if metric::RESPONSE_TAGS.contains(&tag.as_str()) {
+                    if !metric::RESPONSE_METRICS.contains(&selector.metric.as_str()) {
+                        self.error_at(
+                            key_span.part(*offset, tag.chars().count()),
+                            format!(
+                                "`{tag}` is recorded on {} only",
+                                metric::RESPONSE_METRICS.join(", ")
+                            ),
+                            Some("filter by `name`, `scenario` or `group` here".into()),
+                        );
+                        continue;
+                    }
+                    let expected = match tag.as_str() {
+                        "status" => value
+                            .parse::<u16>()
+                            .ok()
+                            .filter(|s| *s == 0 || (100..=599).contains(s))
+                            .is_none()
+                            .then_some("0 (no response) or a status from 100 to 599"),
+                        "expected_response" => {
+                            (!matches!(value.as_str(), "true" | "false")).then_some("true or false")
+                        }
+                        _ => None,
+                    };
+                    if let Some(expected) = expected {
+                        self.error_at(
+                            span,
+                            format!("invalid {tag} `{value}`: expected {expected}"),
+                            None,
+                        );
+                    }
                     continue;
                 }
                 let known: Option<&IndexSet<String>> = match tag.as_str() {
