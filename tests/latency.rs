@@ -137,3 +137,52 @@ thresholds:
         "{json:#}"
     );
 }
+
+/// An `expect` that times out is in its latency with the time it waited (at least its
+/// `within`), tagged `expected_response: false`; the answered ones are
+/// `{expected_response:true}`.
+#[test]
+fn a_timed_out_expect_is_in_its_latency_tagged_unexpected() {
+    let plan = r#"
+name: ws-timeouts
+environments: { local: { mock: true } }
+stages: { short: { vus: 1, duration: 300ms } }
+scenarios:
+  chat:
+    backoff: off
+    steps:
+      - connect: "{{ env.ws_url }}?scope=user&user=u{{ vu }}"
+      - send: { json: { type: ping, id: "{{ uuid() }}" } }
+        as: ping
+      - expect: { json: { type: pong, id: "{{ ping.id }}" }, within: 2s }
+      - expect: { json: { type: never }, within: 100ms }
+      - disconnect: {}
+thresholds:
+  ws_message_latency: [ "count > 0" ]
+  "ws_message_latency{expected_response:true}": [ "count > 0" ]
+  "ws_message_latency{expected_response:false}": [ "count > 0", "min >= 100ms" ]
+"#;
+    let run = run(plan, &[], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results are written");
+    let all = threshold_value(&json, "ws_message_latency", "count > 0");
+    let answered = threshold_value(
+        &json,
+        "ws_message_latency{expected_response:true}",
+        "count > 0",
+    );
+    let timed_out = threshold_value(
+        &json,
+        "ws_message_latency{expected_response:false}",
+        "count > 0",
+    );
+    assert!(answered >= 1.0 && timed_out >= 1.0, "{json:#}");
+    assert_eq!(all, answered + timed_out, "{json:#}");
+    let received = metric(&json, "ws_msgs_received")["count"].as_f64();
+    assert!(received >= Some(answered), "{json:#}");
+    assert_eq!(
+        metric(&json, "checks")["share"].as_f64(),
+        Some(answered / all),
+        "{json:#}"
+    );
+}

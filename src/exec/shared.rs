@@ -386,7 +386,11 @@ pub(super) type KeyMap = HashMap<u64, Vec<SeriesKey>, foldhash::fast::FixedState
 /// (`primary`: its latency metric, `corrected`, `checks`, with its `name` tag) records under.
 #[derive(Clone)]
 pub struct WsStepKeys {
+    /// An `expect`'s latency is tagged `expected_response: true`.
     pub primary: SeriesKey,
+    /// An `expect`'s wait that timed out, tagged `expected_response: false` (`primary`
+    /// otherwise).
+    pub timed_out: SeriesKey,
     pub corrected: SeriesKey,
     pub checks: SeriesKey,
 }
@@ -414,14 +418,27 @@ impl WsStepKeys {
                 let expect = &step.expect;
                 let name = expect.name.as_deref();
                 let metric = expect.metric.as_deref().unwrap_or("ws_message_latency");
+                let latency = key(metric, scenario, name);
+                let tagged = |expected: bool| {
+                    SeriesKey::from(crate::results::Series {
+                        response: Some(crate::results::ResponseTags {
+                            expected,
+                            status: 0,
+                            method: "".into(),
+                        }),
+                        ..(*latency).clone()
+                    })
+                };
                 Self {
-                    primary: key(metric, scenario, name),
+                    primary: tagged(true),
+                    timed_out: tagged(false),
                     corrected: key("ws_message_latency_corrected", scenario, name),
                     checks: key("checks", scenario, name),
                 }
             }
             _ => Self {
                 primary: key("ws_msgs_sent", scenario, None),
+                timed_out: key("ws_msgs_sent", scenario, None),
                 corrected: key("ws_message_latency_corrected", scenario, None),
                 checks: key("checks", scenario, None),
             },

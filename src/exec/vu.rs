@@ -270,6 +270,14 @@ impl Vu {
         let matched = loop {
             let Ok(received) = tokio::time::timeout_at(deadline, socket.inbox.recv()).await else {
                 let keys = shared.ws_keys(whole, &self.scenario);
+                // The wait is in the latency all the same (at least `within`), tagged
+                // `expected_response: false`.
+                let since = self
+                    .last_send
+                    .filter(|sent| *sent >= waiting_since - Duration::from_secs(3600))
+                    .unwrap_or(waiting_since);
+                self.out
+                    .sample(shared, Sample::Trend(keys.timed_out, since.elapsed()));
                 self.out.sample(shared, Sample::Rate(keys.checks, false));
                 return Err(StepError::ExpectTimeout);
             };

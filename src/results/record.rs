@@ -123,8 +123,17 @@ impl ResultsRecord {
                 name: key.name.as_ref().map(ToString::to_string),
                 group: key.group.as_ref().map(ToString::to_string),
                 expected_response: key.response.as_ref().map(|tags| tags.expected),
-                status: key.response.as_ref().map(|tags| tags.status),
-                method: key.response.as_ref().map(|tags| tags.method.to_string()),
+                // An `expect`'s latency (no method) has no status either.
+                status: key
+                    .response
+                    .as_ref()
+                    .filter(|tags| !tags.method.is_empty())
+                    .map(|tags| tags.status),
+                method: key
+                    .response
+                    .as_ref()
+                    .filter(|tags| !tags.method.is_empty())
+                    .map(|tags| tags.method.to_string()),
                 data: match data {
                     SeriesData::Trend(histogram) => {
                         let mut bytes = Vec::new();

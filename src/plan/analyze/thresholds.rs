@@ -22,6 +22,9 @@ pub struct Metrics {
     groups: IndexSet<String>,
     scenarios: IndexSet<String>,
     stages: IndexSet<String>,
+    /// Custom metrics an `expect` records (its timed-out waits tagged
+    /// `expected_response: false`, as `ws_message_latency`'s are).
+    expect_metrics: IndexSet<String>,
 }
 
 /// Values of a run that derived expressions can use.
@@ -40,6 +43,7 @@ impl Metrics {
             groups: IndexSet::new(),
             scenarios: plan.scenarios.keys().cloned().collect(),
             stages: plan.stages.keys().cloned().collect(),
+            expect_metrics: IndexSet::new(),
         }
     }
 
@@ -47,6 +51,11 @@ impl Metrics {
         if self.kind(name).is_none() {
             self.custom.insert(name.to_owned(), kind);
         }
+    }
+
+    /// A custom metric an `expect` step records into.
+    pub fn expect_metric(&mut self, name: &str) {
+        self.expect_metrics.insert(name.to_owned());
     }
 
     pub fn name_tag(&mut self, name: String) {
@@ -187,11 +196,19 @@ impl Analyzer<'_, '_> {
                     continue;
                 }
                 if metric::RESPONSE_TAGS.contains(&tag.as_str()) {
-                    if !metric::RESPONSE_METRICS.contains(&selector.metric.as_str()) {
+                    let on_expect = tag == "expected_response"
+                        && (selector.metric == "ws_message_latency"
+                            || metrics.expect_metrics.contains(&selector.metric));
+                    if !on_expect && !metric::RESPONSE_METRICS.contains(&selector.metric.as_str()) {
+                        let also = if tag == "expected_response" {
+                            ", and on an `expect`'s latency (`ws_message_latency` or its `metric`)"
+                        } else {
+                            ""
+                        };
                         self.error_at(
                             key_span.part(*offset, tag.chars().count()),
                             format!(
-                                "`{tag}` is recorded on {} only",
+                                "`{tag}` is recorded on {} only{also}",
                                 metric::RESPONSE_METRICS.join(", ")
                             ),
                             Some("filter by `name`, `scenario` or `group` here".into()),
