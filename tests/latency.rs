@@ -64,7 +64,9 @@ scenarios:
           url: "{{ env.base_url }}/slow?delay=5000"
           name: slow
           timeout: 100ms
+          metric: slow_ms
 thresholds:
+  slow_ms: [ "count > 0", "min >= 100ms" ]
   http_req_duration: [ "p95 < 99ms", "count > 0" ]
   "http_req_duration{expected_response:false}": [ "min >= 100ms", "count > 0" ]
   "http_req_duration{expected_response:true}": [ "count > 0" ]
@@ -114,6 +116,9 @@ thresholds:
         slow
     );
     assert_eq!(metric(&json, "http_req_failed")["share"], slow / all);
+    // The step's own `metric:` has its timed-out requests too.
+    assert_eq!(threshold_value(&json, "slow_ms", "count > 0"), slow);
+    assert!(threshold_value(&json, "slow_ms", "min >= 100ms") >= 100.0);
     let passed = |key: &str, check: &str| {
         json["thresholds"]
             .as_array()

@@ -449,29 +449,57 @@ impl Vu {
             Ok(response) => response,
             Err(failure) => {
                 // No response (transport error, timeout): the request is in the latency
-                // all the same, with the time it waited, tagged `expected_response: false`.
+                // all the same, with the time it waited, tagged `expected_response: false`
+                // (and in the corrected duration and the step's `metric:`, as answered
+                // ones are).
+                let waited = started.elapsed();
                 self.out.event(
                     shared,
                     Event::Request {
                         keys: Arc::clone(&keys),
-                        duration: started.elapsed(),
+                        duration: waited,
                         waiting: None,
                         failed: true,
                         status: 0,
                     },
                 );
+                if let Some(lag) = self.lag {
+                    let corrected = keys.duration_corrected.clone();
+                    self.out
+                        .sample(shared, Sample::Trend(corrected, waited + lag));
+                }
+                if let Some(custom) = &keys.custom {
+                    self.out
+                        .sample(shared, Sample::Trend(custom.clone(), waited));
+                }
                 return Err(StepError::Http(failure));
             }
         };
         let sent = outgoing.body.len();
         self.out.response(shared, &keys, sent, &response, self.lag);
-        let checked = http_step::check(
+        let checked = match http_step::check(
             &mut self.context,
             shared,
             request,
             &response,
             capture.is_some(),
-        )?;
+        ) {
+            Ok(checked) => checked,
+            Err(error) => {
+                // The `expect` could not be rendered: the request is failed, but counted.
+                self.out.event(
+                    shared,
+                    Event::Request {
+                        keys: Arc::clone(&keys),
+                        duration: response.duration,
+                        waiting: Some(response.waiting),
+                        failed: true,
+                        status: response.status,
+                    },
+                );
+                return Err(error);
+            }
+        };
         if request.expect.is_some() {
             self.out.sample(
                 shared,
