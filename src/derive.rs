@@ -285,6 +285,7 @@ mod tests {
                 scenario: "s".into(),
                 name: None,
                 group: None,
+                response: None,
             }),
             200,
         ));

@@ -40,6 +40,21 @@ pub struct Series {
     pub name: Option<Arc<str>>,
     /// The `group` tag: the innermost `group` step around the request, send or expect.
     pub group: Option<Arc<str>>,
+    /// An HTTP request's `expected_response`, `status` and `method` tags (the series of
+    /// `http_reqs`, `http_req_duration`, `http_req_waiting`, `http_req_failed`).
+    pub response: Option<ResponseTags>,
+}
+
+/// The tags of an HTTP request's series that depend on how it fared. The status is 0
+/// (no response: transport error, timeout) or 100–599, so a step has at most a few
+/// series per metric.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ResponseTags {
+    /// The request did not fail: no transport error or timeout, and every `expect`
+    /// passed (`http_req_failed` false).
+    pub expected: bool,
+    pub status: u16,
+    pub method: Arc<str>,
 }
 
 impl From<Series> for SeriesKey {
@@ -64,6 +79,13 @@ impl SeriesKey {
             "scenario" => Some(&*self.scenario == value),
             "name" => Some(self.name.as_deref() == Some(value)),
             "group" => Some(self.group.as_deref() == Some(value)),
+            "expected_response" | "status" | "method" => {
+                Some(self.response.as_ref().is_some_and(|tags| match tag {
+                    "expected_response" => value == if tags.expected { "true" } else { "false" },
+                    "status" => value.parse::<u16>() == Ok(tags.status),
+                    _ => value.eq_ignore_ascii_case(&tags.method),
+                }))
+            }
             _ => None,
         }
     }
@@ -75,6 +97,7 @@ impl SeriesKey {
             scenario: "".into(),
             name: None,
             group: None,
+            response: None,
         })
     }
 }
@@ -388,6 +411,7 @@ mod tests {
             scenario: scenario.into(),
             name: name.map(Into::into),
             group: None,
+            response: None,
         })
     }
 

@@ -133,7 +133,7 @@ fn figure(rule: &ThresholdRule, results: &Results) -> Result<f64, String> {
             .all(|(tag, value)| key.has_tag(tag, value).unwrap_or(tag == "stage"))
     };
     for (tag, _) in &rule.selector.tags {
-        if !matches!(tag.as_str(), "scenario" | "name" | "group" | "stage") {
+        if !crate::plan::metric::TAGS.contains(&tag.as_str()) {
             unsupported = Some(tag.clone());
         }
     }
@@ -177,6 +177,7 @@ mod tests {
             scenario: "s".into(),
             name: name.map(Into::into),
             group: None,
+            response: None,
         })
     }
 

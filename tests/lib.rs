@@ -9,6 +9,7 @@ mod documents;
 mod examples;
 mod hostile_errors;
 mod invalid_plans;
+mod latency;
 mod limits;
 mod mock;
 mod mutation;

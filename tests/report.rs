@@ -45,6 +45,7 @@ fn key(metric: &str, name: Option<&str>) -> SeriesKey {
         scenario: "user".into(),
         name: name.map(Into::into),
         group: None,
+        response: None,
     })
 }
 

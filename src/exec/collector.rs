@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 
-use super::shared::{Event, Halt};
+use super::shared::{Event, Halt, RequestKeys};
 use crate::plan::ThresholdRule;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -67,6 +67,43 @@ struct State {
     redactor: Redactor,
     /// A socket was refused for want of a file descriptor: said once, on stderr.
     out_of_descriptors: Notice,
+    /// A request step's series tagged with how a request fared, by (the step's keys'
+    /// address, status, expected): made once each, then found by address.
+    tagged: HashMap<(usize, u16, bool), TaggedKeys>,
+}
+
+/// A request step's `http_reqs`, `http_req_duration`, `http_req_waiting` and
+/// `http_req_failed` series with their `expected_response`, `status` and `method` tags
+/// (the step's keys held, so their address cannot be reused).
+struct TaggedKeys {
+    _step: Arc<RequestKeys>,
+    reqs: SeriesKey,
+    duration: SeriesKey,
+    waiting: SeriesKey,
+    failed: SeriesKey,
+}
+
+impl TaggedKeys {
+    fn new(step: &Arc<RequestKeys>, status: u16, expected: bool) -> Self {
+        let tags = crate::results::ResponseTags {
+            expected,
+            status,
+            method: Arc::clone(&step.method),
+        };
+        let tag = |key: &SeriesKey| {
+            SeriesKey::from(crate::results::Series {
+                response: Some(tags.clone()),
+                ..(**key).clone()
+            })
+        };
+        Self {
+            reqs: tag(&step.reqs),
+            duration: tag(&step.duration),
+            waiting: tag(&step.waiting),
+            failed: tag(&step.failed),
+            _step: Arc::clone(step),
+        }
+    }
 }
 
 /// A message said once per run, the first time what it is about happens.
@@ -215,16 +252,30 @@ impl State {
                 duration,
                 waiting,
                 failed,
+                status,
             } => {
                 if let Some(now) = self.results.timeline.get_mut(self.second_index) {
                     now.requests += 1;
                 }
                 let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
                 self.second.saturating_record(micros.max(1));
-                self.store.add(&keys.reqs, Value::Count(1));
-                self.store.add(&keys.duration, Value::Trend(duration));
-                self.store.add(&keys.waiting, Value::Trend(waiting));
-                self.store.add(&keys.failed, Value::Rate(failed));
+                let address = Arc::as_ptr(&keys) as usize;
+                // Bounded, so a server cannot multiply the series: 0 (none) or 100–599.
+                let status = if (100..=599).contains(&status) {
+                    status
+                } else {
+                    0
+                };
+                let tagged = self
+                    .tagged
+                    .entry((address, status, !failed))
+                    .or_insert_with(|| TaggedKeys::new(&keys, status, !failed));
+                self.store.add(&tagged.reqs, Value::Count(1));
+                self.store.add(&tagged.duration, Value::Trend(duration));
+                if let Some(waiting) = waiting {
+                    self.store.add(&tagged.waiting, Value::Trend(waiting));
+                }
+                self.store.add(&tagged.failed, Value::Rate(failed));
             }
             Event::Iteration { keys, duration } => {
                 if let Some(now) = self.results.timeline.get_mut(self.second_index) {
@@ -336,6 +387,7 @@ pub async fn collect(
         vus_now: 0,
         redactor: settings.redactor.clone(),
         out_of_descriptors: Notice::NotYet,
+        tagged: HashMap::new(),
     };
     state.roll(0);
     let bar = (settings.progress == Progress::Live).then(|| {

@@ -291,6 +291,7 @@ fn ws_keys(
                     scenario: Arc::from(scenario),
                     name: name.map(Arc::from),
                     group: None,
+                    response: None,
                 })
             })
     };
@@ -332,6 +333,7 @@ fn all_keys(
                     scenario: name_of(scenario),
                     name: name.map(name_of),
                     group: None,
+                    response: None,
                 });
                 let slot = keys.entry(hash).or_default();
                 if !slot.contains(&key) {

@@ -107,10 +107,9 @@ pub fn reads_body(request: &Request, capture: bool) -> bool {
             .is_some_and(|e| e.json.is_some() || !e.json_path.is_empty())
 }
 
-/// How a response fared: a failed request (its status), the first `expect` that missed,
-/// and its body as JSON when a check or a capture reads it.
+/// How a response fared: the first `expect` that missed (a missed one fails the request:
+/// `http_req_failed`), and its body as JSON when a check or a capture reads it.
 pub struct Checked {
-    pub status_ok: bool,
     pub problem: Option<Miss>,
     pub json: Option<Value>,
 }
@@ -162,11 +161,7 @@ pub fn check(
             }
         }
     }
-    Ok(Checked {
-        status_ok,
-        problem,
-        json,
-    })
+    Ok(Checked { problem, json })
 }
 
 /// What `as:` stores of a response: status, headers, body text and body JSON.

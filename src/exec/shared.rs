@@ -113,13 +113,16 @@ impl Halt {
 /// What the VUs and the collector exchange.
 pub enum Event {
     Sample(Sample),
-    /// A request that got a response: its count, duration, time to first byte and
-    /// failure, in one event (the commonest one by far).
+    /// A request, answered or not: its count, duration (for one that got no answer, the
+    /// time it waited), time to first byte (when a response came), failure and status (0
+    /// for none), in one event (the commonest one by far). The collector records it under
+    /// the step's keys tagged `expected_response` (not `failed`), `status` and `method`.
     Request {
         keys: Arc<RequestKeys>,
         duration: Duration,
-        waiting: Duration,
+        waiting: Option<Duration>,
         failed: bool,
+        status: u16,
     },
     /// An iteration that ended: its count and duration.
     Iteration {
@@ -235,6 +238,7 @@ impl Shared {
             scenario: self.name(scenario),
             name: name.map(|n| self.name(n)),
             group: None,
+            response: None,
         })
     }
 
@@ -318,6 +322,8 @@ pub struct IterationKeys {
 #[derive(Clone)]
 pub struct RequestKeys {
     pub name: Arc<str>,
+    /// The `method` tag of its `http_req*` series.
+    pub method: Arc<str>,
     pub reqs: SeriesKey,
     pub duration: SeriesKey,
     /// In arrival stages: the duration plus the iteration's start lag (wrk2's correction).
@@ -349,6 +355,7 @@ impl RequestKeys {
                 scenario: name_of(scenario),
                 name: Some(Arc::clone(&name)),
                 group: group.clone(),
+                response: None,
             })
         };
         Self {
@@ -359,6 +366,7 @@ impl RequestKeys {
             failed: key("http_req_failed"),
             checks: key("checks"),
             custom: request.metric.as_deref().map(key),
+            method: name_of(request.method.as_str()),
             name,
             uri: None,
         }
@@ -378,7 +386,11 @@ pub(super) type KeyMap = HashMap<u64, Vec<SeriesKey>, foldhash::fast::FixedState
 /// (`primary`: its latency metric, `corrected`, `checks`, with its `name` tag) records under.
 #[derive(Clone)]
 pub struct WsStepKeys {
+    /// An `expect`'s latency is tagged `expected_response: true`.
     pub primary: SeriesKey,
+    /// An `expect`'s wait that timed out, tagged `expected_response: false` (`primary`
+    /// otherwise).
+    pub timed_out: SeriesKey,
     pub corrected: SeriesKey,
     pub checks: SeriesKey,
 }
@@ -406,14 +418,27 @@ impl WsStepKeys {
                 let expect = &step.expect;
                 let name = expect.name.as_deref();
                 let metric = expect.metric.as_deref().unwrap_or("ws_message_latency");
+                let latency = key(metric, scenario, name);
+                let tagged = |expected: bool| {
+                    SeriesKey::from(crate::results::Series {
+                        response: Some(crate::results::ResponseTags {
+                            expected,
+                            status: 0,
+                            method: "".into(),
+                        }),
+                        ..(*latency).clone()
+                    })
+                };
                 Self {
-                    primary: key(metric, scenario, name),
+                    primary: tagged(true),
+                    timed_out: tagged(false),
                     corrected: key("ws_message_latency_corrected", scenario, name),
                     checks: key("checks", scenario, name),
                 }
             }
             _ => Self {
                 primary: key("ws_msgs_sent", scenario, None),
+                timed_out: key("ws_msgs_sent", scenario, None),
                 corrected: key("ws_message_latency_corrected", scenario, None),
                 checks: key("checks", scenario, None),
             },

@@ -270,6 +270,14 @@ impl Vu {
         let matched = loop {
             let Ok(received) = tokio::time::timeout_at(deadline, socket.inbox.recv()).await else {
                 let keys = shared.ws_keys(whole, &self.scenario);
+                // The wait is in the latency all the same (at least `within`), tagged
+                // `expected_response: false`.
+                let since = self
+                    .last_send
+                    .filter(|sent| *sent >= waiting_since - Duration::from_secs(3600))
+                    .unwrap_or(waiting_since);
+                self.out
+                    .sample(shared, Sample::Trend(keys.timed_out, since.elapsed()));
                 self.out.sample(shared, Sample::Rate(keys.checks, false));
                 return Err(StepError::ExpectTimeout);
             };
@@ -426,6 +434,7 @@ impl Vu {
         } else {
             BodyUse::Discard
         };
+        let started = Instant::now();
         let response = match self
             .http
             .send(
@@ -439,21 +448,58 @@ impl Vu {
         {
             Ok(response) => response,
             Err(failure) => {
-                self.out.sample(shared, Sample::Count(keys.reqs.clone(), 1));
-                self.out
-                    .sample(shared, Sample::Rate(keys.failed.clone(), true));
+                // No response (transport error, timeout): the request is in the latency
+                // all the same, with the time it waited, tagged `expected_response: false`
+                // (and in the corrected duration and the step's `metric:`, as answered
+                // ones are).
+                let waited = started.elapsed();
+                self.out.event(
+                    shared,
+                    Event::Request {
+                        keys: Arc::clone(&keys),
+                        duration: waited,
+                        waiting: None,
+                        failed: true,
+                        status: 0,
+                    },
+                );
+                if let Some(lag) = self.lag {
+                    let corrected = keys.duration_corrected.clone();
+                    self.out
+                        .sample(shared, Sample::Trend(corrected, waited + lag));
+                }
+                if let Some(custom) = &keys.custom {
+                    self.out
+                        .sample(shared, Sample::Trend(custom.clone(), waited));
+                }
                 return Err(StepError::Http(failure));
             }
         };
         let sent = outgoing.body.len();
         self.out.response(shared, &keys, sent, &response, self.lag);
-        let checked = http_step::check(
+        let checked = match http_step::check(
             &mut self.context,
             shared,
             request,
             &response,
             capture.is_some(),
-        )?;
+        ) {
+            Ok(checked) => checked,
+            Err(error) => {
+                // The `expect` could not be rendered: the request is failed, but counted.
+                self.out.event(
+                    shared,
+                    Event::Request {
+                        keys: Arc::clone(&keys),
+                        duration: response.duration,
+                        waiting: Some(response.waiting),
+                        failed: true,
+                        status: response.status,
+                    },
+                );
+                return Err(error);
+            }
+        };
         if request.expect.is_some() {
             self.out.sample(
                 shared,
@@ -465,8 +511,10 @@ impl Vu {
             Event::Request {
                 keys: Arc::clone(&keys),
                 duration: response.duration,
-                waiting: response.waiting,
-                failed: !checked.status_ok,
+                waiting: Some(response.waiting),
+                // Any failed `expect` (status, header, JSON) fails the request.
+                failed: checked.problem.is_some(),
+                status: response.status,
             },
         );
         if let Some(capture) = capture {

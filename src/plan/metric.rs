@@ -105,11 +105,28 @@ pub const PROCESS_METRICS: [&str; 5] = [
 ];
 
 /// Tags every sample carries and thresholds can filter on.
-pub const TAGS: [&str; 6] = ["scenario", "stage", "name", "group", "method", "status"];
+pub const TAGS: [&str; 7] = [
+    "scenario",
+    "stage",
+    "name",
+    "group",
+    "method",
+    "status",
+    "expected_response",
+];
 
-/// Tags k6 users know that the executor does not record yet: a threshold filtering by one
-/// is an error at validation, not a failure after the run.
-pub const UNRECORDED_TAGS: [&str; 2] = ["method", "status"];
+/// Tags of how an HTTP request fared, recorded on [`RESPONSE_METRICS`] only:
+/// `expected_response` (`false` for a failed request: transport error, timeout, a missed
+/// `expect`), `status` (0 for no response) and `method`.
+pub const RESPONSE_TAGS: [&str; 3] = ["method", "status", "expected_response"];
+
+/// The metrics every HTTP request records, answered or not, with [`RESPONSE_TAGS`].
+pub const RESPONSE_METRICS: [&str; 4] = [
+    "http_reqs",
+    "http_req_duration",
+    "http_req_waiting",
+    "http_req_failed",
+];
 
 pub fn builtin(name: &str) -> Option<MetricKind> {
     BUILTIN

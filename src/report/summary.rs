@@ -274,6 +274,7 @@ mod tests {
                 scenario: "s".into(),
                 name: None,
                 group: None,
+                response: None,
             })
         };
         for ms in [1, 2, 1500] {
@@ -330,6 +331,7 @@ mod tests {
             scenario: "s".into(),
             name: None,
             group: None,
+            response: None,
         });
         results.record(Sample::Rate(key, false));
         results.stopped_early = Some("interrupted (SIGINT)".to_owned());

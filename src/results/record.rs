@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::{ErrorKind, Errors, Results, Second, Series, SeriesData, SeriesKey, Tally};
+use super::{
+    ErrorKind, Errors, ResponseTags, Results, Second, Series, SeriesData, SeriesKey, Tally,
+};
 use crate::server::{DerivedValue, ServerMetric, SourceReport};
 
 /// Why a saved run's results do not read back.
@@ -84,6 +86,14 @@ pub struct SeriesRecord {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// An HTTP request series' tags: whether the request did not fail, its status (0 for
+    /// none), its method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_response: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     #[serde(flatten)]
     pub data: DataRecord,
 }
@@ -112,6 +122,18 @@ impl ResultsRecord {
                 scenario: key.scenario.to_string(),
                 name: key.name.as_ref().map(ToString::to_string),
                 group: key.group.as_ref().map(ToString::to_string),
+                expected_response: key.response.as_ref().map(|tags| tags.expected),
+                // An `expect`'s latency (no method) has no status either.
+                status: key
+                    .response
+                    .as_ref()
+                    .filter(|tags| !tags.method.is_empty())
+                    .map(|tags| tags.status),
+                method: key
+                    .response
+                    .as_ref()
+                    .filter(|tags| !tags.method.is_empty())
+                    .map(|tags| tags.method.to_string()),
                 data: match data {
                     SeriesData::Trend(histogram) => {
                         let mut bytes = Vec::new();
@@ -200,6 +222,11 @@ impl ResultsRecord {
                 scenario: series.scenario.as_str().into(),
                 name: series.name.as_deref().map(Into::into),
                 group: series.group.as_deref().map(Into::into),
+                response: series.expected_response.map(|expected| ResponseTags {
+                    expected,
+                    status: series.status.unwrap_or(0),
+                    method: series.method.as_deref().unwrap_or("").into(),
+                }),
             });
             let data = match &series.data {
                 DataRecord::Trend { histogram } => {

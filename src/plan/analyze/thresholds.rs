@@ -22,6 +22,9 @@ pub struct Metrics {
     groups: IndexSet<String>,
     scenarios: IndexSet<String>,
     stages: IndexSet<String>,
+    /// Custom metrics an `expect` records (its timed-out waits tagged
+    /// `expected_response: false`, as `ws_message_latency`'s are).
+    expect_metrics: IndexSet<String>,
 }
 
 /// Values of a run that derived expressions can use.
@@ -40,6 +43,7 @@ impl Metrics {
             groups: IndexSet::new(),
             scenarios: plan.scenarios.keys().cloned().collect(),
             stages: plan.stages.keys().cloned().collect(),
+            expect_metrics: IndexSet::new(),
         }
     }
 
@@ -47,6 +51,11 @@ impl Metrics {
         if self.kind(name).is_none() {
             self.custom.insert(name.to_owned(), kind);
         }
+    }
+
+    /// A custom metric an `expect` step records into.
+    pub fn expect_metric(&mut self, name: &str) {
+        self.expect_metrics.insert(name.to_owned());
     }
 
     pub fn name_tag(&mut self, name: String) {
@@ -181,25 +190,50 @@ impl Analyzer<'_, '_> {
                     self.error_at(
                         key_span.part(*offset, tag.chars().count()),
                         format!("unknown tag `{tag}`"),
-                        did_you_mean(tag, TAGS).or_else(|| {
-                            let recorded: Vec<&str> = TAGS
-                                .into_iter()
-                                .filter(|t| !metric::UNRECORDED_TAGS.contains(t))
-                                .collect();
-                            Some(format!("tags are {}", recorded.join(", ")))
-                        }),
+                        did_you_mean(tag, TAGS)
+                            .or_else(|| Some(format!("tags are {}", TAGS.join(", ")))),
                     );
                     continue;
                 }
-                if metric::UNRECORDED_TAGS.contains(&tag.as_str()) {
-                    self.error_at(
-                        key_span.part(*offset, tag.chars().count()),
-                        format!("filtering by `{tag}` is not recorded yet"),
-                        Some(
-                            "give the steps a `name:` and filter by it, as in `{name:login}`"
-                                .into(),
-                        ),
-                    );
+                if metric::RESPONSE_TAGS.contains(&tag.as_str()) {
+                    let on_expect = tag == "expected_response"
+                        && (selector.metric == "ws_message_latency"
+                            || metrics.expect_metrics.contains(&selector.metric));
+                    if !on_expect && !metric::RESPONSE_METRICS.contains(&selector.metric.as_str()) {
+                        let also = if tag == "expected_response" {
+                            ", and on an `expect`'s latency (`ws_message_latency` or its `metric`)"
+                        } else {
+                            ""
+                        };
+                        self.error_at(
+                            key_span.part(*offset, tag.chars().count()),
+                            format!(
+                                "`{tag}` is recorded on {} only{also}",
+                                metric::RESPONSE_METRICS.join(", ")
+                            ),
+                            Some("filter by `name`, `scenario` or `group` here".into()),
+                        );
+                        continue;
+                    }
+                    let expected = match tag.as_str() {
+                        "status" => value
+                            .parse::<u16>()
+                            .ok()
+                            .filter(|s| *s == 0 || (100..=599).contains(s))
+                            .is_none()
+                            .then_some("0 (no response) or a status from 100 to 599"),
+                        "expected_response" => {
+                            (!matches!(value.as_str(), "true" | "false")).then_some("true or false")
+                        }
+                        _ => None,
+                    };
+                    if let Some(expected) = expected {
+                        self.error_at(
+                            span,
+                            format!("invalid {tag} `{value}`: expected {expected}"),
+                            None,
+                        );
+                    }
                     continue;
                 }
                 let known: Option<&IndexSet<String>> = match tag.as_str() {

@@ -108,6 +108,7 @@ impl Analyzer<'_, '_> {
                 MetricKind::Trend,
                 metrics,
             );
+            metrics.expect_metric(metric);
         }
         if let Some(name) = &expect.name {
             metrics.name_tag(name.clone());
