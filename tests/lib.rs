@@ -17,3 +17,4 @@ mod report;
 mod run;
 mod schema;
 mod validate;
+mod wire;
