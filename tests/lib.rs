@@ -18,3 +18,4 @@ mod report;
 mod run;
 mod schema;
 mod validate;
+mod wire;

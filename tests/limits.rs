@@ -69,10 +69,7 @@ impl Server {
 /// A `Content-Length` body of `size` bytes (`{"x":"aaa…"}`, valid JSON), written 64 KiB
 /// at a time.
 fn sized(stream: &mut TcpStream, size: usize) -> std::io::Result<()> {
-    write!(
-        stream,
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n\r\n"
-    )?;
+    stream.write_all(head(size).as_bytes())?;
     let block = vec![b'a'; 64 * 1024];
     let (open, close) = (b"{\"x\":\"", b"\"}");
     stream.write_all(open)?;
@@ -84,6 +81,11 @@ fn sized(stream: &mut TcpStream, size: usize) -> std::io::Result<()> {
     }
     stream.write_all(close)?;
     stream.flush()
+}
+
+/// The head of [`sized`]'s response.
+fn head(size: usize) -> String {
+    format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n\r\n")
 }
 
 /// A chunked body that never ends: writes until the client closes the connection.
@@ -174,7 +176,13 @@ fn a_body_nothing_reads_is_counted_not_limited() {
     let requests = count(&json, "http_reqs");
     assert!(requests >= 2, "{json:#}");
     assert!(errors(&json).is_empty(), "{:?}", errors(&json));
-    assert_eq!(count(&json, "data_received"), requests * MIB as u64);
+    // Each response's head and body (the socket's bytes): the stop may cut one more short.
+    let whole = (MIB + head(MIB).len()) as u64;
+    let received = count(&json, "data_received");
+    assert!(
+        (requests * whole..(requests + 1) * whole).contains(&received),
+        "{received} bytes for {requests} responses of {whole}"
+    );
     assert_eq!(
         server.connections.load(Ordering::SeqCst),
         1,
@@ -381,10 +389,10 @@ scenarios:
         .and_then(|m| m["count"].as_u64())
         .unwrap_or_else(|| panic!("http_reqs{{name:counted}} in {json:#}"));
     assert!(counted >= 1);
-    // Only the requests nothing reads count their bodies: the kept ones failed.
-    assert_eq!(
-        count(&json, "data_received"),
-        counted * MIB as u64,
+    // The bodies nothing reads crossed whole; the socket's count adds HTTP/2 framing and
+    // what crossed of the bodies that failed.
+    assert!(
+        count(&json, "data_received") > counted * MIB as u64,
         "{json:#}"
     );
 }

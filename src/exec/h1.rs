@@ -18,6 +18,8 @@ use std::io::Write as _;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[cfg(test)]
+use super::transport::Counted;
 use super::transport::Transport;
 
 /// The most a response head may take (hyper's default is ~400 KiB; heads are small).
@@ -61,8 +63,6 @@ pub struct Incoming {
     pub head: Bytes,
     /// The body, or nothing when it was discarded ([`BodyUse::Discard`]).
     pub body: Bytes,
-    /// The body's length as received (after chunked decoding), kept or not.
-    pub received: u64,
     /// When the head was complete (time to first byte, as hyper counted it).
     pub head_at: std::time::Instant,
 }
@@ -205,18 +205,18 @@ impl Connection {
             let head = self.read.split_to(head_len).freeze();
             let head_at = std::time::Instant::now();
             let no_body = head_request || status == 204 || status == 304 || status == 101;
-            let ((body, received), to_end) = match framing {
-                _ if no_body => ((Bytes::new(), 0), false),
+            let (body, to_end) = match framing {
+                _ if no_body => (Bytes::new(), false),
                 // Boxed, the less common framings: inline, their state would make every
                 // request's future larger (past 1 KiB, its allocation costs 5× more).
                 Framing::Chunked => (Box::pin(self.chunked()).await?, false),
                 Framing::Length(length) => match self.body_use {
                     // Refused before a byte of it is read: the length is announced.
                     BodyUse::Keep(limit) if length > limit => return Err(Error::TooLarge),
-                    BodyUse::Keep(_) => ((self.exactly(length).await?, length as u64), false),
+                    BodyUse::Keep(_) => (self.exactly(length).await?, false),
                     BodyUse::Discard => {
                         self.skip(length).await?;
-                        ((Bytes::new(), length as u64), false)
+                        (Bytes::new(), false)
                     }
                 },
                 Framing::ToEnd => (Box::pin(self.until_closed()).await?, true),
@@ -231,7 +231,6 @@ impl Connection {
                     status,
                     head,
                     body,
-                    received,
                     head_at,
                 },
                 reusable,
@@ -287,36 +286,29 @@ impl Connection {
     }
 
     /// A body that runs to the end of the connection, kept or discarded.
-    async fn until_closed(&mut self) -> Result<(Bytes, u64), Error> {
+    async fn until_closed(&mut self) -> Result<Bytes, Error> {
         match self.body_use {
             BodyUse::Keep(limit) => {
                 while self.read.len() <= limit {
                     if self.fill().await.map_err(Error::Io)? == 0 {
-                        let body = self.read.split().freeze();
-                        let received = body.len() as u64;
-                        return Ok((body, received));
+                        return Ok(self.read.split().freeze());
                     }
                 }
                 Err(Error::TooLarge)
             }
-            BodyUse::Discard => {
-                let mut received = 0u64;
-                loop {
-                    received += self.read.len() as u64;
-                    self.read.clear();
-                    if self.fill_up_to(DISCARD_READ).await.map_err(Error::Io)? == 0 {
-                        return Ok((Bytes::new(), received));
-                    }
+            BodyUse::Discard => loop {
+                self.read.clear();
+                if self.fill_up_to(DISCARD_READ).await.map_err(Error::Io)? == 0 {
+                    return Ok(Bytes::new());
                 }
-            }
+            },
         }
     }
 
     /// Decodes a chunked body (chunk extensions and trailers are read and dropped), kept or
     /// discarded.
-    async fn chunked(&mut self) -> Result<(Bytes, u64), Error> {
+    async fn chunked(&mut self) -> Result<Bytes, Error> {
         let mut body = BytesMut::new();
-        let mut received = 0u64;
         loop {
             let line = self.line().await?;
             let size = std::str::from_utf8(&line)
@@ -327,7 +319,7 @@ impl Connection {
             if size == 0 {
                 // Trailers, up to the empty line.
                 while !self.line().await?.is_empty() {}
-                return Ok((body.freeze(), received));
+                return Ok(body.freeze());
             }
             match self.body_use {
                 BodyUse::Keep(limit) if size > limit.saturating_sub(body.len()) => {
@@ -339,7 +331,6 @@ impl Connection {
                 }
                 BodyUse::Discard => self.skip(size).await?,
             }
-            received = received.saturating_add(size as u64);
             if !self.line().await?.is_empty() {
                 return Err(Error::Invalid("a chunk does not end with CRLF".into()));
             }
@@ -539,11 +530,12 @@ mod tests {
     }
 
     /// Two requests on one connection to 127.0.0.1, answered with `first` then with a
-    /// 2-byte body: what the first exchange gave, and whether the second one succeeded.
+    /// 2-byte body: what the first exchange gave, whether the second one succeeded, and
+    /// the bytes the first exchange read from the socket.
     async fn exchange_twice(
         first: &'static [u8],
         body: BodyUse,
-    ) -> (Result<Incoming, Error>, bool) {
+    ) -> (Result<Incoming, Error>, bool, u64) {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
         let port = listener.local_addr().expect("bound").port();
@@ -561,7 +553,8 @@ mod tests {
         let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connects");
-        let mut connection = Connection::new(Transport::Plain(stream));
+        let wire: std::sync::Arc<super::super::transport::Wire> = std::sync::Arc::default();
+        let mut connection = Connection::new(Transport::Plain(Counted::new(stream, &wire)));
         let request = Outgoing {
             method: "GET",
             target: "/",
@@ -571,13 +564,14 @@ mod tests {
             body: &Bytes::new(),
         };
         let first = connection.exchange(&request, body).await;
+        let (_, received) = wire.take();
         let reusable = matches!(first, Ok((_, true)));
         let second = reusable
             && matches!(
                 connection.exchange(&request, BodyUse::Keep(2)).await,
                 Ok((Incoming { status: 200, ref body, .. }, _)) if body.as_ref() == b"ok"
             );
-        (first.map(|(incoming, _)| incoming), second)
+        (first.map(|(incoming, _)| incoming), second, received)
     }
 
     const CHUNKED: &[u8] =
@@ -587,16 +581,15 @@ mod tests {
     #[tokio::test]
     async fn bodies_are_kept_within_the_limit_or_discarded_and_counted() {
         for answer in [CHUNKED, LENGTH] {
-            let (kept, again) = exchange_twice(answer, BodyUse::Keep(11)).await;
+            // The socket count is the whole answer: head, framing, body.
+            let whole = answer.len() as u64;
+            let (kept, again, received) = exchange_twice(answer, BodyUse::Keep(11)).await;
             let kept = kept.expect("kept");
-            assert_eq!(
-                (kept.body.as_ref(), kept.received),
-                (&b"hello world"[..], 11)
-            );
+            assert_eq!((kept.body.as_ref(), received), (&b"hello world"[..], whole));
             assert!(again, "the connection is reused after a kept body");
-            let (dropped, again) = exchange_twice(answer, BodyUse::Discard).await;
+            let (dropped, again, received) = exchange_twice(answer, BodyUse::Discard).await;
             let dropped = dropped.expect("discarded");
-            assert_eq!((dropped.body.len(), dropped.received), (0, 11));
+            assert_eq!((dropped.body.len(), received), (0, whole));
             assert!(again, "the connection is reused after a discarded body");
         }
     }
@@ -608,7 +601,7 @@ mod tests {
             LENGTH,
             b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nhello world".as_slice(),
         ] {
-            let (kept, again) = exchange_twice(answer, BodyUse::Keep(10)).await;
+            let (kept, again, _) = exchange_twice(answer, BodyUse::Keep(10)).await;
             assert!(matches!(kept, Err(Error::TooLarge)), "{answer:?}");
             assert!(!again);
         }

@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use super::h1;
 pub use super::h1::BodyUse;
 use super::tls::Tls;
-use super::transport::Transport;
+use super::transport::{Counted, Transport, Wire};
 use crate::results::{ConnectFailure, ErrorKind};
 
 /// A request as the VU made it: the URI absolute, header values rendered.
@@ -71,8 +71,6 @@ pub struct Response {
     pub headers: Headers,
     /// The body when the step reads it ([`BodyUse::Keep`]), else empty.
     pub body: Bytes,
-    /// The body's length as received, kept or not (`data_received`).
-    pub received: u64,
     /// Connecting (zero on a reused connection).
     pub connecting: Duration,
     /// From sending to the response head (time to first byte).
@@ -141,12 +139,20 @@ struct Open {
     sender: Sender,
 }
 
-#[derive(Default)]
 pub struct HttpClient {
     connection: Option<Open>,
+    /// Where this VU's connections count the bytes that cross their sockets.
+    wire: std::sync::Arc<Wire>,
 }
 
 impl HttpClient {
+    pub fn new(wire: std::sync::Arc<Wire>) -> Self {
+        Self {
+            connection: None,
+            wire,
+        }
+    }
+
     /// Sends `request`, waiting at most `timeout` for the whole answer; `body`: whether
     /// the response body is kept (and up to which size) or read and dropped.
     pub async fn send(
@@ -192,7 +198,7 @@ impl HttpClient {
                 self.connection = None;
                 // Boxed: connecting (TCP, TLS, the HTTP handshake) is a large future that
                 // runs once per connection; inline, every request's future would carry it.
-                let sender = Box::pin(connect(secure, host, port, http2, tls)).await?;
+                let sender = Box::pin(connect(secure, host, port, http2, tls, &self.wire)).await?;
                 self.connection = Some(Open {
                     secure,
                     host: host.to_owned(),
@@ -248,7 +254,6 @@ impl HttpClient {
                         status: incoming.status,
                         headers: Headers::Raw(incoming.head),
                         body: incoming.body,
-                        received: incoming.received,
                         connecting,
                         waiting: incoming.head_at.saturating_duration_since(sent),
                         duration: sent.elapsed(),
@@ -299,13 +304,11 @@ async fn exchange_h2(
     let waiting = sent.elapsed();
     let (parts, mut incoming) = response.into_parts();
     let mut kept = bytes::BytesMut::new();
-    let mut received = 0u64;
     while let Some(frame) = incoming.frame().await {
         let frame = frame.map_err(|e| Failure::Protocol(e.to_string()))?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers
         };
-        received = received.saturating_add(data.len() as u64);
         if let BodyUse::Keep(limit) = body_use {
             if data.len() > limit.saturating_sub(kept.len()) {
                 return Err(Failure::BodyTooLarge);
@@ -317,7 +320,6 @@ async fn exchange_h2(
         status: parts.status.as_u16(),
         headers: Headers::Map(parts.headers),
         body: kept.freeze(),
-        received,
         connecting: Duration::ZERO,
         waiting,
         duration: sent.elapsed(),
@@ -332,11 +334,13 @@ async fn connect(
     port: u16,
     http2: bool,
     tls: &Tls,
+    wire: &std::sync::Arc<Wire>,
 ) -> Result<Sender, Failure> {
     let stream = TcpStream::connect((host, port))
         .await
         .map_err(|e| Failure::io(&e))?;
     let _ = stream.set_nodelay(true);
+    let stream = Counted::new(stream, wire);
     if !secure {
         if http2 {
             return handshake_h2(stream).await;

@@ -9,6 +9,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::http::Response;
 use super::shared::{Event, RequestKeys, Shared, WsStepKeys};
+use super::transport::Wire;
 use crate::results::Sample;
 
 /// What a VU measured and has not sent yet: one channel send per `OUTBOX` events, per
@@ -19,9 +20,9 @@ pub struct Outbox {
     events: Vec<Event>,
     /// When the oldest held event was measured.
     since: Option<Instant>,
-    /// HTTP bytes since the last send, sent as one event.
-    pub sent: u64,
-    pub received: u64,
+    /// The bytes this VU's sockets wrote and read (HTTP and WebSocket, TLS included),
+    /// taken at each send as one event.
+    wire: Arc<Wire>,
     /// The collector's channel and backlog count, for the send on drop (the collector
     /// ends once every sender is gone, and every VU is dropped by the end of the stage).
     to: UnboundedSender<Event>,
@@ -49,8 +50,7 @@ impl Outbox {
         Self {
             events: Vec::new(),
             since: None,
-            sent: 0,
-            received: 0,
+            wire: Arc::default(),
             to: shared.events.clone(),
             backlog: Arc::clone(&shared.backlog),
         }
@@ -69,18 +69,21 @@ impl Outbox {
         }
     }
 
-    /// A response's bytes, and the trends recorded beside its `Event::Request`: the
-    /// duration plus the iteration's start `lag` (arrival stages), the step's `metric:`.
+    /// Where this VU's connections count their bytes (given to its HTTP client and
+    /// WebSockets).
+    pub fn wire(&self) -> &Arc<Wire> {
+        &self.wire
+    }
+
+    /// The trends recorded beside a response's `Event::Request`: the duration plus the
+    /// iteration's start `lag` (arrival stages), the step's `metric:`.
     pub fn response(
         &mut self,
         shared: &Shared,
         keys: &RequestKeys,
-        sent: usize,
         response: &Response,
         lag: Option<Duration>,
     ) {
-        self.sent += sent as u64;
-        self.received += response.received;
         if let Some(lag) = lag {
             self.sample(
                 shared,
@@ -92,16 +95,9 @@ impl Outbox {
         }
     }
 
-    /// A WebSocket message sent: its count and its bytes.
-    pub fn message_sent(&mut self, shared: &Shared, keys: WsStepKeys, size: u64) {
+    /// A WebSocket message sent: its count (its bytes are the socket's, in [`Wire`]).
+    pub fn message_sent(&mut self, shared: &Shared, keys: WsStepKeys) {
         self.sample(shared, Sample::Count(keys.primary, 1));
-        self.event(
-            shared,
-            Event::Bytes {
-                sent: size,
-                received: 0,
-            },
-        );
     }
 
     /// The message an `expect` waited for: its latency (plus `lag`, as the corrected
@@ -155,11 +151,9 @@ impl Outbox {
 
     /// The bytes counted since the last send, as one held event.
     fn take_bytes(&mut self) {
-        if self.sent > 0 || self.received > 0 {
-            self.events.push(Event::Bytes {
-                sent: std::mem::take(&mut self.sent),
-                received: std::mem::take(&mut self.received),
-            });
+        let (sent, received) = self.wire.take();
+        if sent > 0 || received > 0 {
+            self.events.push(Event::Bytes { sent, received });
         }
     }
 }

@@ -49,6 +49,7 @@ pub struct Vu {
 
 impl Vu {
     pub fn new(shared: &Shared, id: u64, scenario: Arc<str>) -> Self {
+        let out = Outbox::new(shared);
         Self {
             keys: Arc::new(IterationKeys {
                 iterations: shared.key("iterations", &scenario, None),
@@ -56,10 +57,10 @@ impl Vu {
                 errors: shared.key("errors", &scenario, None),
                 interrupted: shared.key("iterations_interrupted", &scenario, None),
             }),
-            out: Outbox::new(shared),
+            http: HttpClient::new(Arc::clone(out.wire())),
+            out,
             context: Context::new(&shared.base, id, &scenario),
             scenario,
-            http: HttpClient::default(),
             socket: None,
             last_send: None,
             iteration: 0,
@@ -224,7 +225,6 @@ impl Vu {
         step: &SendStep,
     ) -> Result<(), StepError> {
         let frame = message::frame(&mut self.context, shared, step)?;
-        let size = frame.len() as u64;
         let socket = self
             .socket
             .as_mut()
@@ -232,7 +232,7 @@ impl Vu {
         socket.send(frame).await?;
         self.last_send = Some(Instant::now());
         let keys = shared.ws_keys(whole, &self.scenario);
-        self.out.message_sent(shared, keys, size);
+        self.out.message_sent(shared, keys);
         Ok(())
     }
 
@@ -392,6 +392,7 @@ impl Vu {
             handshake.headers,
             handshake.timeout,
             handshake.max_message,
+            self.out.wire(),
         ));
         match connecting.await {
             Ok(socket) => {
@@ -475,8 +476,7 @@ impl Vu {
                 return Err(StepError::Http(failure));
             }
         };
-        let sent = outgoing.body.len();
-        self.out.response(shared, &keys, sent, &response, self.lag);
+        self.out.response(shared, &keys, &response, self.lag);
         let checked = match http_step::check(
             &mut self.context,
             shared,

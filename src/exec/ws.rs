@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::shared::{Event, Shared};
 use super::step_error::{StepError, WsFailure};
-use super::transport::Transport;
+use super::transport::{Counted, Transport, Wire};
 use crate::results::{ConnectFailure, Sample};
 
 type Stream = WebSocketStream<Transport>;
@@ -81,6 +81,7 @@ const TOO_LARGE_COUNTED: u8 = 2;
 async fn open(
     shared: &Shared,
     request: &hyper::Request<()>,
+    wire: &Arc<Wire>,
 ) -> Result<(Transport, Vec<u8>), OpenError> {
     let uri = request.uri();
     let secure = match uri.scheme_str() {
@@ -101,6 +102,7 @@ async fn open(
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
     let tcp = TcpStream::connect((host, port)).await.map_err(|e| io(&e))?;
     let _ = tcp.set_nodelay(true);
+    let tcp = Counted::new(tcp, wire);
     let mut transport = if secure {
         let tls = |why: String| WsFailure::Connect(ConnectFailure::Tls, why);
         let name = rustls::pki_types::ServerName::try_from(host.to_owned())
@@ -271,6 +273,7 @@ pub async fn connect(
     headers: Vec<(String, String)>,
     timeout: Duration,
     max_message: usize,
+    wire: &Arc<Wire>,
 ) -> Result<Connection, StepError> {
     let mut request = url
         .as_str()
@@ -293,12 +296,13 @@ pub async fn connect(
         .max_write_buffer_size(max_message.saturating_add(WRITE_HEADROOM))
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
-    let (transport, leftover) = match tokio::time::timeout(timeout, open(shared, &request)).await {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(OpenError::Request(why))) => return Err(StepError::WsRequest(why)),
-        Ok(Err(OpenError::Failed(failure))) => return Err(StepError::WsConnect(failure)),
-        Err(_) => return Err(StepError::WsConnectTimeout),
-    };
+    let (transport, leftover) =
+        match tokio::time::timeout(timeout, open(shared, &request, wire)).await {
+            Ok(Ok(opened)) => opened,
+            Ok(Err(OpenError::Request(why))) => return Err(StepError::WsRequest(why)),
+            Ok(Err(OpenError::Failed(failure))) => return Err(StepError::WsConnect(failure)),
+            Err(_) => return Err(StepError::WsConnectTimeout),
+        };
     let stream = WebSocketStream::from_partially_read(
         transport,
         leftover,
@@ -318,6 +322,7 @@ pub async fn connect(
         source,
         queue,
         Arc::clone(&state),
+        Arc::clone(wire),
     ));
     Ok(Connection {
         shared: Arc::clone(shared),
@@ -379,24 +384,27 @@ async fn read(
     mut source: SplitStream<Stream>,
     queue: mpsc::Sender<Box<Received>>,
     state: Arc<AtomicU8>,
+    wire: Arc<Wire>,
 ) {
     use futures_util::FutureExt as _;
     // Counts gathered while messages keep arriving, sent when the socket goes quiet (or
-    // every 64 messages): one channel send per burst instead of two per message.
-    let (mut messages, mut bytes) = (0u64, 0u64);
+    // every 64 messages): one channel send per burst instead of two per message. The bytes
+    // are the VU's socket counts (frames, headers and all), taken here too, so that what
+    // arrives while the VU sleeps is counted when it arrives.
+    let mut messages = 0u64;
     let mut samples: Vec<Event> = Vec::new();
     let received_key = shared.key("ws_msgs_received", &scenario, None);
-    let flush = |messages: &mut u64, bytes: &mut u64, samples: &mut Vec<Event>| {
+    let flush = |messages: &mut u64, samples: &mut Vec<Event>| {
         if *messages > 0 {
             samples.push(Event::Sample(Sample::Count(
                 received_key.clone(),
                 *messages,
             )));
-            samples.push(Event::Bytes {
-                received: *bytes,
-                sent: 0,
-            });
-            (*messages, *bytes) = (0, 0);
+            *messages = 0;
+        }
+        let (sent, received) = wire.take();
+        if sent > 0 || received > 0 {
+            samples.push(Event::Bytes { sent, received });
         }
         if !samples.is_empty() {
             shared.batch(std::mem::take(samples));
@@ -406,7 +414,7 @@ async fn read(
         let next = match source.next().now_or_never() {
             Some(next) => next,
             None => {
-                flush(&mut messages, &mut bytes, &mut samples);
+                flush(&mut messages, &mut samples);
                 source.next().await
             }
         };
@@ -428,7 +436,6 @@ async fn read(
             _ => continue,
         };
         messages += 1;
-        bytes += text.len() as u64;
         let json = if text.trim_start().starts_with(['{', '[']) {
             serde_json::from_str(&text).ok()
         } else {
@@ -439,10 +446,10 @@ async fn read(
         // A VU that does not read its messages must not grow without bound.
         let _ = queue.try_send(received);
         if messages >= 64 {
-            flush(&mut messages, &mut bytes, &mut samples);
+            flush(&mut messages, &mut samples);
         }
     }
-    flush(&mut messages, &mut bytes, &mut samples);
+    flush(&mut messages, &mut samples);
 }
 
 /// Applies the scenario's `on_message` rules to an arriving message.
