@@ -477,30 +477,16 @@ impl Vu {
             }
         };
         self.out.response(shared, &keys, &response, self.lag);
-        let checked = match http_step::check(
+        let checked = http_step::check(
             &mut self.context,
             shared,
             request,
             &response,
             capture.is_some(),
-        ) {
-            Ok(checked) => checked,
-            Err(error) => {
-                // The `expect` could not be rendered: the request is failed, but counted.
-                self.out.event(
-                    shared,
-                    Event::Request {
-                        keys: Arc::clone(&keys),
-                        duration: response.duration,
-                        waiting: Some(response.waiting),
-                        failed: true,
-                        status: response.status,
-                    },
-                );
-                return Err(error);
-            }
-        };
-        if request.expect.is_some() {
+        );
+        if request.expect.is_some()
+            && let Ok(checked) = &checked
+        {
             self.out.sample(
                 shared,
                 Sample::Rate(keys.checks.clone(), checked.problem.is_none()),
@@ -512,11 +498,13 @@ impl Vu {
                 keys: Arc::clone(&keys),
                 duration: response.duration,
                 waiting: Some(response.waiting),
-                // Any failed `expect` (status, header, JSON) fails the request.
-                failed: checked.problem.is_some(),
+                // Any failed `expect` (status, header, JSON) fails the request, and so does
+                // an `expect` that could not be rendered (its error ends the iteration).
+                failed: checked.as_ref().map_or(true, |c| c.problem.is_some()),
                 status: response.status,
             },
         );
+        let checked = checked?;
         if let Some(capture) = capture {
             let value = http_step::captured(&response, checked.json);
             self.context.set(capture, &value);
