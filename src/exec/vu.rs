@@ -229,8 +229,7 @@ impl Vu {
             .socket
             .as_mut()
             .ok_or(StepError::NoSocket { step: "send" })?;
-        socket.send(frame).await?;
-        self.last_send = Some(Instant::now());
+        self.last_send = Some(socket.send(frame).await?);
         let keys = shared.ws_keys(whole, &self.scenario);
         self.out.message_sent(shared, keys);
         Ok(())
