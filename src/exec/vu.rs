@@ -38,6 +38,7 @@ pub struct Vu {
     context: Context,
     http: HttpClient,
     socket: Option<Connection>,
+    /// When the last `send` began: read before its frame went to the socket.
     last_send: Option<Instant>,
     iteration: u64,
     /// Draws back-off jitter; seeded with the VU's id, so runs repeat and VUs differ.

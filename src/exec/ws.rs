@@ -221,6 +221,7 @@ pub struct Received {
     /// The message's text, shared with the frame it came in (not copied).
     pub text: Utf8Bytes,
     pub json: Option<serde_json::Value>,
+    /// When the reader decoded it from the socket's bytes (the end of its latency).
     pub at: Instant,
 }
 
