@@ -13,10 +13,20 @@
 #     iterations per second = (iterations + dropped_iterations) / ARRIVAL_SECS must be
 #     within 1 % of RATE; dropped_iterations is shown separately. oha's open-loop mode
 #     (-q RATE) runs the same rate in the same run, as a reference.
+# (c) WebSocket latency: one VU, ping/pong against the mock's /ws with a 10 ms sleep between
+#     (an idle VU), for WS_SECS seconds (default 10); loadplan's ws_message_latency min, p1
+#     and p50 beside those of bench/ws_ref_client.c (a C client, compiled here with cc -O2:
+#     clock read just before write(), just after the read() that completes the pong) on the
+#     same mock, alternating. The reference's min is the loopback + mock floor: a loadplan
+#     min or p1 well under it would be a clock started late. Bar: loadplan min and p1 ≥
+#     0.8 × the reference's (medians over REPS). The p50 gap (loadplan's own send and
+#     receive path: framing, task wake-ups) is shown, not barred.
 # Each part runs REPS times (default 3). Bars: |p50 − 20 ms| ≤ 0.5 ms; |rate − RATE| ≤ 1 %.
+# PARTS (default abc) picks the parts to run.
 #
 # Usage: bench/accuracy.sh                (REPS=3 SECS=10 VUS=10 RATE=1000 ARRIVAL_SECS=20)
 #        LOADPLAN=/path/to/loadplan bench/accuracy.sh
+#        PARTS=c WS_SECS=10 bench/accuracy.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-3}
@@ -26,6 +36,8 @@ RATE=${RATE:-1000}
 ARRIVAL_SECS=${ARRIVAL_SECS:-20}
 DELAY=${DELAY:-20}
 REF=${REF:-1}
+PARTS=${PARTS:-abc}
+WS_SECS=${WS_SECS:-10}
 export PATH="$HOME/.cargo/bin:$PATH"
 ulimit -n 20000
 
@@ -50,7 +62,7 @@ mock=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null && break; sleep 0.1; done
 URL="http://127.0.0.1:$port/?delay=$DELAY"
 targets=mock
-if [ "$REF" = 1 ]; then
+if [ "$REF" = 1 ] && [[ $PARTS == *a* ]]; then
     ref_port=$((port + 1))
     taskset -c 1 python3 bench/delay_server.py "$ref_port" "$DELAY" 2>/dev/null &
     ref=$!
@@ -68,6 +80,24 @@ stages: { load: { vus: $VUS, duration: ${SECS}s, graceful_stop: 5s } }
 scenarios:
   get: { steps: [ { request: { url: "{{ env.base_url }}" } } ] }
 PLAN
+cat > "$run/ws.yaml" <<PLAN
+name: accuracy-ws
+environments: { mock: { ws_url: "ws://127.0.0.1:$port/ws" } }
+stages: { idle: { vus: 1, duration: ${WS_SECS}s, graceful_stop: 5s } }
+scenarios:
+  pingpong:
+    steps:
+      - connect: "{{ env.ws_url }}"
+      - repeat: { for: ${WS_SECS}s }
+        steps:
+          - send: { json: { type: ping, id: "{{ uuid() }}" } }
+            as: ping
+          - expect: { json: { type: pong, id: "{{ ping.id }}" }, within: 2s }
+          - sleep: 10ms
+thresholds:
+  ws_message_latency: [ "min < 10s", "p1 < 10s", "p50 < 10s" ]
+PLAN
+[[ $PARTS == *c* ]] && cc -O2 -o "$run/ws_ref_client" bench/ws_ref_client.c
 cat > "$run/arrival.yaml" <<PLAN
 name: accuracy-arrival
 environments: { mock: { base_url: "http://127.0.0.1:$port" } }
@@ -98,9 +128,10 @@ PY
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}'; }
 
 echo "accuracy against loadplan mock on port $port, loadplan=$LOADPLAN" >&2
-: > "$run/lat.txt"; : > "$run/arr.txt"
+: > "$run/lat.txt"; : > "$run/arr.txt"; : > "$run/ws.txt"
 for ((r = 1; r <= REPS; r++)); do
     # (a) latency, alternating loadplan and wrk, on each target
+    [[ $PARTS == *a* ]] || targets=""
     for target in $targets; do
     for tool in $( ((r % 2)) && echo "loadplan wrk" || echo "wrk loadplan"); do
         f="$run/lat.$target.$r"
@@ -115,7 +146,7 @@ for ((r = 1; r <= REPS; r++)); do
     done
     done
     # (b) arrival rate, alternating loadplan and oha
-    for tool in $( ((r % 2)) && echo "loadplan oha" || echo "oha loadplan"); do
+    for tool in $([[ $PARTS == *b* ]] || exit 0; ((r % 2)) && echo "loadplan oha" || echo "oha loadplan"); do
         if [ "$tool" = loadplan ]; then
             timeout -k 5 $((ARRIVAL_SECS + 40)) "$LOADPLAN" run "$run/arrival.yaml" --quiet --out "json=$run/arr.$r.json" >/dev/null 2>"$run/arr.$r.err" || true
             python3 - "$run/arr.$r.json" "$r" >> "$run/arr.txt" <<'PY'
@@ -139,6 +170,22 @@ print("oha", sys.argv[2], ok, errs, ok, j["summary"]["total"], j["latencyPercent
 PY
         fi
         grep "^$tool $r " "$run/arr.txt" | awk '{print "  arrival " $1 " rep " $2 ": " $3 " iterations, " $4 " dropped"}' >&2 || true
+    done
+    # (c) WebSocket latency, alternating loadplan and the C reference client
+    for tool in $([[ $PARTS == *c* ]] || exit 0; ((r % 2)) && echo "loadplan ref" || echo "ref loadplan"); do
+        if [ "$tool" = loadplan ]; then
+            timeout -k 5 $((WS_SECS + 40)) "$LOADPLAN" run "$run/ws.yaml" --quiet --out "json=$run/ws.$r.json" >/dev/null 2>"$run/ws.$r.err" || true
+            python3 - "$run/ws.$r.json" "$r" >> "$run/ws.txt" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = {t["check"].split()[0]: t["value"] * 1000 for t in d["thresholds"] if t["key"] == "ws_message_latency"}
+n = next(m["count"] for m in d["metrics"] if m["metric"] == "ws_message_latency")
+print("loadplan", sys.argv[2], n, round(v["min"]), round(v["p1"]), round(v["p50"]))
+PY
+        else
+            "$run/ws_ref_client" "$port" "$WS_SECS" 10 | awk -v r="$r" '{print "ref", r, $2, $4, $6, $8}' >> "$run/ws.txt" || true
+        fi
+        grep "^$tool $r " "$run/ws.txt" | awk '{print "  ws " $1 " rep " $2 ": min " $4 " p1 " $5 " p50 " $6 " µs"}' >&2 || true
     done
 done
 
@@ -179,4 +226,18 @@ for t, v in rates.items():
     print(f"  median started/s {t}: {m:.1f} ({100 * (m - rate) / rate:+.2f} %){bar}")
 print("loadplan's 'iterations' = completed iterations; 'dropped' = dropped_iterations. For oha, iterations = "
       "responses and dropped = errors (incl. requests cut at the deadline); 'reported s' = the tool's own run duration.")
+ws = {}
+for l in open(f"{run}/ws.txt"):
+    t, r, n, lo, p1, p50 = l.split()
+    ws.setdefault(t, []).append((float(lo), float(p1), float(p50)))
+    if len(ws) == 1 and len(ws[t]) == 1:
+        print("\n(c) WebSocket ping/pong, 1 idle VU (10 ms between), loadplan ws_message_latency vs bench/ws_ref_client.c")
+        print(f"{'tool':<10} {'rep':>3} {'messages':>8} {'min µs':>7} {'p1 µs':>6} {'p50 µs':>7}")
+    print(f"{t:<10} {r:>3} {n:>8} {lo:>7} {p1:>6} {p50:>7}")
+if "loadplan" in ws and "ref" in ws:
+    med = {t: [st.median(x[i] for x in v) for i in range(3)] for t, v in ws.items()}
+    (lo, p1, p50), (rlo, rp1, rp50) = med["loadplan"], med["ref"]
+    ok = lo >= 0.8 * rlo and p1 >= 0.8 * rp1
+    print(f"  medians loadplan min/p1/p50 {lo:.0f}/{p1:.0f}/{p50:.0f} µs, reference {rlo:.0f}/{rp1:.0f}/{rp50:.0f} µs"
+          f" (p50 {p50 - rp50:+.0f} µs)   bar min, p1 ≥ 0.8 × ref's  {'PASS' if ok else 'FAIL'}")
 PY

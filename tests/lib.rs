@@ -19,3 +19,4 @@ mod run;
 mod schema;
 mod validate;
 mod wire;
+mod wsclock;

@@ -38,6 +38,7 @@ pub struct Vu {
     context: Context,
     http: HttpClient,
     socket: Option<Connection>,
+    /// When the last `send` began: read before its frame went to the socket.
     last_send: Option<Instant>,
     iteration: u64,
     /// Draws back-off jitter; seeded with the VU's id, so runs repeat and VUs differ.
@@ -229,8 +230,7 @@ impl Vu {
             .socket
             .as_mut()
             .ok_or(StepError::NoSocket { step: "send" })?;
-        socket.send(frame).await?;
-        self.last_send = Some(Instant::now());
+        self.last_send = Some(socket.send(frame).await?);
         let keys = shared.ws_keys(whole, &self.scenario);
         self.out.message_sent(shared, keys);
         Ok(())

@@ -221,6 +221,7 @@ pub struct Received {
     /// The message's text, shared with the frame it came in (not copied).
     pub text: Utf8Bytes,
     pub json: Option<serde_json::Value>,
+    /// When the reader decoded it from the socket's bytes (the end of its latency).
     pub at: Instant,
 }
 
@@ -339,17 +340,23 @@ pub async fn connect(
 }
 
 impl Connection {
-    pub async fn send(&mut self, message: Message) -> Result<(), StepError> {
+    /// Sends a message; returns when it started: the clock read just before the frame is
+    /// handed to the socket. The server may answer while the write is still under way (or
+    /// before this task is polled again), so a time read after the write would leave the
+    /// write out of the latency and could even come after the reply's arrival.
+    pub async fn send(&mut self, message: Message) -> Result<Instant, StepError> {
         if let Some(error) = self.take_failure() {
             return Err(error);
         }
         if message.len() > self.max_message {
             return Err(StepError::MessageTooLarge);
         }
+        let started = Instant::now();
         self.sink
             .send(message)
             .await
-            .map_err(|e| StepError::WsSend(e.to_string()))
+            .map_err(|e| StepError::WsSend(e.to_string()))?;
+        Ok(started)
     }
 
     /// `message too large` once, if the reader stopped at a message over the limit.
@@ -428,6 +435,8 @@ async fn read(
             }
             _ => break,
         };
+        // The arrival time, read in this task as soon as the frame is decoded from the
+        // socket's bytes, not when the VU gets to the message.
         let at = Instant::now();
         let text = match message {
             Message::Text(text) => text,
