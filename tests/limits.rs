@@ -140,10 +140,7 @@ fn a_body_over_the_limit_fails_when_a_check_reads_it() {
         r#"expect: { json_path: { "$.x": "a" } }"#,
         "",
     );
-    let run = run(&plan, &["--quiet"], &[]);
-    let json = run
-        .json
-        .unwrap_or_else(|| panic!("results written: {}", run.stderr));
+    let json = quiet_results(&plan);
     let requests = count(&json, "http_reqs");
     let too_large = errors(&json)
         .get("body too large")
@@ -169,10 +166,7 @@ fn a_body_nothing_reads_is_counted_not_limited() {
         "expect: { status: 200 }",
         "",
     );
-    let run = run(&plan, &["--quiet"], &[]);
-    let json = run
-        .json
-        .unwrap_or_else(|| panic!("results written: {}", run.stderr));
+    let json = quiet_results(&plan);
     let requests = count(&json, "http_reqs");
     assert!(requests >= 2, "{json:#}");
     assert!(errors(&json).is_empty(), "{:?}", errors(&json));
@@ -200,10 +194,7 @@ fn an_endless_body_is_a_counted_error_and_the_run_ends() {
         ("timeout: 30s", "as: page", "body too large"),
     ] {
         let plan = plan(server.port, "limits: { max_body: 1MiB }", request, step);
-        let run = run(&plan, &["--quiet"], &[]);
-        let json = run
-            .json
-            .unwrap_or_else(|| panic!("results written: {}\n{plan}", run.stderr));
+        let json = quiet_results(&plan);
         let counted = errors(&json).get(kind).and_then(serde_json::Value::as_u64);
         assert!(counted >= Some(1), "{kind}: {:?}\n{plan}", errors(&json));
         assert_eq!(count(&json, "errors"), counted.unwrap_or(0), "{json:#}");
@@ -331,10 +322,7 @@ scenarios:
 "#
         );
         let before = handshakes.load(Ordering::SeqCst) as u64;
-        let run = run(&plan, &["--quiet"], &[]);
-        let json = run
-            .json
-            .unwrap_or_else(|| panic!("results written: {}", run.stderr));
+        let json = quiet_results(&plan);
         let too_large = errors(&json)
             .get("message too large")
             .and_then(serde_json::Value::as_u64)
@@ -369,10 +357,7 @@ scenarios:
           expect: { status: 200 }
           name: counted
 "#;
-    let run = run(plan, &["--quiet"], &[]);
-    let json = run
-        .json
-        .unwrap_or_else(|| panic!("results written: {}", run.stderr));
+    let json = quiet_results(plan);
     let too_large = errors(&json)
         .get("body too large")
         .and_then(serde_json::Value::as_u64)
@@ -395,4 +380,11 @@ scenarios:
         count(&json, "data_received") > counted * MIB as u64,
         "{json:#}"
     );
+}
+
+/// The results JSON of a quiet run of `plan`; fails with its stderr when none was written.
+fn quiet_results(plan: &str) -> serde_json::Value {
+    let run = run(plan, &["--quiet"], &[]);
+    run.json
+        .unwrap_or_else(|| panic!("results written: {}\n{plan}", run.stderr))
 }
