@@ -182,6 +182,25 @@ pub fn edit(
     Ok((out, done))
 }
 
+/// Whether `placement` can be made in `text`, as [`edit`] would find it: the heading, or
+/// the section's markers (both or neither, in order) and, while there are none, the
+/// heading they will be added under. A row's cells are checked when it is written.
+pub fn check(text: &str, placement: Placement<'_>) -> Result<(), DocumentError> {
+    edit(text, placement, "", None).map(|_| ())
+}
+
+/// The heading lines of `text` outside fenced code blocks, trimmed, in order.
+pub fn headings(text: &str) -> Vec<String> {
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let fence = fenced(&lines);
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, line)| !fence[*i] && level(line.trim()).is_some())
+        .map(|(_, line)| line.trim().to_owned())
+        .collect()
+}
+
 fn trim_trailing_blank(lines: &mut Vec<String>) {
     while lines.last().is_some_and(|l| l.trim().is_empty()) {
         lines.pop();

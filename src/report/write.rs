@@ -345,6 +345,50 @@ fn lock(path: &Path, missing: Missing) -> Result<(File, PathBuf), WriteError> {
     }
 }
 
+/// Whether `path` can be written as [`update_with`] (`missing` as there) or
+/// [`create_unique`] would, without writing it: the file it names (links followed) exists
+/// when it must and opens for reading and writing when it is there, and its folder, or the
+/// nearest one above it that exists, takes a new file (one is created and removed at once:
+/// the kernel's answer, read-only mounts and ACLs included). Missing folders are not
+/// created here; the write creates them.
+pub fn check(path: &Path, missing: Missing) -> Result<(), WriteError> {
+    let target = resolve(path)?;
+    if missing == Missing::Error && target != path && !target.exists() {
+        return Err(WriteError::Dangling(owned(path), target));
+    }
+    match OpenOptions::new().read(true).write(true).open(&target) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound && missing == Missing::Create => {}
+        Err(e) => return Err(WriteError::Open(owned(path), e)),
+    }
+    let mut folder = directory(&target).to_path_buf();
+    loop {
+        match std::fs::metadata(&folder) {
+            Ok(metadata) if metadata.is_dir() => break,
+            Ok(_) => {
+                return Err(WriteError::CreateDir(
+                    folder,
+                    io::Error::new(io::ErrorKind::NotADirectory, "a file is in the way"),
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let above = directory(&folder).to_path_buf();
+                if above == folder {
+                    return Err(WriteError::CreateDir(folder, e));
+                }
+                folder = above;
+            }
+            Err(e) => return Err(WriteError::CreateDir(folder, e)),
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(".loadplan-check.")
+        .suffix(".tmp")
+        .tempfile_in(&folder)
+        .map(drop)
+        .map_err(|e| WriteError::Temporary(folder, e))
+}
+
 /// Set to end every wait for a lock another process holds: a waiting write gives up with
 /// [`WriteError::Skipped`], and a later one skips a locked file at once (a file that is not
 /// locked is still written). `loadplan run` sets it on SIGINT or SIGTERM once the run is
