@@ -148,7 +148,9 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
         if let Err(problems) =
             crate::report::outputs::prepare_run(plan, &context, plan_folder(path), &[], None)
         {
-            diagnostics.extend(output_diagnostics(&source, &problems));
+            let mut found = output_diagnostics(&source, &problems);
+            found.sort_by_key(|diagnostic| diagnostic.span.map(|span| span.offset));
+            diagnostics.extend(found);
             checked = None;
         }
     }
@@ -572,7 +574,13 @@ fn output_diagnostics(source: &str, problems: &[Problem]) -> Vec<Diagnostic> {
 /// Prints the outputs' problems: located in the plan, or, for the command line's, as
 /// `error: …`.
 fn print_problems(out: &mut impl Write, shown: &str, source: &str, problems: &[Problem]) {
-    for (problem, diagnostic) in problems.iter().zip(output_diagnostics(source, problems)) {
+    let mut pairs: Vec<_> = problems
+        .iter()
+        .zip(output_diagnostics(source, problems))
+        .collect();
+    // The command line's first, then the plan's in the plan's order.
+    pairs.sort_by_key(|(_, diagnostic)| diagnostic.span.map(|span| (span.line, span.col)));
+    for (problem, diagnostic) in pairs {
         if problem.at.is_some() {
             let _ = write!(out, "{}", render(shown, source, &diagnostic));
         } else {

@@ -35,8 +35,8 @@ pub struct MarkdownOutput {
     #[schemars(example = "docs/websocket-baselines.md")]
     pub append_to: Option<Template>,
     /// With `append_to`: the heading under which to add a row to its table (or the block at
-    /// the end of its section). A template, like the paths: `"### {{ stage | title }} Test
-    /// Results"` gives each stage its own heading. `loadplan run` and `validate` check that
+    /// the end of its section). A template, like the paths, so each stage can have its own:
+    /// `"### {{ stage | title }} Test Results"`. `loadplan run` and `validate` check that
     /// the document holds it before anything is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = "## Historical Results")]
