@@ -147,8 +147,8 @@ fn every_unusable_output_is_located_before_the_load() {
     );
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     for expected in [
-        "error: cannot open taken/junit.xml: Not a directory",
-        "plan.yaml:11:11: error: cannot open taken/run.json: Not a directory",
+        "error: cannot create taken: a file is in the way",
+        "plan.yaml:11:11: error: cannot create taken: a file is in the way",
         "plan.yaml:12:82: error: cannot read the template missing.md.j2: No such file",
         "plan.yaml:13:28: error: cannot open nowhere.md: No such file",
         "help: `append_to` writes into an existing document",
@@ -163,7 +163,7 @@ fn every_unusable_output_is_located_before_the_load() {
     let lines: Vec<&str> = ran.stderr.lines().collect();
     let first = |needle: &str| lines.iter().position(|l| l.contains(needle));
     assert!(
-        first("taken/junit.xml") < first("plan.yaml:11:")
+        first("error: cannot create taken") < first("plan.yaml:11:")
             && first("plan.yaml:11:") < first("plan.yaml:12:"),
         "the command line's first, then in the plan's order:\n{}",
         ran.stderr

@@ -693,3 +693,42 @@ fn placement(target: &MarkdownTarget) -> Placement<'_> {
         (None, None) => Placement::End,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_relative_to_the_plan_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("plans")).unwrap();
+        let plans = dir.path().join("plans");
+        let cases = [
+            (Path::new("."), "docs/x.md", PathBuf::from("docs/x.md")),
+            (Path::new(""), "x.md", PathBuf::from("x.md")),
+            (Path::new("plans"), "/abs/x.md", PathBuf::from("/abs/x.md")),
+            (
+                Path::new("plans"),
+                "t/row.j2",
+                PathBuf::from("plans/t/row.j2"),
+            ),
+            // A folder that is not there: its `..` is kept.
+            (
+                Path::new("no-such-folder"),
+                "../x.md",
+                PathBuf::from("no-such-folder/../x.md"),
+            ),
+            // One that is (the tests run in the repository): `..` is taken out.
+            (Path::new("plans"), "../x.md", PathBuf::from("x.md")),
+            (&plans, "../docs/x.md", dir.path().join("docs/x.md")),
+            (&plans, "./a/../b.md", plans.join("a/../b.md")),
+        ];
+        for (base, path, expected) in cases {
+            assert_eq!(
+                relative_to(base, Path::new(path)),
+                expected,
+                "{base:?} {path}"
+            );
+        }
+    }
+}

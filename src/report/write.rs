@@ -358,7 +358,13 @@ pub fn check(path: &Path, missing: Missing) -> Result<(), WriteError> {
     }
     match OpenOptions::new().read(true).write(true).open(&target) {
         Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound && missing == Missing::Create => {}
+        // A folder on the way that is missing, or a file: said of the folder below.
+        Err(e)
+            if missing == Missing::Create
+                && matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) => {}
         Err(e) => return Err(WriteError::Open(owned(path), e)),
     }
     let mut folder = directory(&target).to_path_buf();
@@ -371,7 +377,12 @@ pub fn check(path: &Path, missing: Missing) -> Result<(), WriteError> {
                     io::Error::new(io::ErrorKind::NotADirectory, "a file is in the way"),
                 ));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
                 let above = directory(&folder).to_path_buf();
                 if above == folder {
                     return Err(WriteError::CreateDir(folder, e));
@@ -501,6 +512,33 @@ pub fn create_unique(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `check` answers as a write would, and writes nothing.
+    #[test]
+    fn check_says_whether_a_write_would_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let doc = dir.path().join("doc.md");
+        std::fs::write(&doc, "# Doc\n").unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(check(&doc, Missing::Error).is_ok());
+        assert!(check(&dir.path().join("new/deeper/run.json"), Missing::Create).is_ok());
+        let gone = check(&dir.path().join("gone.md"), Missing::Error).unwrap_err();
+        assert!(matches!(gone, WriteError::Open(_, ref e) if e.kind() == io::ErrorKind::NotFound));
+        let blocked = check(&file.join("deeper/run.json"), Missing::Create).unwrap_err();
+        assert!(
+            matches!(blocked, WriteError::CreateDir(ref at, _) if *at == file),
+            "{blocked}"
+        );
+        let folder = check(dir.path(), Missing::Create).unwrap_err();
+        assert!(matches!(folder, WriteError::Open(..)), "{folder}");
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["doc.md", "file"], "nothing created");
+    }
 
     #[test]
     fn a_failure_before_the_rename_leaves_the_old_file() {
