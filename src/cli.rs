@@ -17,7 +17,8 @@ Examples:
   loadplan mock --mode mixed                     the built-in target, on 127.0.0.1:4001
   loadplan completions bash > /etc/bash_completion.d/loadplan
 
-Exit codes: 0 ok · 2 invalid plan or usage · 99 a threshold failed · 1 the run failed · 130 interrupted";
+Exit codes: 0 ok · 2 invalid plan, outputs or usage (nothing sent) · 99 a threshold failed (even if
+an output failed too) · 1 the run or an output failed · 130 interrupted";
 
 /// loadplan: load tests described in YAML plans — stages, VU ramps, HTTP and WebSocket
 /// steps, thresholds — with results written into your baselines document.
@@ -47,6 +48,10 @@ pub enum Command {
         /// FILE). FILE is relative to the current directory; it is checked before the load
         #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
         outs: Vec<(OutKind, PathBuf)>,
+        /// The folder the plan's own paths (outputs, templates, a `baseline:` file, a
+        /// `pid_file`) are relative to, instead of the plan file's folder
+        #[arg(long, value_name = "DIR")]
+        workdir: Option<PathBuf>,
         /// An earlier run's results JSON, for `baseline * k` thresholds and the reports'
         /// deltas (overrides the plan's `baseline:`)
         #[arg(long, value_name = "FILE")]
@@ -74,6 +79,10 @@ pub enum Command {
         plans: Vec<PathBuf>,
         #[command(flatten)]
         selection: SelectionArgs,
+        /// The folder the plans' own paths are relative to (as `run --workdir`), instead of
+        /// each plan file's folder
+        #[arg(long, value_name = "DIR")]
+        workdir: Option<PathBuf>,
     },
     /// Run the built-in mock target (HTTP, WebSocket, Phoenix channels) until Ctrl-C
     #[command(

@@ -29,11 +29,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
         }
     };
     match arguments.command {
-        Command::Validate { plans, selection } => validate(&plans, &selection),
+        Command::Validate {
+            plans,
+            selection,
+            workdir,
+        } => validate(&plans, &selection, workdir.as_deref()),
         Command::Run {
             plan,
             selection: args,
             outs,
+            workdir,
             baseline,
             label,
             quiet,
@@ -41,6 +46,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
             &plan,
             &selection(&args),
             &outs,
+            workdir.as_deref(),
             baseline.as_deref(),
             label.as_deref(),
             quiet,
@@ -110,13 +116,17 @@ fn selection(args: &SelectionArgs) -> Selection {
     }
 }
 
-fn validate(paths: &[std::path::PathBuf], args: &SelectionArgs) -> Result<(), Error> {
+fn validate(
+    paths: &[std::path::PathBuf],
+    args: &SelectionArgs,
+    workdir: Option<&Path>,
+) -> Result<(), Error> {
     let selection = selection(args);
     let mut invalid = 0;
     let stderr = std::io::stderr();
     for path in paths {
         let shown = path.display().to_string();
-        let ok = validate_one(path, &shown, &selection, &mut stderr.lock());
+        let ok = validate_one(path, &shown, &selection, workdir, &mut stderr.lock());
         if !ok {
             invalid += 1;
         }
@@ -131,7 +141,13 @@ fn validate(paths: &[std::path::PathBuf], args: &SelectionArgs) -> Result<(), Er
 }
 
 /// Validates one file, printing its diagnostics; true when it has no error.
-fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl Write) -> bool {
+fn validate_one(
+    path: &Path,
+    shown: &str,
+    selection: &Selection,
+    workdir: Option<&Path>,
+    out: &mut impl Write,
+) -> bool {
     let source = match plan::source::read(path) {
         Ok(source) => source,
         Err(error) => {
@@ -146,7 +162,7 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
         let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         let context = output_context(plan, &started, None);
         if let Err(problems) =
-            crate::report::outputs::prepare_run(plan, &context, plan_folder(path), &[], None)
+            crate::report::outputs::prepare_run(plan, &context, base(path, workdir), &[], None)
         {
             let mut found = output_diagnostics(&source, &problems);
             found.sort_by_key(|diagnostic| diagnostic.span.map(|span| span.offset));
@@ -336,6 +352,7 @@ fn run_plan(
     path: &Path,
     selection: &Selection,
     outs: &[(OutKind, std::path::PathBuf)],
+    workdir: Option<&Path>,
     baseline: Option<&Path>,
     label: Option<&str>,
     quiet: bool,
@@ -355,7 +372,7 @@ fn run_plan(
         if let plan::collect::CollectSource::Process(process) = source
             && let Some(file) = &mut process.pid_file
         {
-            *file = relative_to(plan_folder(path), Path::new(file.as_str()))
+            *file = relative_to(base(path, workdir), Path::new(file.as_str()))
                 .display()
                 .to_string();
         }
@@ -378,7 +395,7 @@ fn run_plan(
     let started_at = std::time::SystemTime::now();
     let started = humantime::format_rfc3339_seconds(started_at).to_string();
     let context = output_context(&checked, &started, label);
-    let base = plan_folder(path);
+    let base = base(path, workdir);
     let extra = extra_targets(outs);
     let prepared =
         match crate::report::outputs::prepare_run(&checked, &context, base, &extra, baseline) {
@@ -532,11 +549,13 @@ fn output_context(
     minijinja::Value::from(minijinja::value::Serde(context))
 }
 
-/// The folder the plan's paths are relative to: the plan file's own.
-fn plan_folder(plan: &Path) -> &Path {
-    plan.parent()
-        .filter(|folder| !folder.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
+/// The folder the plan's paths are relative to: `--workdir`, or the plan file's own.
+fn base<'a>(plan: &'a Path, workdir: Option<&'a Path>) -> &'a Path {
+    workdir.unwrap_or_else(|| {
+        plan.parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    })
 }
 
 /// The outputs of `--out KIND=FILE`, their paths as given (from the current directory).

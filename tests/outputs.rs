@@ -295,6 +295,61 @@ outputs:
     let ran = loadplan_at(&plans, &["validate", "plan.yaml"]);
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
 
+    // `--workdir` chooses another folder for the plan's paths (here one with its own
+    // document and template folder).
+    let other = tempfile::tempdir().expect("a work folder");
+    std::fs::create_dir_all(other.path().join("templates")).expect("its folders");
+    std::fs::copy(
+        plans.join("templates").join("row.md.j2"),
+        other.path().join("templates").join("row.md.j2"),
+    )
+    .expect("the template copied");
+    let ran = loadplan_at(
+        elsewhere.path(),
+        &[
+            "validate",
+            &plan_arg,
+            "--workdir",
+            &other.path().display().to_string(),
+        ],
+    );
+    assert_eq!(
+        ran.code,
+        Some(2),
+        "its document is not there: {}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("cannot open"), "{}", ran.stderr);
+    let deeper = other.path().join("a").join("b");
+    std::fs::create_dir_all(deeper.join("templates")).expect("the folders");
+    std::fs::copy(
+        plans.join("templates").join("row.md.j2"),
+        deeper.join("templates").join("row.md.j2"),
+    )
+    .expect("the template copied");
+    std::fs::write(
+        other.path().join("baselines.md"),
+        format!("## Historical Results\n\n{TABLE}"),
+    )
+    .expect("its document");
+    let ran = loadplan_at(
+        elsewhere.path(),
+        &[
+            "run",
+            &plan_arg,
+            "--quiet",
+            "--workdir",
+            &deeper.display().to_string(),
+        ],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(other.path().join("a/results/smoke.json").is_file());
+    let doc = std::fs::read_to_string(other.path().join("baselines.md")).expect("its document");
+    assert!(
+        doc.contains("| local | smoke | x | x | x | ours |"),
+        "{doc}"
+    );
+
     let shipped = root().join("plans").join("websocket-performance.yaml");
     let ran = loadplan_at(
         elsewhere.path(),
