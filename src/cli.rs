@@ -34,7 +34,7 @@ pub enum Command {
     /// Run a plan: validate it, drive the load, judge the thresholds, write the outputs
     /// (exit 0 when every threshold passed, 99 when one failed)
     #[command(
-        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json\n  loadplan run plan.yaml --out junit=junit.xml --out markdown=report.md\n\nPaths in the plan are relative to the plan file; --out and --baseline paths to the current\ndirectory. Outputs are checked before the load: a missing template or document, a heading\nnot in the document, a folder that cannot be written stop the run before anything is sent\n(exit 2).\n\nExit codes: 0 every threshold passed · 99 a threshold failed (even if an output could not\nbe written) · 1 the run or an output failed · 2 invalid plan, outputs or usage · 130\ninterrupted"
+        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json\n  loadplan run plan.yaml --out junit=junit.xml --out markdown=report.md\n\nPaths in the plan are relative to the plan file (or --workdir); --out and --baseline paths to\nthe current directory. Outputs are checked before the load: a missing template or document, a heading\nnot in the document, a folder that cannot be written stop the run before anything is sent\n(exit 2).\n\nExit codes: 0 every threshold passed · 99 a threshold failed (even if an output could not\nbe written) · 1 the run or an output failed · 2 invalid plan, outputs or usage · 130\ninterrupted"
     )]
     Run {
         /// The plan file
