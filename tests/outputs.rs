@@ -467,3 +467,34 @@ outputs:
         );
     }
 }
+
+/// A `collect:` process's `pid_file` is a path of the plan too: found beside the plan
+/// file when loadplan runs elsewhere, and every sample reads the process.
+#[test]
+fn a_pid_file_is_relative_to_the_plan_file() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let plans = dir.path().join("plans");
+    std::fs::create_dir(&plans).expect("a folder for the plan");
+    // This test's own process: alive for as long as the run.
+    std::fs::write(plans.join("app.pid"), format!("{}\n", std::process::id()))
+        .expect("the pid file");
+    let text = "name: pidfile
+environments: { local: { mock: true } }
+stages: { smoke: { vus: 1, duration: 500ms } }
+scenarios:
+  api: { steps: [ { request: { url: \"{{ env.base_url }}/x\" } }, { sleep: 20ms } ] }
+collect:
+  - process: { name: app, pid_file: app.pid, every: 100ms }
+outputs:
+  - json: run.json
+";
+    std::fs::write(plans.join("plan.yaml"), text).expect("the plan");
+    let ran = loadplan_at(dir.path(), &["run", "plans/plan.yaml", "--quiet"]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let document =
+        loadplan::report::json::RunDocument::load(&plans.join("run.json")).expect("the results");
+    let results = document.results().expect("the results decode");
+    let app = &results.sources["app"];
+    assert!(app.samples > 0, "{app:?}");
+    assert_eq!(app.failed, 0, "{app:?}");
+}
