@@ -17,7 +17,8 @@ Examples:
   loadplan mock --mode mixed                     the built-in target, on 127.0.0.1:4001
   loadplan completions bash > /etc/bash_completion.d/loadplan
 
-Exit codes: 0 ok · 2 invalid plan or usage · 99 a threshold failed · 1 the run failed · 130 interrupted";
+Exit codes: 0 ok · 2 invalid plan, outputs or usage (nothing sent) · 99 a threshold failed (even if
+an output failed too) · 1 the run or an output failed · 130 interrupted";
 
 /// loadplan: load tests described in YAML plans — stages, VU ramps, HTTP and WebSocket
 /// steps, thresholds — with results written into your baselines document.
@@ -33,7 +34,7 @@ pub enum Command {
     /// Run a plan: validate it, drive the load, judge the thresholds, write the outputs
     /// (exit 0 when every threshold passed, 99 when one failed)
     #[command(
-        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json"
+        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json\n  loadplan run plan.yaml --out junit=junit.xml --out markdown=report.md\n\nPaths in the plan are relative to the plan file (or --workdir); --out and --baseline paths to\nthe current directory. Outputs are checked before the load: a missing template or document, a heading\nnot in the document, a folder that cannot be written stop the run before anything is sent\n(exit 2).\n\nExit codes: 0 every threshold passed · 99 a threshold failed (even if an output could not\nbe written) · 1 the run or an output failed · 2 invalid plan, outputs or usage · 130\ninterrupted"
     )]
     Run {
         /// The plan file
@@ -41,9 +42,16 @@ pub enum Command {
         plan: PathBuf,
         #[command(flatten)]
         selection: SelectionArgs,
-        /// Also write results: json=FILE (repeatable)
+        /// Also write an output besides the plan's (repeatable): json=FILE (the results,
+        /// with histograms), csv=FILE (a row appended to a CSV history), junit=FILE (JUnit
+        /// XML, a test case per threshold), markdown=FILE (the Markdown report, replacing
+        /// FILE). FILE is relative to the current directory; it is checked before the load
         #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
-        outs: Vec<(String, PathBuf)>,
+        outs: Vec<(OutKind, PathBuf)>,
+        /// The folder the plan's own paths (outputs, templates, a `baseline:` file, a
+        /// `pid_file`) are relative to, instead of the plan file's folder
+        #[arg(long, value_name = "DIR")]
+        workdir: Option<PathBuf>,
         /// An earlier run's results JSON, for `baseline * k` thresholds and the reports'
         /// deltas (overrides the plan's `baseline:`)
         #[arg(long, value_name = "FILE")]
@@ -71,6 +79,10 @@ pub enum Command {
         plans: Vec<PathBuf>,
         #[command(flatten)]
         selection: SelectionArgs,
+        /// The folder the plans' own paths are relative to (as `run --workdir`), instead of
+        /// each plan file's folder
+        #[arg(long, value_name = "DIR")]
+        workdir: Option<PathBuf>,
     },
     /// Run the built-in mock target (HTTP, WebSocket, Phoenix channels) until Ctrl-C
     #[command(
@@ -182,11 +194,42 @@ fn parse_size(text: &str) -> Result<u64, ParseUnitError> {
     text.parse::<Size>().map(|size| size.0)
 }
 
-fn parse_out(text: &str) -> Result<(String, PathBuf), String> {
-    match text.split_once('=') {
-        Some(("json", file)) if !file.is_empty() => Ok(("json".to_owned(), PathBuf::from(file))),
-        _ => Err(format!("expected json=FILE, found `{text}`")),
+/// What `--out KIND=FILE` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutKind {
+    Json,
+    Csv,
+    Junit,
+    Markdown,
+}
+
+impl OutKind {
+    const ALL: [(&str, Self); 4] = [
+        ("json", Self::Json),
+        ("csv", Self::Csv),
+        ("junit", Self::Junit),
+        ("markdown", Self::Markdown),
+    ];
+}
+
+fn parse_out(text: &str) -> Result<(OutKind, PathBuf), String> {
+    const KINDS: &str = "json, csv, junit or markdown";
+    let Some((kind, file)) = text.split_once('=') else {
+        return Err(format!(
+            "expected KIND=FILE with KIND one of {KINDS}, found `{text}`"
+        ));
+    };
+    let Some((_, kind)) = OutKind::ALL.iter().find(|(name, _)| *name == kind) else {
+        let hint = crate::diag::suggest(kind, OutKind::ALL.map(|(name, _)| name))
+            .map_or_else(String::new, |name| format!(" (did you mean `{name}`?)"));
+        return Err(format!(
+            "unknown output kind `{kind}`{hint}: expected {KINDS}"
+        ));
+    };
+    if file.is_empty() {
+        return Err(format!("`{text}` names no file: expected {text}FILE"));
     }
+    Ok((*kind, PathBuf::from(file)))
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {

@@ -35,6 +35,10 @@ pub enum Error {
     /// `loadplan validate`: `invalid` of the `plans` checked have errors; each plan's
     /// diagnostics and total have been printed, so for one plan nothing is added.
     PlansInvalid { invalid: usize, plans: usize },
+    /// `loadplan run`: an output (or the baseline) could not be used — a template file, a
+    /// document or its heading missing, a folder that cannot be written; each problem has
+    /// been printed where the plan says it. Checked before the load: nothing was sent.
+    OutputsUnusable { plan: String },
     /// Secrets the plan declares are not set in the environment.
     MissingSecrets { names: Vec<String> },
     /// An input besides the plan is unusable: an output path or template, a saved run.
@@ -64,14 +68,16 @@ pub enum Error {
 
 impl Error {
     /// The process exit code: 2 for what the user can fix before running (the command
-    /// line, the plan, its inputs), 1 for what went wrong while running, 99 when
-    /// thresholds failed, 130 when interrupted.
+    /// line, the plan, its inputs and outputs), 1 for what went wrong while running, 99
+    /// when thresholds failed, 130 when interrupted. One run ends with one error: `run.rs`
+    /// picks 130 over 99 over an output's 1, and prints the output's error either way.
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Usage
             | Self::PlanUnreadable { .. }
             | Self::PlanInvalid { .. }
             | Self::PlansInvalid { .. }
+            | Self::OutputsUnusable { .. }
             | Self::MissingSecrets { .. }
             | Self::Input(_)
             | Self::Baseline(_)
@@ -102,6 +108,10 @@ impl fmt::Display for Error {
                 write!(f, "{plan}: error: {error}")
             }
             Self::PlanInvalid { plan } => write!(f, "{plan}: the plan is invalid; nothing was run"),
+            Self::OutputsUnusable { plan } => write!(
+                f,
+                "{plan}: the outputs cannot be written as the plan says; nothing was run"
+            ),
             Self::PlansInvalid { invalid, plans } if *plans > 1 => {
                 write!(f, "error: {invalid} of {plans} plans are invalid")
             }
@@ -178,6 +188,14 @@ mod tests {
                 2,
                 true,
                 "plan.yaml: the plan is invalid; nothing was run",
+            ),
+            (
+                Error::OutputsUnusable {
+                    plan: "plan.yaml".into(),
+                },
+                2,
+                true,
+                "plan.yaml: the outputs cannot be written as the plan says; nothing was run",
             ),
             (
                 Error::PlansInvalid {

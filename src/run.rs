@@ -7,10 +7,11 @@ use std::path::Path;
 
 use clap::{CommandFactory, Parser};
 
-use crate::cli::{Arguments, Command, SelectionArgs};
+use crate::cli::{Arguments, Command, OutKind, SelectionArgs};
 use crate::diag::{Diagnostic, Severity, render};
 use crate::error::Error;
 use crate::plan::{self, Selection};
+use crate::report::outputs::{MarkdownTarget, Problem, Target, relative_to};
 use crate::report::write::GIVE_UP_WAITING;
 
 /// Runs loadplan with these arguments; `Err` says how it failed (`main` prints it, when
@@ -28,11 +29,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
         }
     };
     match arguments.command {
-        Command::Validate { plans, selection } => validate(&plans, &selection),
+        Command::Validate {
+            plans,
+            selection,
+            workdir,
+        } => validate(&plans, &selection, workdir.as_deref()),
         Command::Run {
             plan,
             selection: args,
             outs,
+            workdir,
             baseline,
             label,
             quiet,
@@ -40,6 +46,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
             &plan,
             &selection(&args),
             &outs,
+            workdir.as_deref(),
             baseline.as_deref(),
             label.as_deref(),
             quiet,
@@ -109,13 +116,17 @@ fn selection(args: &SelectionArgs) -> Selection {
     }
 }
 
-fn validate(paths: &[std::path::PathBuf], args: &SelectionArgs) -> Result<(), Error> {
+fn validate(
+    paths: &[std::path::PathBuf],
+    args: &SelectionArgs,
+    workdir: Option<&Path>,
+) -> Result<(), Error> {
     let selection = selection(args);
     let mut invalid = 0;
     let stderr = std::io::stderr();
     for path in paths {
         let shown = path.display().to_string();
-        let ok = validate_one(path, &shown, &selection, &mut stderr.lock());
+        let ok = validate_one(path, &shown, &selection, workdir, &mut stderr.lock());
         if !ok {
             invalid += 1;
         }
@@ -130,7 +141,13 @@ fn validate(paths: &[std::path::PathBuf], args: &SelectionArgs) -> Result<(), Er
 }
 
 /// Validates one file, printing its diagnostics; true when it has no error.
-fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl Write) -> bool {
+fn validate_one(
+    path: &Path,
+    shown: &str,
+    selection: &Selection,
+    workdir: Option<&Path>,
+    out: &mut impl Write,
+) -> bool {
     let source = match plan::source::read(path) {
         Ok(source) => source,
         Err(error) => {
@@ -138,7 +155,21 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
             return false;
         }
     };
-    let (checked, diagnostics) = plan::load(&source, selection);
+    let (mut checked, mut diagnostics) = plan::load(&source, selection);
+    // What `run` checks before the load, checked here too: its outputs, for the selected
+    // environment and stage, with the time of now.
+    if let Some(plan) = &checked {
+        let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let context = output_context(plan, &started, None);
+        if let Err(problems) =
+            crate::report::outputs::prepare_run(plan, &context, base(path, workdir), &[], None)
+        {
+            let mut found = output_diagnostics(&source, &problems);
+            found.sort_by_key(|diagnostic| diagnostic.span.map(|span| span.offset));
+            diagnostics.extend(found);
+            checked = None;
+        }
+    }
     print_diagnostics(out, shown, &source, &diagnostics);
     let errors = diagnostics
         .iter()
@@ -320,7 +351,8 @@ fn baseline_line(
 fn run_plan(
     path: &Path,
     selection: &Selection,
-    outs: &[(String, std::path::PathBuf)],
+    outs: &[(OutKind, std::path::PathBuf)],
+    workdir: Option<&Path>,
     baseline: Option<&Path>,
     label: Option<&str>,
     quiet: bool,
@@ -332,9 +364,19 @@ fn run_plan(
     })?;
     let (checked, diagnostics) = plan::load(&source, selection);
     print_diagnostics(&mut std::io::stderr().lock(), &shown, &source, &diagnostics);
-    let Some(checked) = checked else {
+    let Some(mut checked) = checked else {
         return Err(Error::PlanInvalid { plan: shown });
     };
+    // A `pid_file` is a path of the plan too: relative to the plan file.
+    for source in &mut checked.plan.collect {
+        if let plan::collect::CollectSource::Process(process) = source
+            && let Some(file) = &mut process.pid_file
+        {
+            *file = relative_to(base(path, workdir), Path::new(file.as_str()))
+                .display()
+                .to_string();
+        }
+    }
     let mut secrets = indexmap::IndexMap::new();
     let mut missing = Vec::new();
     for name in &checked.plan.secrets {
@@ -352,33 +394,17 @@ fn run_plan(
     check_open_files(&checked, outs.len())?;
     let started_at = std::time::SystemTime::now();
     let started = humantime::format_rfc3339_seconds(started_at).to_string();
-    let extra: Vec<std::path::PathBuf> = outs.iter().map(|(_, file)| file.clone()).collect();
-    // What output paths may name: the run as far as it is known before it starts, and the
-    // environment as the plan sets it (a mock's URLs come later). No secrets: a path is
-    // printed and becomes a file name.
-    let environment = checked
-        .env
-        .as_deref()
-        .and_then(|name| checked.plan.environments.get(name));
-    let mut env = crate::exec::env_context(checked.env.as_deref(), environment, None);
-    // Without an environment, paths have always seen `env.name` as none.
-    env.entry("name").or_insert(serde_json::Value::Null);
-    let mut context = crate::exec::template_base(env, &checked.vars, None, &checked.stage);
-    context.insert(
-        "run".into(),
-        serde_json::json!({
-            "started": started,
-            "date": started.get(..10).unwrap_or(&started),
-            "plan": checked.plan.name,
-            "stage": checked.stage,
-            "env": checked.env,
-            "label": label.unwrap_or(""),
-        }),
-    );
-    context.insert("plan".into(), serde_json::json!(checked.plan.name));
-    let context = serde_json::Value::Object(context);
-    let context = minijinja::Value::from(minijinja::value::Serde(context));
-    let prepared = crate::report::outputs::prepare_run(&checked, &context, &extra, baseline)?;
+    let context = output_context(&checked, &started, label);
+    let base = base(path, workdir);
+    let extra = extra_targets(outs);
+    let prepared =
+        match crate::report::outputs::prepare_run(&checked, &context, base, &extra, baseline) {
+            Ok(prepared) => prepared,
+            Err(problems) => {
+                print_problems(&mut std::io::stderr().lock(), &shown, &source, &problems);
+                return Err(Error::OutputsUnusable { plan: shown });
+            }
+        };
     let baseline_line = baseline_line(&prepared, checked.plan.baseline.as_deref());
     let (targets, baseline, baseline_file) =
         (prepared.targets, prepared.baseline, prepared.baseline_file);
@@ -462,23 +488,125 @@ fn run_plan(
     let options = crate::report::model::ReportOptions::default();
     let written =
         crate::report::outputs::write_all(&targets, &document, baseline.as_ref(), &options);
-    let written = match written {
-        Err(error) if GIVE_UP_WAITING.load(std::sync::atomic::Ordering::SeqCst) => {
-            // A signal while the outputs were written: those that could be are; the rest
-            // (a document another process kept locked) are named here.
-            eprintln!("error: {error}");
-            return Err(Error::Interrupted);
+    // Which exit code wins, when several apply: interrupted (130), then a failed
+    // threshold (99), then an output that could not be written (1). The outputs that
+    // could be are written either way, and an output's error is always printed.
+    let interrupted =
+        finished.interrupted || GIVE_UP_WAITING.load(std::sync::atomic::Ordering::SeqCst);
+    let output_error = match written {
+        Ok(written) => {
+            if !quiet {
+                written.iter().for_each(|line| eprintln!("wrote {line}"));
+            }
+            None
         }
-        written => written?,
+        Err(error) => Some(Error::from(error)),
     };
-    if !quiet {
-        written.iter().for_each(|line| eprintln!("wrote {line}"));
-    }
-    if finished.interrupted {
+    if interrupted {
+        if let Some(error) = output_error {
+            eprintln!("{error}");
+        }
         Err(Error::Interrupted)
-    } else if verdict.passed() {
-        Ok(())
-    } else {
+    } else if !verdict.passed() {
+        if let Some(error) = output_error {
+            eprintln!("{error}");
+        }
         Err(Error::ThresholdsFailed)
+    } else {
+        output_error.map_or(Ok(()), Err)
+    }
+}
+
+/// What output paths, `under` and `section` may name: the run as far as it is known
+/// before it starts, and the environment as the plan sets it (a mock's URLs come later).
+/// No secrets: a path is printed and becomes a file name.
+fn output_context(
+    checked: &plan::CheckedPlan,
+    started: &str,
+    label: Option<&str>,
+) -> minijinja::Value {
+    let environment = checked
+        .env
+        .as_deref()
+        .and_then(|name| checked.plan.environments.get(name));
+    let mut env = crate::exec::env_context(checked.env.as_deref(), environment, None);
+    // Without an environment, paths have always seen `env.name` as none.
+    env.entry("name").or_insert(serde_json::Value::Null);
+    let mut context = crate::exec::template_base(env, &checked.vars, None, &checked.stage);
+    context.insert(
+        "run".into(),
+        serde_json::json!({
+            "started": started,
+            "date": started.get(..10).unwrap_or(started),
+            "plan": checked.plan.name,
+            "stage": checked.stage,
+            "env": checked.env,
+            "label": label.unwrap_or(""),
+        }),
+    );
+    context.insert("plan".into(), serde_json::json!(checked.plan.name));
+    let context = serde_json::Value::Object(context);
+    minijinja::Value::from(minijinja::value::Serde(context))
+}
+
+/// The folder the plan's paths are relative to: `--workdir`, or the plan file's own.
+fn base<'a>(plan: &'a Path, workdir: Option<&'a Path>) -> &'a Path {
+    workdir.unwrap_or_else(|| {
+        plan.parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    })
+}
+
+/// The outputs of `--out KIND=FILE`, their paths as given (from the current directory).
+fn extra_targets(outs: &[(OutKind, std::path::PathBuf)]) -> Vec<Target> {
+    outs.iter()
+        .map(|(kind, file)| match kind {
+            OutKind::Json => Target::Json(file.clone()),
+            OutKind::Csv => Target::Csv(file.clone()),
+            OutKind::Junit => Target::Junit(file.clone()),
+            OutKind::Markdown => Target::Markdown(MarkdownTarget {
+                file: Some(file.clone()),
+                ..MarkdownTarget::default()
+            }),
+        })
+        .collect()
+}
+
+/// The outputs' problems as diagnostics, located where the plan says them; those of the
+/// command line (`--out`, `--baseline`) are not in the plan and have no place.
+fn output_diagnostics(source: &str, problems: &[Problem]) -> Vec<Diagnostic> {
+    let document = plan::yaml::Document::load(source).ok();
+    problems
+        .iter()
+        .map(|problem| {
+            let span = problem
+                .at
+                .as_ref()
+                .zip(document.as_ref())
+                .map(|(at, document)| document.value_span(at));
+            Diagnostic::error(span, problem.error.to_string()).with_help(problem.help.clone())
+        })
+        .collect()
+}
+
+/// Prints the outputs' problems: located in the plan, or, for the command line's, as
+/// `error: …`.
+fn print_problems(out: &mut impl Write, shown: &str, source: &str, problems: &[Problem]) {
+    let mut pairs: Vec<_> = problems
+        .iter()
+        .zip(output_diagnostics(source, problems))
+        .collect();
+    // The command line's first, then the plan's in the plan's order.
+    pairs.sort_by_key(|(_, diagnostic)| diagnostic.span.map(|span| (span.line, span.col)));
+    for (problem, diagnostic) in pairs {
+        if problem.at.is_some() {
+            let _ = write!(out, "{}", render(shown, source, &diagnostic));
+        } else {
+            let _ = writeln!(out, "error: {}", diagnostic.message);
+            if let Some(help) = &diagnostic.help {
+                let _ = writeln!(out, "  = help: {help}");
+            }
+        }
     }
 }

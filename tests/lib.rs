@@ -14,6 +14,7 @@ mod limits;
 mod mock;
 mod mutation;
 mod open_files;
+mod outputs;
 mod report;
 mod run;
 mod schema;

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::template::Template;
 
-/// A destination for results. Paths are templates (`results/{{ run.started | date }}-{{ stage }}.json`).
+/// A destination for results. Paths are templates (`results/{{ run.started | date }}-{{ stage }}.json`),
+/// relative to the plan file's folder; missing folders are created when the outputs are
+/// written, and `run`/`validate` check before the load that they can be.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Output {
@@ -27,26 +29,31 @@ pub struct MarkdownOutput {
     /// Write the report to this file (replacing it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<Template>,
-    /// Append to this existing document.
+    /// Append to this existing document (relative to the plan file). It must exist: `run`
+    /// and `validate` check it, and the `under` heading in it, before the load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = "docs/websocket-baselines.md")]
     pub append_to: Option<Template>,
     /// With `append_to`: the heading under which to add a row to its table (or the block at
-    /// the end of its section).
+    /// the end of its section). A template, like the paths, so each stage can have its own:
+    /// `"### {{ stage | title }} Test Results"`. `loadplan run` and `validate` check that
+    /// the document holds it before anything is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = "## Historical Results")]
-    pub under: Option<String>,
+    pub under: Option<Template>,
     /// With `append_to`: replace the content between `<!-- loadplan:begin ID -->` and
     /// `<!-- loadplan:end ID -->`. The first time, the markers are added at the end of the
-    /// `under` heading's section, or at the end of the document.
+    /// `under` heading's section, or at the end of the document. A template, like the
+    /// paths (`latest-{{ stage }}`: one block per stage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub section: Option<String>,
-    /// A minijinja template file (path from the working directory) to render instead of
+    pub section: Option<Template>,
+    /// A minijinja template file (its path relative to the plan file) to render instead of
     /// the built-in report; it sees the whole report model (docs/reports.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = "templates/report.md.j2")]
     pub template: Option<String>,
-    /// With `under`: a minijinja template file for the one-line row added to the heading's
+    /// With `under`: a minijinja template file (relative to the plan file) for the one-line
+    /// row added to the heading's
     /// table, instead of the built-in row (Date, Environment, Mode, Connections,
     /// p95 Conn Time, p95 Broadcast, Pass/Fail).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -182,6 +182,25 @@ pub fn edit(
     Ok((out, done))
 }
 
+/// Whether `placement` can be made in `text`, as [`edit`] would find it: the heading, or
+/// the section's markers (both or neither, in order) and, while there are none, the
+/// heading they will be added under. A row's cells are checked when it is written.
+pub fn check(text: &str, placement: Placement<'_>) -> Result<(), DocumentError> {
+    edit(text, placement, "", None).map(|_| ())
+}
+
+/// The heading lines of `text` outside fenced code blocks, trimmed, in order.
+pub fn headings(text: &str) -> Vec<String> {
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let fence = fenced(&lines);
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, line)| !fence[*i] && level(line.trim()).is_some())
+        .map(|(_, line)| line.trim().to_owned())
+        .collect()
+}
+
 fn trim_trailing_blank(lines: &mut Vec<String>) {
     while lines.last().is_some_and(|l| l.trim().is_empty()) {
         lines.pop();
@@ -315,6 +334,82 @@ mod tests {
     use super::*;
 
     const DOC: &str = "# Doc\n\n## Historical Results\n\nRecord results:\n\n| Date | Env | Pass |\n|------|-----|------|\n| 1 | prod | - |\n\n## Related\n\n- x\n";
+
+    /// What `check` finds before a run, as `edit` would after it.
+    #[test]
+    fn check_finds_what_an_edit_would_miss() {
+        let half = format!("{DOC}<!-- loadplan:begin a -->\n");
+        let reversed = format!("{DOC}<!-- loadplan:end a -->\n<!-- loadplan:begin a -->\n");
+        let no_heading = |heading: &str| {
+            Err(DocumentError::NoHeading {
+                heading: heading.to_owned(),
+            })
+        };
+        let cases: Vec<(&str, Placement<'_>, Result<(), DocumentError>)> = vec![
+            (DOC, Placement::Under("## Historical Results"), Ok(())),
+            (
+                DOC,
+                Placement::Under("## Historic Results"),
+                no_heading("## Historic Results"),
+            ),
+            (DOC, Placement::End, Ok(())),
+            (
+                DOC,
+                Placement::Section {
+                    id: "a",
+                    under: None,
+                },
+                Ok(()),
+            ),
+            (
+                DOC,
+                Placement::Section {
+                    id: "a",
+                    under: Some("## Related"),
+                },
+                Ok(()),
+            ),
+            (
+                DOC,
+                Placement::Section {
+                    id: "a",
+                    under: Some("## Unrelated"),
+                },
+                no_heading("## Unrelated"),
+            ),
+            (
+                &half,
+                Placement::Section {
+                    id: "a",
+                    under: None,
+                },
+                Err(DocumentError::HalfSection {
+                    found: "<!-- loadplan:begin a -->".into(),
+                    missing: "<!-- loadplan:end a -->".into(),
+                }),
+            ),
+            (
+                &reversed,
+                Placement::Section {
+                    id: "a",
+                    under: None,
+                },
+                Err(DocumentError::MarkersReversed {
+                    begin: "<!-- loadplan:begin a -->".into(),
+                    end: "<!-- loadplan:end a -->".into(),
+                }),
+            ),
+        ];
+        for (text, placement, expected) in cases {
+            assert_eq!(check(text, placement), expected, "{placement:?}");
+        }
+    }
+
+    #[test]
+    fn headings_skip_fenced_code() {
+        let text = "# A\n\n```\n## not one\n```\n\n  ## B  \n#nope\n";
+        assert_eq!(headings(text), ["# A", "## B"]);
+    }
 
     #[test]
     fn adds_a_row_to_the_table_under_the_heading() {

@@ -32,6 +32,12 @@ pub enum PrepareError {
     ReadTemplate { file: String, error: std::io::Error },
     /// A template file that does not parse.
     Template(TemplateError),
+    /// An output file, its folder or its document that cannot be written (checked without
+    /// writing it).
+    Unwritable(WriteError),
+    /// The document cannot take the report where the output says (a heading that is not
+    /// in it, a section's markers out of order).
+    Document(PathBuf, DocumentError),
 }
 
 /// Why one output could not be written; the file keeps its old content.
@@ -102,6 +108,8 @@ impl fmt::Display for PrepareError {
                 write!(f, "cannot read the template {file}: {error}")
             }
             Self::Template(error) => error.fmt(f),
+            Self::Unwritable(error) => error.fmt(f),
+            Self::Document(path, error) => write!(f, "{}: {error}", path.display()),
         }
     }
 }

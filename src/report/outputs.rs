@@ -16,6 +16,7 @@ use super::write::{self, Fill, Missing, WriteError};
 use super::{chart, history, junit, markdown};
 use crate::plan::model::Output;
 use crate::plan::template::{Template, TemplateSet};
+use crate::plan::yaml::Segment;
 
 /// One output, ready to write.
 #[derive(Debug, Clone)]
@@ -41,44 +42,151 @@ pub struct MarkdownTarget {
     pub regression_factor: Option<f64>,
 }
 
-/// The plan's outputs with their paths rendered with `context`, plus `--out json=FILE`s.
+/// Where a problem found before the load is in the plan: a path of keys
+/// (`outputs[2].markdown.under`), or `None` for the command line.
+pub type At = Option<Vec<Segment>>;
+
+/// An output (or the baseline) that cannot be used, found before the load: where the plan
+/// says it, and why.
+#[derive(Debug)]
+pub struct Problem {
+    pub at: At,
+    pub error: ReportError,
+    /// How to fix it, when it can be told (`did you mean …?`).
+    pub help: Option<String>,
+}
+
+impl Problem {
+    fn new(at: &At, error: PrepareError) -> Self {
+        Self {
+            at: at.clone(),
+            error: ReportError::Prepare(error),
+            help: None,
+        }
+    }
+}
+
+/// `path` as seen from the folder `base` (the plan file's): `base/path` when `path` is
+/// relative, with `dir/..` taken out where `dir` is a real folder (not a link, whose `..`
+/// is elsewhere), so `plans/../docs/x.md` is shown and used as `docs/x.md`.
+pub fn relative_to(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() || base.as_os_str().is_empty() || base == Path::new(".") {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    let mut real = 0;
+    for component in base.join(path).components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir
+                if real > 0 && std::fs::symlink_metadata(&out).is_ok_and(|m| m.is_dir()) =>
+            {
+                out.pop();
+                real -= 1;
+            }
+            std::path::Component::Normal(part) => {
+                out.push(part);
+                real += 1;
+            }
+            other => {
+                out.push(other);
+                real = 0;
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// The plan's outputs with their paths (and `under`/`section`) rendered with `context`
+/// and made relative to `base`, template files read and compiled, plus `extra` targets
+/// (`--out`) as given; every problem, each with where the plan says it.
 fn prepare(
     outputs: &[Output],
     templates: &TemplateSet,
     context: &minijinja::Value,
-    extra_json: &[PathBuf],
-) -> Result<Vec<Target>, PrepareError> {
-    let path = |template: &Template| -> Result<PathBuf, PrepareError> {
+    base: &Path,
+    extra: &[Target],
+) -> (Vec<(At, Target)>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let render = |template: &Template| -> Result<String, PrepareError> {
         if !Template::is_dynamic(template.as_str()) {
-            return Ok(PathBuf::from(template.as_str()));
+            return Ok(template.as_str().to_owned());
         }
         match templates.render_source(template.as_str(), context) {
-            Some(Ok(path)) => Ok(PathBuf::from(path)),
+            Some(Ok(text)) => Ok(text),
             Some(Err(error)) => Err(PrepareError::Path {
                 template: template.to_string(),
                 detail: error.to_string(),
             }),
-            None => Ok(PathBuf::from(template.as_str())),
+            None => Ok(template.as_str().to_owned()),
         }
     };
-    let mut targets: Vec<Target> = extra_json.iter().cloned().map(Target::Json).collect();
-    for output in outputs {
-        targets.push(match output {
-            Output::Json(file) => Target::Json(path(file)?),
-            Output::Csv(file) => Target::Csv(path(file)?),
-            Output::Junit(file) => Target::Junit(path(file)?),
-            Output::Markdown(m) => Target::Markdown(MarkdownTarget {
-                file: m.file.as_ref().map(path).transpose()?,
-                append_to: m.append_to.as_ref().map(path).transpose()?,
-                under: m.under.clone(),
-                section: m.section.clone(),
-                template: m.template.as_deref().map(read_template).transpose()?,
-                row_template: m.row_template.as_deref().map(read_template).transpose()?,
-                regression_factor: m.regression_factor,
-            }),
-        });
+    let mut targets: Vec<(At, Target)> = extra.iter().map(|t| (None, t.clone())).collect();
+    for (index, output) in outputs.iter().enumerate() {
+        let at = |key: &str| -> At {
+            let mut at = vec![Segment::from("outputs"), Segment::Index(index)];
+            if matches!(output, Output::Markdown(_)) {
+                at.push(Segment::from("markdown"));
+            }
+            at.push(Segment::from(key));
+            Some(at)
+        };
+        let before = problems.len();
+        let mut path = |key: &str, template: &Template| match render(template) {
+            Ok(text) => relative_to(base, Path::new(&text)),
+            Err(error) => {
+                problems.push(Problem::new(&at(key), error));
+                PathBuf::new()
+            }
+        };
+        let (key, target) = match output {
+            Output::Json(file) => ("json", Target::Json(path("json", file))),
+            Output::Csv(file) => ("csv", Target::Csv(path("csv", file))),
+            Output::Junit(file) => ("junit", Target::Junit(path("junit", file))),
+            Output::Markdown(m) => {
+                let mut target = MarkdownTarget {
+                    file: m.file.as_ref().map(|t| path("file", t)),
+                    append_to: m.append_to.as_ref().map(|t| path("append_to", t)),
+                    regression_factor: m.regression_factor,
+                    ..MarkdownTarget::default()
+                };
+                for (key, template, into) in [
+                    ("under", &m.under, &mut target.under),
+                    ("section", &m.section, &mut target.section),
+                ] {
+                    match template.as_ref().map(&render) {
+                        Some(Ok(text)) => *into = Some(text),
+                        Some(Err(error)) => problems.push(Problem::new(&at(key), error)),
+                        None => {}
+                    }
+                }
+                for (key, file, into) in [
+                    ("template", &m.template, &mut target.template),
+                    ("row_template", &m.row_template, &mut target.row_template),
+                ] {
+                    let Some(file) = file else { continue };
+                    let file = relative_to(base, Path::new(file)).display().to_string();
+                    match read_template(&file) {
+                        Ok(template) => *into = Some(template),
+                        Err(error) => problems.push(Problem::new(&at(key), error)),
+                    }
+                }
+                let key = if m.append_to.is_some() {
+                    "append_to"
+                } else {
+                    "file"
+                };
+                (key, Target::Markdown(target))
+            }
+        };
+        if problems.len() == before {
+            targets.push((at(key), target));
+        }
     }
-    Ok(targets)
+    (targets, problems)
 }
 
 /// Reads a template file, named by its path in errors.
@@ -367,14 +475,7 @@ fn write_markdown(
         return Ok(format!("report: {}", file.display()));
     }
     let (block, row) = render_markdown(target, run, baseline, options, link)?;
-    let placement = match (&target.section, &target.under) {
-        (Some(id), under) => Placement::Section {
-            id,
-            under: under.as_deref(),
-        },
-        (None, Some(heading)) => Placement::Under(heading),
-        (None, None) => Placement::End,
-    };
+    let placement = placement(target);
     let mut done = None;
     write::update(
         path,
@@ -416,23 +517,28 @@ pub struct Prepared {
 }
 
 /// The outputs of `checked` and the baseline: `--baseline FILE` when given, else the
-/// plan's `baseline:` (`latest`, `latest_passed` or a file).
+/// plan's `baseline:` (`latest`, `latest_passed` or a file). The plan's paths are relative
+/// to `base` (the plan file's folder); `extra` (`--out`) and `baseline` are used as given.
+/// Every output is checked as [`check`] says, so a run that could not write them stops
+/// here, before anything is sent; every problem is returned at once.
 pub fn prepare_run(
     checked: &crate::plan::CheckedPlan,
     context: &minijinja::Value,
-    extra_json: &[PathBuf],
+    base: &Path,
+    extra: &[Target],
     baseline: Option<&Path>,
-) -> Result<Prepared, ReportError> {
-    let targets = prepare(
+) -> Result<Prepared, Vec<Problem>> {
+    let (targets, mut problems) = prepare(
         &checked.plan.outputs,
         &checked.templates,
         context,
-        extra_json,
-    )
-    .map_err(ReportError::Prepare)?;
-    let load = |file: &Path| RunDocument::load(file).map_err(|e| e.about("the baseline"));
-    let (file, first_run) = match (baseline, checked.plan.baseline.as_deref()) {
-        (Some(file), _) => (Some(file.to_path_buf()), false),
+        base,
+        extra,
+    );
+    problems.extend(check(&targets));
+    let targets: Vec<Target> = targets.into_iter().map(|(_, target)| target).collect();
+    let (file, first_run, at) = match (baseline, checked.plan.baseline.as_deref()) {
+        (Some(file), _) => (Some(file.to_path_buf()), false, None),
         (None, Some(value)) => match Latest::from_plan(value) {
             Some(which) => match latest_baseline(
                 &targets,
@@ -441,17 +547,188 @@ pub fn prepare_run(
                 &checked.stage,
                 which,
             ) {
-                Some(file) => (Some(file), false),
-                None => (None, true),
+                Some(file) => (Some(file), false, None),
+                None => (None, true, None),
             },
-            None => (Some(PathBuf::from(value)), false),
+            None => (
+                Some(relative_to(base, Path::new(value))),
+                false,
+                Some(vec![Segment::from("baseline")]),
+            ),
         },
-        (None, None) => (None, false),
+        (None, None) => (None, false, None),
     };
+    let baseline = match file.as_deref().map(RunDocument::load).transpose() {
+        Ok(baseline) => baseline,
+        Err(error) => {
+            problems.push(Problem {
+                at,
+                error: error.about("the baseline"),
+                help: None,
+            });
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     Ok(Prepared {
         targets,
-        baseline: file.as_deref().map(load).transpose()?,
+        baseline,
         baseline_file: file,
         first_run,
     })
+}
+
+/// Whether each output can be written, without writing it (`loadplan run` and `validate`
+/// call it before the load): its file, when there, can be opened for writing; its folder,
+/// or the nearest one above that exists (missing folders are created when the outputs are
+/// written), takes a new file; a document (`append_to`) exists, is UTF-8 text and holds the
+/// `under` heading, or the `section`'s markers (both or neither, in order) and, while there
+/// are none, the heading they will be added under. Not checked here: whether a custom
+/// row's cells match the table's columns (it needs the run's figures).
+pub fn check(targets: &[(At, Target)]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut push = |at: &At, error: PrepareError, help: Option<String>| {
+        problems.push(Problem {
+            at: at.clone(),
+            error: ReportError::Prepare(error),
+            help,
+        });
+    };
+    for (at, target) in targets {
+        let (file, missing) = match target {
+            Target::Json(file) | Target::Csv(file) | Target::Junit(file) => (file, Missing::Create),
+            Target::Markdown(MarkdownTarget {
+                file: Some(file), ..
+            }) => (file, Missing::Create),
+            Target::Markdown(MarkdownTarget {
+                append_to: Some(file),
+                ..
+            }) => (file, Missing::Error),
+            Target::Markdown(_) => continue,
+        };
+        if let Err(error) = write::check(file, missing) {
+            let help = match &error {
+                WriteError::Open(_, e) if e.kind() == std::io::ErrorKind::NotFound => Some(
+                    "`append_to` writes into an existing document: create it (an empty file will do), or write a report of its own with `file:`".to_owned(),
+                ),
+                _ => None,
+            };
+            push(at, PrepareError::Unwritable(error), help);
+            continue;
+        }
+        let Target::Markdown(
+            markdown @ MarkdownTarget {
+                append_to: Some(_), ..
+            },
+        ) = target
+        else {
+            continue;
+        };
+        let text = match write::resolve(file).and_then(|resolved| {
+            std::fs::read(&resolved).map_err(|e| WriteError::Read(file.clone(), e))
+        }) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(_) => {
+                    push(
+                        at,
+                        PrepareError::Unwritable(WriteError::NotUtf8(file.clone())),
+                        None,
+                    );
+                    continue;
+                }
+            },
+            Err(error) => {
+                push(at, PrepareError::Unwritable(error), None);
+                continue;
+            }
+        };
+        if let Err(error) = document::check(&text, placement(markdown)) {
+            let key = match error {
+                DocumentError::NoHeading { .. } => "under",
+                _ => "section",
+            };
+            let help = match &error {
+                DocumentError::NoHeading { heading } => {
+                    let headings = document::headings(&text);
+                    match crate::diag::suggest(heading, headings.iter().map(String::as_str)) {
+                        Some(near) => Some(format!("did you mean `{near}`?")),
+                        None if headings.is_empty() => {
+                            Some("the document has no heading".to_owned())
+                        }
+                        None => Some(format!(
+                            "the document's headings: {}",
+                            headings
+                                .iter()
+                                .map(|h| format!("`{h}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    }
+                }
+                _ => None,
+            };
+            let at = at.as_ref().map(|at| {
+                let mut at = at.clone();
+                at.pop();
+                at.push(Segment::from(key));
+                at
+            });
+            push(&at, PrepareError::Document(file.clone(), error), help);
+        }
+    }
+    problems
+}
+
+/// Where a Markdown target writes inside its document.
+fn placement(target: &MarkdownTarget) -> Placement<'_> {
+    match (&target.section, &target.under) {
+        (Some(id), under) => Placement::Section {
+            id,
+            under: under.as_deref(),
+        },
+        (None, Some(heading)) => Placement::Under(heading),
+        (None, None) => Placement::End,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_relative_to_the_plan_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("plans")).unwrap();
+        let plans = dir.path().join("plans");
+        let cases = [
+            (Path::new("."), "docs/x.md", PathBuf::from("docs/x.md")),
+            (Path::new(""), "x.md", PathBuf::from("x.md")),
+            (Path::new("plans"), "/abs/x.md", PathBuf::from("/abs/x.md")),
+            (
+                Path::new("plans"),
+                "t/row.j2",
+                PathBuf::from("plans/t/row.j2"),
+            ),
+            // A folder that is not there: its `..` is kept.
+            (
+                Path::new("no-such-folder"),
+                "../x.md",
+                PathBuf::from("no-such-folder/../x.md"),
+            ),
+            // One that is (the tests run in the repository): `..` is taken out.
+            (Path::new("plans"), "../x.md", PathBuf::from("x.md")),
+            (&plans, "../docs/x.md", dir.path().join("docs/x.md")),
+            (&plans, "./a/../b.md", plans.join("a/../b.md")),
+        ];
+        for (base, path, expected) in cases {
+            assert_eq!(
+                relative_to(base, Path::new(path)),
+                expected,
+                "{base:?} {path}"
+            );
+        }
+    }
 }

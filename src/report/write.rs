@@ -345,6 +345,61 @@ fn lock(path: &Path, missing: Missing) -> Result<(File, PathBuf), WriteError> {
     }
 }
 
+/// Whether `path` can be written as [`update_with`] (`missing` as there) or
+/// [`create_unique`] would, without writing it: the file it names (links followed) exists
+/// when it must and opens for reading and writing when it is there, and its folder, or the
+/// nearest one above it that exists, takes a new file (one is created and removed at once:
+/// the kernel's answer, read-only mounts and ACLs included). Missing folders are not
+/// created here; the write creates them.
+pub fn check(path: &Path, missing: Missing) -> Result<(), WriteError> {
+    let target = resolve(path)?;
+    if missing == Missing::Error && target != path && !target.exists() {
+        return Err(WriteError::Dangling(owned(path), target));
+    }
+    match OpenOptions::new().read(true).write(true).open(&target) {
+        Ok(_) => {}
+        // A folder on the way that is missing, or a file: said of the folder below.
+        Err(e)
+            if missing == Missing::Create
+                && matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) => {}
+        Err(e) => return Err(WriteError::Open(owned(path), e)),
+    }
+    let mut folder = directory(&target).to_path_buf();
+    loop {
+        match std::fs::metadata(&folder) {
+            Ok(metadata) if metadata.is_dir() => break,
+            Ok(_) => {
+                return Err(WriteError::CreateDir(
+                    folder,
+                    io::Error::new(io::ErrorKind::NotADirectory, "a file is in the way"),
+                ));
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                let above = directory(&folder).to_path_buf();
+                if above == folder {
+                    return Err(WriteError::CreateDir(folder, e));
+                }
+                folder = above;
+            }
+            Err(e) => return Err(WriteError::CreateDir(folder, e)),
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(".loadplan-check.")
+        .suffix(".tmp")
+        .tempfile_in(&folder)
+        .map(drop)
+        .map_err(|e| WriteError::Temporary(folder, e))
+}
+
 /// Set to end every wait for a lock another process holds: a waiting write gives up with
 /// [`WriteError::Skipped`], and a later one skips a locked file at once (a file that is not
 /// locked is still written). `loadplan run` sets it on SIGINT or SIGTERM once the run is
@@ -457,6 +512,33 @@ pub fn create_unique(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `check` answers as a write would, and writes nothing.
+    #[test]
+    fn check_says_whether_a_write_would_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let doc = dir.path().join("doc.md");
+        std::fs::write(&doc, "# Doc\n").unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(check(&doc, Missing::Error).is_ok());
+        assert!(check(&dir.path().join("new/deeper/run.json"), Missing::Create).is_ok());
+        let gone = check(&dir.path().join("gone.md"), Missing::Error).unwrap_err();
+        assert!(matches!(gone, WriteError::Open(_, ref e) if e.kind() == io::ErrorKind::NotFound));
+        let blocked = check(&file.join("deeper/run.json"), Missing::Create).unwrap_err();
+        assert!(
+            matches!(blocked, WriteError::CreateDir(ref at, _) if *at == file),
+            "{blocked}"
+        );
+        let folder = check(dir.path(), Missing::Create).unwrap_err();
+        assert!(matches!(folder, WriteError::Open(..)), "{folder}");
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["doc.md", "file"], "nothing created");
+    }
 
     #[test]
     fn a_failure_before_the_rename_leaves_the_old_file() {

@@ -1,6 +1,7 @@
 //! `outputs` checks: `baseline: latest` (or `latest_passed`) has a `json` output to look in, Markdown outputs
-//! say where to write, and every file template compiles with the names known when outputs
-//! are made.
+//! say where to write, and every path template (and `under`/`section`) compiles with the
+//! names known when outputs are made. What needs the disk (the files, the document's
+//! heading) is checked by `report::outputs::check`, before the load.
 
 use indexmap::IndexMap;
 
@@ -91,9 +92,12 @@ impl Analyzer<'_, '_> {
                             None,
                         );
                     }
-                    for (key, template) in
-                        [("file", &markdown.file), ("append_to", &markdown.append_to)]
-                    {
+                    for (key, template) in [
+                        ("file", &markdown.file),
+                        ("append_to", &markdown.append_to),
+                        ("under", &markdown.under),
+                        ("section", &markdown.section),
+                    ] {
                         if let Some(template) = template {
                             self.template(
                                 &[base.clone(), path![key]].concat(),
