@@ -32,6 +32,13 @@ pub enum PrepareError {
     ReadTemplate { file: String, error: std::io::Error },
     /// A template file that does not parse.
     Template(TemplateError),
+    /// A `fill` whose table is not in the document as the plan describes it: `key` is the
+    /// plan's (`outputs[1].markdown.fill`).
+    Fill {
+        key: String,
+        document: PathBuf,
+        error: super::fill::FillError,
+    },
 }
 
 /// Why one output could not be written; the file keeps its old content.
@@ -102,6 +109,11 @@ impl fmt::Display for PrepareError {
                 write!(f, "cannot read the template {file}: {error}")
             }
             Self::Template(error) => error.fmt(f),
+            Self::Fill {
+                key,
+                document,
+                error,
+            } => write!(f, "{key}: {}: {error}", document.display()),
         }
     }
 }
