@@ -502,7 +502,7 @@ fn fill_document(
         |_| Ok(()),
     )?;
     Ok(format!(
-        "table under `{}` filled in {}",
+        "the table under `{}` in {}",
         heading.unwrap_or_else(|| spec.under.clone()),
         path.display()
     ))
