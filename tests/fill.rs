@@ -308,3 +308,95 @@ fn fill_rows_and_csv_columns_are_checked_when_the_plan_is() {
         "{text}"
     );
 }
+
+/// An HTTP plan against the mock whose CSV history has `columns`.
+fn csv_plan(columns: &str) -> String {
+    format!(
+        r#"
+name: csv-demo
+environments:
+  local: {{ mock: true }}
+stages:
+  smoke: {{ vus: 1, duration: 300ms }}
+scenarios:
+  get:
+    steps:
+      - request: {{ url: "{{{{ env.base_url }}}}/items" }}
+      - sleep: 20ms
+outputs:
+  - csv: {{ file: history.csv, columns: {columns} }}
+"#
+    )
+}
+
+fn history(dir: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(dir.join("history.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+/// The plan's columns, in its order; when the plan changes, the file's columns keep their
+/// order, new ones come at the end, and a column the plan dropped stays with empty cells.
+#[test]
+fn csv_columns_stay_where_they_were_when_the_plan_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    let run_with = |columns: &str| {
+        std::fs::write(&plan, csv_plan(columns)).unwrap();
+        let output = run(dir.path(), &["run", "plan.yaml", "--quiet"]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    };
+    run_with("{ stage: stage, requests: http_reqs.count, p95_ms: http_req_duration.p95 }");
+    let rows = history(dir.path());
+    assert_eq!(rows[0], ["stage", "requests", "p95_ms"]);
+    assert_eq!(rows[1][0], "smoke");
+    assert!(rows[1][1].parse::<u64>().unwrap() >= 1, "{rows:?}");
+    assert!(rows[1][2].parse::<f64>().unwrap() > 0.0, "{rows:?}");
+    // Reordered, one new (errors), one dropped (requests).
+    run_with("{ errors: http_req_failed.rate, p95_ms: http_req_duration.p95, stage: stage }");
+    let rows = history(dir.path());
+    assert_eq!(rows[0], ["stage", "requests", "p95_ms", "errors"]);
+    assert_eq!(rows[1].len(), 4, "older rows get an empty cell: {rows:?}");
+    assert_eq!(rows[1][3], "");
+    assert_eq!(rows[2][0], "smoke");
+    assert_eq!(rows[2][1], "", "a dropped column is empty in new rows");
+    assert!(rows[2][2].parse::<f64>().unwrap() > 0.0, "{rows:?}");
+    assert_eq!(rows[2][3], "0");
+}
+
+/// The default history (every column) also keeps an existing file's columns in their
+/// order and adds the ones it lacks at the end.
+#[test]
+fn the_default_csv_keeps_an_existing_files_column_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = csv_plan("{}").replace(
+        "  - csv: { file: history.csv, columns: {} }",
+        "  - csv: history.csv",
+    );
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    std::fs::write(
+        dir.path().join("history.csv"),
+        "started,http_reqs.count,stage,team_note\n2026-01-01T00:00:00Z,5,old,kept\n",
+    )
+    .unwrap();
+    let output = run(dir.path(), &["run", "plan.yaml", "--quiet"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = history(dir.path());
+    assert_eq!(
+        rows[0][..5],
+        [
+            "started",
+            "http_reqs.count",
+            "stage",
+            "team_note",
+            "finished"
+        ]
+    );
+    assert_eq!(rows[1][..4], ["2026-01-01T00:00:00Z", "5", "old", "kept"]);
+    assert!(rows[1][4..].iter().all(String::is_empty), "{:?}", rows[1]);
+    assert_eq!(rows[2][2], "smoke");
+    assert_eq!(rows[2][3], "");
+    assert_eq!(rows[0].len(), rows[2].len());
+}

@@ -211,3 +211,33 @@ pub const FILL_ROWS: [(&str, &str); 14] = [
     ("HTTP Requests", "http_reqs"),
     ("Iteration Duration", "iteration_duration"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_columns_split_and_read_the_default_history() {
+        assert_eq!(CsvColumn::parse(" stage "), CsvColumn::Run("stage"));
+        assert_eq!(CsvColumn::parse("derived.tput"), CsvColumn::Derived("tput"));
+        assert_eq!(
+            CsvColumn::parse("mock.requests_total.delta"),
+            CsvColumn::Figure {
+                metric: "mock.requests_total",
+                figure: "delta"
+            }
+        );
+        assert_eq!(CsvColumn::parse("p95"), CsvColumn::Unknown);
+        assert_eq!(CsvColumn::parse("x."), CsvColumn::Unknown);
+        let read = |m, f, k| csv_source(m, f, k);
+        assert_eq!(
+            read("http_req_duration", "p95", MetricKind::Trend).as_deref(),
+            Some("http_req_duration.p95_ms")
+        );
+        assert_eq!(
+            read("http_req_failed", "count", MetricKind::Rate).as_deref(),
+            Some("http_req_failed.total")
+        );
+        assert_eq!(read("vus", "p95", MetricKind::Gauge), None);
+    }
+}
