@@ -331,7 +331,7 @@ outputs:
 
 fn history(dir: &Path) -> Vec<Vec<String>> {
     std::fs::read_to_string(dir.join("history.csv"))
-        .unwrap()
+        .expect("the run wrote its history")
         .lines()
         .map(|l| l.split(',').map(str::to_owned).collect())
         .collect()

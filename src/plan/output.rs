@@ -59,5 +59,5 @@ pub struct MarkdownOutput {
     /// With `append_to`: fill the cells of a table already in the document, in place,
     /// instead of adding a report (docs/reports.md "Filling the team's table").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fill: Option<Fill>,
+    pub fill: Option<Box<Fill>>,
 }

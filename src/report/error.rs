@@ -37,7 +37,7 @@ pub enum PrepareError {
     Fill {
         key: String,
         document: PathBuf,
-        error: super::fill::FillError,
+        error: Box<super::fill::FillError>,
     },
 }
 

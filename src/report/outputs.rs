@@ -42,7 +42,7 @@ pub struct MarkdownTarget {
     pub row_template: Option<(String, String)>,
     pub regression_factor: Option<f64>,
     /// Fill this table of `append_to` in place instead of adding a report.
-    pub fill: Option<fill::Spec>,
+    pub fill: Option<Box<fill::Spec>>,
 }
 
 /// The plan's outputs with their paths rendered with `context`, plus `--out json=FILE`s.
@@ -86,13 +86,8 @@ fn prepare(
                     .fill
                     .as_ref()
                     .map(|f| {
-                        fill_spec(
-                            f,
-                            index,
-                            m.append_to.as_ref().map(path).transpose()?,
-                            templates,
-                            context,
-                        )
+                        let document = m.append_to.as_ref().map(path).transpose()?;
+                        fill_spec(f, index, document, templates, context).map(Box::new)
                     })
                     .transpose()?,
             }),
@@ -133,7 +128,7 @@ fn fill_spec(
         fill::check(&text, &spec).map_err(|error| PrepareError::Fill {
             key: format!("outputs[{index}].markdown.fill"),
             document,
-            error,
+            error: Box::new(error),
         })?;
     }
     Ok(spec)
