@@ -400,3 +400,73 @@ fn the_default_csv_keeps_an_existing_files_column_order() {
     assert_eq!(rows[2][3], "");
     assert_eq!(rows[0].len(), rows[2].len());
 }
+
+/// Every figure a column can show, on an HTTP run: trend figures in milliseconds, a rate
+/// metric's share as a percentage, counts, per-second rates, the threshold checks and their
+/// status; a kept column and the figures a kind does not have (`-`).
+#[test]
+fn every_figure_column_is_filled_from_the_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = "# Run\n\n## Latest HTTP run\n\n| Metric | avg | min | max | p90 | count | rate | Target | Status | Notes |\n|---|---|---|---|---|---|---|---|---|---|\n| HTTP Duration | x | x | x | x | x | x | x | x | by hand |\n| HTTP Errors | x | x | x | x | x | x | x | x | by hand |\n| Requests | x | x | x | x | x | x | x | x | by hand |\n";
+    std::fs::write(dir.path().join("doc.md"), doc).unwrap();
+    let plan = csv_plan("{ stage: stage }")
+        .replace(
+            "outputs:\n",
+            "thresholds:\n  http_req_duration: [ \"p95 < 5000ms\" ]\n  http_req_failed: [ \"rate < 10%\" ]\noutputs:\n  - json: results.json\n  - markdown:\n      append_to: doc.md\n      fill: { under: \"## Latest\", rows: { Requests: http_reqs }, keep: [ notes ] }\n",
+        );
+    std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
+    let output = run(dir.path(), &["run", "plan.yaml", "--quiet"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap())
+            .unwrap();
+    let metric = |name: &str| {
+        results["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["metric"] == name)
+            .unwrap_or_else(|| panic!("{name} measured"))
+            .clone()
+    };
+    let d = Style::Document;
+    let duration = metric("http_req_duration");
+    let ms = |stat: &str| format::ms(duration["trend"][stat].as_f64().unwrap(), d);
+    let per_second =
+        |m: &serde_json::Value| format!("{}/s", format::number(m["rate"].as_f64().unwrap(), d));
+    let failed = metric("http_req_failed");
+    let requests = metric("http_reqs");
+    let expected = doc
+        .replace(
+            "| HTTP Duration | x | x | x | x | x | x | x | x | by hand |",
+            &format!(
+                "| HTTP Duration | {} | {} | {} | {} | {} | {} | p95 < 5000ms | ✅ Pass | by hand |",
+                ms("avg"),
+                ms("min"),
+                ms("max"),
+                ms("p90"),
+                duration["count"],
+                per_second(&duration)
+            ),
+        )
+        .replace(
+            "| HTTP Errors | x | x | x | x | x | x | x | x | by hand |",
+            &format!(
+                "| HTTP Errors | - | - | - | - | {} | {} | rate < 10% | ✅ Pass | by hand |",
+                failed["count"],
+                format::percent(failed["share"].as_f64().unwrap(), d)
+            ),
+        )
+        .replace(
+            "| Requests | x | x | x | x | x | x | x | x | by hand |",
+            &format!(
+                "| Requests | - | - | - | - | {} | {} | - | - | by hand |",
+                requests["count"],
+                per_second(&requests)
+            ),
+        );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("doc.md")).unwrap(),
+        expected
+    );
+}
