@@ -272,7 +272,7 @@ fn fill_rows_and_csv_columns_are_checked_when_the_plan_is() {
     let plan = PLAN
         .replace(
             "        under: \"### {{ stage | title }} Test Results\"",
-            "        under: \"### {{ stage | title }} Test Results\"\n        rows: { \"Reconnects\": ws_reconect_time }\n        columns: { \"95th\": p959 }",
+            "        under: \"### {{ stage | title }} Test Results\"\n        rows: { \"Reconnects\": ws_reconect_time, \"Posts\": \"http_req_duration{name:posts}\" }\n        columns: { \"95th\": p959 }",
         )
         .replace("ws_connect_time.p95\n", "ws_connect_time.p96\n")
         .replace("http_req_failed.rate", "http_req_faled.rate")
@@ -283,6 +283,7 @@ fn fill_rows_and_csv_columns_are_checked_when_the_plan_is() {
     assert_eq!(output.status.code(), Some(2), "{text}");
     for expected in [
         "unknown metric `ws_reconect_time`",
+        "no threshold is on `http_req_duration{name:posts}`",
         "did you mean `ws_reconnect_time`?",
         "`p959` is not a figure a table shows",
         "a trend has no figure `p96`",
@@ -321,7 +322,7 @@ stages:
 scenarios:
   get:
     steps:
-      - request: {{ url: "{{{{ env.base_url }}}}/items" }}
+      - request: {{ url: "{{{{ env.base_url }}}}/items", name: items }}
       - sleep: 20ms
 outputs:
   - csv: {{ file: history.csv, columns: {columns} }}
@@ -407,12 +408,12 @@ fn the_default_csv_keeps_an_existing_files_column_order() {
 #[test]
 fn every_figure_column_is_filled_from_the_results() {
     let dir = tempfile::tempdir().unwrap();
-    let doc = "# Run\n\n## Latest HTTP run\n\n| Metric | avg | min | max | p90 | count | rate | Target | Status | Notes |\n|---|---|---|---|---|---|---|---|---|---|\n| HTTP Duration | x | x | x | x | x | x | x | x | by hand |\n| HTTP Errors | x | x | x | x | x | x | x | x | by hand |\n| Requests | x | x | x | x | x | x | x | x | by hand |\n";
+    let doc = "# Run\n\n## Latest HTTP run\n\n| Metric | avg | min | max | p90 | count | rate | Target | Status | Notes |\n|---|---|---|---|---|---|---|---|---|---|\n| HTTP Duration | x | x | x | x | x | x | x | x | by hand |\n| HTTP Errors | x | x | x | x | x | x | x | x | by hand |\n| Requests | x | x | x | x | x | x | x | x | by hand |\n\n## Items\n\n| Metric | p50 | p95 | count | Target | Status |\n|---|---|---|---|---|---|\n| Items | x | x | x | x | x |\n";
     std::fs::write(dir.path().join("doc.md"), doc).unwrap();
     let plan = csv_plan("{ stage: stage }")
         .replace(
             "outputs:\n",
-            "thresholds:\n  http_req_duration: [ \"p95 < 5000ms\" ]\n  http_req_failed: [ \"rate < 10%\" ]\noutputs:\n  - json: results.json\n  - markdown:\n      append_to: doc.md\n      fill: { under: \"## Latest\", rows: { Requests: http_reqs }, keep: [ notes ] }\n",
+            "thresholds:\n  http_req_duration: [ \"p95 < 5000ms\" ]\n  \"http_req_duration{name:items}\": [ \"p99 < 5000ms\" ]\n  http_req_failed: [ \"rate < 10%\" ]\noutputs:\n  - json: results.json\n  - markdown:\n      append_to: doc.md\n      fill: { under: \"## Latest\", rows: { Requests: http_reqs }, keep: [ notes ] }\n  - markdown:\n      append_to: doc.md\n      fill: { under: \"## Items\", rows: { Items: \"http_req_duration{name:items}\" } }\n",
         );
     std::fs::write(dir.path().join("plan.yaml"), plan).unwrap();
     let output = run(dir.path(), &["run", "plan.yaml", "--quiet"]);
@@ -440,7 +441,7 @@ fn every_figure_column_is_filled_from_the_results() {
         .replace(
             "| HTTP Duration | x | x | x | x | x | x | x | x | by hand |",
             &format!(
-                "| HTTP Duration | {} | {} | {} | {} | {} | {} | p95 < 5000ms | ✅ Pass | by hand |",
+                "| HTTP Duration | {} | {} | {} | {} | {} | {} | p95 < 5000ms, http_req_duration{{name:items}}: p99 < 5000ms | ✅ Pass | by hand |",
                 ms("avg"),
                 ms("min"),
                 ms("max"),
@@ -456,6 +457,10 @@ fn every_figure_column_is_filled_from_the_results() {
                 failed["count"],
                 format::percent(failed["share"].as_f64().unwrap(), d)
             ),
+        )
+        .replace(
+            "| Items | x | x | x | x | x |",
+            &format!("| Items | {} | {} | - | p99 < 5000ms | ✅ Pass |", ms("med"), ms("p95")),
         )
         .replace(
             "| Requests | x | x | x | x | x | x | x | x | by hand |",

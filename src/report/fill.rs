@@ -22,6 +22,7 @@ use super::format::{self, Style};
 use super::model::Report;
 use crate::diag::did_you_mean;
 use crate::plan::table::{FILL_ROWS, Fill};
+use crate::plan::threshold::{Selector, parse_selector};
 
 /// A figure a column shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,6 +351,11 @@ fn cell_texts(line: &str) -> Vec<&str> {
 pub fn figure(report: &Report, metric: &str, column: Column) -> String {
     let document = Style::Document;
     let none = || "-".to_owned();
+    if let Ok(selector) = parse_selector(metric)
+        && !selector.tags.is_empty()
+    {
+        return tagged(report, &selector, column);
+    }
     let thresholds: Vec<_> = report
         .thresholds
         .iter()
@@ -407,6 +413,38 @@ pub fn figure(report: &Report, metric: &str, column: Column) -> String {
                 (Column::Target | Column::Status, _) => none(),
             }
         }
+    }
+}
+
+/// A row of a tag filter (`http_req_duration{name:broadcast}`): the figures of the latency
+/// table's row for that filter (p50, p95, p99, the checks and their status), which a
+/// threshold on the filter makes; `-` for the others.
+fn tagged(report: &Report, selector: &Selector, column: Column) -> String {
+    let mut want: Vec<(&str, &str)> = selector
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    want.sort_unstable();
+    let row = report.tables.iter().find(|row| {
+        let mut have: Vec<(&str, &str)> = row
+            .tags
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|tag| tag.split_once(':'))
+            .collect();
+        have.sort_unstable();
+        row.metric == selector.metric && have == want
+    });
+    let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format::ms(v, Style::Document));
+    match (row, column) {
+        (Some(row), Column::P50) => ms(row.p50),
+        (Some(row), Column::P95) => ms(row.p95),
+        (Some(row), Column::P99) => ms(row.p99),
+        (Some(row), Column::Target) if !row.threshold.is_empty() => row.threshold.clone(),
+        (Some(row), Column::Status) => row.status.clone(),
+        _ => "-".to_owned(),
     }
 }
 

@@ -9,6 +9,7 @@ use crate::plan::metric::MetricKind;
 use crate::plan::model::Output;
 use crate::plan::output::MarkdownOutput;
 use crate::plan::table::{self, CsvColumn, FILL_FIGURES, RUN_COLUMNS};
+use crate::plan::threshold::{Selector, parse_selector};
 use crate::plan::yaml::Path;
 
 impl Analyzer<'_, '_> {
@@ -79,9 +80,28 @@ impl Analyzer<'_, '_> {
                 Output::Markdown(MarkdownOutput {
                     fill: Some(fill), ..
                 }) => {
-                    for (label, metric) in &fill.rows {
+                    for (label, selector) in &fill.rows {
                         let at =
                             path!["outputs", index, "markdown", "fill", "rows", label.as_str()];
+                        let parsed = match parse_selector(selector.trim()) {
+                            Ok(parsed) if parsed.label.is_none() => parsed,
+                            _ => {
+                                self.error(
+                                    &at,
+                                    format!("`{selector}` is not a metric (`ws_connect_time`) or a metric with a tag filter (`http_req_duration{{name:broadcast}}`)"),
+                                    None,
+                                );
+                                continue;
+                            }
+                        };
+                        if !parsed.tags.is_empty() && !self.threshold_on(&parsed) {
+                            self.error(
+                                &at,
+                                format!("no threshold is on `{selector}`: a row with a tag filter shows the figures of a threshold's filter"),
+                                Some(format!("add a threshold with the key `{selector}`, or name the metric alone")),
+                            );
+                        }
+                        let metric = &parsed.metric;
                         match metrics.kind(metric) {
                             Some(
                                 MetricKind::Trend
@@ -125,6 +145,19 @@ impl Analyzer<'_, '_> {
                 _ => {}
             }
         }
+    }
+
+    /// Whether a threshold's key has the metric and tag filters of `selector`.
+    fn threshold_on(&self, selector: &Selector) -> bool {
+        let mut want = selector.tags.clone();
+        want.sort();
+        self.plan.thresholds.keys().any(|key| {
+            parse_selector(key).is_ok_and(|key| {
+                let mut have = key.tags;
+                have.sort();
+                key.metric == selector.metric && have == want
+            })
+        })
     }
 
     /// Why `expression` is not a column, and a suggestion.
