@@ -45,7 +45,7 @@ pub enum Column {
 impl Column {
     /// A figure's name (a header, or a value of `columns`), without case.
     pub fn parse(name: &str) -> Option<Self> {
-        Some(match name.trim().to_lowercase().as_str() {
+        Some(match key(name).as_str() {
             "p50" | "med" | "median" => Self::P50,
             "p90" => Self::P90,
             "p95" => Self::P95,
@@ -60,6 +60,15 @@ impl Column {
             _ => return None,
         })
     }
+}
+
+/// How a label or header is matched: without case, surrounding spaces, or the emphasis
+/// and code marks around it (`**Status**`, `` `p95` ``).
+fn key(text: &str) -> String {
+    text.trim()
+        .trim_matches(['*', '`', '_'])
+        .trim()
+        .to_lowercase()
 }
 
 /// What to fill: the heading (rendered), rows and columns by name.
@@ -78,7 +87,6 @@ impl Spec {
     /// The spec of the plan's `fill`, its heading rendered as `under`. A figure name of
     /// `columns` that is not one is left out (the plan's check rejects it).
     pub fn new(fill: &Fill, under: String) -> Self {
-        let key = |s: &str| s.trim().to_lowercase();
         let mut rows: IndexMap<String, String> = fill
             .rows
             .iter()
@@ -216,7 +224,7 @@ pub fn check(text: &str, spec: &Spec) -> Result<Layout, FillError> {
     let headers = cell_texts(&lines[header]);
     let mut columns = vec![None];
     for name in headers.iter().skip(1) {
-        let key = name.trim().to_lowercase();
+        let key = key(name);
         if spec.keep.contains(&key) {
             columns.push(None);
             continue;
@@ -245,7 +253,7 @@ pub fn check(text: &str, spec: &Spec) -> Result<Layout, FillError> {
             });
         }
         let label = cells.first().map_or("", |c| c.trim());
-        let key = label.to_lowercase();
+        let key = key(label);
         if spec.keep.contains(&key) {
             continue;
         }
@@ -558,6 +566,21 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn marks_around_labels_and_headers_are_not_part_of_the_name() {
+        let doc = "## T\n\n| Metric | **p95** | `Status` |\n|-|-|-|\n| **Message Latency** | | |\n";
+        let out = fill(doc, &spec("## T", r#"{"under": "x"}"#), |m, c| {
+            format!("{m} {c:?}")
+        })
+        .unwrap();
+        assert!(
+            out.ends_with(
+                "| **Message Latency** | ws_message_latency P95 | ws_message_latency Status |\n"
+            ),
+            "{out}"
+        );
     }
 
     #[test]
