@@ -57,7 +57,7 @@ pub struct MarkdownOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regression_factor: Option<f64>,
     /// With `append_to`: fill the cells of a table already in the document, in place,
-    /// instead of adding a report (docs/reports.md "Filling the team's table").
+    /// instead of adding a report (docs/reports.md "Filling the team's own table").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fill: Option<Box<Fill>>,
 }
