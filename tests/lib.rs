@@ -7,6 +7,7 @@ mod counts;
 mod docs;
 mod documents;
 mod examples;
+mod fill;
 mod hostile_errors;
 mod invalid_plans;
 mod latency;

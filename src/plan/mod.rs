@@ -21,6 +21,7 @@ pub mod source;
 pub mod split;
 pub mod stage;
 pub mod step;
+pub mod table;
 pub mod template;
 pub mod threshold;
 pub mod units;

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::table::{CsvOutput, Fill};
 use super::template::Template;
 
 /// A destination for results. Paths are templates (`results/{{ run.started | date }}-{{ stage }}.json`),
@@ -16,8 +17,9 @@ pub enum Output {
     /// The full results as JSON, with histograms, for `loadplan report` and baselines. Never
     /// written over an existing file: a taken name gets `-2`, `-3`… before the extension.
     Json(Template),
-    /// One row per run appended to a CSV history file with stable columns.
-    Csv(Template),
+    /// One row per run appended to a CSV history file with stable columns: a path (every
+    /// column loadplan knows), or `{ file, columns }` with the plan's own columns.
+    Csv(CsvOutput),
     /// JUnit XML: one test case per threshold.
     Junit(Template),
 }
@@ -61,4 +63,8 @@ pub struct MarkdownOutput {
     /// Regression limit factor shown beside each figure (default 1.2: baseline × 1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regression_factor: Option<f64>,
+    /// With `append_to`: fill the cells of a table already in the document, in place,
+    /// instead of adding a report (docs/reports.md "Filling the team's own table").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<Box<Fill>>,
 }

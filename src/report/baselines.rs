@@ -67,7 +67,7 @@ pub struct HistoryView {
 }
 
 /// `✅ Pass` or `❌ Fail`; a run that stopped early passes nothing: `⚠ Partial`.
-fn row_status(passed: bool, partial: bool) -> &'static str {
+pub(super) fn row_status(passed: bool, partial: bool) -> &'static str {
     match (passed, partial) {
         (false, _) => "❌ Fail",
         (true, true) => "⚠ Partial",

@@ -71,6 +71,7 @@ pub fn report(command: &ReportCommand, out: &mut impl Write) -> Result<Vec<Strin
         template: read(&command.template)?,
         row_template: read(&command.row_template)?,
         regression_factor: command.regression_factor,
+        fill: None,
     };
     let options = ReportOptions {
         label: command.label.clone(),

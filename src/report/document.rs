@@ -208,7 +208,7 @@ fn trim_trailing_blank(lines: &mut Vec<String>) {
 }
 
 /// The heading level of an ATX heading line (`## x` → 2).
-fn level(line: &str) -> Option<usize> {
+pub(super) fn level(line: &str) -> Option<usize> {
     let hashes = line.bytes().take_while(|b| *b == b'#').count();
     let rest = &line[hashes..];
     ((1..=6).contains(&hashes) && (rest.is_empty() || rest.starts_with([' ', '\t'])))
@@ -218,7 +218,7 @@ fn level(line: &str) -> Option<usize> {
 /// Which lines are inside fenced code blocks (and so hold no heading, table or marker).
 /// CommonMark's rules: a fence is 3 or more backticks or tildes indented at most 3 spaces;
 /// it is closed by a fence of the same character, at least as long, with nothing after it.
-fn fenced(lines: &[String]) -> Vec<bool> {
+pub(super) fn fenced(lines: &[String]) -> Vec<bool> {
     /// The fence character and length a line opens or closes with, and what follows.
     fn fence(line: &str) -> Option<(u8, usize, &str)> {
         let indent = line.len() - line.trim_start_matches(' ').len();
@@ -271,7 +271,7 @@ fn section(lines: &[String], heading: &str) -> Result<(usize, usize), DocumentEr
 }
 
 /// The first table in `from..to`: its header line and its last line.
-fn table_in(lines: &[String], from: usize, to: usize) -> Option<(usize, usize)> {
+pub(super) fn table_in(lines: &[String], from: usize, to: usize) -> Option<(usize, usize)> {
     let fence = fenced(lines);
     let is_row = |i: usize| !fence[i] && lines[i].trim().starts_with('|');
     let header = (from..to.saturating_sub(1))

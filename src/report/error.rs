@@ -38,6 +38,13 @@ pub enum PrepareError {
     /// The document cannot take the report where the output says (a heading that is not
     /// in it, a section's markers out of order).
     Document(PathBuf, DocumentError),
+    /// A `fill` whose table is not in the document as the plan describes it: `key` is the
+    /// plan's (`outputs[1].markdown.fill`).
+    Fill {
+        key: String,
+        document: PathBuf,
+        error: Box<super::fill::FillError>,
+    },
 }
 
 /// Why one output could not be written; the file keeps its old content.
@@ -110,6 +117,11 @@ impl fmt::Display for PrepareError {
             Self::Template(error) => error.fmt(f),
             Self::Unwritable(error) => error.fmt(f),
             Self::Document(path, error) => write!(f, "{}: {error}", path.display()),
+            Self::Fill {
+                key,
+                document,
+                error,
+            } => write!(f, "{key}: {}: {error}", document.display()),
         }
     }
 }

@@ -7,9 +7,13 @@
 
 use std::io::Write;
 
+use indexmap::IndexMap;
+
 use super::collected::history_cells;
 use super::format;
 use super::model::Report;
+use crate::plan::metric::MetricKind;
+use crate::plan::table::{self, CsvColumn};
 
 /// Why a history file cannot take a row; it is left as it was.
 #[derive(Debug)]
@@ -41,24 +45,7 @@ impl std::fmt::Display for HistoryError {
 impl std::error::Error for HistoryError {}
 
 /// The run's columns, always first, in this order.
-pub const RUN_COLUMNS: [&str; 16] = [
-    "started",
-    "finished",
-    "plan",
-    "env",
-    "stage",
-    "label",
-    "git_commit",
-    "loadplan_version",
-    "duration_s",
-    "vus_max",
-    "passed",
-    "partial",
-    "result",
-    "thresholds_passed",
-    "thresholds_failed",
-    "errors",
-];
+pub use crate::plan::table::RUN_COLUMNS;
 
 /// The columns and cells of one run, in order.
 pub fn record(report: &Report) -> Vec<(String, String)> {
@@ -138,7 +125,68 @@ pub fn write_appended<W: Write + ?Sized>(
     old: &str,
     report: &Report,
 ) -> Result<(), HistoryError> {
-    let cells = record(report);
+    write_row(out, old, &record(report), true)
+}
+
+/// The cells of the plan's own `columns` (name → expression) for `report`: each
+/// expression reads a column of the default history (`http_req_duration.p95` reads
+/// `http_req_duration.p95_ms`); a figure the run did not measure is an empty cell.
+pub fn column_cells(report: &Report, columns: &IndexMap<String, String>) -> Vec<(String, String)> {
+    let all = record(report);
+    let cell = |name: &str| {
+        all.iter()
+            .find(|(column, _)| column == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default()
+    };
+    columns
+        .iter()
+        .map(|(name, expression)| {
+            let value = match CsvColumn::parse(expression) {
+                CsvColumn::Run(column) => cell(column),
+                CsvColumn::Derived(derived) => cell(&format!("derived.{derived}")),
+                CsvColumn::Figure { metric, figure } => {
+                    let kind = match report.metric.get(metric).map(|m| m.kind.as_str()) {
+                        Some("trend") => Some(MetricKind::Trend),
+                        Some("counter") => Some(MetricKind::Counter),
+                        Some("rate") => Some(MetricKind::Rate),
+                        Some("gauge") => Some(MetricKind::Gauge),
+                        _ if report.server_metric.contains_key(metric) => {
+                            Some(MetricKind::Collected)
+                        }
+                        _ => None,
+                    };
+                    kind.and_then(|kind| table::csv_source(metric, figure, kind))
+                        .map(|column| cell(&column))
+                        .unwrap_or_default()
+                }
+                CsvColumn::Unknown => String::new(),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+/// Writes the history file's new text, `old` with a row of the plan's `columns` added.
+/// The file's columns keep their order; a column the plan names and the file lacks is
+/// added at the end; a column of the file the plan no longer names stays, empty in this row.
+pub fn write_columns<W: Write + ?Sized>(
+    out: &mut W,
+    old: &str,
+    report: &Report,
+    columns: &IndexMap<String, String>,
+) -> Result<(), HistoryError> {
+    write_row(out, old, &column_cells(report, columns), false)
+}
+
+/// Writes `old` with the row `cells` added under the file's header, new columns at its end;
+/// `history`: the file must be a default history (first column `started`).
+fn write_row<W: Write + ?Sized>(
+    out: &mut W,
+    old: &str,
+    cells: &[(String, String)],
+    history: bool,
+) -> Result<(), HistoryError> {
     let crlf = old.contains("\r\n");
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut header: Vec<String> = Vec::new();
@@ -156,12 +204,12 @@ pub fn write_appended<W: Write + ?Sized>(
                 rows.push(row);
             }
         }
-        if header.first().map(String::as_str) != Some(RUN_COLUMNS[0]) {
+        if history && header.first().map(String::as_str) != Some(RUN_COLUMNS[0]) {
             return Err(HistoryError::NotHistory);
         }
     }
     let known = header.len();
-    for (column, _) in &cells {
+    for (column, _) in cells {
         if !header.contains(column) {
             header.push(column.clone());
         }

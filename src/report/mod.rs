@@ -23,6 +23,7 @@ pub mod collected;
 pub mod command;
 pub mod document;
 pub mod error;
+pub mod fill;
 pub mod format;
 pub mod history;
 pub mod json;

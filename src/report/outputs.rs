@@ -13,7 +13,7 @@ use super::history::HistoryError;
 use super::json::RunDocument;
 use super::model::{Report, ReportOptions};
 use super::write::{self, Fill, Missing, WriteError};
-use super::{chart, history, junit, markdown};
+use super::{chart, fill, history, junit, markdown};
 use crate::plan::model::Output;
 use crate::plan::template::{Template, TemplateSet};
 use crate::plan::yaml::Segment;
@@ -23,6 +23,8 @@ use crate::plan::yaml::Segment;
 pub enum Target {
     Json(PathBuf),
     Csv(PathBuf),
+    /// A CSV history with the plan's columns: name → expression (`http_req_duration.p95`).
+    CsvColumns(PathBuf, indexmap::IndexMap<String, String>),
     Junit(PathBuf),
     Markdown(MarkdownTarget),
 }
@@ -40,6 +42,8 @@ pub struct MarkdownTarget {
     pub template: Option<(String, String)>,
     pub row_template: Option<(String, String)>,
     pub regression_factor: Option<f64>,
+    /// Fill this table of `append_to` in place instead of adding a report.
+    pub fill: Option<Box<fill::Spec>>,
 }
 
 /// Where a problem found before the load is in the plan: a path of keys
@@ -144,7 +148,13 @@ fn prepare(
         };
         let (key, target) = match output {
             Output::Json(file) => ("json", Target::Json(path("json", file))),
-            Output::Csv(file) => ("csv", Target::Csv(path("csv", file))),
+            Output::Csv(csv) => (
+                "csv",
+                match csv.columns() {
+                    None => Target::Csv(path("csv", csv.file())),
+                    Some(columns) => Target::CsvColumns(path("csv", csv.file()), columns.clone()),
+                },
+            ),
             Output::Junit(file) => ("junit", Target::Junit(path("junit", file))),
             Output::Markdown(m) => {
                 let mut target = MarkdownTarget {
@@ -174,6 +184,12 @@ fn prepare(
                         Err(error) => problems.push(Problem::new(&at(key), error)),
                     }
                 }
+                if let Some(spec) = &m.fill {
+                    match fill_spec(spec, index, target.append_to.clone(), templates, context) {
+                        Ok(spec) => target.fill = Some(Box::new(spec)),
+                        Err(error) => problems.push(Problem::new(&at("fill"), error)),
+                    }
+                }
                 let key = if m.append_to.is_some() {
                     "append_to"
                 } else {
@@ -187,6 +203,44 @@ fn prepare(
         }
     }
     (targets, problems)
+}
+
+/// The `fill` of the `index`th output with its heading rendered; when its document can be
+/// read, the table is checked now, before the load, so a row or column that matches
+/// nothing costs nothing. A missing document is left to the write (and its own checks).
+fn fill_spec(
+    fill: &crate::plan::table::Fill,
+    index: usize,
+    document: Option<PathBuf>,
+    templates: &TemplateSet,
+    context: &minijinja::Value,
+) -> Result<fill::Spec, PrepareError> {
+    let under = fill.under.as_str();
+    let under = if Template::is_dynamic(under) {
+        match templates.render_source(under, context) {
+            Some(Ok(text)) => text,
+            Some(Err(error)) => {
+                return Err(PrepareError::Path {
+                    template: under.to_owned(),
+                    detail: error.to_string(),
+                });
+            }
+            None => under.to_owned(),
+        }
+    } else {
+        under.to_owned()
+    };
+    let spec = fill::Spec::new(fill, under);
+    if let Some(document) = document
+        && let Ok(text) = std::fs::read_to_string(&document)
+    {
+        fill::check(&text, &spec).map_err(|error| PrepareError::Fill {
+            key: format!("outputs[{index}].markdown.fill"),
+            document,
+            error: Box::new(error),
+        })?;
+    }
+    Ok(spec)
 }
 
 /// Reads a template file, named by its path in errors.
@@ -294,7 +348,7 @@ pub fn write_all(
     let mut ordered: Vec<&Target> = targets.iter().collect();
     ordered.sort_by_key(|t| match t {
         Target::Json(_) => 0,
-        Target::Csv(_) => 1,
+        Target::Csv(_) | Target::CsvColumns(..) => 1,
         Target::Junit(_) => 2,
         Target::Markdown(_) => 3,
     });
@@ -334,6 +388,19 @@ fn write_one(
                 file,
                 Missing::Create,
                 |old, w| match history::write_appended(w, old, &report) {
+                    Err(HistoryError::Io(e)) => Err(Fill::Io(e)),
+                    result => result.map_err(|e| Fill::Edit(e.into())),
+                },
+                |_| Ok(()),
+            )?;
+            Ok(format!("history: {}", file.display()))
+        }
+        Target::CsvColumns(file, columns) => {
+            let report = Report::new(run, baseline, options)?;
+            write::update_with(
+                file,
+                Missing::Create,
+                |old, w| match history::write_columns(w, old, &report, columns) {
                     Err(HistoryError::Io(e)) => Err(Fill::Io(e)),
                     result => result.map_err(|e| Fill::Edit(e.into())),
                 },
@@ -442,6 +509,9 @@ fn write_markdown(
         .as_ref()
         .or(target.append_to.as_ref())
         .ok_or(OutputError::NoMarkdownPath)?;
+    if let Some(spec) = &target.fill {
+        return fill_document(path, spec, run, baseline, options);
+    }
     // Beside the document itself, where its link to the chart points, when `path` is a
     // symbolic link; a link that cannot be followed fails below, when it is written.
     let chart_file = chart_path(
@@ -503,6 +573,36 @@ fn write_markdown(
         }
         _ => format!("{what} {}", path.display()),
     })
+}
+
+/// Fills the table of `spec` in the document at `path` with the run's figures, under the
+/// document's lock; the document must exist.
+fn fill_document(
+    path: &Path,
+    spec: &fill::Spec,
+    run: &RunDocument,
+    baseline: Option<&RunDocument>,
+    options: &ReportOptions,
+) -> Result<String, OutputError> {
+    let report = Report::new(run, baseline, options)?;
+    let mut heading = None;
+    write::update(
+        path,
+        Missing::Error,
+        |old| {
+            let filled = fill::fill(old, spec, |metric, column| {
+                fill::figure(&report, metric, column)
+            })?;
+            heading = fill::check(old, spec).ok().map(|layout| layout.heading);
+            Ok::<_, fill::FillError>(filled)
+        },
+        |_| Ok(()),
+    )?;
+    Ok(format!(
+        "the table under `{}` in {}",
+        heading.unwrap_or_else(|| spec.under.clone()),
+        path.display()
+    ))
 }
 
 /// What `loadplan run` resolves before it starts: the outputs and the baseline run.
@@ -598,7 +698,10 @@ pub fn check(targets: &[(At, Target)]) -> Vec<Problem> {
     };
     for (at, target) in targets {
         let (file, missing) = match target {
-            Target::Json(file) | Target::Csv(file) | Target::Junit(file) => (file, Missing::Create),
+            Target::Json(file)
+            | Target::Csv(file)
+            | Target::CsvColumns(file, _)
+            | Target::Junit(file) => (file, Missing::Create),
             Target::Markdown(MarkdownTarget {
                 file: Some(file), ..
             }) => (file, Missing::Create),

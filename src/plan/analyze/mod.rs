@@ -10,6 +10,7 @@ mod outputs;
 mod scope;
 mod stages;
 mod steps;
+mod tables;
 mod thresholds;
 
 use indexmap::IndexMap;
@@ -85,6 +86,7 @@ pub fn analyze(
     let derived = analyzer.derived(&metrics, &vars);
     let thresholds = analyzer.thresholds(&metrics, &derived);
     analyzer.outputs(env.as_deref(), &vars);
+    analyzer.tables(&metrics, &derived);
     let Analyzer {
         diagnostics,
         templates,

@@ -92,6 +92,7 @@ impl Analyzer<'_, '_> {
                             None,
                         );
                     }
+                    self.fill_keys(&base, markdown, &scope);
                     for (key, template) in [
                         ("file", &markdown.file),
                         ("append_to", &markdown.append_to),
@@ -107,10 +108,16 @@ impl Analyzer<'_, '_> {
                         }
                     }
                 }
-                Output::Json(file) | Output::Csv(file) | Output::Junit(file) => {
+                Output::Csv(csv) => {
+                    let mut key = path!["outputs", index, "csv"];
+                    if csv.columns().is_some() {
+                        key.extend(path!["file"]);
+                    }
+                    self.template(&key, csv.file().as_str(), &scope);
+                }
+                Output::Json(file) | Output::Junit(file) => {
                     let key = match output {
                         Output::Json(_) => "json",
-                        Output::Csv(_) => "csv",
                         _ => "junit",
                     };
                     self.template(&path!["outputs", index, key], file.as_str(), &scope);

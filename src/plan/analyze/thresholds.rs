@@ -82,7 +82,7 @@ impl Metrics {
             })
     }
 
-    fn all_names(&self) -> Vec<String> {
+    pub(super) fn all_names(&self) -> Vec<String> {
         let collected = self.sources.iter().flat_map(|(source, known)| {
             known
                 .iter()
