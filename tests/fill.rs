@@ -240,9 +240,13 @@ fn an_unmatched_row_or_column_stops_before_the_load() {
         + 1;
     assert!(
         text.contains(&format!(
-            "outputs[1].markdown.fill: baselines.md: line {line}: the row `Memory` of the table under `### Smoke Test Results (10 connections)` names no metric"
+            "error: baselines.md: line {line}: the row `Memory` of the table under `### Smoke Test Results (10 connections)` names no metric"
         )),
         "{text}"
+    );
+    assert!(
+        text.starts_with("plan.yaml:"),
+        "located at the plan's `fill`: {text}"
     );
     assert!(!dir.path().join("results").exists(), "nothing ran: {text}");
     assert_eq!(

@@ -38,10 +38,9 @@ pub enum PrepareError {
     /// The document cannot take the report where the output says (a heading that is not
     /// in it, a section's markers out of order).
     Document(PathBuf, DocumentError),
-    /// A `fill` whose table is not in the document as the plan describes it: `key` is the
-    /// plan's (`outputs[1].markdown.fill`).
+    /// A `fill` whose table is not in the document as the plan describes it (located at the
+    /// plan's `fill` key by the caller).
     Fill {
-        key: String,
         document: PathBuf,
         error: Box<super::fill::FillError>,
     },
@@ -117,11 +116,7 @@ impl fmt::Display for PrepareError {
             Self::Template(error) => error.fmt(f),
             Self::Unwritable(error) => error.fmt(f),
             Self::Document(path, error) => write!(f, "{}: {error}", path.display()),
-            Self::Fill {
-                key,
-                document,
-                error,
-            } => write!(f, "{key}: {}: {error}", document.display()),
+            Self::Fill { document, error } => write!(f, "{}: {error}", document.display()),
         }
     }
 }

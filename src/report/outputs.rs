@@ -185,7 +185,7 @@ fn prepare(
                     }
                 }
                 if let Some(spec) = &m.fill {
-                    match fill_spec(spec, index, target.append_to.clone(), templates, context) {
+                    match fill_spec(spec, target.append_to.clone(), templates, context) {
                         Ok(spec) => target.fill = Some(Box::new(spec)),
                         Err(error) => problems.push(Problem::new(&at("fill"), error)),
                     }
@@ -205,12 +205,11 @@ fn prepare(
     (targets, problems)
 }
 
-/// The `fill` of the `index`th output with its heading rendered; when its document can be
+/// A `fill` with its heading rendered; when its document can be
 /// read, the table is checked now, before the load, so a row or column that matches
 /// nothing costs nothing. A missing document is left to the write (and its own checks).
 fn fill_spec(
     fill: &crate::plan::table::Fill,
-    index: usize,
     document: Option<PathBuf>,
     templates: &TemplateSet,
     context: &minijinja::Value,
@@ -235,7 +234,6 @@ fn fill_spec(
         && let Ok(text) = std::fs::read_to_string(&document)
     {
         fill::check(&text, &spec).map_err(|error| PrepareError::Fill {
-            key: format!("outputs[{index}].markdown.fill"),
             document,
             error: Box::new(error),
         })?;
