@@ -441,6 +441,7 @@ fn run_plan(
         baseline: baseline_results.clone(),
         handle_signals: true,
         redactor: redactor.clone(),
+        dir: Some(base.to_path_buf()),
     };
     let finished = crate::exec::execute(checked, secrets, &options)
         .map_err(|error| Error::Run(redactor.redact(&error.to_string()).into_owned().into()))?;

@@ -445,3 +445,44 @@ collect:
         wait_until(&format!("process {pid} to be killed"), || gone(pid));
     }
 }
+
+/// A `collect:` command runs in the plan's folder, as the plan's other paths are read from
+/// it: `cat gauges.prom` finds the file beside the plan wherever loadplan is started.
+#[test]
+fn a_command_runs_in_the_plans_folder() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let plans = dir.path().join("plans");
+    std::fs::create_dir(&plans).expect("a plans folder");
+    std::fs::write(plans.join("gauges.prom"), "queue 5\n").expect("the file is written");
+    let plan = r#"
+name: command-folder
+environments: { local: { mock: true } }
+stages: { short: { vus: 1, duration: 300ms } }
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/x" } }, { sleep: 20ms } ] }
+collect:
+  - command: { name: beside, run: "cat gauges.prom", parse: prometheus, every: 100ms }
+"#;
+    std::fs::write(plans.join("plan.yaml"), plan).expect("the plan is written");
+    let output = crate::common::loadplan_command()
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "plans/plan.yaml",
+            "--quiet",
+            "--out",
+            "json=results.json",
+        ])
+        .output()
+        .expect("loadplan runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let text = std::fs::read_to_string(dir.path().join("results.json")).expect("results");
+    let json: Value = serde_json::from_str(&text).expect("the results are JSON");
+    assert_eq!(
+        json["sources"]["beside"]["failed"], 0,
+        "{:#}",
+        json["sources"]
+    );
+    assert_eq!(json["server"]["beside.queue"]["avg"], 5.0);
+}

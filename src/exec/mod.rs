@@ -73,6 +73,9 @@ pub struct RunOptions {
     pub handle_signals: bool,
     /// The run's secrets, kept out of error examples and `collect:` sources' failures.
     pub redactor: crate::redact::Redactor,
+    /// The folder `collect:` commands run in: the plan file's (or `--workdir`), so a
+    /// command's relative paths read like the plan's other paths. `None`: the current one.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// How a run ended.
@@ -159,6 +162,7 @@ async fn run(
         &shared.plan.collect,
         &shared.templates,
         &shared.base,
+        options.dir.as_deref(),
         Arc::clone(&halt),
     )
     .await;

@@ -78,6 +78,8 @@ enum Probe {
     },
     Command {
         run: String,
+        /// The folder it runs in (the plan's); `None`: the current one.
+        dir: Option<std::path::PathBuf>,
         format: Format,
         timeout: Duration,
     },
@@ -95,6 +97,7 @@ impl Sampling {
         sources: &[CollectSource],
         templates: &TemplateSet,
         context: &minijinja::Value,
+        dir: Option<&std::path::Path>,
         halt: Arc<Halt>,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
@@ -102,7 +105,7 @@ impl Sampling {
         let mut tasks = Vec::new();
         let mut readies = Vec::new();
         for source in sources {
-            let (probe, every, kind, expected) = probe(source, templates, context);
+            let (probe, every, kind, expected) = probe(source, templates, context, dir);
             let (ready, is_ready) = oneshot::channel();
             readies.push(is_ready);
             let aggregator = Aggregator::new(kind, expected);
@@ -156,6 +159,7 @@ fn probe(
     source: &CollectSource,
     templates: &TemplateSet,
     context: &minijinja::Value,
+    dir: Option<&std::path::Path>,
 ) -> (Probe, Duration, &'static str, Vec<String>) {
     let every = |every: Option<crate::plan::units::Duration>| {
         every
@@ -223,6 +227,7 @@ fn probe(
             };
             let probe = Probe::Command {
                 run: c.run.clone(),
+                dir: dir.map(std::path::Path::to_path_buf),
                 format,
                 timeout: c.timeout.map_or(DEFAULT_COMMAND_TIMEOUT, |t| t.0),
             };
@@ -355,9 +360,10 @@ async fn take(probe: &mut Probe, aggregator: &mut Aggregator, begun: Instant) {
         },
         Probe::Command {
             run,
+            dir,
             format,
             timeout,
-        } => command(run, *timeout)
+        } => command(run, dir.as_deref(), *timeout)
             .await
             .and_then(|out| read(&out, format)),
         Probe::Process {
@@ -497,11 +503,18 @@ async fn fetch(url: &hyper::Uri, timeout: Duration) -> Result<Bytes, String> {
     result.unwrap_or_else(|_| Err(format!("timed out after {}", seconds(timeout))))
 }
 
-/// Runs `run` with `sh -c` in a process group of its own, killed after `timeout`; its
-/// stdout when it exits with 0. Whatever is left of the group when this returns or is
-/// dropped is killed.
-async fn command(run: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+/// Runs `run` with `sh -c` in `dir` (or the current folder) in a process group of its
+/// own, killed after `timeout`; its stdout when it exits with 0. Whatever is left of the
+/// group when this returns or is dropped is killed.
+async fn command(
+    run: &str,
+    dir: Option<&std::path::Path>,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
     let mut command = tokio::process::Command::new("sh");
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
     command
         .arg("-c")
         .arg(run)
