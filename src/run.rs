@@ -113,9 +113,20 @@ fn validate(paths: &[std::path::PathBuf], args: &SelectionArgs) -> Result<(), Er
     let selection = selection(args);
     let mut invalid = 0;
     let stderr = std::io::stderr();
+    // Each plan's diagnostics end with its own count; with several plans, a blank line
+    // parts one plan's block from the next.
+    let mut parted = false;
     for path in paths {
         let shown = path.display().to_string();
-        let ok = validate_one(path, &shown, &selection, &mut stderr.lock());
+        let mut out = stderr.lock();
+        let (ok, said) = validate_one(
+            path,
+            &shown,
+            &selection,
+            &mut out,
+            paths.len() > 1 && parted,
+        );
+        parted |= said;
         if !ok {
             invalid += 1;
         }
@@ -126,19 +137,36 @@ fn validate(paths: &[std::path::PathBuf], args: &SelectionArgs) -> Result<(), Er
             plans: paths.len(),
         });
     }
+    if paths.len() > 1 {
+        let _ = writeln!(std::io::stdout(), "all {} plans are valid", paths.len());
+    }
     Ok(())
 }
 
-/// Validates one file, printing its diagnostics; true when it has no error.
-fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl Write) -> bool {
+/// Validates one file, printing its diagnostics (after a blank line when `part`); true
+/// when it has no error, and whether anything was printed on `out`.
+fn validate_one(
+    path: &Path,
+    shown: &str,
+    selection: &Selection,
+    out: &mut impl Write,
+    part: bool,
+) -> (bool, bool) {
     let source = match plan::source::read(path) {
         Ok(source) => source,
         Err(error) => {
+            if part {
+                let _ = writeln!(out);
+            }
             let _ = writeln!(out, "{shown}: error: {error}");
-            return false;
+            return (false, true);
         }
     };
     let (checked, diagnostics) = plan::load(&source, selection);
+    let said = !diagnostics.is_empty() || checked.is_none();
+    if part && said {
+        let _ = writeln!(out);
+    }
     print_diagnostics(out, shown, &source, &diagnostics);
     let errors = diagnostics
         .iter()
@@ -163,7 +191,7 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
                     String::new()
                 }
             );
-            true
+            (true, said)
         }
         None => {
             let _ = writeln!(
@@ -177,7 +205,7 @@ fn validate_one(path: &Path, shown: &str, selection: &Selection, out: &mut impl 
                     String::new()
                 }
             );
-            false
+            (false, true)
         }
     }
 }

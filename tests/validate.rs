@@ -102,6 +102,80 @@ fn several_files_report_each_and_count_the_invalid() {
     );
 }
 
+/// Issue 14's wall: `LOADPLAN_ENV=inproc loadplan validate a.yaml b.yaml` on plans with no
+/// `environments` printed five copies of the `env.base_url` error per plan, before the
+/// real one. Now each plan's block starts with the real error, says the derived one once
+/// with where else it occurs, ends with its own count, and a blank line parts the plans.
+#[test]
+fn several_plans_are_reported_per_plan_without_cascades() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let requests: String = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|p| format!("      - request: {{ url: \"{{{{ env.base_url }}}}/{p}\" }}\n"))
+        .collect();
+    let mut shown = Vec::new();
+    for name in ["a", "b"] {
+        let path = dir.path().join(format!("{name}.yaml"));
+        let plan = format!(
+            "name: {name}\nstages:\n  smoke: {{ vus: 1, duration: 1s }}\nscenarios:\n  s:\n    steps:\n{requests}"
+        );
+        std::fs::write(&path, plan).expect("written");
+        shown.push(path.to_str().expect("a UTF-8 path").to_owned());
+    }
+    let output = crate::common::loadplan_command()
+        .arg("validate")
+        .args(&shown)
+        .env("LOADPLAN_ENV", "inproc")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let block = |plan: &str| {
+        format!(
+            "{plan}: error: --env `inproc`: no such environment in the plan
+  = help: the plan has no `environments`
+{plan}:7:29: error: `env.base_url` is used, but the plan has no `environments`
+  |
+7 |       - request: {{ url: \"{{{{ env.base_url }}}}/a\" }}
+  |                             ^^^^^^^^^^^^
+  = help: add an environment, like `environments: {{local: {{mock: true}}}}`
+  = note: the same error 4 more times: at 8:29, 9:29, 10:29 and 11:29
+{plan}: 2 errors
+"
+        )
+    };
+    assert_eq!(
+        stderr,
+        format!(
+            "{}\n{}error: 2 of 2 plans are invalid\n",
+            block(&shown[0]),
+            block(&shown[1])
+        )
+    );
+
+    // A plan that has environments: the unknown one is the only error, not one per
+    // `env.*` its templates use.
+    let output = loadplan(&["validate", QUICKSTART, "--env", "inproc"]);
+    assert_eq!(
+        output.stderr,
+        "examples/quickstart.yaml: error: --env `inproc`: no such environment in the plan
+  = help: environments are `local`
+examples/quickstart.yaml: 1 error
+"
+    );
+}
+
+#[test]
+fn several_valid_plans_end_with_a_summary() {
+    let output = loadplan(&["validate", QUICKSTART, QUICKSTART]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert!(
+        output.stdout.ends_with("\nall 2 plans are valid\n"),
+        "{}",
+        output.stdout
+    );
+}
+
 #[test]
 fn usage_errors_exit_two_and_help_exits_zero() {
     assert_eq!(loadplan(&["validate"]).status, 2);

@@ -6,7 +6,7 @@ use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 
 use super::{Analyzer, tick_list};
-use crate::diag::did_you_mean;
+use crate::diag::{Diagnostic, did_you_mean};
 use crate::plan::template::{FUNCTIONS, Template};
 use crate::plan::yaml::{Path, Segment};
 
@@ -125,7 +125,12 @@ impl Analyzer<'_, '_> {
                 let offset = text.find(&name).or_else(|| text.find(head)).unwrap_or(0);
                 let span =
                     self.inner_span(path, text[..offset].chars().count(), name.chars().count());
-                self.error_at(span, problem.0, problem.1);
+                // A name missing in one place is missing in all: one error, with where else.
+                self.diagnostics.push(
+                    Diagnostic::error(Some(span), problem.0)
+                        .with_help(problem.1)
+                        .folding(),
+                );
             }
         }
     }
