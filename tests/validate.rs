@@ -503,3 +503,80 @@ fn a_long_line_is_printed_cut_around_the_error() {
     let under: String = shown.chars().skip(at).take(7).collect();
     assert_eq!(under, "tiemout");
 }
+
+/// The YAML in the help of a foreign shape's error (a k6 `stages:` list, k6 executor
+/// options, Artillery `phases`, k6's top-level `vus`/`duration`, k6 threshold objects) is
+/// a loadplan plan part that validates: put in place of the foreign one, the plan is valid.
+#[test]
+fn the_loadplan_shape_shown_for_a_k6_or_artillery_one_validates() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let cases = [
+        ("k6_stages_list", "load"),
+        ("k6_executor_stages", "ramping"),
+        ("k6_top_level_options", "smoke"),
+        ("artillery_phases", "load"),
+        ("k6_threshold_objects", "smoke"),
+    ];
+    for (fixture, stage) in cases {
+        let file = format!("tests/plans/invalid/{fixture}.yaml");
+        let output = loadplan(&["validate", &file]);
+        assert_eq!(output.status, 2, "{fixture}");
+        let helps = help_blocks(&output.stderr);
+        assert!(!helps.is_empty(), "{fixture}: {}", output.stderr);
+        // The shown parts, merged under their top-level keys, with a scenario.
+        let mut plan = serde_json::Map::new();
+        plan.insert("name".into(), fixture.replace('_', "-").into());
+        for help in &helps {
+            let part: serde_json::Value = yaml_value(help);
+            for (key, value) in part.as_object().expect("a mapping") {
+                let slot = plan
+                    .entry(key.clone())
+                    .or_insert_with(|| serde_json::json!({}));
+                for (name, item) in value.as_object().expect("a mapping") {
+                    slot[name] = item.clone();
+                }
+            }
+        }
+        plan.entry("stages".to_owned())
+            .or_insert_with(|| serde_json::json!({ "smoke": { "vus": 1, "duration": "1s" } }));
+        plan.insert(
+            "scenarios".into(),
+            serde_json::json!({ "s": { "steps": [ { "sleep": "1s" } ] } }),
+        );
+        let path = dir.path().join(format!("{fixture}.yaml"));
+        // JSON is YAML.
+        std::fs::write(&path, serde_json::to_string_pretty(&plan).expect("JSON")).expect("written");
+        let path = path.to_str().expect("a UTF-8 path");
+        let output = loadplan(&["validate", path, "--stage", stage]);
+        assert_eq!(output.status, 0, "{fixture}: {}\n{helps:#?}", output.stderr);
+    }
+}
+
+/// The YAML of each `= help:` that shows one (its lines after the first, dedented).
+fn help_blocks(stderr: &str) -> Vec<String> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut blocks = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let Some(at) = line.find("= help: ") else {
+            continue;
+        };
+        let column = at + "= help: ".len();
+        let block: Vec<&str> = lines[index + 1..]
+            .iter()
+            .take_while(|l| l.len() > column && l[..column].trim().is_empty())
+            .map(|l| &l[column..])
+            .collect();
+        if !block.is_empty() {
+            blocks.push(block.join("\n"));
+        }
+    }
+    blocks
+}
+
+/// A YAML document as JSON, read by the plan loader's own YAML reader through
+/// `loadplan`'s library.
+fn yaml_value(text: &str) -> serde_json::Value {
+    loadplan::plan::yaml::Document::load(text)
+        .unwrap_or_else(|d| panic!("{text}: {}", d.message))
+        .value
+}
