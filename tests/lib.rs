@@ -17,6 +17,7 @@ mod open_files;
 mod report;
 mod run;
 mod schema;
+mod templates;
 mod validate;
 mod wire;
 mod wsclock;
