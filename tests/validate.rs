@@ -516,6 +516,8 @@ fn the_loadplan_shape_shown_for_a_k6_or_artillery_one_validates() {
         ("k6_top_level_options", "smoke"),
         ("artillery_phases", "load"),
         ("k6_threshold_objects", "smoke"),
+        ("k6_scenario_executor", "browse"),
+        ("artillery_script", "load"),
     ];
     for (fixture, stage) in cases {
         let file = format!("tests/plans/invalid/{fixture}.yaml");
@@ -539,10 +541,8 @@ fn the_loadplan_shape_shown_for_a_k6_or_artillery_one_validates() {
         }
         plan.entry("stages".to_owned())
             .or_insert_with(|| serde_json::json!({ "smoke": { "vus": 1, "duration": "1s" } }));
-        plan.insert(
-            "scenarios".into(),
-            serde_json::json!({ "s": { "steps": [ { "sleep": "1s" } ] } }),
-        );
+        plan.entry("scenarios".to_owned())
+            .or_insert_with(|| serde_json::json!({ "s": { "steps": [ { "sleep": "1s" } ] } }));
         let path = dir.path().join(format!("{fixture}.yaml"));
         // JSON is YAML.
         std::fs::write(&path, serde_json::to_string_pretty(&plan).expect("JSON")).expect("written");

@@ -104,8 +104,40 @@ pub(super) fn recognise(within: &Within<'_, '_>) -> Vec<Foreign> {
                 "the same arrivals as a loadplan stage (run it with `--stage load`):{environment}\nstages:\n  load:\n{}",
                 arrival(phases, None, 4)
             ))),
-            covers: vec![at],
+            // Without `stages`, the missing field is what this error explains.
+            covers: [at]
+                .into_iter()
+                .chain(
+                    root.get("stages")
+                        .is_none()
+                        .then(|| vec![Segment::from("stages")]),
+                )
+                .collect(),
         });
+    }
+    match root.get("scenarios") {
+        Some(Value::Object(scenarios)) => {
+            for (name, scenario) in scenarios {
+                if let Some(foreign) = k6_scenario(within, name, scenario) {
+                    found.push(foreign);
+                }
+            }
+        }
+        Some(Value::Array(list)) if list.iter().any(|s| s.get("flow").is_some()) => {
+            let at = vec![Segment::from("scenarios")];
+            found.push(Foreign {
+                diagnostic: Diagnostic::error(
+                    Some(within.value_span(&at)),
+                    "`scenarios` is a list of Artillery scenarios; loadplan names each scenario and lists its `steps`",
+                )
+                .with_help(Some(format!(
+                    "the same scenarios in loadplan (URLs are relative to the environment's `base_url`):\nscenarios:\n{}",
+                    artillery_scenarios(list)
+                ))),
+                covers: vec![at],
+            });
+        }
+        _ => {}
     }
     if let Some(Value::Object(thresholds)) = root.get("thresholds") {
         for (metric, checks) in thresholds {
@@ -116,6 +148,121 @@ pub(super) fn recognise(within: &Within<'_, '_>) -> Vec<Foreign> {
         }
     }
     found
+}
+
+/// A scenario written as a k6 scenario (`executor:` and its options): the load shape is a
+/// stage in loadplan, and the scenario is what a VU does.
+fn k6_scenario(within: &Within<'_, '_>, name: &str, scenario: &Value) -> Option<Foreign> {
+    let object = scenario.as_object()?;
+    object.get("executor")?;
+    let stage = k6_executor(object)?;
+    let at = vec![Segment::from("scenarios"), Segment::Key(name.to_owned())];
+    let k6_keys = [
+        "executor",
+        "stages",
+        "startVUs",
+        "vus",
+        "duration",
+        "iterations",
+        "target",
+        "rate",
+        "timeUnit",
+        "startRate",
+        "preAllocatedVUs",
+        "maxVUs",
+        "gracefulStop",
+        "exec",
+        "startTime",
+        "gracefulRampDown",
+        "tags",
+        "env",
+    ];
+    let covers = k6_keys
+        .iter()
+        .filter(|key| object.contains_key(**key))
+        .map(|key| {
+            let mut path = at.clone();
+            path.push(Segment::from(*key));
+            path
+        })
+        .collect();
+    Some(Foreign {
+        diagnostic: Diagnostic::error(
+            Some(within.key_span(&at)),
+            "this scenario is a k6 scenario; in loadplan its load shape is a stage, and a scenario lists the `steps` a VU takes",
+        )
+        .with_help(Some(format!(
+            "its load as a loadplan stage (run it with `--stage {name}`):\nstages:\n  {name}:\n{stage}"
+        ))),
+        covers,
+    })
+}
+
+/// Artillery scenarios (`{ name, weight, flow: [ {get: {url}}, {think: 1} ] }`) as
+/// loadplan scenarios, indented under `scenarios:`.
+fn artillery_scenarios(list: &[Value]) -> String {
+    let mut out = Vec::new();
+    for (index, scenario) in list.iter().enumerate() {
+        let name = scenario
+            .get("name")
+            .and_then(Value::as_str)
+            .map(|n| {
+                n.chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect::<String>()
+            })
+            .filter(|n| n.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
+            .unwrap_or_else(|| format!("s{}", index + 1));
+        out.push(format!("  {name}:"));
+        if let Some(weight) = scenario.get("weight") {
+            out.push(format!("    weight: {}", scalar(weight)));
+        }
+        out.push("    steps:".to_owned());
+        for step in scenario
+            .get("flow")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.push(format!("      - {}", artillery_step(step)));
+        }
+    }
+    out.join("\n")
+}
+
+/// One Artillery flow step as a loadplan step (flow style).
+fn artillery_step(step: &Value) -> String {
+    if let Some(seconds) = step.get("think") {
+        return format!("sleep: {}", duration(seconds));
+    }
+    for method in ["get", "post", "put", "patch", "delete", "head"] {
+        let Some(request) = step.get(method) else {
+            continue;
+        };
+        let url = request.get("url").and_then(Value::as_str).unwrap_or("/");
+        let url = if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{{{{ env.base_url }}}}{url}")
+        };
+        let mut parts = vec![format!("url: \"{url}\"")];
+        if method != "get" {
+            parts.push(format!("method: {}", method.to_ascii_uppercase()));
+        }
+        for key in ["json", "headers"] {
+            if let Some(value) = request.get(key) {
+                parts.push(format!("{key}: {value}"));
+            }
+        }
+        return format!("request: {{ {} }}", parts.join(", "));
+    }
+    format!("{step}   # no loadplan step for this one")
 }
 
 /// A k6 stage: `{ duration: 30s, target: 20 }`.
@@ -241,6 +388,7 @@ fn k6_executor(stage: &Map<String, Value>) -> Option<String> {
 /// Artillery phases as the body of an arrival stage (indented by `indent`).
 fn arrival(phases: &[Value], max_vusers: Option<&Value>, indent: usize) -> String {
     let pad = " ".repeat(indent);
+    let max_vusers = max_vusers.or_else(|| phases.iter().find_map(|p| p.get("maxVusers")));
     let mut start: Option<String> = None;
     let mut current: Option<String> = None;
     let mut segments = Vec::new();
