@@ -102,7 +102,7 @@ impl Scratch {
             ("environments", serde_json::json!({ "mock": true })),
             (
                 "stages",
-                serde_json::json!({ "vus": 2, "duration": "300ms", "graceful_stop": "5s" }),
+                serde_json::json!({ "vus": 2, "duration": SHORT, "graceful_stop": "5s" }),
             ),
         ] {
             for (name, value) in plan[section].as_object_mut().expect("a mapping") {
@@ -152,8 +152,11 @@ impl Scratch {
         dir
     }
 
-    /// Runs one command as a CI shell step does, failing the test on a non-zero exit.
+    /// Runs one command as a CI shell step does, failing the test on a non-zero exit. A
+    /// `--duration D` in it is shortened to the test's stage length, as the plan's stages
+    /// are.
     fn sh(&self, dir: &Path, command: &str, vars: &[(String, String)]) {
+        let command = &shorten_durations(command);
         let bin = PathBuf::from(env!("CARGO_BIN_EXE_loadplan"));
         let path = format!(
             "{}:{}",
@@ -204,6 +207,42 @@ impl Scratch {
             &self.config,
         )
     }
+}
+
+/// `--duration 30s` (or `--duration=30s`) → `--duration 300ms`: the recipes' load,
+/// shortened like the plan's stages.
+fn shorten_durations(command: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut next_is_duration = false;
+    for word in command.split(' ') {
+        if next_is_duration && !word.is_empty() {
+            out.push(SHORT.to_owned());
+            next_is_duration = false;
+        } else if word == "--duration" {
+            out.push(word.to_owned());
+            next_is_duration = true;
+        } else if word.starts_with("--duration=") {
+            out.push(format!("--duration={SHORT}"));
+        } else {
+            out.push(word.to_owned());
+        }
+    }
+    out.join(" ")
+}
+
+/// How long each stage of the recipes' plan runs in the test.
+const SHORT: &str = "300ms";
+
+#[test]
+fn durations_in_commands_are_shortened() {
+    assert_eq!(
+        shorten_durations("loadplan run p.yaml --vus 5 --duration 30s --stage smoke"),
+        "loadplan run p.yaml --vus 5 --duration 300ms --stage smoke"
+    );
+    assert_eq!(
+        shorten_durations("loadplan run p.yaml --duration=2m"),
+        "loadplan run p.yaml --duration=300ms"
+    );
 }
 
 /// Every combination of a matrix (`{env: [a, b]}` → `[[("env", "a")], [("env", "b")]]`).

@@ -40,10 +40,10 @@ thresholds:
     );
 }
 
-/// A method that does not exist is named when the template renders: the request fails
-/// with a template error instead of sending a guess.
+/// A method that does not exist, on values known at load (`vars`, `env`), stops the run
+/// before anything is sent: exit 2 with a located error, not a template error per request.
 #[test]
-fn an_unknown_method_is_a_template_error() {
+fn an_unknown_method_is_an_error_at_load() {
     let plan = r#"
 name: no-such-method
 environments: { local: { mock: true } }
@@ -55,13 +55,12 @@ scenarios:
       - request: { url: "{{ env.base_url }}/{{ vars.word.shout() }}" }
 "#;
     let run = run(plan, &["--quiet"], &[]);
-    let json = run.json.expect("results written");
-    assert!(json["errors"]["template"].as_u64() > Some(0), "{json:#}");
+    assert_eq!(run.status, 2, "{}", run.stderr);
     assert!(
-        json["error_examples"]
-            .to_string()
-            .contains("string has no method named shout"),
-        "{json:#}"
+        run.stderr
+            .contains(":9:26: error: template error: string has no method named shout"),
+        "{}",
+        run.stderr
     );
-    assert!(!json.to_string().contains("\"http_reqs\""), "{json:#}");
+    assert!(run.json.is_none(), "nothing was run");
 }

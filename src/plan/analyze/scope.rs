@@ -117,6 +117,7 @@ impl Analyzer<'_, '_> {
                 return;
             }
         };
+        self.methods_of_vars(path, text, &names, scope);
         for name in names {
             let mut parts = name.splitn(3, '.');
             let head = parts.next().unwrap_or_default();
@@ -133,6 +134,70 @@ impl Analyzer<'_, '_> {
                 );
             }
         }
+    }
+
+    /// A template that reads only `vars` and `env` has the values it will render with
+    /// now (those of the selected or first environment; a mock's URLs stand in as
+    /// `http://127.0.0.1`): one that calls a method its value does not have
+    /// (`vars.word.shout()`) is an error at load, not a template error on every request.
+    fn methods_of_vars(
+        &mut self,
+        path: &Path,
+        text: &str,
+        names: &std::collections::BTreeSet<String>,
+        scope: &Scope,
+    ) {
+        let known = |name: &String| {
+            let mut parts = name.splitn(3, '.');
+            match (parts.next(), parts.next()) {
+                (Some("vars"), Some(var)) => scope.vars.contains_key(var),
+                (Some("env"), Some(key)) => scope
+                    .envs
+                    .first()
+                    .is_some_and(|(_, keys)| keys.iter().any(|k| k == key)),
+                _ => false,
+            }
+        };
+        if names.is_empty() || !names.iter().all(known) {
+            return;
+        }
+        let mut env = serde_json::Map::new();
+        if let Some((name, _)) = scope.envs.first()
+            && let Some(environment) = self.plan.environments.get(name)
+        {
+            let mocked = environment.mock().is_some();
+            let url = |set: &Option<String>, mock: &str| {
+                set.clone().or_else(|| mocked.then(|| mock.to_owned()))
+            };
+            env.insert("name".into(), name.clone().into());
+            if let Some(base) = url(&environment.base_url, "http://127.0.0.1") {
+                env.insert("base_url".into(), base.into());
+            }
+            if let Some(ws) = url(&environment.ws_url, "ws://127.0.0.1/ws") {
+                env.insert("ws_url".into(), ws.into());
+            }
+            for (key, value) in &environment.values {
+                env.insert(key.clone(), value.clone().into());
+            }
+        }
+        let context = serde_json::json!({ "vars": scope.vars, "env": env });
+        let context = minijinja::Value::from(minijinja::value::Serde(context));
+        let Some(Err(error)) = self.templates.render_source(text, &context) else {
+            return;
+        };
+        if error.kind() != minijinja::ErrorKind::UnknownMethod {
+            return;
+        }
+        let detail = error.detail().unwrap_or("unknown method");
+        let span = self.inner_span(path, 0, text.chars().count());
+        self.error_at(
+            span,
+            format!("template error: {detail}"),
+            Some(
+                "templates have Python's methods: strings `upper()`, `lower()`, `strip()`, `split(sep)`, `replace(a, b)`, `startswith(x)`, `endswith(x)`, …; mappings `items()`, `keys()`, `get(k)`"
+                    .to_owned(),
+            ),
+        );
     }
 
     /// What is wrong with a name a template uses, if anything: a message and a help line.
