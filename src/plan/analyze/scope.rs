@@ -158,7 +158,8 @@ impl Analyzer<'_, '_> {
                 _ => false,
             }
         };
-        if names.is_empty() || !names.iter().all(known) {
+        // No call, no method to miss: most templates are skipped here, unrendered.
+        if !text.contains('(') || names.is_empty() || !names.iter().all(known) {
             return;
         }
         let mut env = serde_json::Map::new();
@@ -180,7 +181,13 @@ impl Analyzer<'_, '_> {
                 env.insert(key.clone(), value.clone().into());
             }
         }
-        let context = serde_json::json!({ "vars": scope.vars, "env": env });
+        // Only the variables it reads: a plan may have thousands, and many such templates.
+        let vars: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .filter_map(|name| name.strip_prefix("vars.")?.split('.').next())
+            .filter_map(|var| Some((var.to_owned(), scope.vars.get(var)?.clone())))
+            .collect();
+        let context = serde_json::json!({ "vars": vars, "env": env });
         let context = minijinja::Value::from(minijinja::value::Serde(context));
         let Some(Err(error)) = self.templates.render_source(text, &context) else {
             return;
