@@ -546,3 +546,44 @@ fn yaml_key(key: &str) -> String {
         format!("\"{key}\"")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(text: &str) -> Value {
+        serde_json::from_str(text).expect("JSON")
+    }
+
+    #[test]
+    fn artillery_phases_become_arrival_segments() {
+        let phases = json(
+            r#"[{"duration": 10, "arrivalCount": 50}, {"duration": "2m", "arrivalRate": 5, "rampTo": 10},
+                {"pause": 5}, {"duration": 30, "arrivalRate": 10, "maxVusers": 40}]"#,
+        );
+        assert_eq!(
+            arrival(phases.as_array().expect("a list"), None, 0),
+            "start_rate: 5/s\narrival:\n  - { hold: 10s }\n  - { to: 10/s, over: 2m }\n  \
+             - { to: 0/s, over: 0s }\n  - { hold: 5s }\n  - { to: 10/s, over: 0s }\n  - { hold: 30s }\n\
+             max_vus: 40"
+        );
+    }
+
+    #[test]
+    fn k6_executors_become_stages() {
+        let constant = json(r#"{"executor": "constant-vus", "vus": 10, "duration": "30s"}"#);
+        assert_eq!(
+            k6_executor(constant.as_object().expect("a mapping")).as_deref(),
+            Some("    vus: 10\n    duration: 30s")
+        );
+        let per_minute = json(
+            r#"{"executor": "constant-arrival-rate", "rate": 30, "timeUnit": "1m", "duration": "1m", "maxVUs": 5}"#,
+        );
+        assert_eq!(
+            k6_executor(per_minute.as_object().expect("a mapping")).as_deref(),
+            Some("    start_rate: 30/m\n    arrival:\n      - { hold: 1m }\n    max_vus: 5")
+        );
+        let nothing = json(r#"{"executor": "externally-controlled"}"#);
+        assert_eq!(k6_executor(nothing.as_object().expect("a mapping")), None);
+    }
+}
