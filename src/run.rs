@@ -124,9 +124,21 @@ fn validate(
     let selection = selection(args);
     let mut invalid = 0;
     let stderr = std::io::stderr();
+    // Each plan's diagnostics end with its own count; with several plans, a blank line
+    // parts one plan's block from the next.
+    let mut parted = false;
     for path in paths {
         let shown = path.display().to_string();
-        let ok = validate_one(path, &shown, &selection, workdir, &mut stderr.lock());
+        let mut out = stderr.lock();
+        let (ok, said) = validate_one(
+            path,
+            &shown,
+            &selection,
+            workdir,
+            &mut out,
+            paths.len() > 1 && parted,
+        );
+        parted |= said;
         if !ok {
             invalid += 1;
         }
@@ -137,22 +149,30 @@ fn validate(
             plans: paths.len(),
         });
     }
+    if paths.len() > 1 {
+        let _ = writeln!(std::io::stdout(), "all {} plans are valid", paths.len());
+    }
     Ok(())
 }
 
-/// Validates one file, printing its diagnostics; true when it has no error.
+/// Validates one file, printing its diagnostics (after a blank line when `part`); true
+/// when it has no error, and whether anything was printed on `out`.
 fn validate_one(
     path: &Path,
     shown: &str,
     selection: &Selection,
     workdir: Option<&Path>,
     out: &mut impl Write,
-) -> bool {
+    part: bool,
+) -> (bool, bool) {
     let source = match plan::source::read(path) {
         Ok(source) => source,
         Err(error) => {
+            if part {
+                let _ = writeln!(out);
+            }
             let _ = writeln!(out, "{shown}: error: {error}");
-            return false;
+            return (false, true);
         }
     };
     let (mut checked, mut diagnostics) = plan::load(&source, selection);
@@ -169,6 +189,10 @@ fn validate_one(
             diagnostics.extend(found);
             checked = None;
         }
+    }
+    let said = !diagnostics.is_empty() || checked.is_none();
+    if part && said {
+        let _ = writeln!(out);
     }
     print_diagnostics(out, shown, &source, &diagnostics);
     let errors = diagnostics
@@ -194,7 +218,7 @@ fn validate_one(
                     String::new()
                 }
             );
-            true
+            (true, said)
         }
         None => {
             let _ = writeln!(
@@ -208,7 +232,7 @@ fn validate_one(
                     String::new()
                 }
             );
-            false
+            (false, true)
         }
     }
 }

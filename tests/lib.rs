@@ -1,6 +1,7 @@
 //! Integration tests: one crate that drives the real binary and the library.
 
 mod backoff;
+mod ci_recipes;
 mod collect;
 mod common;
 mod counts;
@@ -19,6 +20,7 @@ mod outputs;
 mod report;
 mod run;
 mod schema;
+mod templates;
 mod validate;
 mod wire;
 mod wsclock;

@@ -102,6 +102,80 @@ fn several_files_report_each_and_count_the_invalid() {
     );
 }
 
+/// Issue 14's wall: `LOADPLAN_ENV=inproc loadplan validate a.yaml b.yaml` on plans with no
+/// `environments` printed five copies of the `env.base_url` error per plan, before the
+/// real one. Now each plan's block starts with the real error, says the derived one once
+/// with where else it occurs, ends with its own count, and a blank line parts the plans.
+#[test]
+fn several_plans_are_reported_per_plan_without_cascades() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let requests: String = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|p| format!("      - request: {{ url: \"{{{{ env.base_url }}}}/{p}\" }}\n"))
+        .collect();
+    let mut shown = Vec::new();
+    for name in ["a", "b"] {
+        let path = dir.path().join(format!("{name}.yaml"));
+        let plan = format!(
+            "name: {name}\nstages:\n  smoke: {{ vus: 1, duration: 1s }}\nscenarios:\n  s:\n    steps:\n{requests}"
+        );
+        std::fs::write(&path, plan).expect("written");
+        shown.push(path.to_str().expect("a UTF-8 path").to_owned());
+    }
+    let output = crate::common::loadplan_command()
+        .arg("validate")
+        .args(&shown)
+        .env("LOADPLAN_ENV", "inproc")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let block = |plan: &str| {
+        format!(
+            "{plan}: error: --env `inproc`: no such environment in the plan
+  = help: the plan has no `environments`
+{plan}:7:29: error: `env.base_url` is used, but the plan has no `environments`
+  |
+7 |       - request: {{ url: \"{{{{ env.base_url }}}}/a\" }}
+  |                             ^^^^^^^^^^^^
+  = help: add an environment, like `environments: {{local: {{mock: true}}}}`
+  = note: the same error 4 more times: at 8:29, 9:29, 10:29 and 11:29
+{plan}: 2 errors
+"
+        )
+    };
+    assert_eq!(
+        stderr,
+        format!(
+            "{}\n{}error: 2 of 2 plans are invalid\n",
+            block(&shown[0]),
+            block(&shown[1])
+        )
+    );
+
+    // A plan that has environments: the unknown one is the only error, not one per
+    // `env.*` its templates use.
+    let output = loadplan(&["validate", QUICKSTART, "--env", "inproc"]);
+    assert_eq!(
+        output.stderr,
+        "examples/quickstart.yaml: error: --env `inproc`: no such environment in the plan
+  = help: environments are `local`
+examples/quickstart.yaml: 1 error
+"
+    );
+}
+
+#[test]
+fn several_valid_plans_end_with_a_summary() {
+    let output = loadplan(&["validate", QUICKSTART, QUICKSTART]);
+    assert_eq!(output.status, 0, "{}", output.stderr);
+    assert!(
+        output.stdout.ends_with("\nall 2 plans are valid\n"),
+        "{}",
+        output.stdout
+    );
+}
+
 #[test]
 fn usage_errors_exit_two_and_help_exits_zero() {
     assert_eq!(loadplan(&["validate"]).status, 2);
@@ -428,4 +502,81 @@ fn a_long_line_is_printed_cut_around_the_error() {
     assert_eq!(&carets[at..], "^^^^^^^");
     let under: String = shown.chars().skip(at).take(7).collect();
     assert_eq!(under, "tiemout");
+}
+
+/// The YAML in the help of a foreign shape's error (a k6 `stages:` list, k6 executor
+/// options, Artillery `phases`, k6's top-level `vus`/`duration`, k6 threshold objects) is
+/// a loadplan plan part that validates: put in place of the foreign one, the plan is valid.
+#[test]
+fn the_loadplan_shape_shown_for_a_k6_or_artillery_one_validates() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let cases = [
+        ("k6_stages_list", "load"),
+        ("k6_executor_stages", "ramping"),
+        ("k6_top_level_options", "smoke"),
+        ("artillery_phases", "load"),
+        ("k6_threshold_objects", "smoke"),
+        ("k6_scenario_executor", "browse"),
+        ("artillery_script", "load"),
+    ];
+    for (fixture, stage) in cases {
+        let file = format!("tests/plans/invalid/{fixture}.yaml");
+        let output = loadplan(&["validate", &file]);
+        assert_eq!(output.status, 2, "{fixture}");
+        let helps = help_blocks(&output.stderr);
+        assert!(!helps.is_empty(), "{fixture}: {}", output.stderr);
+        // The shown parts, merged under their top-level keys, with a scenario.
+        let mut plan = serde_json::Map::new();
+        plan.insert("name".into(), fixture.replace('_', "-").into());
+        for help in &helps {
+            let part: serde_json::Value = yaml_value(help);
+            for (key, value) in part.as_object().expect("a mapping") {
+                let slot = plan
+                    .entry(key.clone())
+                    .or_insert_with(|| serde_json::json!({}));
+                for (name, item) in value.as_object().expect("a mapping") {
+                    slot[name] = item.clone();
+                }
+            }
+        }
+        plan.entry("stages".to_owned())
+            .or_insert_with(|| serde_json::json!({ "smoke": { "vus": 1, "duration": "1s" } }));
+        plan.entry("scenarios".to_owned())
+            .or_insert_with(|| serde_json::json!({ "s": { "steps": [ { "sleep": "1s" } ] } }));
+        let path = dir.path().join(format!("{fixture}.yaml"));
+        // JSON is YAML.
+        std::fs::write(&path, serde_json::to_string_pretty(&plan).expect("JSON")).expect("written");
+        let path = path.to_str().expect("a UTF-8 path");
+        let output = loadplan(&["validate", path, "--stage", stage]);
+        assert_eq!(output.status, 0, "{fixture}: {}\n{helps:#?}", output.stderr);
+    }
+}
+
+/// The YAML of each `= help:` that shows one (its lines after the first, dedented).
+fn help_blocks(stderr: &str) -> Vec<String> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut blocks = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let Some(at) = line.find("= help: ") else {
+            continue;
+        };
+        let column = at + "= help: ".len();
+        let block: Vec<&str> = lines[index + 1..]
+            .iter()
+            .take_while(|l| l.len() > column && l[..column].trim().is_empty())
+            .map(|l| &l[column..])
+            .collect();
+        if !block.is_empty() {
+            blocks.push(block.join("\n"));
+        }
+    }
+    blocks
+}
+
+/// A YAML document as JSON, read by the plan loader's own YAML reader through
+/// `loadplan`'s library.
+fn yaml_value(text: &str) -> serde_json::Value {
+    loadplan::plan::yaml::Document::load(text)
+        .unwrap_or_else(|d| panic!("{text}: {}", d.message))
+        .value
 }

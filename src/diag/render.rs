@@ -15,9 +15,7 @@ pub fn render(path: &str, source: &str, diagnostic: &Diagnostic) -> String {
             "{path}: {}: {}",
             diagnostic.severity, diagnostic.message
         );
-        if let Some(help) = &diagnostic.help {
-            let _ = writeln!(out, "  = help: {help}");
-        }
+        write_help(&mut out, 1, diagnostic);
         return out;
     };
     let _ = writeln!(
@@ -45,10 +43,56 @@ pub fn render(path: &str, source: &str, diagnostic: &Diagnostic) -> String {
         shown.pad,
         "^".repeat(shown.carets)
     );
-    if let Some(help) = &diagnostic.help {
-        let _ = writeln!(out, "{:gutter$} = help: {help}", "");
-    }
+    write_help(&mut out, gutter, diagnostic);
     out
+}
+
+/// The most places of a folded diagnostic's repeats that are listed; the rest are counted.
+const MAX_AGAIN: usize = 5;
+
+/// The `= help:` lines (a help of several lines, such as a YAML example, indented under
+/// its first) and the `= note:` naming where a folded diagnostic occurs again.
+fn write_help(out: &mut String, gutter: usize, diagnostic: &Diagnostic) {
+    if let Some(help) = &diagnostic.help {
+        let mut lines = help.lines();
+        let _ = writeln!(
+            out,
+            "{:gutter$} = help: {}",
+            "",
+            lines.next().unwrap_or_default()
+        );
+        for line in lines {
+            let _ = writeln!(out, "{:gutter$}         {line}", "");
+        }
+    }
+    let again = &diagnostic.again;
+    if again.is_empty() {
+        return;
+    }
+    let mut places: Vec<String> = again
+        .iter()
+        .take(MAX_AGAIN)
+        .map(|span| format!("{}:{}", span.line, span.col))
+        .collect();
+    let rest = again.len() - places.len();
+    if rest > 0 {
+        places.push(format!(
+            "{rest} more place{}",
+            if rest == 1 { "" } else { "s" }
+        ));
+    }
+    let listed = match places.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => places.join(""),
+    };
+    let _ = writeln!(
+        out,
+        "{:gutter$} = note: the same {} {} more time{}: at {listed}",
+        "",
+        diagnostic.severity,
+        again.len(),
+        if again.len() == 1 { "" } else { "s" }
+    );
 }
 
 /// The widest part of a source line printed, in characters. A longer line (a generated
@@ -167,6 +211,32 @@ mod tests {
             ("", "…", 2)
         );
         assert_eq!(at_start.text.chars().count(), MAX_WIDTH);
+    }
+
+    #[test]
+    fn a_folded_diagnostic_says_where_else_and_a_long_help_is_indented() {
+        let source = "a\nb\nc\n";
+        let mut diagnostic = Diagnostic::error(Some(Span::new(0, 1, 1, 1)), "`env.x` is used")
+            .with_help(Some("like this:\n  stages:\n    smoke: {}".into()));
+        diagnostic.again = (2..=8).map(|line| Span::new(0, line, 4, 1)).collect();
+        assert_eq!(
+            render("p.yaml", source, &diagnostic),
+            "p.yaml:1:1: error: `env.x` is used
+  |
+1 | a
+  | ^
+  = help: like this:
+            stages:
+              smoke: {}
+  = note: the same error 7 more times: at 2:4, 3:4, 4:4, 5:4, 6:4 and 2 more places
+"
+        );
+        diagnostic.again.truncate(1);
+        diagnostic.help = None;
+        assert!(
+            render("p.yaml", source, &diagnostic)
+                .ends_with("  = note: the same error 1 more time: at 2:4\n")
+        );
     }
 
     #[test]

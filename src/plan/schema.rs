@@ -10,6 +10,7 @@
 //! the helpers both use to walk an error's instance and schema paths.
 
 mod any_of;
+mod foreign;
 mod violation;
 
 use std::sync::OnceLock;
@@ -84,10 +85,17 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    let whole = Within {
+    let mut whole = Within {
         document,
         prefix: Vec::new(),
+        covered: Vec::new(),
     };
+    // A k6 or Artillery shape is said once, with its loadplan equivalent, in place of the
+    // schema's violations under it.
+    for found in foreign::recognise(&whole) {
+        whole.covered.extend(found.covers);
+        out.push(found.diagnostic);
+    }
     let scenarios = match document.value.get("scenarios") {
         Some(Value::Object(scenarios)) if scenarios.len() > 1 => scenarios,
         _ => {
@@ -127,6 +135,7 @@ pub fn check(document: &Document<'_>) -> Vec<Diagnostic> {
         let within = Within {
             document,
             prefix: vec![Segment::from("scenarios"), Segment::Key(name.clone())],
+            covered: whole.covered.clone(),
         };
         for error in scenario_validator.iter_errors(scenario) {
             describe(&within, scenario_schema, &error, &mut out);
@@ -149,9 +158,17 @@ fn not_compiled(error: &str) -> Diagnostic {
 struct Within<'d, 'a> {
     document: &'d Document<'a>,
     prefix: Path,
+    /// Paths from the plan's root whose violations a foreign shape's error replaces.
+    covered: Vec<Path>,
 }
 
 impl Within<'_, '_> {
+    /// Whether the violations at `path` are said by a foreign shape's error already.
+    fn is_covered(&self, path: &[Segment]) -> bool {
+        let full = self.full(path);
+        self.covered.iter().any(|covered| full.starts_with(covered))
+    }
+
     fn full(&self, path: &[Segment]) -> Path {
         self.prefix.iter().chain(path).cloned().collect()
     }
@@ -237,6 +254,7 @@ mod tests {
         let whole = Within {
             document: &document,
             prefix: Vec::new(),
+            covered: Vec::new(),
         };
         let mut expected = Vec::new();
         for error in validator.iter_errors(&document.value) {

@@ -8,6 +8,8 @@
 //! Available everywhere: `uuid()`, `now_ms()`, `random_string(n)`, `random_int(a, b)`,
 //! `vu`, `iteration`, `scenario`, `stage`, `env.*`, `vars.*`, `secrets.*`; in steps, the
 //! names captured with `as:` and set with `set:` before them; in output paths, `run.*`.
+//! Values have Python's methods too (minijinja-contrib's pycompat): `name.upper()`,
+//! `csv.split(",")`, `url.endswith("/")`, `headers.items()`.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -151,6 +153,9 @@ impl TemplateSet {
         env.add_function("random_string", random_string);
         env.add_function("random_int", random_int);
         env.add_filter("date", date);
+        // Python's string, list and dict methods (`.upper()`, `.split(",")`,
+        // `.endswith("x")`, `.items()`), as QA engineers know them from Jinja in Python.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         Self {
             env,
             by_source: foldhash::HashMap::default(),
@@ -351,6 +356,24 @@ mod tests {
             error.message
         );
         assert!(error.range.is_some());
+    }
+
+    /// Python's methods work, and the analyzer sees the variable, not the method, as the
+    /// free name's root.
+    #[test]
+    fn python_methods() {
+        let mut set = TemplateSet::new();
+        let source = r#"{{ vars.names.split(",")[1].upper() }}-{{ vars.names.endswith("c") }}-{{ vars.names.replace(",", "+") }}"#;
+        let names: Vec<String> = set.add("/t", source).unwrap().into_iter().collect();
+        assert!(
+            names.iter().all(|name| name.starts_with("vars.names")),
+            "{names:?}"
+        );
+        let context = serde_json::json!({"vars": {"names": "a,b,c"}});
+        assert_eq!(set.render("/t", &context).unwrap(), "B-True-a+b+c");
+        set.add("/u", "{{ vars.names.nosuchmethod() }}").unwrap();
+        let error = set.render("/u", &context).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::UnknownMethod, "{error}");
     }
 
     #[test]

@@ -65,6 +65,120 @@ impl fmt::Display for ParseUnitError {
 
 impl std::error::Error for ParseUnitError {}
 
+impl ParseUnitError {
+    /// The value as it was probably meant, when the text is a number and a unit this kind
+    /// knows written another way — a space (`100 ms`), a word (`30 sec`, `5 mins`,
+    /// `2 hours`, `10 per second`), another case (`10 mb`) — and the rewrite parses.
+    /// `1M` gets none: a month or a minute cannot be told apart.
+    pub fn suggestion(&self) -> Option<String> {
+        let text = self.text.trim();
+        let rewritten = match self.kind {
+            ValueKind::Duration | ValueKind::SleepRange => {
+                let ends: Option<Vec<String>> = text.split("..").map(rewrite_duration).collect();
+                ends?.join("..")
+            }
+            ValueKind::Size => rewrite_size(text)?,
+            ValueKind::Rate => rewrite_rate(text)?,
+        };
+        let parses = match self.kind {
+            ValueKind::Duration | ValueKind::SleepRange => rewritten.parse::<SleepTime>().is_ok(),
+            ValueKind::Size => rewritten.parse::<Size>().is_ok(),
+            ValueKind::Rate => rewritten.parse::<Rate>().is_ok(),
+        };
+        (parses && rewritten != self.text).then_some(rewritten)
+    }
+
+    /// `write `100ms``, when there is a [`ParseUnitError::suggestion`].
+    pub fn help(&self) -> Option<String> {
+        self.suggestion().map(|text| format!("write `{text}`"))
+    }
+}
+
+/// `(number, unit)` pairs of a text like `1 h 30 min`, spaces anywhere between them.
+fn numbers_and_units(text: &str) -> Option<Vec<(&str, &str)>> {
+    let mut pairs = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if number_len == 0 {
+            return None;
+        }
+        let (number, after) = rest.split_at(number_len);
+        let after = after.trim_start();
+        let unit_len = after
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        pairs.push((number, unit));
+        rest = after.trim_start().trim_start_matches(',').trim_start();
+    }
+    (!pairs.is_empty()).then_some(pairs)
+}
+
+fn rewrite_duration(text: &str) -> Option<String> {
+    let mut out = String::new();
+    for (number, unit) in numbers_and_units(text)? {
+        let unit = match unit {
+            // A capital M is a month to humantime and a minute to some: not guessed.
+            "M" => return None,
+            unit => match unit.to_ascii_lowercase().as_str() {
+                "ms" | "msec" | "msecs" | "milli" | "millis" | "millisecond" | "milliseconds" => {
+                    "ms"
+                }
+                "s" | "sec" | "secs" | "second" | "seconds" => "s",
+                "m" | "min" | "mins" | "minute" | "minutes" => "m",
+                "h" | "hr" | "hrs" | "hour" | "hours" => "h",
+                _ => return None,
+            },
+        };
+        out.push_str(number);
+        out.push_str(unit);
+    }
+    Some(out)
+}
+
+fn rewrite_size(text: &str) -> Option<String> {
+    let [(number, unit)] = numbers_and_units(text)?[..] else {
+        return None;
+    };
+    let unit = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" | "byte" | "bytes" => "",
+        "kb" => "KB",
+        "kib" => "KiB",
+        "mb" => "MB",
+        "mib" => "MiB",
+        "gb" => "GB",
+        "gib" => "GiB",
+        _ => return None,
+    };
+    Some(format!("{number}{unit}"))
+}
+
+fn rewrite_rate(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let (number, unit) = match lower.split_once('/') {
+        Some((number, unit)) => (number.trim(), unit.trim()),
+        None => {
+            let (number, unit) = lower.trim().split_once(char::is_whitespace)?;
+            let unit = unit.trim();
+            match unit {
+                "rps" => (number, "s"),
+                "rpm" => (number, "m"),
+                _ => (number, unit.strip_prefix("per ")?.trim()),
+            }
+        }
+    };
+    let unit = match unit {
+        "s" | "sec" | "second" => "s",
+        "m" | "min" | "minute" => "m",
+        "h" | "hr" | "hour" => "h",
+        _ => return None,
+    };
+    Some(format!("{number}/{unit}"))
+}
+
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -380,6 +494,54 @@ mod tests {
         assert_eq!(range.max.0.as_millis(), 2000);
         let reversed: SleepTime = "3s..1s".parse().unwrap();
         assert!(reversed.min > reversed.max);
+    }
+
+    #[test]
+    fn recognisable_units_written_another_way_are_suggested() {
+        let durations = [
+            ("100 ms", Some("100ms")),
+            ("1.5 s", Some("1.5s")),
+            ("30 sec", Some("30s")),
+            ("5 mins", Some("5m")),
+            ("2 hours", Some("2h")),
+            ("1h 30m", Some("1h30m")),
+            ("1 MIN 30 SECONDS", Some("1m30s")),
+            ("1M", None),
+            ("30x", None),
+            ("fast", None),
+            ("30", None),
+        ];
+        for (text, expected) in durations {
+            let error = text.parse::<Duration>().unwrap_err();
+            assert_eq!(error.suggestion().as_deref(), expected, "{text}");
+        }
+        let error = "1 s..3 sec".parse::<SleepTime>().unwrap_err();
+        assert_eq!(error.text, "1 s");
+        let sizes = [
+            ("10 MB", Some("10MB")),
+            ("10mb", Some("10MB")),
+            ("64 kib", Some("64KiB")),
+            ("256 bytes", Some("256")),
+            ("1.5MB", None),
+            ("5 parsecs", None),
+        ];
+        for (text, expected) in sizes {
+            let error = text.parse::<Size>().unwrap_err();
+            assert_eq!(error.suggestion().as_deref(), expected, "{text}");
+        }
+        let rates = [
+            ("5/sec", Some("5/s")),
+            ("10 per second", Some("10/s")),
+            ("30 rpm", Some("30/m")),
+            ("100 / hour", Some("100/h")),
+            ("5/d", None),
+        ];
+        for (text, expected) in rates {
+            let error = text.parse::<Rate>().unwrap_err();
+            assert_eq!(error.suggestion().as_deref(), expected, "{text}");
+        }
+        let error = "100 ms".parse::<Duration>().unwrap_err();
+        assert_eq!(error.help().as_deref(), Some("write `100ms`"));
     }
 
     #[test]

@@ -185,6 +185,9 @@ impl Analyzer<'_, '_> {
                     )
                     .with_help(help),
                 );
+                // Templates are then checked against every environment, as without
+                // `--env`, not against none (which would fault every `env.*` they use).
+                self.env_selected = false;
                 None
             }
             Some(wanted) => Some(wanted.clone()),

@@ -6,7 +6,7 @@ use indexmap::{IndexMap, IndexSet};
 use serde_json::Value;
 
 use super::{Analyzer, tick_list};
-use crate::diag::did_you_mean;
+use crate::diag::{Diagnostic, did_you_mean};
 use crate::plan::template::{FUNCTIONS, Template};
 use crate::plan::yaml::{Path, Segment};
 
@@ -117,6 +117,7 @@ impl Analyzer<'_, '_> {
                 return;
             }
         };
+        self.methods_of_vars(path, text, &names, scope);
         for name in names {
             let mut parts = name.splitn(3, '.');
             let head = parts.next().unwrap_or_default();
@@ -125,9 +126,85 @@ impl Analyzer<'_, '_> {
                 let offset = text.find(&name).or_else(|| text.find(head)).unwrap_or(0);
                 let span =
                     self.inner_span(path, text[..offset].chars().count(), name.chars().count());
-                self.error_at(span, problem.0, problem.1);
+                // A name missing in one place is missing in all: one error, with where else.
+                self.diagnostics.push(
+                    Diagnostic::error(Some(span), problem.0)
+                        .with_help(problem.1)
+                        .folding(),
+                );
             }
         }
+    }
+
+    /// A template that reads only `vars` and `env` has the values it will render with
+    /// now (those of the selected or first environment; a mock's URLs stand in as
+    /// `http://127.0.0.1`): one that calls a method its value does not have
+    /// (`vars.word.shout()`) is an error at load, not a template error on every request.
+    fn methods_of_vars(
+        &mut self,
+        path: &Path,
+        text: &str,
+        names: &std::collections::BTreeSet<String>,
+        scope: &Scope,
+    ) {
+        let known = |name: &String| {
+            let mut parts = name.splitn(3, '.');
+            match (parts.next(), parts.next()) {
+                (Some("vars"), Some(var)) => scope.vars.contains_key(var),
+                (Some("env"), Some(key)) => scope
+                    .envs
+                    .first()
+                    .is_some_and(|(_, keys)| keys.iter().any(|k| k == key)),
+                _ => false,
+            }
+        };
+        // No call, no method to miss: most templates are skipped here, unrendered.
+        if !text.contains('(') || names.is_empty() || !names.iter().all(known) {
+            return;
+        }
+        let mut env = serde_json::Map::new();
+        if let Some((name, _)) = scope.envs.first()
+            && let Some(environment) = self.plan.environments.get(name)
+        {
+            let mocked = environment.mock().is_some();
+            let url = |set: &Option<String>, mock: &str| {
+                set.clone().or_else(|| mocked.then(|| mock.to_owned()))
+            };
+            env.insert("name".into(), name.clone().into());
+            if let Some(base) = url(&environment.base_url, "http://127.0.0.1") {
+                env.insert("base_url".into(), base.into());
+            }
+            if let Some(ws) = url(&environment.ws_url, "ws://127.0.0.1/ws") {
+                env.insert("ws_url".into(), ws.into());
+            }
+            for (key, value) in &environment.values {
+                env.insert(key.clone(), value.clone().into());
+            }
+        }
+        // Only the variables it reads: a plan may have thousands, and many such templates.
+        let vars: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .filter_map(|name| name.strip_prefix("vars.")?.split('.').next())
+            .filter_map(|var| Some((var.to_owned(), scope.vars.get(var)?.clone())))
+            .collect();
+        let context = serde_json::json!({ "vars": vars, "env": env });
+        let context = minijinja::Value::from(minijinja::value::Serde(context));
+        let Some(Err(error)) = self.templates.render_source(text, &context) else {
+            return;
+        };
+        if error.kind() != minijinja::ErrorKind::UnknownMethod {
+            return;
+        }
+        let detail = error.detail().unwrap_or("unknown method");
+        let span = self.inner_span(path, 0, text.chars().count());
+        self.error_at(
+            span,
+            format!("template error: {detail}"),
+            Some(
+                "templates have Python's methods: strings `upper()`, `lower()`, `strip()`, `split(sep)`, `replace(a, b)`, `startswith(x)`, `endswith(x)`, …; mappings `items()`, `keys()`, `get(k)`"
+                    .to_owned(),
+            ),
+        );
     }
 
     /// What is wrong with a name a template uses, if anything: a message and a help line.

@@ -47,13 +47,19 @@ pub(super) fn type_name(kind: &TypeKind) -> String {
 }
 
 /// What is wrong with a string that fails one of our value patterns, in the words of the
-/// value's own parser.
-fn pattern_message(pattern: &str, text: &str) -> String {
+/// value's own parser, and the value as it was probably meant (`100 ms` → `100ms`).
+fn pattern_message(pattern: &str, text: &str) -> (String, Option<String>) {
+    let unit_error = match pattern {
+        p if p.contains("(ms|s|m|h))+(") => text.parse::<SleepTime>().err(),
+        p if p.contains("(ms|s|m|h))+$") => text.parse::<Duration>().err(),
+        p if p.contains("/(s|m|h)") => text.parse::<Rate>().err(),
+        p if p.contains("KiB") => text.parse::<Size>().err(),
+        _ => None,
+    };
+    if let Some(error) = unit_error {
+        return (error.to_string(), error.help());
+    }
     let specific = match pattern {
-        p if p.contains("(ms|s|m|h))+(") => text.parse::<SleepTime>().err().map(|e| e.to_string()),
-        p if p.contains("(ms|s|m|h))+$") => text.parse::<Duration>().err().map(|e| e.to_string()),
-        p if p.contains("/(s|m|h)") => text.parse::<Rate>().err().map(|e| e.to_string()),
-        p if p.contains("KiB") => text.parse::<Size>().err().map(|e| e.to_string()),
         p if p.starts_with(r"^\$") => text
             .parse::<crate::plan::json_path::JsonPath>()
             .err()
@@ -66,7 +72,9 @@ fn pattern_message(pattern: &str, text: &str) -> String {
         )),
         _ => None,
     };
-    specific.unwrap_or_else(|| format!("`{text}` does not match the pattern `{pattern}`"))
+    let message =
+        specific.unwrap_or_else(|| format!("`{text}` does not match the pattern `{pattern}`"));
+    (message, None)
 }
 
 pub(super) fn describe(
@@ -76,6 +84,9 @@ pub(super) fn describe(
     out: &mut Vec<Diagnostic>,
 ) {
     let path = instance_path(error);
+    if document.is_covered(&path) {
+        return;
+    }
     let value_span = Some(document.value_span(&path));
     let key_span = Some(document.key_span(&path));
     let diagnostic = match error.kind() {
@@ -84,6 +95,9 @@ pub(super) fn describe(
             for key in unexpected {
                 let mut key_path = path.clone();
                 key_path.push(Segment::Key(key.clone()));
+                if document.is_covered(&key_path) {
+                    continue;
+                }
                 let help = did_you_mean(key, allowed.iter().map(String::as_str)).or_else(|| {
                     (!allowed.is_empty()).then(|| format!("expected one of {}", ticked(&allowed)))
                 });
@@ -99,6 +113,11 @@ pub(super) fn describe(
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
+            let mut field = path.clone();
+            field.push(Segment::from(name));
+            if document.is_covered(&field) {
+                return;
+            }
             Diagnostic::error(key_span, format!("missing field `{name}`"))
         }
         ValidationErrorKind::Type { kind } => {
@@ -124,7 +143,8 @@ pub(super) fn describe(
         }
         ValidationErrorKind::Pattern { pattern } => {
             let text = error.instance().as_str().unwrap_or_default();
-            Diagnostic::error(value_span, pattern_message(pattern, text))
+            let (message, help) = pattern_message(pattern, text);
+            Diagnostic::error(value_span, message).with_help(help)
         }
         ValidationErrorKind::Enum { options } => {
             let options: Vec<String> = options

@@ -56,7 +56,8 @@ pub struct Request {
     /// HTTP version (default http1; http2 needs a server that speaks it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<HttpVersion>,
-    /// Checks on the response; a failed one counts in `checks` and `http_req_failed`.
+    /// Checks on the response, counted in `checks` (one result per response: passed when
+    /// every check passed); a failed one also counts in `http_req_failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<HttpExpect>,
     /// A JSON path into the sent `json` body whose value marks the start of

@@ -96,7 +96,8 @@ pub struct Message {
 }
 
 /// Wait for the next WebSocket message that matches, and record the time since the last
-/// `send`. Messages that do not match are left to `on_message` rules.
+/// `send`; the result counts in `checks` (passed when the message came in time, failed
+/// when the wait ran out). Messages that do not match are left to `on_message` rules.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectStep {
@@ -126,7 +127,8 @@ pub struct Expectation {
     /// The exact message text (template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<Template>,
-    /// How long to wait (default 5s); a miss is counted as a timeout error.
+    /// How long to wait (default 5s); a miss is counted as a timeout error and a failed
+    /// check in `checks`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<Duration>,
     /// Record the wait in this trend metric instead of `ws_message_latency`.
@@ -196,10 +198,11 @@ pub struct OnMessageRule {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Matcher {
-    /// The message must be JSON containing these fields with these values (a subset match).
+    /// The message must be JSON containing these fields with these values (a subset match;
+    /// not templates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json: Option<Value>,
-    /// JSON paths into the message and the values they must have.
+    /// JSON paths into the message and the values they must have (not templates).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub json_path: IndexMap<JsonPath, Value>,
     /// A regular expression the message text must match.
