@@ -39,6 +39,23 @@ impl Verdict {
     }
 }
 
+impl Verdict {
+    /// Marks the outcomes at these indices (the rules' order) skipped for the reason given:
+    /// thresholds of scenarios the run left out (`--scenario`), which have no data by
+    /// design, so they pass as skipped instead of failing.
+    pub fn skip_not_run(&mut self, not_run: &[(usize, String)]) {
+        for (index, why) in not_run {
+            if let Some(outcome) = self.outcomes.get_mut(*index) {
+                outcome.value = None;
+                outcome.limit = None;
+                outcome.set_status(Status::Skipped {
+                    reason: Reason::NoFigure(why.clone()),
+                });
+            }
+        }
+    }
+}
+
 /// Whether a collected `…_seconds` metric is compared in milliseconds: Prometheus metrics
 /// are in seconds by convention, and a threshold written with a time unit is normalised to ms.
 pub fn seconds_in_ms(metric: &str, check: &Check) -> bool {

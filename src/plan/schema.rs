@@ -52,6 +52,11 @@ fn compiled() -> &'static Compiled {
     COMPILED.get_or_init(|| compile(schema()))
 }
 
+/// The plan's schema as JSON, made once (the plan-time templates walk beside it).
+pub fn value() -> &'static Value {
+    &compiled().0
+}
+
 /// The schema of one scenario (the plan's `$defs/Scenario`), compiled once.
 fn compiled_scenario() -> &'static Compiled {
     static COMPILED: OnceLock<Compiled> = OnceLock::new();

@@ -1,0 +1,501 @@
+//! Plan-time templates: every value of a plan that is not a run-time [`Template`] — VU
+//! counts, durations, rates, sizes, weights, limits, threshold checks, paths of collected
+//! processes — may be written as a template of `vars`, `env` and `stage`, rendered once
+//! when the plan loads.
+//!
+//! ```text
+//! JSON value ──walk beside the schema──▶ each `{{ }}` string at a plan-time position
+//!     ──render {vars, env, stage}──▶ a number where the position takes one, else a string
+//! ```
+//!
+//! The walk follows the generated schema (`$ref`s resolved, the branches of `anyOf` and
+//! `oneOf` taken together, `properties`, `additionalProperties`, `items`). A string is left
+//! alone where any schema it may meet is the run-time `Template` type (URLs, headers,
+//! bodies: rendered per request, with `vu`, captures, `uuid()`…) or accepts any value (a
+//! `json:` body, `x-` keys); where it could be nothing the schema knows (an unknown key),
+//! it is left for the schema to report. Everywhere else it is rendered here and the value
+//! replaced, so the schema, serde and the analyzer check it exactly like a literal.
+//!
+//! The document's spans stay those of the text: an error about a substituted value is
+//! moved to the whole template and names where its values came from ([`Substitutions`]).
+//! The walk visits each node once with a set of schemas bounded by the schema's size, so
+//! it is linear in the plan.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use super::template::{Template, TemplateSet};
+use super::vars::Vars;
+use super::yaml::{Document, Path, Segment};
+use crate::diag::{Diagnostic, Span, did_you_mean};
+
+/// The names a plan-time template may use.
+const PLAN_TIME_NAMES: [&str; 3] = ["vars", "env", "stage"];
+
+/// What plan-time templates can read.
+pub struct Context<'v> {
+    pub vars: &'v Vars,
+    /// The environment the plan runs in (its name), and its values as templates see them.
+    pub env: Option<(String, Map<String, Value>)>,
+    /// `env.*` names the environment has only at run time (a mock's URLs).
+    pub env_later: Vec<String>,
+    /// The stage the plan runs, and whether `--stage` chose it.
+    pub stage: Option<(String, bool)>,
+}
+
+impl Context<'_> {
+    /// The environment as plan-time templates see it: its name, URLs (unless a mock
+    /// chooses them at run time) and `values`, as `exec::env_context` builds it for runs.
+    pub fn environment(
+        root: &Value,
+        name: Option<&str>,
+    ) -> (Option<(String, Map<String, Value>)>, Vec<String>) {
+        let Some(name) = name else {
+            return (None, Vec::new());
+        };
+        let mut env = Map::new();
+        env.insert("name".into(), name.into());
+        let mut later = Vec::new();
+        let Some(environment) = root
+            .get("environments")
+            .and_then(|all| all.get(name))
+            .and_then(Value::as_object)
+        else {
+            return (Some((name.to_owned(), env)), later);
+        };
+        if let Some(Value::Object(values)) = environment.get("values") {
+            for (key, value) in values {
+                env.insert(key.clone(), value.clone());
+            }
+        }
+        let mocked = environment
+            .get("mock")
+            .is_some_and(|mock| !matches!(mock, Value::Bool(false) | Value::Null));
+        for key in ["base_url", "ws_url"] {
+            if mocked {
+                env.remove(key);
+                later.push(key.to_owned());
+            } else if let Some(value) = environment.get(key) {
+                env.insert(key.into(), value.clone());
+            }
+        }
+        (Some((name.to_owned(), env)), later)
+    }
+
+    fn value(&self) -> Value {
+        let mut context = Map::new();
+        context.insert(
+            "vars".into(),
+            Value::Object(
+                self.vars
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        );
+        if let Some((_, env)) = &self.env {
+            context.insert("env".into(), Value::Object(env.clone()));
+        }
+        if let Some((stage, _)) = &self.stage {
+            context.insert("stage".into(), stage.as_str().into());
+        }
+        Value::Object(context)
+    }
+}
+
+/// The values replaced by plan-time templates, by span: an error at one of them is moved
+/// to the template and names where its values came from.
+#[derive(Debug, Default)]
+pub struct Substitutions {
+    /// `(span of the template, where its values came from)`, in document order.
+    spans: Vec<(Span, String)>,
+    /// Templates that could not be rendered.
+    failed: Vec<Span>,
+}
+
+impl Substitutions {
+    /// Moves each diagnostic inside a substituted value to the template's span and adds
+    /// ` (from --var x)` to its message.
+    pub fn annotate(&self, diagnostics: &mut [Diagnostic]) {
+        if self.spans.is_empty() {
+            return;
+        }
+        for diagnostic in diagnostics {
+            let Some(span) = diagnostic.span else {
+                continue;
+            };
+            let at = self
+                .spans
+                .partition_point(|(template, _)| template.offset <= span.offset);
+            let Some((template, origin)) = at.checked_sub(1).and_then(|i| self.spans.get(i)) else {
+                continue;
+            };
+            if span.offset < template.offset + template.len {
+                diagnostic.span = Some(*template);
+                if !origin.is_empty() {
+                    diagnostic.message = format!("{} (from {origin})", diagnostic.message);
+                }
+            }
+        }
+    }
+
+    /// `diagnostics` without those inside a template that could not be rendered (it is
+    /// reported once, as itself), and whether any was left out.
+    pub fn without_failed(&self, diagnostics: Vec<Diagnostic>) -> (Vec<Diagnostic>, bool) {
+        if self.failed.is_empty() {
+            return (diagnostics, false);
+        }
+        let count = diagnostics.len();
+        let kept: Vec<Diagnostic> = diagnostics
+            .into_iter()
+            .filter(|diagnostic| {
+                diagnostic.span.is_none_or(|span| {
+                    !self.failed.iter().any(|failed| {
+                        failed.offset <= span.offset && span.offset < failed.offset + failed.len
+                    })
+                })
+            })
+            .collect();
+        let dropped = kept.len() < count;
+        (kept, dropped)
+    }
+}
+
+/// What a schema node says about a string at its position.
+#[derive(Clone, Copy)]
+enum Candidate<'s> {
+    /// The run-time `Template` type: rendered per use, left alone.
+    Runtime,
+    /// Any value (`true`, `{}`): not ours to read.
+    Any,
+    /// A schema object.
+    Schema(&'s Value),
+}
+
+/// Renders every plan-time template of `document` in place; the substitutions made and
+/// the errors of templates that could not be rendered.
+pub fn substitute(
+    document: &mut Document<'_>,
+    schema: &Value,
+    context: &Context<'_>,
+) -> (Substitutions, Vec<Diagnostic>) {
+    let mut walker = Walker {
+        schema,
+        context,
+        context_value: None,
+        templates: TemplateSet::new(),
+        found: Vec::new(),
+    };
+    let mut value = std::mem::take(&mut document.value);
+    let mut path = Vec::new();
+    let root = walker.flatten(schema, 0);
+    walker.walk(&mut value, &mut path, &root);
+    document.value = value;
+    let mut substitutions = Substitutions::default();
+    let mut diagnostics = Vec::new();
+    for found in walker.found {
+        let span = document.value_span(&found.path);
+        match found.outcome {
+            Ok(origin) => substitutions.spans.push((span, origin)),
+            Err((message, help)) => {
+                substitutions.failed.push(span);
+                diagnostics.push(Diagnostic::error(Some(span), message).with_help(help));
+            }
+        }
+    }
+    substitutions.spans.sort_by_key(|(span, _)| span.offset);
+    (substitutions, diagnostics)
+}
+
+/// A plan-time template met on the walk: where it is, and where its values came from or
+/// why it could not be rendered.
+struct Found {
+    path: Path,
+    outcome: Result<String, (String, Option<String>)>,
+}
+
+struct Walker<'s, 'c> {
+    schema: &'s Value,
+    context: &'c Context<'c>,
+    /// The context as minijinja reads it, made at the first template.
+    context_value: Option<minijinja::Value>,
+    templates: TemplateSet,
+    found: Vec<Found>,
+}
+
+/// How many `$ref`s and `anyOf`s one schema node may lead through before it is a schema
+/// object (the plan's schema needs 3); a bound, not a limit a plan can meet.
+const MAX_INDIRECTION: usize = 16;
+
+impl<'s> Walker<'s, '_> {
+    /// The schema objects `node` stands for: `$ref`s followed, `anyOf`/`oneOf`/`allOf`
+    /// branches taken together.
+    fn flatten(&self, node: &'s Value, depth: usize) -> Vec<Candidate<'s>> {
+        let mut out = Vec::new();
+        self.flatten_into(node, depth, &mut out);
+        out
+    }
+
+    fn flatten_into(&self, node: &'s Value, depth: usize, out: &mut Vec<Candidate<'s>>) {
+        if depth > MAX_INDIRECTION {
+            return;
+        }
+        let object = match node {
+            Value::Bool(true) => return out.push(Candidate::Any),
+            Value::Object(object) => object,
+            _ => return,
+        };
+        if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+            if reference == "#/$defs/Template" {
+                return out.push(Candidate::Runtime);
+            }
+            if let Some(target) = reference
+                .strip_prefix('#')
+                .and_then(|pointer| self.schema.pointer(pointer))
+            {
+                self.flatten_into(target, depth + 1, out);
+            }
+            return;
+        }
+        let mut combined = false;
+        for keyword in ["anyOf", "oneOf", "allOf"] {
+            if let Some(Value::Array(branches)) = object.get(keyword) {
+                combined = true;
+                for branch in branches {
+                    self.flatten_into(branch, depth + 1, out);
+                }
+            }
+        }
+        let constrained = [
+            "type",
+            "properties",
+            "enum",
+            "const",
+            "pattern",
+            "items",
+            "additionalProperties",
+        ]
+        .iter()
+        .any(|key| object.contains_key(*key));
+        if constrained {
+            out.push(Candidate::Schema(node));
+        } else if !combined {
+            out.push(Candidate::Any);
+        }
+    }
+
+    /// The schemas of a mapping's entry `key` under `candidates`.
+    fn entry(&self, candidates: &[Candidate<'s>], key: &str) -> Vec<Candidate<'s>> {
+        let mut out = Vec::new();
+        for candidate in candidates {
+            let Candidate::Schema(schema) = candidate else {
+                continue;
+            };
+            if let Some(property) = schema.get("properties").and_then(|p| p.get(key)) {
+                self.flatten_into(property, 0, &mut out);
+                continue;
+            }
+            // The plan's only pattern is `^x-`; a key it matches holds anchors.
+            if let Some(Value::Object(patterns)) = schema.get("patternProperties")
+                && patterns
+                    .keys()
+                    .any(|pattern| pattern == "^x-" && key.starts_with("x-"))
+            {
+                out.push(Candidate::Any);
+                continue;
+            }
+            if let Some(additional) = schema.get("additionalProperties") {
+                self.flatten_into(additional, 0, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The schemas of a list's items under `candidates`.
+    fn items(&self, candidates: &[Candidate<'s>]) -> Vec<Candidate<'s>> {
+        let mut out = Vec::new();
+        for candidate in candidates {
+            if let Candidate::Schema(schema) = candidate
+                && let Some(items) = schema.get("items")
+            {
+                self.flatten_into(items, 0, &mut out);
+            }
+        }
+        out
+    }
+
+    fn walk(&mut self, value: &mut Value, path: &mut Path, candidates: &[Candidate<'s>]) {
+        if candidates.is_empty()
+            || candidates
+                .iter()
+                .any(|c| matches!(c, Candidate::Runtime | Candidate::Any))
+        {
+            return;
+        }
+        match value {
+            Value::String(text) if Template::is_dynamic(text) => {
+                let takes_number = candidates.iter().any(|c| match c {
+                    Candidate::Schema(schema) => accepts_number(schema),
+                    _ => false,
+                });
+                if let Some(rendered) = self.render(text, path) {
+                    *value = match rendered.trim() {
+                        number if takes_number => {
+                            parse_number(number).unwrap_or_else(|| Value::String(rendered.clone()))
+                        }
+                        _ => Value::String(rendered),
+                    };
+                }
+            }
+            Value::Object(entries) => {
+                for (key, child) in entries.iter_mut() {
+                    let inner = self.entry(candidates, key);
+                    path.push(Segment::Key(key.clone()));
+                    self.walk(child, path, &inner);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                let inner = self.items(candidates);
+                for (index, item) in items.iter_mut().enumerate() {
+                    path.push(Segment::Index(index));
+                    self.walk(item, path, &inner);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Renders the template `text` at `path`; `None` (and an error recorded) when it
+    /// names what the plan does not have when it loads, or does not render.
+    fn render(&mut self, text: &str, path: &Path) -> Option<String> {
+        let mut fail = |message: String, help: Option<String>| {
+            self.found.push(Found {
+                path: path.clone(),
+                outcome: Err((message, help)),
+            });
+            None
+        };
+        let id = format!("plan-time:{}", super::analyze::pointer(path));
+        let names = match self.templates.add(&id, text) {
+            Ok(names) => names,
+            Err(error) => return fail(error.message, None),
+        };
+        let mut origins = BTreeSet::new();
+        for name in &names {
+            let mut segments = name.split('.');
+            let root = segments.next().unwrap_or_default();
+            let field = segments.next();
+            match (root, field) {
+                ("vars", Some(var)) => match self.context.vars.origins.get(var) {
+                    Some(origin) => {
+                        origins.insert(origin.describe(var));
+                    }
+                    None => {
+                        let help =
+                            did_you_mean(var, self.context.vars.values.keys().map(String::as_str));
+                        return fail(
+                            format!("`vars.{var}` is not declared in the plan's `vars`"),
+                            help,
+                        );
+                    }
+                },
+                ("env", Some(key)) => match &self.context.env {
+                    Some((env, values)) if values.contains_key(key) => {
+                        if key != "name" {
+                            origins.insert(format!("environments.{env}"));
+                        }
+                    }
+                    Some((env, _)) if self.context.env_later.iter().any(|k| k == key) => {
+                        return fail(
+                            format!(
+                                "`env.{key}` is not known when the plan loads: environment `{env}` starts the mock, whose address is chosen when the run starts"
+                            ),
+                            Some("this field is read once, before the run".to_owned()),
+                        );
+                    }
+                    Some((env, values)) => {
+                        let help = did_you_mean(key, values.keys().map(String::as_str));
+                        return fail(
+                            format!("`env.{key}` is not set in environment `{env}`"),
+                            help,
+                        );
+                    }
+                    None => {
+                        return fail(
+                            format!("`env.{key}` is used, but the plan has no `environments`"),
+                            None,
+                        );
+                    }
+                },
+                ("stage", None) => {
+                    if let Some((stage, true)) = &self.context.stage {
+                        origins.insert(format!("--stage {stage}"));
+                    }
+                }
+                ("vars" | "env", None) => {}
+                _ => {
+                    return fail(
+                        format!("`{root}` is not known when the plan loads: this field is read once, before the run"),
+                        Some("a field that is not a run-time template may use `vars`, `env` and `stage` (`{{ vars.vus }}`)".to_owned()),
+                    );
+                }
+            }
+        }
+        if names
+            .iter()
+            .any(|name| !PLAN_TIME_NAMES.contains(&name.split('.').next().unwrap_or_default()))
+        {
+            return None;
+        }
+        let context = self
+            .context_value
+            .get_or_insert_with(|| {
+                minijinja::Value::from(minijinja::value::Serde(self.context.value()))
+            })
+            .clone();
+        match self.templates.render_source(text, &context)? {
+            Ok(rendered) => {
+                self.found.push(Found {
+                    path: path.clone(),
+                    outcome: Ok(origins.into_iter().collect::<Vec<_>>().join(", ")),
+                });
+                Some(rendered)
+            }
+            Err(error) => fail(
+                format!(
+                    "template error: {}",
+                    error
+                        .detail()
+                        .map_or_else(|| error.kind().to_string(), str::to_owned)
+                ),
+                None,
+            ),
+        }
+    }
+}
+
+/// Whether a schema object admits a number.
+fn accepts_number(schema: &Value) -> bool {
+    let is_number = |t: &Value| matches!(t.as_str(), Some("integer" | "number"));
+    match schema.get("type") {
+        Some(Value::Array(types)) => types.iter().any(is_number),
+        Some(single) => is_number(single),
+        None => false,
+    }
+}
+
+/// A rendered text as a JSON number, when it reads as one.
+fn parse_number(text: &str) -> Option<Value> {
+    if let Ok(integer) = text.parse::<i64>() {
+        return Some(integer.into());
+    }
+    if let Ok(integer) = text.parse::<u64>() {
+        return Some(integer.into());
+    }
+    let float = text.parse::<f64>().ok().filter(|f| f.is_finite())?;
+    serde_json::Number::from_f64(float).map(Value::Number)
+}
