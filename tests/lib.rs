@@ -9,6 +9,7 @@ mod documents;
 mod examples;
 mod hostile_errors;
 mod invalid_plans;
+mod knobs;
 mod latency;
 mod limits;
 mod mock;
