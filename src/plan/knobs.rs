@@ -36,53 +36,59 @@ const PLAN_TIME_NAMES: [&str; 3] = ["vars", "env", "stage"];
 /// What plan-time templates can read.
 pub struct Context<'v> {
     pub vars: &'v Vars,
-    /// The environment the plan runs in (its name), and its values as templates see them.
-    pub env: Option<(String, Map<String, Value>)>,
-    /// `env.*` names the environment has only at run time (a mock's URLs).
-    pub env_later: Vec<String>,
+    /// The environment the plan runs in.
+    pub env: Option<PlanEnv>,
     /// The stage the plan runs, and whether `--stage` chose it.
     pub stage: Option<(String, bool)>,
 }
 
-impl Context<'_> {
-    /// The environment as plan-time templates see it: its name, URLs (unless a mock
-    /// chooses them at run time) and `values`, as `exec::env_context` builds it for runs.
-    pub fn environment(
-        root: &Value,
-        name: Option<&str>,
-    ) -> (Option<(String, Map<String, Value>)>, Vec<String>) {
-        let Some(name) = name else {
-            return (None, Vec::new());
-        };
-        let mut env = Map::new();
-        env.insert("name".into(), name.into());
+/// The environment as plan-time templates see it.
+pub struct PlanEnv {
+    pub name: String,
+    /// `env.*`: its name, URLs and `values`, as `exec::env_context` builds them for runs.
+    pub values: Map<String, Value>,
+    /// `env.*` names it has only at run time (a mock's URLs).
+    pub later: Vec<String>,
+}
+
+impl PlanEnv {
+    /// Environment `name` of the plan's JSON value: its URLs (unless a mock chooses them
+    /// at run time) and `values`.
+    pub fn of(root: &Value, name: &str) -> Self {
+        let mut values = Map::new();
+        values.insert("name".into(), name.into());
         let mut later = Vec::new();
-        let Some(environment) = root
+        if let Some(environment) = root
             .get("environments")
             .and_then(|all| all.get(name))
             .and_then(Value::as_object)
-        else {
-            return (Some((name.to_owned(), env)), later);
-        };
-        if let Some(Value::Object(values)) = environment.get("values") {
-            for (key, value) in values {
-                env.insert(key.clone(), value.clone());
+        {
+            if let Some(Value::Object(own)) = environment.get("values") {
+                for (key, value) in own {
+                    values.insert(key.clone(), value.clone());
+                }
+            }
+            let mocked = environment
+                .get("mock")
+                .is_some_and(|mock| !matches!(mock, Value::Bool(false) | Value::Null));
+            for key in ["base_url", "ws_url"] {
+                if mocked {
+                    values.remove(key);
+                    later.push(key.to_owned());
+                } else if let Some(value) = environment.get(key) {
+                    values.insert(key.into(), value.clone());
+                }
             }
         }
-        let mocked = environment
-            .get("mock")
-            .is_some_and(|mock| !matches!(mock, Value::Bool(false) | Value::Null));
-        for key in ["base_url", "ws_url"] {
-            if mocked {
-                env.remove(key);
-                later.push(key.to_owned());
-            } else if let Some(value) = environment.get(key) {
-                env.insert(key.into(), value.clone());
-            }
+        Self {
+            name: name.to_owned(),
+            values,
+            later,
         }
-        (Some((name.to_owned(), env)), later)
     }
+}
 
+impl Context<'_> {
     fn value(&self) -> Value {
         let mut context = Map::new();
         context.insert(
@@ -95,8 +101,8 @@ impl Context<'_> {
                     .collect(),
             ),
         );
-        if let Some((_, env)) = &self.env {
-            context.insert("env".into(), Value::Object(env.clone()));
+        if let Some(env) = &self.env {
+            context.insert("env".into(), Value::Object(env.values.clone()));
         }
         if let Some((stage, _)) = &self.stage {
             context.insert("stage".into(), stage.as_str().into());
@@ -337,13 +343,20 @@ impl<'s> Walker<'s, '_> {
         match value {
             Value::String(text) if Template::is_dynamic(text) => {
                 let takes_number = candidates.iter().any(|c| match c {
-                    Candidate::Schema(schema) => accepts_number(schema),
+                    Candidate::Schema(schema) => accepts(schema, &["integer", "number"]),
+                    _ => false,
+                });
+                let takes_boolean = candidates.iter().any(|c| match c {
+                    Candidate::Schema(schema) => accepts(schema, &["boolean"]),
                     _ => false,
                 });
                 if let Some(rendered) = self.render(text, path) {
                     *value = match rendered.trim() {
                         number if takes_number => {
                             parse_number(number).unwrap_or_else(|| Value::String(rendered.clone()))
+                        }
+                        boolean @ ("true" | "false") if takes_boolean => {
+                            Value::Bool(boolean == "true")
                         }
                         _ => Value::String(rendered),
                     };
@@ -404,12 +417,16 @@ impl<'s> Walker<'s, '_> {
                     }
                 },
                 ("env", Some(key)) => match &self.context.env {
-                    Some((env, values)) if values.contains_key(key) => {
+                    Some(PlanEnv {
+                        name: env, values, ..
+                    }) if values.contains_key(key) => {
                         if key != "name" {
                             origins.insert(format!("environments.{env}"));
                         }
                     }
-                    Some((env, _)) if self.context.env_later.iter().any(|k| k == key) => {
+                    Some(PlanEnv {
+                        name: env, later, ..
+                    }) if later.iter().any(|k| k == key) => {
                         return fail(
                             format!(
                                 "`env.{key}` is not known when the plan loads: environment `{env}` starts the mock, whose address is chosen when the run starts"
@@ -417,7 +434,9 @@ impl<'s> Walker<'s, '_> {
                             Some("this field is read once, before the run".to_owned()),
                         );
                     }
-                    Some((env, values)) => {
+                    Some(PlanEnv {
+                        name: env, values, ..
+                    }) => {
                         let help = did_you_mean(key, values.keys().map(String::as_str));
                         return fail(
                             format!("`env.{key}` is not set in environment `{env}`"),
@@ -478,12 +497,12 @@ impl<'s> Walker<'s, '_> {
     }
 }
 
-/// Whether a schema object admits a number.
-fn accepts_number(schema: &Value) -> bool {
-    let is_number = |t: &Value| matches!(t.as_str(), Some("integer" | "number"));
+/// Whether a schema object admits one of the JSON types `wanted`.
+fn accepts(schema: &Value, wanted: &[&str]) -> bool {
+    let admitted = |t: &Value| t.as_str().is_some_and(|t| wanted.contains(&t));
     match schema.get("type") {
-        Some(Value::Array(types)) => types.iter().any(is_number),
-        Some(single) => is_number(single),
+        Some(Value::Array(types)) => types.iter().any(admitted),
+        Some(single) => admitted(single),
         None => false,
     }
 }

@@ -51,7 +51,6 @@ pub fn load(source: &str, selection: &Selection) -> (Option<CheckedPlan>, Vec<Di
     let env = vars::environment_name(&document.value, selection);
     let (vars, found) = vars::resolve(&document, env.as_deref(), selection);
     diagnostics.extend(found);
-    let (environment, env_later) = knobs::Context::environment(&document.value, env.as_deref());
     let stage = match &selection.stage {
         Some(stage) => Some((stage.clone(), true)),
         None => document
@@ -63,8 +62,9 @@ pub fn load(source: &str, selection: &Selection) -> (Option<CheckedPlan>, Vec<Di
     };
     let context = knobs::Context {
         vars: &vars,
-        env: environment,
-        env_later,
+        env: env
+            .as_deref()
+            .map(|name| knobs::PlanEnv::of(&document.value, name)),
         stage,
     };
     let (substitutions, found) = knobs::substitute(&mut document, schema::value(), &context);

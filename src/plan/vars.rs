@@ -107,11 +107,11 @@ pub fn resolve(
         if !declared.contains_key(name) {
             diagnostics.push(
                 Diagnostic::warning(
-                    Some(document.key_span(&path![
-                        "environments",
-                        env.unwrap_or_default(),
-                        "vars",
-                        name.as_str()
+                    Some(document.key_span(&[
+                        "environments".into(),
+                        env.unwrap_or_default().into(),
+                        "vars".into(),
+                        name.as_str().into(),
                     ])),
                     format!("environment variable override `{name}` is not declared in the plan's `vars`"),
                 )
