@@ -518,3 +518,81 @@ fn parse_number(text: &str) -> Option<Value> {
     let float = text.parse::<f64>().ok().filter(|f| f.is_finite())?;
     serde_json::Number::from_f64(float).map(Value::Number)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::{Selection, load};
+
+    const PLAN: &str = "name: k\nvars: { n: 3, t: 50ms, big: 2.5 }\nstages:\n  s: { vus: \"{{ vars.n }}\", duration: \"{{ vars.t }}\" }\nscenarios:\n  a:\n    weight: \"{{ vars.big }}\"\n    steps:\n      - request: { url: \"http://127.0.0.1:1/{{ vu }}\", json: { at: \"{{ vars.t }} {{ vu }}\" } }\n      - sleep: \"{{ vars.t }}\"\nthresholds:\n  http_reqs: [ \"count > {{ vars.n }}\" ]\n";
+
+    #[test]
+    fn knobs_become_typed_values_and_run_time_templates_stay() {
+        let (checked, diagnostics) = load(PLAN, &Selection::default());
+        let checked = checked.unwrap_or_else(|| panic!("{diagnostics:#?}"));
+        let plan = &checked.plan;
+        assert_eq!(crate::plan::split::peak_vus(&plan.stages["s"]), 3);
+        assert_eq!(plan.scenarios["a"].weight, Some(2.5));
+        let request = serde_json::to_value(&plan.scenarios["a"].steps[0]).expect("serialises");
+        assert_eq!(request["request"]["url"], "http://127.0.0.1:1/{{ vu }}");
+        assert_eq!(request["request"]["json"]["at"], "{{ vars.t }} {{ vu }}");
+        assert_eq!(checked.thresholds[0].source, "count > 3");
+    }
+
+    #[test]
+    fn errors_point_at_the_template_and_name_the_origin() {
+        let cases: [(&[(&str, &str)], &str, (usize, usize)); 4] = [
+            (
+                &[("t", "soon")],
+                "invalid duration `soon`: expected a number with a unit (ms, s, m, h), like `500ms`, `30s` or `1h30m` (from --var t)",
+                (4, 39),
+            ),
+            (&[("n", "0")], "(from --var n)", (4, 13)),
+            (&[("big", "heavy")], "(from --var big)", (7, 13)),
+            (&[("n", "x")], "(from --var n)", (4, 13)),
+        ];
+        for (vars, message, (line, col)) in cases {
+            let selection = Selection {
+                vars: vars
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                ..Selection::default()
+            };
+            let (checked, diagnostics) = load(PLAN, &selection);
+            assert!(checked.is_none(), "{vars:?}");
+            let found = diagnostics
+                .iter()
+                .find(|d| d.message.contains(message))
+                .unwrap_or_else(|| panic!("{vars:?}: {diagnostics:#?}"));
+            let span = found.span.expect("located");
+            assert_eq!((span.line, span.col), (line, col), "{vars:?}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn run_time_names_and_unknown_variables_are_errors() {
+        for (text, message) in [
+            ("{{ vu }}", "`vu` is not known when the plan loads"),
+            ("{{ uuid() }}", "`uuid` is not known when the plan loads"),
+            ("{{ vars.nn }}", "`vars.nn` is not declared"),
+            (
+                "{{ env.x }}",
+                "`env.x` is used, but the plan has no `environments`",
+            ),
+            ("{{ vars.n", "template syntax error"),
+        ] {
+            let source = PLAN.replace(
+                "\"{{ vars.n }}\", duration",
+                &format!("\"{text}\", duration"),
+            );
+            let (checked, diagnostics) = load(&source, &Selection::default());
+            assert!(checked.is_none(), "{text}");
+            assert_eq!(diagnostics.len(), 1, "{text}: {diagnostics:#?}");
+            assert!(
+                diagnostics[0].message.contains(message),
+                "{text}: {diagnostics:#?}"
+            );
+            assert_eq!(diagnostics[0].span.map(|s| (s.line, s.col)), Some((4, 13)));
+        }
+    }
+}

@@ -166,14 +166,20 @@ pub fn resolve(
                         );
                     }
                 }
-                (
-                    mapping.get("from_env").and_then(Value::as_str),
-                    mapping.get("default"),
-                )
+                let from_env = mapping.get("from_env").and_then(Value::as_str);
+                if !from_env.is_some_and(is_variable_name) {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            Some(document.value_span(&[at.clone(), path!["from_env"]].concat())),
+                            format!("`from_env` of variable `{name}` takes an environment variable name, like `VUS`"),
+                        ),
+                    );
+                }
+                (from_env, mapping.get("default"))
             }
             None => (None, Some(written)),
         };
-        let from_process = match from_env {
+        let from_process = match from_env.filter(|v| is_variable_name(v)) {
             Some(variable) if !command_line.contains_key(name.as_str()) => {
                 read_env(document, &at, name, variable, selection, &mut diagnostics)
             }
@@ -219,6 +225,15 @@ pub fn resolve(
         }
     }
     (out, diagnostics)
+}
+
+/// Whether `text` can name an environment variable: letters, digits and `_`, not
+/// starting with a digit.
+fn is_variable_name(text: &str) -> bool {
+    text.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The value of `$variable` for variable `name`, when the process environment sets it;
@@ -309,7 +324,7 @@ mod tests {
 
     #[test]
     fn bad_environment_values_are_located_errors() {
-        let source = "vars:\n  a: { from_env: BAD, default: 1 }\n  b: { from_env: LONG }\n  c: { from_env: UNSET }\n  d: { from_env: VUS, defualt: 1 }\n";
+        let source = "vars:\n  a: { from_env: BAD, default: 1 }\n  b: { from_env: LONG }\n  c: { from_env: UNSET }\n  d: { from_env: VUS, defualt: 1 }\n  e: { from_env: 5, default: 1 }\n";
         let selection = Selection {
             process_env: Some(lookup),
             ..Selection::default()
@@ -319,7 +334,8 @@ mod tests {
             .iter()
             .map(|d| (d.span.map_or(0, |s| s.line), d.message.as_str()))
             .collect();
-        assert_eq!(messages.len(), 4, "{messages:#?}");
+        assert_eq!(messages.len(), 5, "{messages:#?}");
+        assert!(messages[4].1.contains("takes an environment variable name") && messages[4].0 == 6);
         assert!(messages[0].1.contains("not valid UTF-8") && messages[0].0 == 2);
         assert!(messages[1].1.contains("bytes long") && messages[1].0 == 3);
         assert!(messages[2].1.contains("`$UNSET` is not set") && messages[2].0 == 4);
