@@ -11,8 +11,9 @@
 //! The walk follows the generated schema (`$ref`s resolved, the branches of `anyOf` and
 //! `oneOf` taken together, `properties`, `additionalProperties`, `items`). A string is left
 //! alone where any schema it may meet is the run-time `Template` type (URLs, headers,
-//! bodies: rendered per request, with `vu`, captures, `uuid()`…) or accepts any value (a
-//! `json:` body, `x-` keys); where it could be nothing the schema knows (an unknown key),
+//! bodies: rendered per request, with `vu`, captures, `uuid()`…), accepts any value (a
+//! `json:` body, `x-` keys) or is marked `x-verbatim` (a command line, which may hold
+//! docker's `{{.CPUPerc}}`; descriptions); where it could be nothing the schema knows (an unknown key),
 //! it is left for the schema to report. Everywhere else it is rendered here and the value
 //! replaced, so the schema, serde and the analyzer check it exactly like a literal.
 //!
@@ -29,9 +30,6 @@ use super::template::{Template, TemplateSet};
 use super::vars::Vars;
 use super::yaml::{Document, Path, Segment};
 use crate::diag::{Diagnostic, Span, did_you_mean};
-
-/// The names a plan-time template may use.
-const PLAN_TIME_NAMES: [&str; 3] = ["vars", "env", "stage"];
 
 /// What plan-time templates can read.
 pub struct Context<'v> {
@@ -253,6 +251,10 @@ impl<'s> Walker<'s, '_> {
             Value::Object(object) => object,
             _ => return,
         };
+        // Text used as written: a shell command, a description.
+        if object.get("x-verbatim") == Some(&Value::Bool(true)) {
+            return out.push(Candidate::Any);
+        }
         if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
             if reference == "#/$defs/Template" {
                 return out.push(Candidate::Runtime);
@@ -464,12 +466,6 @@ impl<'s> Walker<'s, '_> {
                 }
             }
         }
-        if names
-            .iter()
-            .any(|name| !PLAN_TIME_NAMES.contains(&name.split('.').next().unwrap_or_default()))
-        {
-            return None;
-        }
         let context = self
             .context_value
             .get_or_insert_with(|| {
@@ -567,6 +563,25 @@ mod tests {
             let span = found.span.expect("located");
             assert_eq!((span.line, span.col), (line, col), "{vars:?}: {found:?}");
         }
+    }
+
+    #[test]
+    fn commands_and_descriptions_are_used_as_written() {
+        let source = PLAN.replace(
+            "scenarios:\n  a:\n",
+            "collect:\n  - command: { name: d, run: \"docker stats --format '{{.CPUPerc}}' app\", parse: prometheus }\nscenarios:\n  a:\n    description: \"sends {{ uuid() }} ids\"\n",
+        );
+        let (checked, diagnostics) = load(&source, &Selection::default());
+        let checked = checked.unwrap_or_else(|| panic!("{diagnostics:#?}"));
+        assert_eq!(
+            checked.plan.scenarios["a"].description.as_deref(),
+            Some("sends {{ uuid() }} ids")
+        );
+        let collect = serde_json::to_value(&checked.plan.collect[0]).expect("serialises");
+        assert_eq!(
+            collect["command"]["run"],
+            "docker stats --format '{{.CPUPerc}}' app"
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub struct Plan {
 
     /// What the plan measures, in a sentence or two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-verbatim" = true))]
     pub description: Option<String>,
 
     /// Target environments, picked with `--env` (or `LOADPLAN_ENV`); the first one is the
@@ -165,6 +166,7 @@ pub struct VarDeclaration {
     pub default: Option<serde_json::Value>,
     /// What the variable is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-verbatim" = true))]
     pub description: Option<String>,
 }
 
@@ -260,6 +262,7 @@ pub enum MockMode {
 pub struct Scenario {
     /// What the scenario stands for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-verbatim" = true))]
     pub description: Option<String>,
 
     /// Share of the stage's VUs, relative to the other scenarios' weights (VUs are split by
