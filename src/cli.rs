@@ -36,7 +36,7 @@ pub enum Command {
     /// Run a plan: validate it, drive the load, judge the thresholds, write the outputs
     /// (exit 0 when every threshold passed, 99 when one failed)
     #[command(
-        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json\n  loadplan run plan.yaml --stage smoke --vus 5 --duration 10s\n  loadplan run plan.yaml --var send_interval=500ms\n  SEND_INTERVAL=500ms VUS=20 loadplan run plans/websocket-performance.yaml\n  loadplan run plans/channel-proxy.yaml --scenario large_payload --scenario happy_path"
+        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json\n  loadplan run plan.yaml --stage smoke --vus 5 --duration 10s\n  loadplan run plan.yaml --var send_interval=500ms\n  SEND_INTERVAL=500 VUS=20 loadplan run plans/websocket-performance.yaml\n  loadplan run plans/channel-proxy.yaml --scenario large_payload --scenario happy_path"
     )]
     Run {
         /// The plan file

@@ -265,7 +265,8 @@ fn validate_applies_the_overrides_too() {
         )
     };
     assert_eq!(status(&["--vus", "5", "--duration", "10s"], &[]).0, Some(0));
-    let (code, stderr) = status(&[], &[("SEND_INTERVAL", "2")]);
+    assert_eq!(status(&[], &[("SEND_INTERVAL", "500")]).0, Some(0));
+    let (code, stderr) = status(&[], &[("SEND_INTERVAL", "2s")]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("(from $SEND_INTERVAL)"), "{stderr}");
     let (code, stderr) = status(&["--duration", "0s"], &[]);
