@@ -26,8 +26,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
+use super::analyze::Selection;
 use super::template::{Template, TemplateSet};
-use super::vars::Vars;
+use super::vars::{self, Vars};
 use super::yaml::{Document, Path, Segment};
 use crate::diag::{Diagnostic, Span, did_you_mean};
 
@@ -176,6 +177,35 @@ enum Candidate<'s> {
     Any,
     /// A schema object.
     Schema(&'s Value),
+}
+
+/// Resolves the plan's variables for `selection` and renders every plan-time template of
+/// `document` with them: the variables, the substitutions made, and every problem found.
+pub fn render(
+    document: &mut Document<'_>,
+    selection: &Selection,
+) -> (Vars, Substitutions, Vec<Diagnostic>) {
+    let env = vars::environment_name(&document.value, selection);
+    let (vars, mut diagnostics) = vars::resolve(document, env.as_deref(), selection);
+    let stage = match &selection.stage {
+        Some(stage) => Some((stage.clone(), true)),
+        None => document
+            .value
+            .get("stages")
+            .and_then(Value::as_object)
+            .and_then(|stages| stages.keys().next())
+            .map(|stage| (stage.clone(), false)),
+    };
+    let context = Context {
+        vars: &vars,
+        env: env
+            .as_deref()
+            .map(|name| PlanEnv::of(&document.value, name)),
+        stage,
+    };
+    let (substitutions, found) = substitute(document, super::schema::value(), &context);
+    diagnostics.extend(found);
+    (vars, substitutions, diagnostics)
 }
 
 /// Renders every plan-time template of `document` in place; the substitutions made and

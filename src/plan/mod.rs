@@ -48,26 +48,7 @@ pub fn load(source: &str, selection: &Selection) -> (Option<CheckedPlan>, Vec<Di
         Err(diagnostic) => return (None, vec![diagnostic]),
     };
     let mut diagnostics = Diagnostics::default();
-    let env = vars::environment_name(&document.value, selection);
-    let (vars, found) = vars::resolve(&document, env.as_deref(), selection);
-    diagnostics.extend(found);
-    let stage = match &selection.stage {
-        Some(stage) => Some((stage.clone(), true)),
-        None => document
-            .value
-            .get("stages")
-            .and_then(serde_json::Value::as_object)
-            .and_then(|stages| stages.keys().next())
-            .map(|stage| (stage.clone(), false)),
-    };
-    let context = knobs::Context {
-        vars: &vars,
-        env: env
-            .as_deref()
-            .map(|name| knobs::PlanEnv::of(&document.value, name)),
-        stage,
-    };
-    let (substitutions, found) = knobs::substitute(&mut document, schema::value(), &context);
+    let (vars, substitutions, found) = knobs::render(&mut document, selection);
     diagnostics.extend(found);
     let finish = |diagnostics: Diagnostics| {
         let mut diagnostics = diagnostics.sorted();
