@@ -74,26 +74,23 @@ fn numbers(node: &mut Value) {
         *node = either(std::mem::take(node));
         return;
     }
-    match node {
-        Value::Object(object) => {
-            for (key, child) in object.iter_mut() {
-                match key.as_str() {
-                    "properties" | "patternProperties" | "$defs" => {
-                        if let Value::Object(children) = child {
-                            children.values_mut().for_each(numbers);
-                        }
+    if let Value::Object(object) = node {
+        for (key, child) in object.iter_mut() {
+            match key.as_str() {
+                "properties" | "patternProperties" | "$defs" => {
+                    if let Value::Object(children) = child {
+                        children.values_mut().for_each(numbers);
                     }
-                    "items" | "additionalProperties" => numbers(child),
-                    "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
-                        if let Value::Array(children) = child {
-                            children.iter_mut().for_each(numbers);
-                        }
-                    }
-                    _ => {}
                 }
+                "items" | "additionalProperties" => numbers(child),
+                "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
+                    if let Value::Array(children) = child {
+                        children.iter_mut().for_each(numbers);
+                    }
+                }
+                _ => {}
             }
         }
-        _ => {}
     }
 }
 
