@@ -27,7 +27,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::analyze::Selection;
-use super::template::{Template, TemplateSet};
+use super::template::Template;
 use super::vars::{self, Vars};
 use super::yaml::{Document, Path, Segment};
 use crate::diag::{Diagnostic, Span, did_you_mean};
@@ -219,7 +219,7 @@ pub fn substitute(
         schema,
         context,
         context_value: None,
-        templates: TemplateSet::new(),
+        templates: plan_time_environment(),
         found: Vec::new(),
         sets: Vec::new(),
         interned: foldhash::HashMap::default(),
@@ -258,7 +258,8 @@ struct Walker<'s, 'c> {
     context: &'c Context<'c>,
     /// The context as minijinja reads it, made at the first template.
     context_value: Option<minijinja::Value>,
-    templates: TemplateSet,
+    /// Renders plan-time templates, with a bounded number of steps each.
+    templates: minijinja::Environment<'static>,
     found: Vec<Found>,
     /// Each distinct set of schemas met, with what it says about a value, so that a plan
     /// of 100,000 alike scenarios looks each schema up once, not once per scenario.
@@ -499,11 +500,11 @@ impl<'s> Walker<'s, '_> {
             });
             None
         };
-        let id = format!("plan-time:{}", super::analyze::pointer(path));
-        let names = match self.templates.add(&id, text) {
-            Ok(names) => names,
-            Err(error) => return fail(error.message, None),
+        let template = match self.templates.template_from_str(text) {
+            Ok(template) => template,
+            Err(error) => return fail(describe(&error), None),
         };
+        let names: BTreeSet<String> = template.undeclared_variables(true).into_iter().collect();
         let mut origins = BTreeSet::new();
         for name in &names {
             let mut segments = name.split('.');
@@ -577,7 +578,7 @@ impl<'s> Walker<'s, '_> {
                 minijinja::Value::from(minijinja::value::Serde(self.context.value()))
             })
             .clone();
-        match self.templates.render_source(text, &context)? {
+        match template.render(&context) {
             Ok(rendered) => {
                 self.found.push(Found {
                     path: path.clone(),
@@ -585,16 +586,35 @@ impl<'s> Walker<'s, '_> {
                 });
                 Some(rendered)
             }
-            Err(error) => fail(
-                format!(
-                    "template error: {}",
-                    error
-                        .detail()
-                        .map_or_else(|| error.kind().to_string(), str::to_owned)
-                ),
-                None,
-            ),
+            Err(error) => fail(describe(&error), None),
         }
+    }
+}
+
+/// How many steps of minijinja's machine one plan-time template may take: plenty for an
+/// expression or a short loop, and a bound on what a hostile plan can make `validate` do.
+pub const FUEL: u64 = 50_000;
+
+/// The environment plan-time templates are rendered in: undefined names are errors, nothing
+/// is escaped, and each render is bounded by [`FUEL`].
+fn plan_time_environment() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_fuel(Some(FUEL));
+    env
+}
+
+fn describe(error: &minijinja::Error) -> String {
+    use minijinja::ErrorKind;
+    let detail = error.detail().map(str::to_owned);
+    match (error.kind(), detail) {
+        (ErrorKind::OutOfFuel, _) => format!(
+            "template error: it takes more than {FUEL} steps, too many for a value read when the plan loads"
+        ),
+        (ErrorKind::SyntaxError, Some(detail)) => format!("template syntax error: {detail}"),
+        (_, Some(detail)) => format!("template error: {detail}"),
+        (kind, None) => format!("template error: {kind}"),
     }
 }
 
@@ -624,7 +644,7 @@ fn parse_number(text: &str) -> Option<Value> {
 mod tests {
     use crate::plan::{Selection, load};
 
-    const PLAN: &str = "name: k\nvars: { n: 3, t: 50ms, big: 2.5 }\nstages:\n  s: { vus: \"{{ vars.n }}\", duration: \"{{ vars.t }}\" }\nscenarios:\n  a:\n    weight: \"{{ vars.big }}\"\n    steps:\n      - request: { url: \"http://127.0.0.1:1/{{ vu }}\", json: { at: \"{{ vars.t }} {{ vu }}\" } }\n      - sleep: \"{{ vars.t }}\"\nthresholds:\n  http_reqs: [ \"count > {{ vars.n }}\" ]\n";
+    const PLAN: &str = "name: k\nvars: { n: 3, t: 50ms, big: 2.5, l: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40] }\nstages:\n  s: { vus: \"{{ vars.n }}\", duration: \"{{ vars.t }}\" }\nscenarios:\n  a:\n    weight: \"{{ vars.big }}\"\n    steps:\n      - request: { url: \"http://127.0.0.1:1/{{ vu }}\", json: { at: \"{{ vars.t }} {{ vu }}\" } }\n      - sleep: \"{{ vars.t }}\"\nthresholds:\n  http_reqs: [ \"count > {{ vars.n }}\" ]\n";
 
     #[test]
     fn knobs_become_typed_values_and_run_time_templates_stay() {
@@ -701,6 +721,14 @@ mod tests {
                 "`env.x` is used, but the plan has no `environments`",
             ),
             ("{{ vars.n", "template syntax error"),
+            (
+                "{% for i in range(9) %}1{% endfor %}",
+                "`range` is not known",
+            ),
+            (
+                "{% for a in vars.l %}{% for b in vars.l %}{% for c in vars.l %}{% endfor %}{% endfor %}{% endfor %}1",
+                "takes more than 50000 steps",
+            ),
         ] {
             let source = PLAN.replace(
                 "\"{{ vars.n }}\", duration",
