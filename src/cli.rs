@@ -5,13 +5,16 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::plan::model::MockMode;
-use crate::plan::units::{ParseUnitError, Size};
+use crate::plan::units::{Duration, ParseUnitError, Size};
 
 const EXAMPLES: &str = "\
 Examples:
   loadplan run examples/quickstart.yaml           run a plan against the built-in mock
   loadplan validate plans/*.yaml                 check plans; every problem as file:line:col
   loadplan validate plan.yaml --env staging --stage scale --var payload_bytes=1024
+  loadplan run plan.yaml --stage smoke --vus 5 --duration 10s   a short CI smoke of any stage
+  VUS=50 DURATION=2m loadplan run plans/websocket-performance.yaml   `from_env` variables
+  loadplan run plans/channel-proxy.yaml --scenario large_payload     one scenario alone
   loadplan schema > schema/loadplan.schema.json  the JSON Schema editors autocomplete from
   loadplan report results/run.json --append-to docs/baselines.md --under '## Historical Results'
   loadplan mock --mode mixed                     the built-in target, on 127.0.0.1:4001
@@ -34,7 +37,7 @@ pub enum Command {
     /// Run a plan: validate it, drive the load, judge the thresholds, write the outputs
     /// (exit 0 when every threshold passed, 99 when one failed)
     #[command(
-        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json\n  loadplan run plan.yaml --out junit=junit.xml --out markdown=report.md\n\nPaths in the plan are relative to the plan file (or --workdir); --out and --baseline paths to\nthe current directory. Outputs are checked before the load: a missing template or document, a heading\nnot in the document, a folder that cannot be written stop the run before anything is sent\n(exit 2).\n\nExit codes: 0 every threshold passed · 99 a threshold failed (even if an output could not\nbe written) · 1 the run or an output failed · 2 invalid plan, outputs or usage · 130\ninterrupted"
+        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json\n  loadplan run plan.yaml --out junit=junit.xml --out markdown=report.md\n  loadplan run plan.yaml --stage smoke --vus 5 --duration 10s\n  loadplan run plan.yaml --var send_interval=500ms\n  SEND_INTERVAL=500 VUS=20 loadplan run plans/websocket-performance.yaml\n  loadplan run plans/channel-proxy.yaml --scenario large_payload --scenario happy_path\n\nPaths in the plan are relative to the plan file (or --workdir); --out and --baseline paths to\nthe current directory. Outputs are checked before the load: a missing template or document, a heading\nnot in the document, a folder that cannot be written stop the run before anything is sent\n(exit 2).\n\nExit codes: 0 every threshold passed · 99 a threshold failed (even if an output could not\nbe written) · 1 the run or an output failed · 2 invalid plan, outputs or usage · 130\ninterrupted"
     )]
     Run {
         /// The plan file
@@ -180,9 +183,30 @@ pub struct SelectionArgs {
     /// Stage of the plan to use (default: the first)
     #[arg(long, env = "LOADPLAN_STAGE", value_name = "NAME")]
     pub stage: Option<String>,
-    /// Override a plan variable: --var payload_bytes=1024 (repeatable)
+    /// Override a plan variable: --var payload_bytes=1024 (repeatable); wins over the
+    /// variable's `from_env`, the environment's `vars` and the default
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// VUs of the selected stage: a fixed stage's `vus`; a ramp's targets scaled so its
+    /// peak is N; an arrival stage's `max_vus`
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub vus: Option<u32>,
+    /// Length of the selected stage: a fixed stage's `duration`; a ramp's or arrival
+    /// stage's segments scaled so they add up to D
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Run only this scenario; the others get no VUs and thresholds that select them are
+    /// skipped (repeatable)
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    match text.parse::<Duration>() {
+        Ok(duration) if !duration.0.is_zero() => Ok(duration),
+        Ok(_) => Err("a stage lasts more than 0s".to_owned()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 fn parse_mode(text: &str) -> Result<MockMode, String> {

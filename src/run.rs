@@ -113,6 +113,10 @@ fn selection(args: &SelectionArgs) -> Selection {
         env: args.env.clone(),
         stage: args.stage.clone(),
         vars: args.vars.clone(),
+        process_env: Some(|name| std::env::var_os(name)),
+        vus: args.vus,
+        duration: args.duration,
+        scenarios: args.scenarios.clone(),
     }
 }
 
@@ -446,9 +450,12 @@ fn run_plan(
         checked.stage.clone(),
     );
     let rules = checked.thresholds.clone();
+    let not_run = checked.not_run.clone();
     if !quiet {
+        let overrides = plan::overrides::describe(selection)
+            .map_or_else(String::new, |changed| format!(" ({changed})"));
         eprintln!(
-            "running {name} · env {} · stage {stage}",
+            "running {name} · env {} · stage {stage}{overrides}",
             env.as_deref().unwrap_or("-")
         );
     }
@@ -461,7 +468,12 @@ fn run_plan(
         } else {
             crate::exec::Progress::Lines
         },
-        abort_rules: rules.iter().filter(|r| r.abort_on_fail).cloned().collect(),
+        abort_rules: rules
+            .iter()
+            .enumerate()
+            .filter(|(index, r)| r.abort_on_fail && !not_run.iter().any(|(i, _)| i == index))
+            .map(|(_, r)| r.clone())
+            .collect(),
         baseline: baseline_results.clone(),
         handle_signals: true,
         redactor: redactor.clone(),
@@ -480,6 +492,7 @@ fn run_plan(
     if prepared.first_run {
         verdict.skip_missing_baseline();
     }
+    verdict.skip_not_run(&not_run);
     let figures = crate::report::figures(&results);
     if !quiet {
         let heading = crate::report::summary::Heading {

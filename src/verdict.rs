@@ -39,6 +39,23 @@ impl Verdict {
     }
 }
 
+impl Verdict {
+    /// Marks the outcomes at these indices (the rules' order) skipped: thresholds of the
+    /// scenarios named beside them, which the run left out (`--scenario`) and which have no
+    /// data by design, so they pass as skipped instead of failing.
+    pub fn skip_not_run(&mut self, not_run: &[(usize, String)]) {
+        for (index, scenario) in not_run {
+            if let Some(outcome) = self.outcomes.get_mut(*index) {
+                outcome.value = None;
+                outcome.limit = None;
+                outcome.set_status(Status::Skipped {
+                    reason: Reason::ScenarioNotRun(scenario.clone()),
+                });
+            }
+        }
+    }
+}
+
 /// Whether a collected `…_seconds` metric is compared in milliseconds: Prometheus metrics
 /// are in seconds by convention, and a threshold written with a time unit is normalised to ms.
 pub fn seconds_in_ms(metric: &str, check: &Check) -> bool {
@@ -256,6 +273,33 @@ mod tests {
         let verdict = judge(&[regression], &results, Some(&results));
         assert!(verdict.passed());
         assert!((verdict.outcomes[0].limit.unwrap() - 114.0).abs() < 0.2);
+    }
+
+    /// A threshold of a scenario `--scenario` left out has no samples by design: skipped
+    /// (a pass), and read back from a results file as the same reason.
+    #[test]
+    fn thresholds_of_scenarios_not_run_are_skipped_and_read_back() {
+        let rules = [
+            rule("http_req_failed{scenario:other}", "rate == 0"),
+            rule("http_req_failed", "rate < 0.2"),
+        ];
+        let mut verdict = judge(&rules, &Results::default(), None);
+        assert!(!verdict.passed());
+        verdict.skip_not_run(&[(0, "other".to_owned())]);
+        assert_eq!(
+            verdict.outcomes[0].status,
+            Status::Skipped {
+                reason: Reason::ScenarioNotRun("other".to_owned())
+            }
+        );
+        assert!(verdict.outcomes[1].status.reason().is_some());
+        let saved = serde_json::to_value(&verdict).unwrap();
+        assert_eq!(
+            saved["outcomes"][0]["reason"],
+            "skipped: scenario `other` does not run (--scenario)"
+        );
+        let read: Verdict = serde_json::from_value(saved).unwrap();
+        assert_eq!(read.outcomes[0].status, verdict.outcomes[0].status);
     }
 
     #[test]

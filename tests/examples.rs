@@ -46,7 +46,7 @@ fn every_stage_and_environment_of_shipped_plans_validates() {
                 let selection = loadplan::plan::Selection {
                     env: Some(env.clone()),
                     stage: Some(stage.clone()),
-                    vars: Vec::new(),
+                    ..Default::default()
                 };
                 let (again, diagnostics) = loadplan::plan::load(&text, &selection);
                 assert!(

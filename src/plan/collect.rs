@@ -132,7 +132,9 @@ pub struct CommandSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub name: Option<String>,
-    /// The command line, run by `sh -c` in the plan file's folder (or `--workdir`).
+    /// The command line, run by `sh -c` in the plan file's folder (or `--workdir`), as
+    /// written: `{{` in it is not a template (`docker stats --format '{{.CPUPerc}}'` works).
+    #[schemars(extend("x-verbatim" = true))]
     pub run: String,
     /// Sampling interval (default 5s).
     #[serde(default, skip_serializing_if = "Option::is_none")]

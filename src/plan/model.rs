@@ -30,6 +30,7 @@ pub struct Plan {
 
     /// What the plan measures, in a sentence or two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-verbatim" = true))]
     pub description: Option<String>,
 
     /// Target environments, picked with `--env` (or `LOADPLAN_ENV`); the first one is the
@@ -43,10 +44,13 @@ pub struct Plan {
     #[schemars(example = ["AUTH_TOKEN"])]
     pub secrets: Vec<String>,
 
-    /// Plan variables, available to templates as `vars.*` and overridable on the command
-    /// line with `--var name=value`.
+    /// Plan variables, available to templates as `vars.*`. A variable is a plain value
+    /// (its default), or a declaration — a mapping with a `from_env` key — that reads the
+    /// process environment: `vus: { default: 5, from_env: VUS }`. The value used is the
+    /// first of: `--var name=value`, the `from_env` variable, the selected environment's
+    /// `vars`, the default.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub vars: IndexMap<String, serde_json::Value>,
+    pub vars: IndexMap<String, Var>,
 
     /// Named stages (smoke, scale, sustained, stress, ...), picked with `--stage` (or
     /// `LOADPLAN_STAGE`); the first one is the default.
@@ -135,6 +139,35 @@ impl Plan {
     pub fn limits(&self) -> Limits {
         self.limits.unwrap_or(Limits::DEFAULT)
     }
+}
+
+/// A plan variable: a declaration that reads the process environment, or a plain value.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Var {
+    /// A variable read from the process environment, with a default.
+    Declared(VarDeclaration),
+    /// The variable's value (any YAML value).
+    Value(serde_json::Value),
+}
+
+/// `{ default: 5, from_env: VUS }`: a mapping with a `from_env` key declares a variable;
+/// any other value is the variable's value.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VarDeclaration {
+    /// The process environment variable that sets it when present (`VUS`, `DURATION`).
+    /// Its text is read as YAML reads a plain value: `5` is a number, `30s` a string.
+    #[schemars(example = &"VUS", pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub from_env: String,
+    /// The value when neither `--var`, the environment variable nor the selected
+    /// environment's `vars` set it. Without a default the variable must be set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    /// What the variable is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-verbatim" = true))]
+    pub description: Option<String>,
 }
 
 /// One target environment.
@@ -229,6 +262,7 @@ pub enum MockMode {
 pub struct Scenario {
     /// What the scenario stands for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-verbatim" = true))]
     pub description: Option<String>,
 
     /// Share of the stage's VUs, relative to the other scenarios' weights (VUs are split by

@@ -11,6 +11,7 @@
 
 mod any_of;
 mod foreign;
+mod published;
 mod violation;
 
 use std::sync::OnceLock;
@@ -25,15 +26,22 @@ use super::yaml::{Document, Path, Segment};
 use crate::diag::{Diagnostic, Span};
 use violation::describe;
 
-/// The plan schema, as `loadplan schema` prints it.
+/// The plan schema, as `loadplan schema` prints it: the generated one, where plan-time
+/// templates are admitted too ([`published`]).
 pub fn schema() -> Value {
+    published::publish(generated())
+}
+
+/// The schema generated from the model's types: what plans are validated against, once
+/// their plan-time templates are rendered.
+pub fn generated() -> Value {
     let schema = SchemaSettings::draft2020_12()
         .into_generator()
         .into_root_schema_for::<Plan>();
     schema.to_value()
 }
 
-/// The schema as pretty JSON with a final newline.
+/// The published schema as pretty JSON with a final newline.
 pub fn schema_text() -> String {
     let mut text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
     text.push('\n');
@@ -50,14 +58,19 @@ fn compile(schema: Value) -> Compiled {
 /// The plan's schema, compiled once.
 fn compiled() -> &'static Compiled {
     static COMPILED: OnceLock<Compiled> = OnceLock::new();
-    COMPILED.get_or_init(|| compile(schema()))
+    COMPILED.get_or_init(|| compile(generated()))
+}
+
+/// The plan's schema as JSON, made once (the plan-time templates walk beside it).
+pub fn value() -> &'static Value {
+    &compiled().0
 }
 
 /// The schema of one scenario (the plan's `$defs/Scenario`), compiled once.
 fn compiled_scenario() -> &'static Compiled {
     static COMPILED: OnceLock<Compiled> = OnceLock::new();
     COMPILED.get_or_init(|| {
-        let plan = schema();
+        let plan = generated();
         let mut schema = Map::new();
         for key in ["$schema", "$defs"] {
             if let Some(value) = plan.get(key) {

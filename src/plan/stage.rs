@@ -33,6 +33,7 @@ impl Stage {
 pub struct FixedStage {
     /// What the stage is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-verbatim" = true))]
     pub description: Option<String>,
     /// Number of VUs.
     #[schemars(range(min = 1))]
@@ -50,6 +51,7 @@ pub struct FixedStage {
 pub struct RampStage {
     /// What the stage is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-verbatim" = true))]
     pub description: Option<String>,
     /// VUs at the start of the ramp (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,6 +99,7 @@ pub struct Hold {
 pub struct ArrivalStage {
     /// What the stage is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-verbatim" = true))]
     pub description: Option<String>,
     /// Rate at the start (default `0/s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -55,6 +55,8 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
+    // Python's methods, as in the plan's templates (`{{ run.label.upper() }}`).
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
         .trim_blocks(true)
         .lstrip_blocks(true)

@@ -77,11 +77,14 @@ pub enum Reason {
     NoBaseline,
     /// A `baseline * k` check on the first run of a plan (`baseline: latest` found none).
     NoEarlierRun,
+    /// A threshold of a scenario this run left out (`--scenario`): it has no data by design.
+    ScenarioNotRun(String),
 }
 
 const NO_BASELINE: &str = "no baseline run was given (--baseline FILE)";
 const NO_EARLIER_RUN: &str = "skipped: no earlier run to compare with yet";
 const NO_BASELINE_FIGURE: &str = "the baseline has no figure: ";
+const NOT_RUN: (&str, &str) = ("skipped: scenario `", "` does not run (--scenario)");
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -90,6 +93,7 @@ impl fmt::Display for Reason {
             Self::NoBaselineFigure(why) => write!(f, "{NO_BASELINE_FIGURE}{why}"),
             Self::NoBaseline => f.write_str(NO_BASELINE),
             Self::NoEarlierRun => f.write_str(NO_EARLIER_RUN),
+            Self::ScenarioNotRun(scenario) => write!(f, "{}{scenario}{}", NOT_RUN.0, NOT_RUN.1),
         }
     }
 }
@@ -102,7 +106,13 @@ impl Reason {
             NO_EARLIER_RUN => Self::NoEarlierRun,
             _ => match text.strip_prefix(NO_BASELINE_FIGURE) {
                 Some(why) => Self::NoBaselineFigure(why.to_owned()),
-                None => Self::NoFigure(text.to_owned()),
+                None => match text
+                    .strip_prefix(NOT_RUN.0)
+                    .and_then(|rest| rest.strip_suffix(NOT_RUN.1))
+                {
+                    Some(scenario) => Self::ScenarioNotRun(scenario.to_owned()),
+                    None => Self::NoFigure(text.to_owned()),
+                },
             },
         }
     }

@@ -25,13 +25,25 @@ use crate::diag::{Diagnostic, Diagnostics, Span, did_you_mean};
 
 pub use scope::pointer;
 
-/// What the command line adds to a plan: the environment, the stage, variable overrides.
+/// Reads one variable of the process environment (for `from_env` variables).
+pub type EnvLookup = fn(&str) -> Option<std::ffi::OsString>;
+
+/// What the command line adds to a plan: the environment, the stage, variable overrides,
+/// the load shape's overrides and the scenarios that run.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     pub env: Option<String>,
     pub stage: Option<String>,
     /// `--var name=value` overrides, in the order given.
     pub vars: Vec<(String, String)>,
+    /// Where `from_env` variables are read; `None` reads nothing (they take their default).
+    pub process_env: Option<EnvLookup>,
+    /// `--vus`: the selected stage's VUs (its peak, for a ramp; `max_vus`, for arrival).
+    pub vus: Option<u32>,
+    /// `--duration`: the selected stage's length (every segment scaled, for a ramp).
+    pub duration: Option<Duration>,
+    /// `--scenario`: the only scenarios that get VUs; empty for all.
+    pub scenarios: Vec<String>,
 }
 
 /// One threshold check, ready to judge.
@@ -59,6 +71,9 @@ pub struct CheckedPlan {
     pub vars: IndexMap<String, serde_json::Value>,
     pub templates: TemplateSet,
     pub thresholds: Vec<ThresholdRule>,
+    /// Thresholds this run does not judge, by index in `thresholds`, with the scenario they
+    /// select that `--scenario` left out: they are reported skipped, not failed.
+    pub not_run: Vec<(usize, String)>,
     pub derived: Vec<(String, Expr)>,
 }
 
@@ -68,6 +83,7 @@ pub fn analyze(
     plan: Plan,
     document: &Document<'_>,
     selection: &Selection,
+    vars: IndexMap<String, serde_json::Value>,
 ) -> (Option<CheckedPlan>, Diagnostics) {
     let mut analyzer = Analyzer {
         plan: &plan,
@@ -78,13 +94,13 @@ pub fn analyze(
     };
     let env = analyzer.environment(selection);
     let stage = analyzer.stages(selection);
-    let vars = analyzer.vars(env.as_deref(), selection);
     analyzer.secrets();
     let metrics = analyzer.scenarios(env.as_deref(), &vars);
     analyzer.weights();
     analyzer.collect(env.as_deref(), &vars);
     let derived = analyzer.derived(&metrics, &vars);
     let thresholds = analyzer.thresholds(&metrics, &derived);
+    let not_run = not_run(&thresholds, &selection.scenarios);
     analyzer.outputs(env.as_deref(), &vars);
     analyzer.tables(&metrics, &derived);
     let Analyzer {
@@ -105,6 +121,7 @@ pub fn analyze(
         vars,
         templates,
         thresholds,
+        not_run,
         derived,
     };
     (Some(checked), diagnostics)
@@ -195,46 +212,6 @@ impl Analyzer<'_, '_> {
         }
     }
 
-    fn vars(
-        &mut self,
-        env: Option<&str>,
-        selection: &Selection,
-    ) -> IndexMap<String, serde_json::Value> {
-        let mut vars = self.plan.vars.clone();
-        for (name, value) in env
-            .and_then(|e| self.plan.environments.get(e))
-            .map(|e| &e.vars)
-            .into_iter()
-            .flatten()
-        {
-            if !vars.contains_key(name) {
-                self.warning(
-                    &path!["environments", env.unwrap_or_default(), "vars", name.as_str()],
-                    format!("environment variable override `{name}` is not declared in the plan's `vars`"),
-                    did_you_mean(name, self.plan.vars.keys().map(String::as_str)),
-                );
-            }
-            vars.insert(name.clone(), value.clone());
-        }
-        for (name, text) in &selection.vars {
-            if !self.plan.vars.contains_key(name) {
-                let help = did_you_mean(name, self.plan.vars.keys().map(String::as_str));
-                self.diagnostics.push(
-                    Diagnostic::error(
-                        None,
-                        format!("--var `{name}`: the plan declares no such variable in `vars`"),
-                    )
-                    .with_help(help),
-                );
-                continue;
-            }
-            let value = serde_json::from_str(text)
-                .unwrap_or_else(|_| serde_json::Value::String(text.clone()));
-            vars.insert(name.clone(), value);
-        }
-        vars
-    }
-
     fn secrets(&mut self) {
         let mut seen = std::collections::HashSet::new();
         for (index, name) in self.plan.secrets.iter().enumerate() {
@@ -259,6 +236,26 @@ impl Analyzer<'_, '_> {
             }
         }
     }
+}
+
+/// The thresholds that select a scenario outside `selected` (when it is not empty), with
+/// that scenario.
+fn not_run(rules: &[ThresholdRule], selected: &[String]) -> Vec<(usize, String)> {
+    if selected.is_empty() {
+        return Vec::new();
+    }
+    rules
+        .iter()
+        .enumerate()
+        .filter_map(|(index, rule)| {
+            let (_, scenario) = rule
+                .selector
+                .tags
+                .iter()
+                .find(|(tag, value)| tag == "scenario" && !selected.contains(value))?;
+            Some((index, scenario.clone()))
+        })
+        .collect()
 }
 
 /// `` `a`, `b` and `c` ``.
