@@ -451,6 +451,7 @@ fn run_plan(
     );
     let rules = checked.thresholds.clone();
     let not_run = checked.not_run.clone();
+    let overrides = checked.overrides.clone();
     if !quiet {
         let overrides = plan::overrides::describe(selection)
             .map_or_else(String::new, |changed| format!(" ({changed})"));
@@ -523,6 +524,7 @@ fn run_plan(
     };
     let mut document = crate::report::json::RunDocument::new(&meta, &results, &figures, &verdict);
     document.baseline_file = baseline_file.map(|file| file.display().to_string());
+    document.overrides = overrides;
     let options = crate::report::model::ReportOptions::default();
     let written =
         crate::report::outputs::write_all(&targets, &document, baseline.as_ref(), &options);

@@ -213,6 +213,15 @@ fn one_scenario_runs_alone_and_the_others_thresholds_are_skipped() {
         assert_eq!(outcome["skipped"], true, "{outcome:#}");
         assert_eq!(outcome["passed"], true, "{outcome:#}");
     }
+    assert_eq!(
+        json["overrides"], "--vus 2, --duration 500ms, --scenario large_payload",
+        "the overrides are recorded with the run"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("skipped: scenarios not run)"),
+        "the summary says why thresholds were skipped: {stdout}"
+    );
     let judged = outcome("http_req_failed{scenario:large_payload}");
     assert_ne!(judged["skipped"], true, "{judged:#}");
     assert_eq!(judged["passed"], true, "{judged:#}\n{stderr}");
@@ -271,4 +280,60 @@ fn validate_applies_the_overrides_too() {
     assert!(stderr.contains("(from $SEND_INTERVAL)"), "{stderr}");
     let (code, stderr) = status(&["--duration", "0s"], &[]);
     assert_eq!(code, Some(2), "{stderr}");
+}
+
+/// `baseline: latest` compares a run only with runs given the same overrides: a smoke
+/// shortened with `--duration` is never the baseline of the full one.
+#[test]
+fn latest_baseline_is_a_run_with_the_same_overrides() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let plan = r#"
+name: same-overrides
+environments: { local: { mock: true } }
+baseline: latest
+stages:
+  smoke: { vus: 1, duration: 300ms }
+scenarios:
+  api: { steps: [ { request: { url: "{{ env.base_url }}/x" } }, { sleep: 20ms } ] }
+outputs:
+  - json: results/run.json
+"#;
+    std::fs::write(dir.path().join("plan.yaml"), plan).expect("the plan is written");
+    // A taken name gets -2, -3…: the nth run writes the nth name.
+    let run = |args: &[&str], name: &str| {
+        let output = loadplan_command()
+            .current_dir(dir.path())
+            .args(["run", "plan.yaml", "--quiet"])
+            .args(args)
+            .output()
+            .expect("loadplan runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let file = dir.path().join("results").join(name);
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("results")).expect("JSON");
+        (file, json)
+    };
+    let (full, first) = run(&[], "run.json");
+    assert_eq!(first["overrides"], serde_json::Value::Null);
+    let (_, short) = run(&["--duration", "200ms"], "run-2.json");
+    assert_eq!(short["overrides"], "--duration 200ms");
+    assert_eq!(
+        short["baseline_file"],
+        serde_json::Value::Null,
+        "no earlier run had --duration 200ms"
+    );
+    let (_, again) = run(&[], "run-3.json");
+    let picked = again["baseline_file"]
+        .as_str()
+        .expect("a baseline was picked");
+    assert!(
+        full.ends_with(Path::new(picked).file_name().expect("a file name")),
+        "{picked} should be the first full run {}",
+        full.display()
+    );
 }

@@ -79,9 +79,9 @@ pub struct Plan {
     pub derived: IndexMap<String, String>,
 
     /// The earlier run that `baseline * k` thresholds and the reports' deltas compare with:
-    /// `latest` (the newest complete results JSON of the same plan, environment and stage
-    /// in the folders of this plan's `json` outputs; a run that was interrupted or stopped
-    /// early is never picked), `latest_passed` (the same, among runs whose thresholds all
+    /// `latest` (the newest complete results JSON of the same plan, environment and stage,
+    /// run with the same `--vus`/`--duration`/`--scenario`, in the folders of this plan's
+    /// `json` outputs; a run that was interrupted or stopped early is never picked), `latest_passed` (the same, among runs whose thresholds all
     /// passed) or the path of a results JSON file. The report names the run chosen.
     /// `--baseline FILE` overrides it; without a baseline, `baseline * k` thresholds fail.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -30,6 +30,10 @@ pub struct RunDocument {
     /// A free label given with `--label`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// What the command line changed of the plan's stage and scenarios (`--vus 5,
+    /// --duration 10s`, `--scenario large_payload`); absent when nothing was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
     /// The results file the run was compared with (`--baseline` or `baseline:`), which
     /// `loadplan report` compares with again unless told otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +80,7 @@ impl RunDocument {
             loadplan_version: env!("CARGO_PKG_VERSION").to_owned(),
             git_commit: meta.git_commit.clone(),
             label: meta.label.map(str::to_owned),
+            overrides: None,
             baseline_file: None,
             passed: verdict.passed(),
             partial: results.stopped_early.is_some(),

@@ -278,15 +278,17 @@ impl Latest {
     }
 }
 
-/// The newest results file of the same plan, environment and stage in the folders of the
-/// `json` targets that `which` accepts: what `baseline: latest` (and `latest_passed`)
-/// means. Newest by start time (to the second), then by end time, then by the file's
+/// The newest results file of the same plan, environment, stage and command-line
+/// overrides (`--vus`, `--duration`, `--scenario`: a shortened CI run is no baseline for a
+/// full one) in the folders of the `json` targets that `which` accepts: what
+/// `baseline: latest` (and `latest_passed`) means. Newest by start time (to the second), then by end time, then by the file's
 /// modification time, so runs started in the same second still have an order.
 pub fn latest_baseline(
     targets: &[Target],
     plan: &str,
     env: Option<&str>,
     stage: &str,
+    overrides: Option<&str>,
     which: Latest,
 ) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = targets
@@ -319,6 +321,7 @@ pub fn latest_baseline(
             if run.plan == plan
                 && run.env.as_deref() == env
                 && run.stage == stage
+                && run.overrides.as_deref() == overrides
                 && which.accepts(&run)
             {
                 let modified = entry.metadata().and_then(|m| m.modified()).ok();
@@ -643,6 +646,7 @@ pub fn prepare_run(
                 &checked.plan.name,
                 checked.env.as_deref(),
                 &checked.stage,
+                checked.overrides.as_deref(),
                 which,
             ) {
                 Some(file) => (Some(file), false, None),

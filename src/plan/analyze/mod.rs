@@ -75,6 +75,9 @@ pub struct CheckedPlan {
     /// select that `--scenario` left out: they are reported skipped, not failed.
     pub not_run: Vec<(usize, String)>,
     pub derived: Vec<(String, Expr)>,
+    /// What the command line changed of the stage and scenarios (`--vus 5, --duration
+    /// 10s`), recorded with the run: `baseline: latest` compares only runs changed alike.
+    pub overrides: Option<String>,
 }
 
 /// Checks `plan` (read from `document`) for `selection`, returning the checked plan when
@@ -123,6 +126,7 @@ pub fn analyze(
         thresholds,
         not_run,
         derived,
+        overrides: super::overrides::describe(selection),
     };
     (Some(checked), diagnostics)
 }
