@@ -231,6 +231,30 @@ pub fn write<W: Write>(
     Ok(())
 }
 
+/// ` (2 skipped: no baseline yet)`, ` (3 skipped: 1 no baseline yet, 2 scenarios not run)`:
+/// the skipped thresholds counted by why, or nothing when none was skipped.
+fn skipped_note(verdict: &Verdict) -> String {
+    use crate::verdict::Reason;
+    let (mut no_baseline, mut not_run) = (0, 0);
+    for outcome in verdict.outcomes.iter().filter(|o| o.status.skipped()) {
+        match outcome.status.reason() {
+            Some(Reason::ScenarioNotRun(_)) => not_run += 1,
+            _ => no_baseline += 1,
+        }
+    }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    match (no_baseline, not_run) {
+        (0, 0) => String::new(),
+        (n, 0) => format!(" ({n} skipped: no baseline yet)"),
+        (0, n) => format!(" ({n} skipped: scenario{} not run)", plural(n)),
+        (b, n) => format!(
+            " ({} skipped: {b} no baseline yet, {n} scenario{} not run)",
+            b + n,
+            plural(n)
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -350,29 +374,5 @@ mod tests {
                 "{text}"
             );
         }
-    }
-}
-
-/// ` (2 skipped: no baseline yet)`, ` (3 skipped: 1 no baseline yet, 2 scenarios not run)`:
-/// the skipped thresholds counted by why, or nothing when none was skipped.
-fn skipped_note(verdict: &Verdict) -> String {
-    use crate::verdict::Reason;
-    let (mut no_baseline, mut not_run) = (0, 0);
-    for outcome in verdict.outcomes.iter().filter(|o| o.status.skipped()) {
-        match outcome.status.reason() {
-            Some(Reason::ScenarioNotRun(_)) => not_run += 1,
-            _ => no_baseline += 1,
-        }
-    }
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
-    match (no_baseline, not_run) {
-        (0, 0) => String::new(),
-        (n, 0) => format!(" ({n} skipped: no baseline yet)"),
-        (0, n) => format!(" ({n} skipped: scenario{} not run)", plural(n)),
-        (b, n) => format!(
-            " ({} skipped: {b} no baseline yet, {n} scenario{} not run)",
-            b + n,
-            plural(n)
-        ),
     }
 }
