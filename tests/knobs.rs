@@ -320,8 +320,16 @@ outputs:
     };
     let (full, first) = run(&[], "run.json");
     assert_eq!(first["overrides"], serde_json::Value::Null);
-    let (_, short) = run(&["--duration", "200ms"], "run-2.json");
+    let (_, short) = run(
+        &["--duration", "200ms", "--out", "markdown=short.md"],
+        "run-2.json",
+    );
     assert_eq!(short["overrides"], "--duration 200ms");
+    let report = std::fs::read_to_string(dir.path().join("short.md")).expect("the report");
+    assert!(
+        report.contains("stage `smoke` (`--duration 200ms`)"),
+        "the report says the stage was changed: {report}"
+    );
     assert_eq!(
         short["baseline_file"],
         serde_json::Value::Null,

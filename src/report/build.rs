@@ -70,6 +70,7 @@ impl Report {
             loadplan_version: run.loadplan_version.clone(),
             git_commit: run.git_commit.clone(),
             label: options.label.clone().or_else(|| run.label.clone()),
+            overrides: run.overrides.clone(),
             passed: run.passed,
             partial: run.partial,
             stopped_early: run.results.stopped_early.clone(),

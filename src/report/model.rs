@@ -64,6 +64,8 @@ pub struct RunView {
     pub loadplan_version: String,
     pub git_commit: Option<String>,
     pub label: Option<String>,
+    /// What the command line changed of the stage (`--vus 5, --duration 10s`), if anything.
+    pub overrides: Option<String>,
     pub passed: bool,
     /// True when the run stopped early; figures cover what ran.
     pub partial: bool,
