@@ -40,6 +40,36 @@ scenarios:
     }
 }
 
+/// A ramp over a mix of scenarios never runs more VUs than it asks for. With the seed's
+/// 63/15/15/7 mix, the old largest-remainder split took a VU from one scenario to give two
+/// to others at 24 → 25 VUs (and at 37, 49, 62); the stopped VU finished its long
+/// iteration beside its replacement, so a 30-VU ramp of 5 s iterations ran 31 and more.
+#[test]
+fn a_ramp_over_a_weighted_mix_never_runs_more_vus_than_asked() {
+    let plan = r#"
+name: mix
+environments: { local: { mock: true } }
+stages:
+  up: { ramp: [ { to: 70, over: 700ms } ], graceful_stop: 10ms }
+scenarios:
+  a: { weight: 63, steps: [ { request: { url: "{{ env.base_url }}/a" } }, { sleep: 5s } ] }
+  b: { weight: 15, steps: [ { request: { url: "{{ env.base_url }}/b" } }, { sleep: 5s } ] }
+  c: { weight: 15, steps: [ { request: { url: "{{ env.base_url }}/c" } }, { sleep: 5s } ] }
+  d: { weight: 7, steps: [ { request: { url: "{{ env.base_url }}/d" } }, { sleep: 5s } ] }
+"#;
+    let run = run(plan, &[], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results are written");
+    assert_eq!(json["vus_max"], 70, "{}", json["timeline"]);
+    // Each VU started once: one request per VU, none for a replacement.
+    assert_eq!(
+        metric(&json, "http_reqs")["count"],
+        70,
+        "{}",
+        json["timeline"]
+    );
+}
+
 /// A server on 127.0.0.1 that answers every request with a 200 whose head has one
 /// 100 KB header line and no `Content-Length`, and keeps the connection open (so a
 /// client that took the head would wait for the body until its timeout). Runs until

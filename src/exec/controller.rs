@@ -39,6 +39,7 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut looked = Duration::ZERO;
+    let mut split: (Option<u32>, Vec<u32>) = (None, Vec::new());
     loop {
         ticker.tick().await;
         if shared.halt.stopping() {
@@ -49,8 +50,13 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
         let elapsed = started.elapsed().min(end);
         let target = schedule.vus_peak(looked, elapsed);
         looked = elapsed;
-        let scenarios: Vec<&Scenario> = shared.plan.scenarios.values().collect();
-        let wanted = split_vus(&scenarios, target);
+        // The split is dealt one VU at a time (O(target × scenarios)): only when the
+        // target changes.
+        if split.0 != Some(target) {
+            let scenarios: Vec<&Scenario> = shared.plan.scenarios.values().collect();
+            split = (Some(target), split_vus(&scenarios, target));
+        }
+        let wanted = &split.1;
         let mut started_now = false;
         for (index, want) in wanted.iter().enumerate() {
             let want = *want as usize;
