@@ -117,7 +117,22 @@ fn selection(args: &SelectionArgs) -> Selection {
         vus: args.vus,
         duration: args.duration,
         scenarios: args.scenarios.clone(),
+        env_from_variable: args.env.is_some() && !given("--env"),
+        stage_from_variable: args.stage.is_some() && !given("--stage"),
     }
+}
+
+/// Whether the command line has `flag` (`--env x` or `--env=x`); clap also takes
+/// `--env`'s value from `LOADPLAN_ENV`, and an error should name the one the user wrote.
+fn given(flag: &str) -> bool {
+    std::env::args_os().any(|arg| {
+        arg.to_str().is_some_and(|arg| {
+            arg == flag
+                || arg
+                    .strip_prefix(flag)
+                    .is_some_and(|rest| rest.starts_with('='))
+        })
+    })
 }
 
 fn validate(

@@ -50,6 +50,15 @@ fn env_and_stage_come_from_the_environment_too() {
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
+    // The error names what the user wrote: the variable, not a flag they did not give.
+    assert!(String::from_utf8_lossy(&output.stderr).contains("LOADPLAN_STAGE `nope`"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_loadplan"))
+        .args(["validate", QUICKSTART, "--stage=nope"])
+        .current_dir(crate::common::root())
+        .env("LOADPLAN_STAGE", "smoke")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--stage `nope`"));
 }
 
@@ -132,7 +141,7 @@ fn several_plans_are_reported_per_plan_without_cascades() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let block = |plan: &str| {
         format!(
-            "{plan}: error: --env `inproc`: no such environment in the plan
+            "{plan}: error: LOADPLAN_ENV `inproc`: no such environment in the plan
   = help: the plan has no `environments`
 {plan}:7:29: error: `env.base_url` is used, but the plan has no `environments`
   |

@@ -44,6 +44,10 @@ pub struct Selection {
     pub duration: Option<Duration>,
     /// `--scenario`: the only scenarios that get VUs; empty for all.
     pub scenarios: Vec<String>,
+    /// The environment and the stage were named by `LOADPLAN_ENV` / `LOADPLAN_STAGE`, not
+    /// by `--env` / `--stage`: errors about them name the variable.
+    pub env_from_variable: bool,
+    pub stage_from_variable: bool,
 }
 
 /// One threshold check, ready to judge.
@@ -202,7 +206,14 @@ impl Analyzer<'_, '_> {
                 self.diagnostics.push(
                     Diagnostic::error(
                         None,
-                        format!("--env `{wanted}`: no such environment in the plan"),
+                        format!(
+                            "{} `{wanted}`: no such environment in the plan",
+                            if selection.env_from_variable {
+                                "LOADPLAN_ENV"
+                            } else {
+                                "--env"
+                            }
+                        ),
                     )
                     .with_help(help),
                 );

@@ -86,7 +86,14 @@ impl Analyzer<'_, '_> {
                 self.diagnostics.push(
                     Diagnostic::error(
                         None,
-                        format!("--stage `{wanted}`: no such stage in the plan"),
+                        format!(
+                            "{} `{wanted}`: no such stage in the plan",
+                            if selection.stage_from_variable {
+                                "LOADPLAN_STAGE"
+                            } else {
+                                "--stage"
+                            }
+                        ),
                     )
                     .with_help(help),
                 );
