@@ -50,8 +50,7 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
         let elapsed = started.elapsed().min(end);
         let target = schedule.vus_peak(looked, elapsed);
         looked = elapsed;
-        // The split is dealt one VU at a time (O(target × scenarios)): only when the
-        // target changes.
+        // The split (O(scenarios × log scenarios)) only when the target changes.
         if split.0 != Some(target) {
             let scenarios: Vec<&Scenario> = shared.plan.scenarios.values().collect();
             split = (Some(target), split_vus(&scenarios, target));

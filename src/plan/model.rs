@@ -265,9 +265,8 @@ pub struct Scenario {
     #[schemars(extend("x-verbatim" = true))]
     pub description: Option<String>,
 
-    /// Share of the stage's VUs, relative to the other scenarios' weights (VUs are dealt one
-    /// at a time to the scenario furthest below its share, so a ramp never moves a VU from
-    /// one scenario to another). Defaults to 1 when neither `weight` nor `vus` is given.
+    /// Share of the stage's VUs, relative to the other scenarios' weights (VUs are split by
+    /// the Sainte-Laguë method, so a ramp never moves a VU from one scenario to another). Defaults to 1 when neither `weight` nor `vus` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub weight: Option<f64>,
