@@ -185,7 +185,8 @@ fn prepare(
                     }
                 }
                 if let Some(spec) = &m.fill {
-                    match fill_spec(spec, target.append_to.clone(), templates, context) {
+                    let document = target.append_to.clone();
+                    match render(&spec.under).and_then(|under| fill_spec(spec, under, document)) {
                         Ok(spec) => target.fill = Some(Box::new(spec)),
                         Err(error) => problems.push(Problem::new(&at("fill"), error)),
                     }
@@ -205,30 +206,14 @@ fn prepare(
     (targets, problems)
 }
 
-/// A `fill` with its heading rendered; when its document can be
-/// read, the table is checked now, before the load, so a row or column that matches
-/// nothing costs nothing. A missing document is left to the write (and its own checks).
+/// A `fill` with its heading rendered (`under`); when its document can be read, the
+/// table is checked now, before the load, so a row or column that matches nothing costs
+/// nothing. A missing document is left to the write (and its own checks).
 fn fill_spec(
     fill: &crate::plan::table::Fill,
+    under: String,
     document: Option<PathBuf>,
-    templates: &TemplateSet,
-    context: &minijinja::Value,
 ) -> Result<fill::Spec, PrepareError> {
-    let under = fill.under.as_str();
-    let under = if Template::is_dynamic(under) {
-        match templates.render_source(under, context) {
-            Some(Ok(text)) => text,
-            Some(Err(error)) => {
-                return Err(PrepareError::Path {
-                    template: under.to_owned(),
-                    detail: error.to_string(),
-                });
-            }
-            None => under.to_owned(),
-        }
-    } else {
-        under.to_owned()
-    };
     let spec = fill::Spec::new(fill, under);
     if let Some(document) = document
         && let Ok(text) = std::fs::read_to_string(&document)
