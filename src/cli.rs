@@ -65,6 +65,8 @@ pub enum Command {
         /// No progress lines and no summary; only errors
         #[arg(long, short)]
         quiet: bool,
+        #[command(flatten)]
+        segments: SegmentArgs,
     },
     /// Re-render a saved run (its results JSON) without running anything: Markdown to
     /// stdout, or into a document; CSV history and JUnit too
@@ -199,6 +201,38 @@ pub struct SelectionArgs {
     /// skipped (repeatable)
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
+}
+
+/// Running one share of a plan split over several processes (docs/distributed.md).
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// Run share I of N (1-based): global VU slot v and iteration n belong to segment
+    /// ((v−1) mod N)+1, so N processes together run the plan exactly; `auto/N` takes I
+    /// from $JOB_COMPLETION_INDEX + 1 (a Kubernetes Indexed Job's 0-based index)
+    #[arg(long, value_name = "I/N")]
+    pub segment: Option<crate::segment::SegmentArg>,
+    /// Unequal shares for unequal machines: one whole weight per segment (2,1,1)
+    #[arg(long, value_name = "W,W,…", requires = "segment", value_parser = parse_weights)]
+    pub segment_weights: Option<Vec<u32>>,
+    /// Start stage time 0 at this instant (RFC 3339, like 2026-12-02T18:00:00Z), so
+    /// segments on several machines start together; a segment not ready by then exits 3
+    #[arg(long, value_name = "RFC3339", conflicts_with = "barrier")]
+    pub start_at: Option<String>,
+    /// Start together through a shared folder: `dir:PATH`. Each segment writes
+    /// `ready-I` there and all start once all N are ready (needs --segment)
+    #[arg(long, value_name = "dir:PATH", requires = "segment")]
+    pub barrier: Option<String>,
+    /// How long to wait at --barrier for the other segments before giving up (exit 3)
+    #[arg(long, value_name = "D", default_value = "10m", value_parser = parse_duration)]
+    pub barrier_timeout: Duration,
+    /// Sample the plan's `collect:` sources in this segment too (by default only
+    /// segment 1 does, so a source is not read N times)
+    #[arg(long)]
+    pub collect_here: bool,
+}
+
+fn parse_weights(text: &str) -> Result<Vec<u32>, String> {
+    crate::segment::parse_weights(text).map_err(|error| error.to_string())
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

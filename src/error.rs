@@ -54,6 +54,13 @@ pub enum Error {
         need: u64,
         how: String,
     },
+    /// `--segment`, `--segment-weights`, `--start-at` or `--barrier` cannot be used (a
+    /// missing `$JOB_COMPLETION_INDEX`, weights that do not fit, a bad instant). Nothing
+    /// was run.
+    Segment(Detail),
+    /// A segment was not ready by its `--start-at` instant, or the other segments did not
+    /// reach the `--barrier` in time. Nothing was sent.
+    MissedStart(Detail),
     /// The executor could not carry out the run.
     Run(Detail),
     /// An output (results, report, document, history, JUnit) could not be written.
@@ -81,7 +88,9 @@ impl Error {
             | Self::MissingSecrets { .. }
             | Self::Input(_)
             | Self::Baseline(_)
-            | Self::OpenFiles { .. } => exit_code::INVALID,
+            | Self::OpenFiles { .. }
+            | Self::Segment(_) => exit_code::INVALID,
+            Self::MissedStart(_) => exit_code::MISSED_START,
             Self::Run(_) | Self::Output(_) | Self::Mock { .. } => exit_code::FAILURE,
             Self::ThresholdsFailed => exit_code::THRESHOLDS_FAILED,
             Self::Interrupted => exit_code::INTERRUPTED,
@@ -140,6 +149,8 @@ impl fmt::Display for Error {
                  apart (`loadplan mock`) instead of `mock: true`, which halves the need"
             ),
             Self::Run(detail) => write!(f, "error: the run could not be carried out: {detail}"),
+            Self::Segment(detail) => write!(f, "error: {detail}; nothing was run"),
+            Self::MissedStart(detail) => write!(f, "error: {detail}; nothing was sent"),
             Self::Mock { port, error } => write!(
                 f,
                 "error: the mock target could not start on 127.0.0.1:{port}: {error}"

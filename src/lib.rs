@@ -7,7 +7,7 @@
 //! command fails, and with which exit code, is [`error::Error`].
 //!
 //! The modules are layered, lowest first: `exit_code`, `diag`, `redact` → `error` → `plan` →
-//! `schedule` → `server` → `results` → `collect` → `derive` → `verdict` → `report` →
+//! `schedule`, `segment` → `server` → `results` → `collect` → `derive` → `verdict` → `report` →
 //! `mock` → `exec` → `cli` → `run`. A module imports only its own layer or below;
 //! `.ci/layers` checks it.
 
@@ -25,6 +25,7 @@ pub mod report;
 pub mod results;
 mod run;
 pub mod schedule;
+pub mod segment;
 pub mod server;
 pub mod verdict;
 

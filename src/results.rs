@@ -204,6 +204,13 @@ pub struct Second {
     pub p95_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p99_ms: Option<f64>,
+    /// WebSockets open (the most in that second); segment runs only, for `loadplan merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws: Option<u32>,
+    /// That second's latency samples as an HdrHistogram (V2 deflate, base64, µs), so
+    /// `loadplan merge` recomputes p50/p95/p99 per second exactly; segment runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<String>,
 }
 
 /// Everything one run measured.

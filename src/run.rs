@@ -42,14 +42,18 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
             baseline,
             label,
             quiet,
+            segments,
         } => run_plan(
             &plan,
             &selection(&args),
-            &outs,
-            workdir.as_deref(),
-            baseline.as_deref(),
-            label.as_deref(),
-            quiet,
+            &RunArgs {
+                outs: &outs,
+                workdir: workdir.as_deref(),
+                baseline: baseline.as_deref(),
+                label: label.as_deref(),
+                quiet,
+                segments: &segments,
+            },
         ),
         Command::Report(args) => report(args),
         Command::Mock {
@@ -390,16 +394,27 @@ fn baseline_line(
     }
 }
 
-/// `loadplan run`.
-fn run_plan(
-    path: &Path,
-    selection: &Selection,
-    outs: &[(OutKind, std::path::PathBuf)],
-    workdir: Option<&Path>,
-    baseline: Option<&Path>,
-    label: Option<&str>,
+/// `loadplan run`'s options besides the plan and its selection.
+struct RunArgs<'a> {
+    outs: &'a [(OutKind, std::path::PathBuf)],
+    workdir: Option<&'a Path>,
+    baseline: Option<&'a Path>,
+    label: Option<&'a str>,
     quiet: bool,
-) -> Result<(), Error> {
+    segments: &'a crate::cli::SegmentArgs,
+}
+
+/// `loadplan run`.
+fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<(), Error> {
+    let RunArgs {
+        outs,
+        workdir,
+        baseline,
+        label,
+        quiet,
+        segments,
+    } = *args;
+    let segment = segment(segments)?;
     let shown = path.display().to_string();
     let source = plan::source::read(path).map_err(|error| Error::PlanUnreadable {
         plan: shown.clone(),
@@ -494,6 +509,9 @@ fn run_plan(
         handle_signals: true,
         redactor: redactor.clone(),
         dir: Some(base.to_path_buf()),
+        skip_collect: segment.index != 1 && !segments.collect_here,
+        segment,
+        start: crate::exec::StartGate::Now,
     };
     let finished = crate::exec::execute(checked, secrets, &options)
         .map_err(|error| Error::Run(redactor.redact(&error.to_string()).into_owned().into()))?;
@@ -570,6 +588,44 @@ fn run_plan(
     } else {
         output_error.map_or(Ok(()), Err)
     }
+}
+
+/// The share of the run `--segment` and `--segment-weights` give this process (the
+/// whole without them); `auto/N` reads `$JOB_COMPLETION_INDEX` (0-based).
+fn segment(args: &crate::cli::SegmentArgs) -> Result<crate::segment::Segment, Error> {
+    let Some(arg) = args.segment else {
+        return Ok(crate::segment::Segment::whole());
+    };
+    let index = match arg.index {
+        Some(index) => index,
+        None => {
+            let value = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                Error::Segment(
+                    "--segment auto/N takes I from $JOB_COMPLETION_INDEX, which is not set".into(),
+                )
+            })?;
+            match value.trim().parse::<u32>() {
+                Ok(index) if index < arg.count => index + 1,
+                _ => {
+                    return Err(Error::Segment(
+                        format!(
+                            "$JOB_COMPLETION_INDEX is `{}`: --segment auto/{} needs 0 to {}",
+                            crate::redact::Redactor::default().clean(&value),
+                            arg.count,
+                            arg.count - 1
+                        )
+                        .into(),
+                    ));
+                }
+            }
+        }
+    };
+    crate::segment::Segment::new(
+        index,
+        arg.count,
+        args.segment_weights.clone().unwrap_or_default(),
+    )
+    .map_err(|error| Error::Segment(error.into()))
 }
 
 /// What output paths, `under` and `section` may name: the run as far as it is known

@@ -76,6 +76,29 @@ pub struct RunOptions {
     /// The folder `collect:` commands run in: the plan file's (or `--workdir`), so a
     /// command's relative paths read like the plan's other paths. `None`: the current one.
     pub dir: Option<std::path::PathBuf>,
+    /// The share of the run this process runs (`--segment I/N`); the whole by default.
+    pub segment: crate::segment::Segment,
+    /// When stage time 0 begins: now, at an instant, or once all segments reached a
+    /// barrier.
+    pub start: StartGate,
+    /// Leave the plan's `collect:` sources unsampled (a segment other than the first).
+    pub skip_collect: bool,
+}
+
+/// When a run's stage time 0 begins.
+#[derive(Debug, Clone, Default)]
+pub enum StartGate {
+    /// As soon as the run is prepared.
+    #[default]
+    Now,
+    /// At this instant (`--start-at`); a run prepared after it does not start.
+    At(std::time::SystemTime),
+    /// Once every segment has written `ready-I` in `dir` (`--barrier dir:PATH`), giving up
+    /// after `timeout`.
+    Barrier {
+        dir: std::path::PathBuf,
+        timeout: std::time::Duration,
+    },
 }
 
 /// How a run ended.

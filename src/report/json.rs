@@ -38,6 +38,10 @@ pub struct RunDocument {
     /// `loadplan report` compares with again unless told otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_file: Option<String>,
+    /// This run was one segment of a split run (`--segment I/N`): which, when it started
+    /// and with which plan, so `loadplan merge` can put the segments together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentRecord>,
     pub passed: bool,
     /// True when the run was interrupted or aborted: the figures cover only what ran.
     #[serde(default)]
@@ -48,6 +52,52 @@ pub struct RunDocument {
     /// and `series`.
     #[serde(flatten)]
     pub results: ResultsRecord,
+}
+
+/// A segment run's place in the whole (`--segment I/N`), as `loadplan merge` checks it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentRecord {
+    /// 1-based.
+    pub index: u32,
+    pub count: u32,
+    /// `--segment-weights`, one per segment; empty for equal shares.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weights: Vec<u32>,
+    /// The instant stage time 0 began (UTC, RFC 3339 with milliseconds): the same in every
+    /// segment of one run when they started together (`--start-at`, `--barrier`).
+    pub start: String,
+    /// How the start was agreed: `start_at`, `barrier`, or `own` (no common start).
+    pub started_by: String,
+    /// `sha256:` of the plan file's text and the selection: equal in every segment of
+    /// one run.
+    pub plan_hash: String,
+    /// What the plan was loaded with, so `loadplan merge` loads it the same way.
+    pub selection: SelectionRecord,
+    /// Whether this segment sampled the plan's `collect:` sources.
+    #[serde(default)]
+    pub collected: bool,
+}
+
+/// The selection a plan was loaded with: `--env`, `--stage`, `--var`, the `from_env`
+/// variables read, `--vus`, `--duration`, `--scenario`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SelectionRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    pub stage: String,
+    /// `--var NAME=VALUE`, in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<(String, String)>,
+    /// The process environment variables `from_env` variables read, by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub process_env: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus: Option<u32>,
+    /// `--duration`, as written (`10s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<String>,
 }
 
 /// Run metadata that is not in the results.
@@ -82,6 +132,7 @@ impl RunDocument {
             label: meta.label.map(str::to_owned),
             overrides: None,
             baseline_file: None,
+            segment: None,
             passed: verdict.passed(),
             partial: results.stopped_early.is_some(),
             metrics: figures.to_vec(),
