@@ -88,7 +88,17 @@ pub fn load(source: &str, selection: &Selection) -> (Option<CheckedPlan>, Vec<Di
         }
     };
     diagnostics.extend(overrides::apply(&mut plan, selection));
-    let (checked, analyzed) = analyze::analyze(plan, &document, selection, vars.values);
+    let (mut checked, analyzed) = analyze::analyze(plan, &document, selection, vars.values);
+    if let Some(checked) = &mut checked {
+        checked.from_env = vars
+            .origins
+            .values()
+            .filter_map(|origin| match origin {
+                vars::Origin::ProcessEnv(variable) => Some(variable.clone()),
+                _ => None,
+            })
+            .collect();
+    }
     diagnostics.extend(analyzed.sorted());
     let diagnostics = finish(diagnostics);
     if diagnostics

@@ -9,6 +9,48 @@ use std::path::Path;
 /// The largest plan read: 8 MiB, far above any hand-written plan.
 pub const MAX_PLAN: u64 = 8 << 20;
 
+/// The selection a plan was loaded with: `--env`, `--stage`, `--var`, the `from_env`
+/// variables read, `--vus`, `--duration`, `--scenario`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SelectionRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    pub stage: String,
+    /// `--var NAME=VALUE`, in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<(String, String)>,
+    /// The process environment variables `from_env` variables read, by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub process_env: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus: Option<u32>,
+    /// `--duration`, as written (`10s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<String>,
+}
+
+/// The plan's identity for a split run: `sha256:` and the hex digest of the plan file's
+/// text and the selection it was loaded with (as JSON). Every segment of one run has the
+/// same; `loadplan merge` refuses segments whose hashes differ, or a plan file that no
+/// longer hashes to theirs.
+pub fn plan_hash(source: &str, selection: &SelectionRecord) -> String {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(source.as_bytes());
+    hasher.update([0u8]);
+    // A struct of strings, numbers and lists always serialises.
+    hasher.update(serde_json::to_vec(selection).unwrap_or_default());
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
 /// Why a file was not read as text.
 #[derive(Debug)]
 pub enum ReadError {
@@ -118,5 +160,30 @@ mod tests {
             error.to_string().starts_with("cannot read the plan: "),
             "{error}"
         );
+    }
+}
+
+#[cfg(test)]
+mod hash_tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_changes_with_the_text_and_the_selection() {
+        let selection = SelectionRecord {
+            stage: "smoke".into(),
+            ..SelectionRecord::default()
+        };
+        let hash = plan_hash("name: a\n", &selection);
+        assert!(
+            hash.starts_with("sha256:") && hash.len() == 7 + 64,
+            "{hash}"
+        );
+        assert_eq!(hash, plan_hash("name: a\n", &selection.clone()));
+        assert_ne!(hash, plan_hash("name: b\n", &selection));
+        let scaled = SelectionRecord {
+            vus: Some(5),
+            ..selection.clone()
+        };
+        assert_ne!(hash, plan_hash("name: a\n", &scaled));
     }
 }

@@ -72,32 +72,10 @@ pub struct SegmentRecord {
     /// one run.
     pub plan_hash: String,
     /// What the plan was loaded with, so `loadplan merge` loads it the same way.
-    pub selection: SelectionRecord,
+    pub selection: crate::plan::source::SelectionRecord,
     /// Whether this segment sampled the plan's `collect:` sources.
     #[serde(default)]
     pub collected: bool,
-}
-
-/// The selection a plan was loaded with: `--env`, `--stage`, `--var`, the `from_env`
-/// variables read, `--vus`, `--duration`, `--scenario`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SelectionRecord {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<String>,
-    pub stage: String,
-    /// `--var NAME=VALUE`, in the order given.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub vars: Vec<(String, String)>,
-    /// The process environment variables `from_env` variables read, by name.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub process_env: std::collections::BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vus: Option<u32>,
-    /// `--duration`, as written (`10s`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scenarios: Vec<String>,
 }
 
 /// Run metadata that is not in the results.

@@ -82,6 +82,10 @@ pub struct CheckedPlan {
     /// What the command line changed of the stage and scenarios (`--vus 5, --duration
     /// 10s`), recorded with the run: `baseline: latest` compares only runs changed alike.
     pub overrides: Option<String>,
+    /// The process environment variables the plan's `from_env` variables were read from
+    /// (their values won), by name: recorded with a segment run so `loadplan merge`
+    /// loads the plan as the run did.
+    pub from_env: Vec<String>,
 }
 
 /// Checks `plan` (read from `document`) for `selection`, returning the checked plan when
@@ -131,6 +135,7 @@ pub fn analyze(
         not_run,
         derived,
         overrides: super::overrides::describe(selection),
+        from_env: Vec::new(),
     };
     (Some(checked), diagnostics)
 }
