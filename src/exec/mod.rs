@@ -14,6 +14,7 @@
 //! - before the run, synchronous: `prepare.rs` (template base, names, series keys,
 //!   compiled matchers), `matcher.rs` (one `CompiledMatcher` for `expect` and `on_message`);
 //! - the run's shared state: `shared.rs` (`Shared`, `Halt`, `Event`, series keys);
+//! - when it begins: `start.rs` (`--start-at`, `--barrier`);
 //! - driving it: `controller.rs` (the schedule's VUs), `collector.rs` (the results),
 //!   `sampler.rs` (`collect:` sources);
 //! - one VU: `vu.rs` (the steps; a failure is a `StepError`, `step_error.rs`), `outbox.rs`
@@ -37,6 +38,7 @@ mod request;
 mod run_error;
 mod sampler;
 mod shared;
+pub mod start;
 mod step_error;
 mod tls;
 mod transport;
@@ -83,6 +85,9 @@ pub struct RunOptions {
     pub start: StartGate,
     /// Leave the plan's `collect:` sources unsampled (a segment other than the first).
     pub skip_collect: bool,
+    /// Keep each second's most open WebSockets and latency histogram in the timeline
+    /// (segment runs, so `loadplan merge` recomputes the merged seconds exactly).
+    pub second_histograms: bool,
 }
 
 /// When a run's stage time 0 begins.
@@ -94,10 +99,11 @@ pub enum StartGate {
     /// At this instant (`--start-at`); a run prepared after it does not start.
     At(std::time::SystemTime),
     /// Once every segment has written `ready-I` in `dir` (`--barrier dir:PATH`), giving up
-    /// after `timeout`.
+    /// after `timeout`; only ready files of the same `plan_hash` count (`start.rs`).
     Barrier {
         dir: std::path::PathBuf,
         timeout: std::time::Duration,
+        plan_hash: String,
     },
 }
 
@@ -106,6 +112,9 @@ pub struct Finished {
     pub results: Results,
     /// Stopped by SIGINT or SIGTERM: the results are partial.
     pub interrupted: bool,
+    /// The instant stage time 0 began: the agreed one (`--start-at`, `--barrier`), or
+    /// the run's own.
+    pub start: std::time::SystemTime,
 }
 
 /// Runs the plan's selected stage to its end (and graceful stop), returning what it
@@ -181,6 +190,21 @@ async fn run(
     if options.handle_signals {
         tokio::spawn(watch_signals(Arc::clone(&halt)));
     }
+    // Before the `collect:` sources start, so their figures cover the load, not the wait
+    // (their first sample can hold stage time 0 back by up to 2 s past the instant).
+    let say = options.progress != Progress::Off;
+    let start = match start::wait(&options.start, &options.segment, &halt, say).await {
+        Ok(start) => start,
+        Err(error) => {
+            if let Some(mock) = mock {
+                tokio::select! {
+                    () = mock.stop() => {}
+                    () = halt.now_requested() => {}
+                }
+            }
+            return Err(RunError::Start(error));
+        }
+    };
     let sampling = sampler::Sampling::start(
         &shared.plan.collect,
         &shared.templates,
@@ -198,9 +222,11 @@ async fn run(
         baseline: options.baseline,
         halt: Arc::clone(&halt),
         redactor: options.redactor.clone(),
+        second_histograms: options.second_histograms,
     };
     let collector = tokio::spawn(collector::collect(inbox, backlog, settings));
     controller::drive(Arc::clone(&shared), &schedule, graceful).await;
+    start::leave(&options.start, &options.segment);
     let derived_texts = shared.plan.derived.clone();
     drop(shared);
     let mut results = collector.await.map_err(RunError::Collector)?;
@@ -224,6 +250,7 @@ async fn run(
     Ok(Finished {
         results,
         interrupted: halt.interrupted(),
+        start,
     })
 }
 
