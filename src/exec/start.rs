@@ -157,8 +157,13 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// `1.500s` under a minute; past it, whole seconds as humantime writes them (`2h 5m 3s`).
 fn seconds(duration: Duration) -> String {
-    format!("{:.3}s", duration.as_secs_f64())
+    if duration < Duration::from_secs(60) {
+        format!("{:.3}s", duration.as_secs_f64())
+    } else {
+        humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
+    }
 }
 
 /// `1`, `1 and 2`, `1, 2 and 3`.
@@ -709,6 +714,7 @@ mod tests {
             "--start-at 2026-12-02T18:00:00.000Z had passed when the run was ready (1.500s late)"
         );
         assert!(!late.is_usage());
+        assert_eq!(seconds(Duration::from_secs(7503)), "2h 5m 3s");
         assert_eq!(short("sha256:0123456789abcdef"), "sha256:0123456789ab…");
         assert_eq!(
             join_and(&["1".into(), "2".into(), "3".into()]),
