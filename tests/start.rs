@@ -24,10 +24,13 @@ scenarios:
     )
 }
 
-/// A plan with a WebSocket scenario, against its own in-process mock.
+/// A plan with a WebSocket scenario and a `collect:` source, against its own in-process
+/// mock.
 const OWN_MOCK: &str = r#"
 name: start
 environments: { local: { mock: true } }
+collect:
+  - prometheus: { name: mock, url: "{{ env.base_url }}/metrics", every: 200ms }
 stages: { short: { vus: 2, duration: 1s } }
 scenarios:
   api: { steps: [ { request: { url: "{{ env.base_url }}/items" } }, { sleep: 20ms } ] }

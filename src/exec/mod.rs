@@ -190,20 +190,19 @@ async fn run(
     if options.handle_signals {
         tokio::spawn(watch_signals(Arc::clone(&halt)));
     }
-    // Before the `collect:` sources start, so their figures cover the load, not the wait
-    // (their first sample can hold stage time 0 back by up to 2 s past the instant).
+    // Waited out until `start::LEAD` before the agreed instant, so the `collect:`
+    // sources' first sample (before the load) falls in the lead and their figures cover
+    // the load, not the wait.
     let say = options.progress != Progress::Off;
-    let start = match start::wait(&options.start, &options.segment, &halt, say).await {
-        Ok(start) => start,
-        Err(error) => {
-            if let Some(mock) = mock {
-                tokio::select! {
-                    () = mock.stop() => {}
-                    () = halt.now_requested() => {}
-                }
-            }
-            return Err(RunError::Start(error));
-        }
+    let lead = if shared.plan.collect.is_empty() {
+        std::time::Duration::ZERO
+    } else {
+        start::LEAD
+    };
+    let agreed = start::wait(&options.start, &options.segment, &halt, say, lead).await;
+    let agreed = match agreed {
+        Ok(agreed) => agreed,
+        Err(error) => return Err(not_started(error, mock, &halt, &options).await),
     };
     let sampling = sampler::Sampling::start(
         &shared.plan.collect,
@@ -213,6 +212,14 @@ async fn run(
         Arc::clone(&halt),
     )
     .await;
+    if let Some(at) = agreed
+        && let Err(error) = start::sleep_until(at, &halt).await
+    {
+        drop(sampling.stop().await);
+        return Err(not_started(error, mock, &halt, &options).await);
+    }
+    // The agreed instant itself, so that every segment's record says the same one.
+    let start = agreed.unwrap_or_else(std::time::SystemTime::now);
     let started = Instant::now();
     let settings = collector::Settings {
         started,
@@ -252,6 +259,24 @@ async fn run(
         interrupted: halt.interrupted(),
         start,
     })
+}
+
+/// The run did not start (`start.rs`): the mock is stopped and the barrier's ready file
+/// taken away before the error is returned.
+async fn not_started(
+    error: start::StartError,
+    mock: Option<MockServer>,
+    halt: &Halt,
+    options: &RunOptions,
+) -> RunError {
+    start::leave(&options.start, &options.segment);
+    if let Some(mock) = mock {
+        tokio::select! {
+            () = mock.stop() => {}
+            () = halt.now_requested() => {}
+        }
+    }
+    RunError::Start(error)
 }
 
 /// What the `collect:` sources produced, their failures' texts (a server's answer, a

@@ -175,16 +175,25 @@ fn join_and(items: &[String]) -> String {
     }
 }
 
-/// Waits until the gate opens; returns the instant stage time 0 begins: the agreed one
-/// (`At`, `Barrier`) or now. `say` prints what the wait is for (off with `--quiet`).
+/// The time kept before the agreed instant, when the plan has `collect:` sources, for
+/// their first sample (the reading before the load). A scrape takes milliseconds; a
+/// source slower than this holds stage time 0 back by what it takes past it (at most the
+/// sampler's `READY_WAIT`, 2 s). Not more, because the sources go on sampling through the
+/// lead, and their rates count it.
+pub const LEAD: Duration = Duration::from_millis(500);
+
+/// Waits until `lead` before the gate opens; returns the agreed instant (`At`, `Barrier`),
+/// which the caller then waits for with [`sleep_until`], or `None` (`Now`): at once. `say`
+/// prints what the wait is for (off with `--quiet`).
 pub async fn wait(
     gate: &StartGate,
     segment: &Segment,
     halt: &Halt,
     say: bool,
-) -> Result<SystemTime, StartError> {
+    lead: Duration,
+) -> Result<Option<SystemTime>, StartError> {
     match gate {
-        StartGate::Now => Ok(SystemTime::now()),
+        StartGate::Now => Ok(None),
         StartGate::At(at) => {
             let now = SystemTime::now();
             if let Ok(late) = now.duration_since(*at)
@@ -203,8 +212,8 @@ pub async fn wait(
                     seconds(at.duration_since(now).unwrap_or_default())
                 );
             }
-            sleep_until(*at, halt).await?;
-            Ok(*at)
+            sleep_until(at.checked_sub(lead).unwrap_or(*at), halt).await?;
+            Ok(Some(*at))
         }
         StartGate::Barrier {
             dir,
@@ -217,20 +226,14 @@ pub async fn wait(
                 plan_hash,
                 timeout: *timeout,
             };
-            let own = barrier.file(segment.index);
-            let opened = barrier.wait(halt, say).await;
-            // A segment that gives up takes its file away, so one arriving later does not
-            // count it.
-            if opened.is_err() {
-                let _ = std::fs::remove_file(&own);
-            }
-            opened
+            barrier.wait(halt, say, lead).await.map(Some)
         }
     }
 }
 
-/// Removes this segment's ready file once its run is over, so that a later run in the
-/// same folder does not find it.
+/// Removes this segment's ready file once its run is over or did not start, so that a
+/// later run in the same folder does not find it, nor a segment arriving after this one
+/// gave up.
 pub fn leave(gate: &StartGate, segment: &Segment) {
     if let StartGate::Barrier { dir, .. } = gate {
         let _ = std::fs::remove_file(dir.join(format!("ready-{}", segment.index)));
@@ -240,7 +243,7 @@ pub fn leave(gate: &StartGate, segment: &Segment) {
 /// Sleeps until the wall clock reads `at`, looking at Ctrl-C every [`POLL`]; never returns
 /// before `at` (a tokio sleep is measured on the monotonic clock, so the wall clock is
 /// read again after it).
-async fn sleep_until(at: SystemTime, halt: &Halt) -> Result<(), StartError> {
+pub async fn sleep_until(at: SystemTime, halt: &Halt) -> Result<(), StartError> {
     loop {
         if halt.stopping() {
             return Err(StartError::Interrupted);
@@ -267,7 +270,7 @@ impl Barrier<'_> {
         self.dir.join(format!("ready-{index}"))
     }
 
-    async fn wait(&self, halt: &Halt, say: bool) -> Result<SystemTime, StartError> {
+    async fn wait(&self, halt: &Halt, say: bool, lead: Duration) -> Result<SystemTime, StartError> {
         let began = SystemTime::now();
         let clock = tokio::time::Instant::now();
         self.write_own()?;
@@ -305,7 +308,7 @@ impl Barrier<'_> {
                             humantime::format_rfc3339_millis(at)
                         );
                     }
-                    sleep_until(at, halt).await?;
+                    sleep_until(at.checked_sub(lead).unwrap_or(at), halt).await?;
                     return Ok(at);
                 }
                 Err(missing) if clock.elapsed() >= self.timeout => {
@@ -727,18 +730,40 @@ mod tests {
         let halt = Halt::default();
         let whole = Segment::whole();
         let past = SystemTime::now() - Duration::from_secs(5);
-        match wait(&StartGate::At(past), &whole, &halt, false).await {
+        match wait(&StartGate::At(past), &whole, &halt, false, LEAD).await {
             Err(StartError::Late { late, .. }) => assert!(late >= Duration::from_secs(5)),
             other => panic!("{other:?}"),
         }
         let soon = SystemTime::now() + Duration::from_millis(50);
-        let opened = wait(&StartGate::At(soon), &whole, &halt, false).await;
-        assert_eq!(opened.ok(), Some(soon));
+        let opened = wait(&StartGate::At(soon), &whole, &halt, false, Duration::ZERO).await;
+        assert_eq!(opened.ok(), Some(Some(soon)));
         assert!(SystemTime::now() >= soon);
+        let early = SystemTime::now() + Duration::from_secs(3600);
+        let led = wait(
+            &StartGate::At(early),
+            &whole,
+            &halt,
+            false,
+            Duration::from_secs(3600),
+        )
+        .await;
+        assert_eq!(
+            led.ok(),
+            Some(Some(early)),
+            "returned at once: the lead is the whole wait"
+        );
+        assert!(SystemTime::now() < early);
+        sleep_until(SystemTime::now() + Duration::from_millis(20), &halt)
+            .await
+            .expect("no signal");
         halt.interrupt("SIGINT");
         let later = SystemTime::now() + Duration::from_secs(3600);
         assert!(matches!(
-            wait(&StartGate::At(later), &whole, &halt, false).await,
+            wait(&StartGate::At(later), &whole, &halt, false, LEAD).await,
+            Err(StartError::Interrupted)
+        ));
+        assert!(matches!(
+            sleep_until(later, &halt).await,
             Err(StartError::Interrupted)
         ));
     }
