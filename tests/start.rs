@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use crate::common::{PATIENCE, exit_within_patience, loadplan_command, mock_requests};
-use crate::run::mock_process;
+use crate::run::{metric, mock_process};
 
 /// A plan of HTTP requests against the mock at `base_url`.
 fn http_plan(base_url: &str) -> String {
@@ -308,12 +308,29 @@ fn two_segments_start_together_at_a_barrier() {
             timeline.iter().all(|second| second["ws"].is_u64()),
             "{timeline:?}"
         );
-        assert!(
-            timeline.iter().any(|second| second["latency"]
-                .as_str()
-                .is_some_and(|h| h.starts_with("HIST"))),
+        // Every latency sample is in exactly one second's histogram.
+        let in_seconds: u64 = timeline
+            .iter()
+            .filter_map(|second| second["latency"].as_str())
+            .map(|histogram| {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(histogram)
+                    .expect("base64");
+                let histogram: hdrhistogram::Histogram<u64> =
+                    hdrhistogram::serialization::Deserializer::new()
+                        .deserialize(&mut bytes.as_slice())
+                        .expect("a V2 deflate histogram");
+                histogram.len()
+            })
+            .sum();
+        let count = |name: &str| metric(json, name)["count"].as_u64().unwrap_or(0);
+        assert_eq!(
+            in_seconds,
+            count("http_req_duration") + count("ws_message_latency"),
             "{timeline:?}"
         );
+        assert!(in_seconds > 0);
     }
     let left: Vec<_> = std::fs::read_dir(dir.path().join("barrier"))
         .expect("the barrier folder")
