@@ -21,7 +21,8 @@ Examples:
   loadplan completions bash > /etc/bash_completion.d/loadplan
 
 Exit codes: 0 ok · 2 invalid plan, outputs or usage (nothing sent) · 99 a threshold failed (even if
-an output failed too) · 1 the run or an output failed · 130 interrupted";
+an output failed too) · 1 the run or an output failed · 3 a segment missed its start (--start-at,
+--barrier; nothing sent) · 130 interrupted";
 
 /// loadplan: load tests described in YAML plans — stages, VU ramps, HTTP and WebSocket
 /// steps, thresholds — with results written into your baselines document.
@@ -37,7 +38,7 @@ pub enum Command {
     /// Run a plan: validate it, drive the load, judge the thresholds, write the outputs
     /// (exit 0 when every threshold passed, 99 when one failed)
     #[command(
-        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json\n  loadplan run plan.yaml --out junit=junit.xml --out markdown=report.md\n  loadplan run plan.yaml --stage smoke --vus 5 --duration 10s\n  loadplan run plan.yaml --var send_interval=500ms\n  SEND_INTERVAL=500 VUS=20 loadplan run plans/websocket-performance.yaml\n  loadplan run plans/channel-proxy.yaml --scenario large_payload --scenario happy_path\n\nPaths in the plan are relative to the plan file (or --workdir); --out and --baseline paths to\nthe current directory. Outputs are checked before the load: a missing template or document, a heading\nnot in the document, a folder that cannot be written stop the run before anything is sent\n(exit 2).\n\nExit codes: 0 every threshold passed · 99 a threshold failed (even if an output could not\nbe written) · 1 the run or an output failed · 2 invalid plan, outputs or usage · 130\ninterrupted"
+        after_help = "Examples:\n  loadplan run examples/quickstart.yaml\n  loadplan run plan.yaml --env staging --stage scale --out json=results/scale.json\n  loadplan run plan.yaml --out junit=junit.xml --out markdown=report.md\n  loadplan run plan.yaml --stage smoke --vus 5 --duration 10s\n  loadplan run plan.yaml --var send_interval=500ms\n  SEND_INTERVAL=500 VUS=20 loadplan run plans/websocket-performance.yaml\n  loadplan run plans/channel-proxy.yaml --scenario large_payload --scenario happy_path\n\nPaths in the plan are relative to the plan file (or --workdir); --out and --baseline paths to\nthe current directory. Outputs are checked before the load: a missing template or document, a heading\nnot in the document, a folder that cannot be written stop the run before anything is sent\n(exit 2).\n\nExit codes: 0 every threshold passed · 99 a threshold failed (even if an output could not\nbe written) · 1 the run or an output failed · 2 invalid plan, outputs or usage · 3 the\n--start-at instant had passed or --barrier timed out (nothing sent) · 130 interrupted"
     )]
     Run {
         /// The plan file

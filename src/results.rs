@@ -24,7 +24,7 @@ mod record;
 
 pub use error_kind::{ConnectFailure, ErrorKind, Status, out_of_descriptors};
 pub use errors::{EXAMPLES, Errors, Tally};
-pub use record::{DataRecord, RecordError, ResultsRecord, SeriesRecord};
+pub use record::{DataRecord, RecordError, ResultsRecord, SeriesRecord, encode_histogram};
 
 /// Which series a sample belongs to: a shared [`Series`], so a sample's key costs one
 /// reference count, not three (VUs send millions of them).

@@ -415,6 +415,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         segments,
     } = *args;
     let segment = segment(segments)?;
+    let gate = start_gate(segments)?;
     let shown = path.display().to_string();
     let source = plan::source::read(path).map_err(|error| Error::PlanUnreadable {
         plan: shown.clone(),
@@ -479,6 +480,20 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         checked.env.clone(),
         checked.stage.clone(),
     );
+    // What `loadplan merge` needs to put the segments together, and what a barrier's
+    // ready files must agree on: the plan's text and the selection it was loaded with.
+    let selection_record = selection_record(&checked, selection);
+    let plan_hash = plan::source::plan_hash(&source, &selection_record);
+    let gate = match gate {
+        Gate::Now => crate::exec::StartGate::Now,
+        Gate::At(at) => crate::exec::StartGate::At(at),
+        Gate::Barrier(dir) => crate::exec::StartGate::Barrier {
+            dir,
+            timeout: segments.barrier_timeout.0,
+            plan_hash: plan_hash.clone(),
+        },
+    };
+    let started_by = crate::exec::start::started_by(&gate);
     let rules = checked.thresholds.clone();
     let not_run = checked.not_run.clone();
     let overrides = checked.overrides.clone();
@@ -510,11 +525,22 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         redactor: redactor.clone(),
         dir: Some(base.to_path_buf()),
         skip_collect: segment.index != 1 && !segments.collect_here,
-        segment,
-        start: crate::exec::StartGate::Now,
+        second_histograms: segments.segment.is_some(),
+        segment: segment.clone(),
+        start: gate,
     };
-    let finished = crate::exec::execute(checked, secrets, &options)
-        .map_err(|error| Error::Run(redactor.redact(&error.to_string()).into_owned().into()))?;
+    let finished = crate::exec::execute(checked, secrets, &options).map_err(|error| {
+        let text = redactor.redact(&error.to_string()).into_owned();
+        match error {
+            crate::exec::RunError::Start(crate::exec::start::StartError::Interrupted) => {
+                eprintln!("{text}; nothing was sent");
+                Error::Interrupted
+            }
+            crate::exec::RunError::Start(start) if start.is_usage() => Error::Segment(text.into()),
+            crate::exec::RunError::Start(_) => Error::MissedStart(text.into()),
+            _ => Error::Run(text.into()),
+        }
+    })?;
     end_lock_waits_on_signal();
     let results = finished.results;
     if let Some(why) = &results.stopped_early {
@@ -558,6 +584,19 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
     let mut document = crate::report::json::RunDocument::new(&meta, &results, &figures, &verdict);
     document.baseline_file = baseline_file.map(|file| file.display().to_string());
     document.overrides = overrides;
+    document.segment = segments
+        .segment
+        .is_some()
+        .then(|| crate::report::json::SegmentRecord {
+            index: segment.index,
+            count: segment.count,
+            weights: segment.weights.clone(),
+            start: humantime::format_rfc3339_millis(finished.start).to_string(),
+            started_by: started_by.to_owned(),
+            plan_hash,
+            selection: selection_record,
+            collected: !options.skip_collect,
+        });
     let options = crate::report::model::ReportOptions::default();
     let written =
         crate::report::outputs::write_all(&targets, &document, baseline.as_ref(), &options);
@@ -626,6 +665,62 @@ fn segment(args: &crate::cli::SegmentArgs) -> Result<crate::segment::Segment, Er
         args.segment_weights.clone().unwrap_or_default(),
     )
     .map_err(|error| Error::Segment(error.into()))
+}
+
+/// When `--start-at` or `--barrier` says the run begins, as read from the command line
+/// (a barrier's plan hash is known once the plan is loaded).
+enum Gate {
+    Now,
+    At(std::time::SystemTime),
+    Barrier(std::path::PathBuf),
+}
+
+/// `--start-at RFC3339` or `--barrier dir:PATH`, checked before the plan is read.
+fn start_gate(args: &crate::cli::SegmentArgs) -> Result<Gate, Error> {
+    if let Some(text) = &args.start_at {
+        return crate::exec::start::parse_instant(text)
+            .map(Gate::At)
+            .map_err(|error| Error::Segment(error.into()));
+    }
+    let Some(barrier) = &args.barrier else {
+        return Ok(Gate::Now);
+    };
+    match barrier.strip_prefix("dir:") {
+        Some(dir) if !dir.is_empty() => Ok(Gate::Barrier(std::path::PathBuf::from(dir))),
+        Some(_) => Err(Error::Segment(
+            "--barrier dir: names no folder; write --barrier dir:PATH".into(),
+        )),
+        None => Err(Error::Segment(
+            format!(
+                "--barrier `{barrier}` is not a barrier loadplan knows; a shared folder is \
+                 written --barrier dir:PATH"
+            )
+            .into(),
+        )),
+    }
+}
+
+/// The selection a segment run was loaded with, as its results keep it: the environment
+/// and stage as the checked plan resolved them, the command line's `--var`, `--vus`,
+/// `--duration` and `--scenario`, and the values of the process environment variables
+/// the plan's `from_env` variables read.
+fn selection_record(
+    checked: &plan::CheckedPlan,
+    selection: &Selection,
+) -> plan::source::SelectionRecord {
+    plan::source::SelectionRecord {
+        env: checked.env.clone(),
+        stage: checked.stage.clone(),
+        vars: selection.vars.clone(),
+        process_env: checked
+            .from_env
+            .iter()
+            .filter_map(|name| Some((name.clone(), std::env::var(name).ok()?)))
+            .collect(),
+        vus: selection.vus,
+        duration: selection.duration.map(|duration| duration.to_string()),
+        scenarios: selection.scenarios.clone(),
+    }
 }
 
 /// What output paths, `under` and `section` may name: the run as far as it is known

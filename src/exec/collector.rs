@@ -52,6 +52,8 @@ pub struct Settings {
     pub halt: Arc<Halt>,
     /// Cleans error examples before they are kept.
     pub redactor: Redactor,
+    /// Keep each second's most open WebSockets and latency histogram (segment runs).
+    pub second_histograms: bool,
 }
 
 struct State {
@@ -64,6 +66,8 @@ struct State {
     sent: u64,
     received: u64,
     vus_now: u32,
+    /// WebSockets open now, when each second keeps its most ([`Settings::second_histograms`]).
+    ws_now: Option<u32>,
     redactor: Redactor,
     /// A socket was refused for want of a file descriptor: said once, on stderr.
     out_of_descriptors: Notice,
@@ -227,6 +231,9 @@ impl State {
                 second.p50_ms = Some(ms(self.second.value_at_quantile(0.5)));
                 second.p95_ms = Some(ms(self.second.value_at_quantile(0.95)));
                 second.p99_ms = Some(ms(self.second.value_at_quantile(0.99)));
+                if self.ws_now.is_some() {
+                    second.latency = Some(crate::results::encode_histogram(&self.second));
+                }
             }
             self.second.reset();
             self.second_index = index;
@@ -236,6 +243,7 @@ impl State {
             self.results.timeline.push(Second {
                 at_s,
                 vus: self.vus_now,
+                ws: self.ws_now,
                 ..Second::default()
             });
         }
@@ -312,6 +320,10 @@ impl State {
                 self.results.vus_max = self.results.vus_max.max(vus);
                 if let Some(now) = self.results.timeline.get_mut(self.second_index) {
                     now.vus = now.vus.max(vus);
+                    if self.ws_now.is_some() {
+                        self.ws_now = Some(ws);
+                        now.ws = Some(now.ws.unwrap_or(0).max(ws));
+                    }
                 }
                 self.results.gauge(SeriesKey::run("vus"), f64::from(vus));
                 self.results
@@ -385,6 +397,7 @@ pub async fn collect(
         sent: 0,
         received: 0,
         vus_now: 0,
+        ws_now: settings.second_histograms.then_some(0),
         redactor: settings.redactor.clone(),
         out_of_descriptors: Notice::NotYet,
         tagged: HashMap::new(),

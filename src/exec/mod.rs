@@ -14,6 +14,7 @@
 //! - before the run, synchronous: `prepare.rs` (template base, names, series keys,
 //!   compiled matchers), `matcher.rs` (one `CompiledMatcher` for `expect` and `on_message`);
 //! - the run's shared state: `shared.rs` (`Shared`, `Halt`, `Event`, series keys);
+//! - when it begins: `start.rs` (`--start-at`, `--barrier`);
 //! - driving it: `controller.rs` (the schedule's VUs), `collector.rs` (the results),
 //!   `sampler.rs` (`collect:` sources);
 //! - one VU: `vu.rs` (the steps; a failure is a `StepError`, `step_error.rs`), `outbox.rs`
@@ -37,6 +38,7 @@ mod request;
 mod run_error;
 mod sampler;
 mod shared;
+pub mod start;
 mod step_error;
 mod tls;
 mod transport;
@@ -83,6 +85,9 @@ pub struct RunOptions {
     pub start: StartGate,
     /// Leave the plan's `collect:` sources unsampled (a segment other than the first).
     pub skip_collect: bool,
+    /// Keep each second's most open WebSockets and latency histogram in the timeline
+    /// (segment runs, so `loadplan merge` recomputes the merged seconds exactly).
+    pub second_histograms: bool,
 }
 
 /// When a run's stage time 0 begins.
@@ -94,10 +99,11 @@ pub enum StartGate {
     /// At this instant (`--start-at`); a run prepared after it does not start.
     At(std::time::SystemTime),
     /// Once every segment has written `ready-I` in `dir` (`--barrier dir:PATH`), giving up
-    /// after `timeout`.
+    /// after `timeout`; only ready files of the same `plan_hash` count (`start.rs`).
     Barrier {
         dir: std::path::PathBuf,
         timeout: std::time::Duration,
+        plan_hash: String,
     },
 }
 
@@ -106,6 +112,9 @@ pub struct Finished {
     pub results: Results,
     /// Stopped by SIGINT or SIGTERM: the results are partial.
     pub interrupted: bool,
+    /// The instant stage time 0 began: the agreed one (`--start-at`, `--barrier`), or
+    /// the run's own.
+    pub start: std::time::SystemTime,
 }
 
 /// Runs the plan's selected stage to its end (and graceful stop), returning what it
@@ -181,6 +190,20 @@ async fn run(
     if options.handle_signals {
         tokio::spawn(watch_signals(Arc::clone(&halt)));
     }
+    // Waited out until `start::LEAD` before the agreed instant, so the `collect:`
+    // sources' first sample (before the load) falls in the lead and their figures cover
+    // the load, not the wait.
+    let say = options.progress != Progress::Off;
+    let lead = if shared.plan.collect.is_empty() {
+        std::time::Duration::ZERO
+    } else {
+        start::LEAD
+    };
+    let agreed = start::wait(&options.start, &options.segment, &halt, say, lead).await;
+    let agreed = match agreed {
+        Ok(agreed) => agreed,
+        Err(error) => return Err(not_started(error, mock, &halt, &options).await),
+    };
     let sampling = sampler::Sampling::start(
         &shared.plan.collect,
         &shared.templates,
@@ -189,6 +212,14 @@ async fn run(
         Arc::clone(&halt),
     )
     .await;
+    if let Some(at) = agreed
+        && let Err(error) = start::sleep_until(at, &halt).await
+    {
+        drop(sampling.stop().await);
+        return Err(not_started(error, mock, &halt, &options).await);
+    }
+    // The agreed instant itself, so that every segment's record says the same one.
+    let start = agreed.unwrap_or_else(std::time::SystemTime::now);
     let started = Instant::now();
     let settings = collector::Settings {
         started,
@@ -198,9 +229,11 @@ async fn run(
         baseline: options.baseline,
         halt: Arc::clone(&halt),
         redactor: options.redactor.clone(),
+        second_histograms: options.second_histograms,
     };
     let collector = tokio::spawn(collector::collect(inbox, backlog, settings));
     controller::drive(Arc::clone(&shared), &schedule, graceful).await;
+    start::leave(&options.start, &options.segment);
     let derived_texts = shared.plan.derived.clone();
     drop(shared);
     let mut results = collector.await.map_err(RunError::Collector)?;
@@ -224,7 +257,26 @@ async fn run(
     Ok(Finished {
         results,
         interrupted: halt.interrupted(),
+        start,
     })
+}
+
+/// The run did not start (`start.rs`): the mock is stopped and the barrier's ready file
+/// taken away before the error is returned.
+async fn not_started(
+    error: start::StartError,
+    mock: Option<MockServer>,
+    halt: &Halt,
+    options: &RunOptions,
+) -> RunError {
+    start::leave(&options.start, &options.segment);
+    if let Some(mock) = mock {
+        tokio::select! {
+            () = mock.stop() => {}
+            () = halt.now_requested() => {}
+        }
+    }
+    RunError::Start(error)
 }
 
 /// What the `collect:` sources produced, their failures' texts (a server's answer, a

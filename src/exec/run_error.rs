@@ -15,6 +15,9 @@ pub enum RunError {
     Regex(RegexBug),
     /// The collector task panicked or was cancelled.
     Collector(tokio::task::JoinError),
+    /// The run did not start: its start was missed, the barrier gave up or could not be
+    /// used, or a signal came while waiting (`start.rs`).
+    Start(super::start::StartError),
 }
 
 impl fmt::Display for RunError {
@@ -24,6 +27,7 @@ impl fmt::Display for RunError {
             Self::Mock(error) => write!(f, "the mock target could not start: {error}"),
             Self::Regex(bug) => bug.fmt(f),
             Self::Collector(error) => write!(f, "the collector failed: {error}"),
+            Self::Start(error) => error.fmt(f),
         }
     }
 }

@@ -112,8 +112,6 @@ pub enum DataRecord {
 impl ResultsRecord {
     /// The record of `results`.
     pub fn new(results: &Results) -> Self {
-        use base64::Engine as _;
-        use hdrhistogram::serialization::Serializer as _;
         let series = results
             .series
             .iter()
@@ -135,17 +133,9 @@ impl ResultsRecord {
                     .filter(|tags| !tags.method.is_empty())
                     .map(|tags| tags.method.to_string()),
                 data: match data {
-                    SeriesData::Trend(histogram) => {
-                        let mut bytes = Vec::new();
-                        // Writing to a Vec only fails on a histogram too large to encode,
-                        // which 1 µs–1 h at 3 digits is not; an empty string is then read
-                        // back as an error rather than a wrong figure.
-                        let _ = hdrhistogram::serialization::V2DeflateSerializer::new()
-                            .serialize(histogram, &mut bytes);
-                        DataRecord::Trend {
-                            histogram: base64::engine::general_purpose::STANDARD.encode(bytes),
-                        }
-                    }
+                    SeriesData::Trend(histogram) => DataRecord::Trend {
+                        histogram: encode_histogram(histogram),
+                    },
                     SeriesData::Counter(count) => DataRecord::Counter { count: *count },
                     SeriesData::Rate { trues, total } => DataRecord::Rate {
                         trues: *trues,
@@ -259,6 +249,18 @@ impl ResultsRecord {
         }
         Ok(results)
     }
+}
+
+/// A histogram as the results file keeps it: HdrHistogram's V2 deflate format, base64.
+/// Writing to a Vec only fails on a histogram too large to encode, which 1 µs–1 h at 3
+/// digits is not; an empty string is then read back as an error rather than a wrong figure.
+pub fn encode_histogram(histogram: &Histogram<u64>) -> String {
+    use base64::Engine as _;
+    use hdrhistogram::serialization::Serializer as _;
+    let mut bytes = Vec::new();
+    let _ =
+        hdrhistogram::serialization::V2DeflateSerializer::new().serialize(histogram, &mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]
