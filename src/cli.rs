@@ -17,6 +17,7 @@ Examples:
   loadplan run plans/channel-proxy.yaml --scenario large_payload     one scenario alone
   loadplan schema > schema/loadplan.schema.json  the JSON Schema editors autocomplete from
   loadplan report results/run.json --append-to docs/baselines.md --under '## Historical Results'
+  loadplan merge results/segment-*.json          one run from its segments (run --segment I/N)
   loadplan mock --mode mixed                     the built-in target, on 127.0.0.1:4001
   loadplan completions bash > /etc/bash_completion.d/loadplan
 

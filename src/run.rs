@@ -695,7 +695,11 @@ fn conclude(results: &crate::results::Results, run: Conclusion<'_>) -> Result<()
 /// `loadplan merge`: the segments' results added exactly, judged once, written as the
 /// plan says. The files are checked to be every segment of one run, and the plan to be
 /// the one they ran (its hash with their selection), before anything is written.
-fn merge(files: &[std::path::PathBuf], plan_path: Option<&Path>, args: &RunArgs<'_>) -> Result<(), Error> {
+fn merge(
+    files: &[std::path::PathBuf],
+    plan_path: Option<&Path>,
+    args: &RunArgs<'_>,
+) -> Result<(), Error> {
     let RunArgs {
         outs,
         workdir,
@@ -764,14 +768,17 @@ fn merge(files: &[std::path::PathBuf], plan_path: Option<&Path>, args: &RunArgs<
             collected: record.collected,
         })
         .collect();
-    let mut results =
-        crate::results::merge(&parts).map_err(|error| Error::Input(error.into()))?;
+    let mut results = crate::results::merge(&parts).map_err(|error| Error::Input(error.into()))?;
     // Derived metrics read the merged figures, as a run's read its own.
     let stage_duration_s = checked
         .plan
         .stages
         .get(checked.stage.as_str())
-        .map_or(0.0, |stage| crate::schedule::Schedule::of(stage).duration().as_secs_f64());
+        .map_or(0.0, |stage| {
+            crate::schedule::Schedule::of(stage)
+                .duration()
+                .as_secs_f64()
+        });
     let run = crate::derive::RunValues {
         vars: &checked.vars,
         stage_duration_s,
@@ -780,7 +787,13 @@ fn merge(files: &[std::path::PathBuf], plan_path: Option<&Path>, args: &RunArgs<
         crate::derive::derive(&checked.derived, &checked.plan.derived, &results, &run);
     let instant = |text: &str| humantime::parse_rfc3339_weak(text).ok();
     let started_at = instant(&record.start).ok_or_else(|| {
-        Error::Input(format!("{first_file}: the start `{}` is not an RFC 3339 instant", record.start).into())
+        Error::Input(
+            format!(
+                "{first_file}: the start `{}` is not an RFC 3339 instant",
+                record.start
+            )
+            .into(),
+        )
     })?;
     let finished_at = segments
         .iter()
@@ -862,13 +875,13 @@ fn recorded_env(name: &str) -> Option<OsString> {
 
 /// The selection a segment ran with, back from its record.
 fn recorded_selection(record: &plan::source::SelectionRecord) -> Result<Selection, String> {
-    let duration = match &record.duration {
-        Some(text) => Some(
-            text.parse::<plan::units::Duration>()
-                .map_err(|error| format!("the recorded --duration `{text}` does not read: {error}"))?,
-        ),
-        None => None,
-    };
+    let duration =
+        match &record.duration {
+            Some(text) => Some(text.parse::<plan::units::Duration>().map_err(|error| {
+                format!("the recorded --duration `{text}` does not read: {error}")
+            })?),
+            None => None,
+        };
     // One merge per process: a second `set` (none happens) would keep the first map.
     let _ = RECORDED_ENV.set(record.process_env.clone());
     Ok(Selection {

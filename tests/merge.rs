@@ -77,7 +77,11 @@ fn run_segments(dir: &Path) -> (Vec<i32>, Vec<PathBuf>) {
     }
     let codes = children
         .iter_mut()
-        .map(|child| exit_within_patience(child, "a segment").code().unwrap_or(-1))
+        .map(|child| {
+            exit_within_patience(child, "a segment")
+                .code()
+                .unwrap_or(-1)
+        })
         .collect();
     let source = std::fs::read_to_string(dir.join("plan.yaml")).expect("the plan");
     let files: Vec<PathBuf> = (1..=SEGMENTS)
@@ -140,10 +144,17 @@ fn segments_merge_into_one_run_judged_once() {
 
     let counts: Vec<u64> = files
         .iter()
-        .map(|file| metric(&read(file), "http_reqs")["count"].as_u64().expect("a count"))
+        .map(|file| {
+            metric(&read(file), "http_reqs")["count"]
+                .as_u64()
+                .expect("a count")
+        })
         .collect();
     let total: u64 = counts.iter().sum();
-    assert_eq!(total, sent, "the segments' requests are the mock's: {counts:?}");
+    assert_eq!(
+        total, sent,
+        "the segments' requests are the mock's: {counts:?}"
+    );
     let rows_before = rows(dir.path()).len();
 
     let names: Vec<String> = (1..=SEGMENTS)
@@ -159,8 +170,15 @@ fn segments_merge_into_one_run_judged_once() {
     let whole = total == 6;
     assert_eq!(status, if whole { 0 } else { 99 }, "{out}");
     for (code, count) in codes.iter().zip(&counts) {
-        assert_eq!(*code, if *count == 6 { 0 } else { 99 }, "a segment of {count}");
-        assert_ne!(*code, status, "the merged verdict is not a segment's: {out}");
+        assert_eq!(
+            *code,
+            if *count == 6 { 0 } else { 99 },
+            "a segment of {count}"
+        );
+        assert_ne!(
+            *code, status,
+            "the merged verdict is not a segment's: {out}"
+        );
     }
     let merged_file = dir.path().join("merged.json");
     let merged = read(&merged_file);
@@ -175,7 +193,9 @@ fn segments_merge_into_one_run_judged_once() {
     }
     assert_eq!(
         merged["started"].as_str().map(|s| &s[..19]),
-        read(&files[0])["segment"]["start"].as_str().map(|s| &s[..19])
+        read(&files[0])["segment"]["start"]
+            .as_str()
+            .map(|s| &s[..19])
     );
 
     // The merged p95 is the p95 of the segments' histograms added by hand.
@@ -220,7 +240,10 @@ fn segments_merge_into_one_run_judged_once() {
     let rows = rows(dir.path());
     assert_eq!(rows.len(), rows_before + 1, "{rows:?}");
     let verdict = if whole { "✅ Pass" } else { "❌ Fail" };
-    assert!(rows.last().is_some_and(|row| row.contains(verdict)), "{rows:?}");
+    assert!(
+        rows.last().is_some_and(|row| row.contains(verdict)),
+        "{rows:?}"
+    );
     let csv = std::fs::read_to_string(dir.path().join("history.csv")).expect("the CSV");
     assert_eq!(csv.lines().count(), 2, "{csv}");
 
@@ -234,11 +257,17 @@ fn refusals(dir: &Path, names: &[String]) {
         all.extend(args);
         let (status, out) = loadplan_in(dir, &all);
         assert_eq!(status, 2, "{args:?}: {out}");
-        assert!(out.contains(needle), "{args:?}: expected `{needle}` in {out}");
+        assert!(
+            out.contains(needle),
+            "{args:?}: expected `{needle}` in {out}"
+        );
     };
     let [one, two, three] = [&names[0], &names[1], &names[2]].map(String::as_str);
     refused(&[one, three], "segment 2 of 3 is missing");
-    refused(&[one, two, two, three], &format!("segment 2 of 3 is given twice: {two} and {two}"));
+    refused(
+        &[one, two, two, three],
+        &format!("segment 2 of 3 is given twice: {two} and {two}"),
+    );
     std::fs::copy(dir.join(two), dir.join("again.json")).expect("a copy");
     refused(
         &[one, two, "again.json", three],

@@ -147,17 +147,13 @@ pub fn merge(parts: &[Part<'_>]) -> Result<Results, MergeError> {
         Some(values) => values.iter().fold(0.0_f64, |a, b| a.max(*b)) as u32,
         None => parts.iter().map(|part| part.results.vus_max).sum(),
     };
-    let key = SeriesKey::run("vus_max");
-    if gauges.contains_key(&key) {
+    if let Some(gauge) = gauges.get_mut(&SeriesKey::run("vus_max")) {
         let value = f64::from(merged.vus_max);
-        gauges.insert(
-            key,
-            SeriesData::Gauge {
-                last: value,
-                min: value,
-                max: value,
-            },
-        );
+        *gauge = SeriesData::Gauge {
+            last: value,
+            min: value,
+            max: value,
+        };
     }
     merged.series.extend(gauges);
     Ok(merged)
