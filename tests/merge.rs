@@ -322,3 +322,25 @@ fn refusals(dir: &Path, names: &[String]) {
     let (status, out) = loadplan_in(dir, &["merge", one, two, three, "--plan", "ran.yaml", "-q"]);
     assert!(status == 0 || status == 99, "{out}");
 }
+
+/// Files that are no results, or too large to be any: exit 2 before anything is read
+/// further (a sparse file, so the test writes nothing to disk).
+#[test]
+fn merge_refuses_what_is_no_results_file() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let big = std::fs::File::create(dir.path().join("big.json")).expect("a file");
+    big.set_len(loadplan::report::json::MAX_RESULTS + 1)
+        .expect("a sparse file");
+    let (status, out) = loadplan_in(dir.path(), &["merge", "big.json"]);
+    assert_eq!(status, 2, "{out}");
+    assert!(
+        out.contains("big.json: the results file is larger than 256 MiB"),
+        "{out}"
+    );
+    std::fs::write(dir.path().join("binary.json"), [0xff, 0xfe, 0]).expect("bytes");
+    let (status, out) = loadplan_in(dir.path(), &["merge", "binary.json"]);
+    assert_eq!(status, 2, "{out}");
+    assert!(out.contains("binary.json"), "{out}");
+    let (status, out) = loadplan_in(dir.path(), &["merge"]);
+    assert_eq!(status, 2, "{out}");
+}
