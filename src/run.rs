@@ -1028,3 +1028,47 @@ fn print_problems(out: &mut impl Write, shown: &str, source: &str, problems: &[P
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_selection_reads_back_with_its_environment() {
+        let record = plan::source::SelectionRecord {
+            env: Some("staging".into()),
+            stage: "scale".into(),
+            vars: vec![("n".into(), "3".into())],
+            process_env: [("LOADPLAN_TEST_MERGE_VUS".to_owned(), "40".to_owned())].into(),
+            vus: Some(7),
+            duration: Some("1m30s".into()),
+            scenarios: vec!["api".into()],
+        };
+        let selection = recorded_selection(&record).expect("it reads");
+        assert_eq!(selection.env.as_deref(), Some("staging"));
+        assert_eq!(selection.stage.as_deref(), Some("scale"));
+        assert_eq!(selection.vars, record.vars);
+        assert_eq!(selection.vus, Some(7));
+        assert_eq!(
+            selection.duration.map(|d| d.0),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(selection.scenarios, ["api"]);
+        let lookup = selection.process_env.expect("a lookup");
+        assert_eq!(
+            lookup("LOADPLAN_TEST_MERGE_VUS"),
+            Some(OsString::from("40"))
+        );
+        // The merging process's own environment is not read.
+        assert_eq!(lookup("PATH"), None);
+        let bad = plan::source::SelectionRecord {
+            duration: Some("soon".into()),
+            ..record
+        };
+        let error = recorded_selection(&bad).map(|_| ()).expect_err("refused");
+        assert!(
+            error.starts_with("the recorded --duration `soon`"),
+            "{error}"
+        );
+    }
+}
