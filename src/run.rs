@@ -564,6 +564,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
             finished: finished_at,
             interrupted: finished.interrupted,
             partial: false,
+            segment: None,
             merged_from: Vec::new(),
         },
     )
@@ -595,6 +596,8 @@ struct Conclusion<'a> {
     interrupted: bool,
     /// Partial even if the results do not say they stopped early (a merged segment was).
     partial: bool,
+    /// This run's place in a split run (`--segment I/N`), for `merge`.
+    segment: Option<crate::report::json::SegmentRecord>,
     /// The segment files `merge` made the results of.
     merged_from: Vec<String>,
 }
@@ -622,6 +625,7 @@ fn conclude(results: &crate::results::Results, run: Conclusion<'_>) -> Result<()
         finished: finished_at,
         interrupted,
         partial,
+        segment,
         merged_from,
     } = run;
     let mut verdict = crate::verdict::judge(rules, results, baseline_results);
@@ -661,6 +665,7 @@ fn conclude(results: &crate::results::Results, run: Conclusion<'_>) -> Result<()
     document.baseline_file = baseline_file.map(|file| file.display().to_string());
     document.overrides = overrides;
     document.partial |= partial;
+    document.segment = segment;
     document.merged_from = merged_from;
     let options = crate::report::model::ReportOptions::default();
     let written = crate::report::outputs::write_all(targets, &document, baseline, &options);
@@ -856,6 +861,7 @@ fn merge(
             finished: finished_at,
             interrupted: false,
             partial: segments.iter().any(|(_, document, _)| document.partial),
+            segment: None,
             merged_from: segments.iter().map(|(file, _, _)| file.clone()).collect(),
         },
     )
