@@ -17,6 +17,7 @@ Examples:
   loadplan run plans/channel-proxy.yaml --scenario large_payload     one scenario alone
   loadplan schema > schema/loadplan.schema.json  the JSON Schema editors autocomplete from
   loadplan report results/run.json --append-to docs/baselines.md --under '## Historical Results'
+  loadplan merge results/segment-*.json          one run from its segments (run --segment I/N)
   loadplan mock --mode mixed                     the built-in target, on 127.0.0.1:4001
   loadplan completions bash > /etc/bash_completion.d/loadplan
 
@@ -68,6 +69,37 @@ pub enum Command {
         quiet: bool,
         #[command(flatten)]
         segments: SegmentArgs,
+    },
+    /// Merge the results of a split run's segments (`run --segment I/N --out json=…`)
+    /// exactly, judge the thresholds once on the whole and write the plan's outputs (exit
+    /// 0 when every threshold passed, 99 when one failed)
+    #[command(
+        after_help = "Examples:\n  loadplan merge results/segment-*.json\n  loadplan merge results/segment-*.json --plan plans/scale.yaml --out json=results/scale.json\n\nThe segments must be every segment of one run (one plan, one selection, one start instant,\nfrom --start-at or --barrier); the plan is the file they recorded unless --plan names it.\n\nExit codes: 0 every threshold passed · 99 a threshold failed (even if an output could not\nbe written) · 1 an output failed · 2 the files are not the segments of one run, or the plan\nchanged since they ran"
+    )]
+    Merge {
+        /// The segments' results JSON files (`run --segment I/N --out json=FILE`)
+        #[arg(required = true, value_name = "RESULTS.json")]
+        results: Vec<PathBuf>,
+        /// The plan the segments ran, when not at the path they recorded (relative to the
+        /// current directory)
+        #[arg(long, value_name = "PLAN")]
+        plan: Option<PathBuf>,
+        /// Also write an output besides the plan's (repeatable), as for `run`
+        #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
+        outs: Vec<(OutKind, PathBuf)>,
+        /// The folder the plan's own paths are relative to, instead of the plan file's
+        #[arg(long, value_name = "DIR")]
+        workdir: Option<PathBuf>,
+        /// An earlier run's results JSON, for `baseline * k` thresholds and the reports'
+        /// deltas (overrides the plan's `baseline:`)
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// A free label recorded with the merged run and shown in its reports
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
+        /// No summary; only errors
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Re-render a saved run (its results JSON) without running anything: Markdown to
     /// stdout, or into a document; CSV history and JUnit too
@@ -205,7 +237,7 @@ pub struct SelectionArgs {
 }
 
 /// Running one share of a plan split over several processes (docs/distributed.md).
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct SegmentArgs {
     /// Run share I of N (1-based): global VU slot v and iteration n belong to segment
     /// ((v−1) mod N)+1, so N processes together run the plan exactly; `auto/N` takes I

@@ -20,10 +20,12 @@ use crate::server::{DerivedValue, ServerMetric, SourceReport};
 
 mod error_kind;
 mod errors;
+mod merge;
 mod record;
 
 pub use error_kind::{ConnectFailure, ErrorKind, Status, out_of_descriptors};
 pub use errors::{EXAMPLES, Errors, Tally};
+pub use merge::{MergeError, Part, merge};
 pub use record::{DataRecord, RecordError, ResultsRecord, SeriesRecord, encode_histogram};
 
 /// Which series a sample belongs to: a shared [`Series`], so a sample's key costs one

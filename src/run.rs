@@ -55,6 +55,26 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
                 segments: &segments,
             },
         ),
+        Command::Merge {
+            results,
+            plan,
+            outs,
+            workdir,
+            baseline,
+            label,
+            quiet,
+        } => merge(
+            &results,
+            plan.as_deref(),
+            &RunArgs {
+                outs: &outs,
+                workdir: workdir.as_deref(),
+                baseline: baseline.as_deref(),
+                label: label.as_deref(),
+                quiet,
+                segments: &crate::cli::SegmentArgs::default(),
+            },
+        ),
         Command::Report(args) => report(args),
         Command::Mock {
             port,
@@ -548,43 +568,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         eprintln!("the run stopped early: {why}; the results are partial");
     }
     let finished_at = std::time::SystemTime::now();
-    let mut verdict = crate::verdict::judge(&rules, &results, baseline_results.as_deref());
-    if prepared.first_run {
-        verdict.skip_missing_baseline();
-    }
-    verdict.skip_not_run(&not_run);
-    let figures = crate::report::figures(&results);
-    if !quiet {
-        let heading = crate::report::summary::Heading {
-            plan: &name,
-            env: env.as_deref(),
-            stage: &stage,
-            seconds: results.duration.as_secs_f64(),
-            vus_max: results.vus_max,
-            baseline: baseline_line,
-        };
-        let _ = crate::report::summary::write(
-            &mut std::io::stdout().lock(),
-            &heading,
-            &figures,
-            &verdict,
-            &results,
-        );
-    }
-    let meta = crate::report::json::Meta {
-        plan: &name,
-        plan_file: Some(&shown),
-        env: env.as_deref(),
-        stage: &stage,
-        started: started_at,
-        finished: finished_at,
-        label,
-        git_commit: crate::report::json::git_commit(),
-    };
-    let mut document = crate::report::json::RunDocument::new(&meta, &results, &figures, &verdict);
-    document.baseline_file = baseline_file.map(|file| file.display().to_string());
-    document.overrides = overrides;
-    document.segment = segments
+    let segment = segments
         .segment
         .is_some()
         .then(|| crate::report::json::SegmentRecord {
@@ -597,14 +581,137 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
             selection: selection_record,
             collected: !options.skip_collect,
         });
+    conclude(
+        &results,
+        Conclusion {
+            name: &name,
+            env: env.as_deref(),
+            stage: &stage,
+            shown: &shown,
+            rules: &rules,
+            not_run: &not_run,
+            overrides,
+            first_run: prepared.first_run,
+            baseline_line,
+            targets: &targets,
+            baseline: baseline.as_ref(),
+            baseline_file,
+            baseline_results: baseline_results.as_deref(),
+            label,
+            quiet,
+            started: started_at,
+            finished: finished_at,
+            interrupted: finished.interrupted,
+            partial: false,
+            segment,
+            merged_from: Vec::new(),
+        },
+    )
+}
+
+/// What the end of a run needs besides its results (`run`'s, or the segments' merged by
+/// `merge`).
+struct Conclusion<'a> {
+    name: &'a str,
+    env: Option<&'a str>,
+    stage: &'a str,
+    /// The plan file, as shown.
+    shown: &'a str,
+    rules: &'a [plan::ThresholdRule],
+    not_run: &'a [(usize, String)],
+    overrides: Option<String>,
+    /// `baseline: latest` found no earlier run: `baseline * k` thresholds are skipped.
+    first_run: bool,
+    baseline_line: Option<String>,
+    targets: &'a [Target],
+    baseline: Option<&'a crate::report::json::RunDocument>,
+    baseline_file: Option<std::path::PathBuf>,
+    baseline_results: Option<&'a crate::results::Results>,
+    label: Option<&'a str>,
+    quiet: bool,
+    started: std::time::SystemTime,
+    finished: std::time::SystemTime,
+    /// SIGINT or SIGTERM stopped the run.
+    interrupted: bool,
+    /// Partial even if the results do not say they stopped early (a merged segment was).
+    partial: bool,
+    /// This run's place in a split run (`--segment I/N`), for `merge`.
+    segment: Option<crate::report::json::SegmentRecord>,
+    /// The segment files `merge` made the results of.
+    merged_from: Vec<String>,
+}
+
+/// The end of a run: judges the thresholds, prints the summary, writes every output and
+/// picks the exit code.
+fn conclude(results: &crate::results::Results, run: Conclusion<'_>) -> Result<(), Error> {
+    let Conclusion {
+        name,
+        env,
+        stage,
+        shown,
+        rules,
+        not_run,
+        overrides,
+        first_run,
+        baseline_line,
+        targets,
+        baseline,
+        baseline_file,
+        baseline_results,
+        label,
+        quiet,
+        started: started_at,
+        finished: finished_at,
+        interrupted,
+        partial,
+        segment,
+        merged_from,
+    } = run;
+    let mut verdict = crate::verdict::judge(rules, results, baseline_results);
+    if first_run {
+        verdict.skip_missing_baseline();
+    }
+    verdict.skip_not_run(not_run);
+    let figures = crate::report::figures(results);
+    if !quiet {
+        let heading = crate::report::summary::Heading {
+            plan: name,
+            env,
+            stage,
+            seconds: results.duration.as_secs_f64(),
+            vus_max: results.vus_max,
+            baseline: baseline_line,
+        };
+        let _ = crate::report::summary::write(
+            &mut std::io::stdout().lock(),
+            &heading,
+            &figures,
+            &verdict,
+            results,
+        );
+    }
+    let meta = crate::report::json::Meta {
+        plan: name,
+        plan_file: Some(shown),
+        env,
+        stage,
+        started: started_at,
+        finished: finished_at,
+        label,
+        git_commit: crate::report::json::git_commit(),
+    };
+    let mut document = crate::report::json::RunDocument::new(&meta, results, &figures, &verdict);
+    document.baseline_file = baseline_file.map(|file| file.display().to_string());
+    document.overrides = overrides;
+    document.partial |= partial;
+    document.segment = segment;
+    document.merged_from = merged_from;
     let options = crate::report::model::ReportOptions::default();
-    let written =
-        crate::report::outputs::write_all(&targets, &document, baseline.as_ref(), &options);
+    let written = crate::report::outputs::write_all(targets, &document, baseline, &options);
     // Which exit code wins, when several apply: interrupted (130), then a failed
     // threshold (99), then an output that could not be written (1). The outputs that
     // could be are written either way, and an output's error is always printed.
-    let interrupted =
-        finished.interrupted || GIVE_UP_WAITING.load(std::sync::atomic::Ordering::SeqCst);
+    let interrupted = interrupted || GIVE_UP_WAITING.load(std::sync::atomic::Ordering::SeqCst);
     let output_error = match written {
         Ok(written) => {
             if !quiet {
@@ -627,6 +734,212 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
     } else {
         output_error.map_or(Ok(()), Err)
     }
+}
+
+/// `loadplan merge`: the segments' results added exactly, judged once, written as the
+/// plan says. The files are checked to be every segment of one run, and the plan to be
+/// the one they ran (its hash with their selection), before anything is written.
+fn merge(
+    files: &[std::path::PathBuf],
+    plan_path: Option<&Path>,
+    args: &RunArgs<'_>,
+) -> Result<(), Error> {
+    let RunArgs {
+        outs,
+        workdir,
+        baseline,
+        label,
+        quiet,
+        ..
+    } = *args;
+    let mut documents = Vec::with_capacity(files.len());
+    for path in files {
+        let document = crate::report::json::RunDocument::load(path)
+            .map_err(|error| Error::Input(error.to_string().into()))?;
+        documents.push((path.display().to_string(), document));
+    }
+    let segments = crate::report::merge::segments(documents)
+        .map_err(|refusal| Error::Input(refusal.into()))?;
+    let Some((first_file, first, record)) = segments.first() else {
+        // clap asks for one file at least.
+        return Err(Error::Input("no results file to merge".into()));
+    };
+    let path = match (plan_path, &first.plan_file) {
+        (Some(path), _) => path.to_path_buf(),
+        (None, Some(file)) => std::path::PathBuf::from(file),
+        (None, None) => {
+            return Err(Error::Input(
+                format!("{first_file} does not say which plan it ran: name it with --plan").into(),
+            ));
+        }
+    };
+    let shown = path.display().to_string();
+    let source = plan::source::read(&path).map_err(|error| Error::PlanUnreadable {
+        plan: shown.clone(),
+        error: error.into(),
+    })?;
+    let hash = plan::source::plan_hash(&source, &record.selection);
+    if hash != record.plan_hash {
+        return Err(Error::Input(
+            format!(
+                "{shown}: the plan file changed since the segments ran (it hashes to {hash} with \
+                 their selection, they ran {}): give the plan they ran with --plan",
+                record.plan_hash
+            )
+            .into(),
+        ));
+    }
+    let selection = recorded_selection(&record.selection)
+        .map_err(|error| Error::Input(format!("{first_file}: {error}").into()))?;
+    let (checked, diagnostics) = plan::load(&source, &selection);
+    print_diagnostics(&mut std::io::stderr().lock(), &shown, &source, &diagnostics);
+    let Some(checked) = checked else {
+        return Err(Error::PlanInvalid { plan: shown });
+    };
+    let mut decoded = Vec::with_capacity(segments.len());
+    for (file, document, _) in &segments {
+        let results = document
+            .results()
+            .map_err(|error| Error::Input(format!("{file}: {error}").into()))?;
+        decoded.push(results);
+    }
+    let parts: Vec<crate::results::Part<'_>> = segments
+        .iter()
+        .zip(&decoded)
+        .map(|((file, _, record), results)| crate::results::Part {
+            label: format!("segment {} of {} ({file})", record.index, record.count),
+            results,
+            collected: record.collected,
+        })
+        .collect();
+    let mut results = crate::results::merge(&parts).map_err(|error| Error::Input(error.into()))?;
+    // Derived metrics read the merged figures, as a run's read its own.
+    let stage_duration_s = checked
+        .plan
+        .stages
+        .get(checked.stage.as_str())
+        .map_or(0.0, |stage| {
+            crate::schedule::Schedule::of(stage)
+                .duration()
+                .as_secs_f64()
+        });
+    let run = crate::derive::RunValues {
+        vars: &checked.vars,
+        stage_duration_s,
+    };
+    results.derived =
+        crate::derive::derive(&checked.derived, &checked.plan.derived, &results, &run);
+    let instant = |text: &str| humantime::parse_rfc3339_weak(text).ok();
+    let started_at = instant(&record.start).ok_or_else(|| {
+        Error::Input(
+            format!(
+                "{first_file}: the start `{}` is not an RFC 3339 instant",
+                record.start
+            )
+            .into(),
+        )
+    })?;
+    let finished_at = segments
+        .iter()
+        .filter_map(|(_, document, _)| instant(&document.finished))
+        .max()
+        .unwrap_or(started_at);
+    let started = humantime::format_rfc3339_seconds(started_at).to_string();
+    let context = output_context(&checked, &started, label);
+    let base = base(&path, workdir);
+    let extra = extra_targets(outs);
+    let prepared =
+        match crate::report::outputs::prepare_run(&checked, &context, base, &extra, baseline) {
+            Ok(prepared) => prepared,
+            Err(problems) => {
+                print_problems(&mut std::io::stderr().lock(), &shown, &source, &problems);
+                return Err(Error::OutputsUnusable { plan: shown });
+            }
+        };
+    let baseline_line = baseline_line(&prepared, checked.plan.baseline.as_deref());
+    let baseline_results = match &prepared.baseline {
+        Some(document) => Some(
+            document
+                .results()
+                .map_err(|error| Error::Baseline(error.into()))?,
+        ),
+        None => None,
+    };
+    if !quiet {
+        eprintln!(
+            "merging {} segments of {} · env {} · stage {}",
+            segments.len(),
+            checked.plan.name,
+            checked.env.as_deref().unwrap_or("-"),
+            checked.stage
+        );
+    }
+    if let Some(why) = &results.stopped_early {
+        eprintln!("a segment stopped early: {why}; the results are partial");
+    }
+    end_lock_waits_on_signal();
+    conclude(
+        &results,
+        Conclusion {
+            name: &checked.plan.name,
+            env: checked.env.as_deref(),
+            stage: &checked.stage,
+            shown: &shown,
+            rules: &checked.thresholds,
+            not_run: &checked.not_run,
+            overrides: checked.overrides.clone(),
+            first_run: prepared.first_run,
+            baseline_line,
+            targets: &prepared.targets,
+            baseline: prepared.baseline.as_ref(),
+            baseline_file: prepared.baseline_file.clone(),
+            baseline_results: baseline_results.as_ref(),
+            label,
+            quiet,
+            started: started_at,
+            finished: finished_at,
+            interrupted: false,
+            partial: segments.iter().any(|(_, document, _)| document.partial),
+            segment: None,
+            merged_from: segments.iter().map(|(file, _, _)| file.clone()).collect(),
+        },
+    )
+}
+
+/// The process environment a segment run recorded (its `from_env` variables' values), for
+/// [`recorded_env`]: `merge` loads the plan as the segments did, whatever its own
+/// environment holds. Set once, by `merge`, before the plan is loaded.
+static RECORDED_ENV: std::sync::OnceLock<std::collections::BTreeMap<String, String>> =
+    std::sync::OnceLock::new();
+
+/// Reads a `from_env` variable from the recorded environment ([`RECORDED_ENV`]); a plain
+/// function, as [`Selection::process_env`] takes.
+fn recorded_env(name: &str) -> Option<OsString> {
+    RECORDED_ENV.get()?.get(name).map(OsString::from)
+}
+
+/// The selection a segment ran with, back from its record.
+fn recorded_selection(record: &plan::source::SelectionRecord) -> Result<Selection, String> {
+    let duration =
+        match &record.duration {
+            Some(text) => Some(text.parse::<plan::units::Duration>().map_err(|error| {
+                format!("the recorded --duration `{text}` does not read: {error}")
+            })?),
+            None => None,
+        };
+    // One merge per process: a second `set` (none happens) would keep the first map.
+    let _ = RECORDED_ENV.set(record.process_env.clone());
+    Ok(Selection {
+        env: record.env.clone(),
+        stage: Some(record.stage.clone()),
+        vars: record.vars.clone(),
+        process_env: Some(recorded_env),
+        vus: record.vus,
+        duration,
+        scenarios: record.scenarios.clone(),
+        env_from_variable: false,
+        stage_from_variable: false,
+    })
 }
 
 /// The share of the run `--segment` and `--segment-weights` give this process (the
@@ -814,5 +1127,49 @@ fn print_problems(out: &mut impl Write, shown: &str, source: &str, problems: &[P
                 let _ = writeln!(out, "  = help: {help}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_selection_reads_back_with_its_environment() {
+        let record = plan::source::SelectionRecord {
+            env: Some("staging".into()),
+            stage: "scale".into(),
+            vars: vec![("n".into(), "3".into())],
+            process_env: [("LOADPLAN_TEST_MERGE_VUS".to_owned(), "40".to_owned())].into(),
+            vus: Some(7),
+            duration: Some("1m30s".into()),
+            scenarios: vec!["api".into()],
+        };
+        let selection = recorded_selection(&record).expect("it reads");
+        assert_eq!(selection.env.as_deref(), Some("staging"));
+        assert_eq!(selection.stage.as_deref(), Some("scale"));
+        assert_eq!(selection.vars, record.vars);
+        assert_eq!(selection.vus, Some(7));
+        assert_eq!(
+            selection.duration.map(|d| d.0),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(selection.scenarios, ["api"]);
+        let lookup = selection.process_env.expect("a lookup");
+        assert_eq!(
+            lookup("LOADPLAN_TEST_MERGE_VUS"),
+            Some(OsString::from("40"))
+        );
+        // The merging process's own environment is not read.
+        assert_eq!(lookup("PATH"), None);
+        let bad = plan::source::SelectionRecord {
+            duration: Some("soon".into()),
+            ..record
+        };
+        let error = recorded_selection(&bad).map(|_| ()).expect_err("refused");
+        assert!(
+            error.starts_with("the recorded --duration `soon`"),
+            "{error}"
+        );
     }
 }

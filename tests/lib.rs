@@ -14,6 +14,7 @@ mod invalid_plans;
 mod knobs;
 mod latency;
 mod limits;
+mod merge;
 mod mock;
 mod mutation;
 mod open_files;

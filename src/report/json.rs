@@ -42,6 +42,10 @@ pub struct RunDocument {
     /// and with which plan, so `loadplan merge` can put the segments together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<SegmentRecord>,
+    /// Made by `loadplan merge` from these segment results files (as given), in segment
+    /// order; absent for a run of one process.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
     pub passed: bool,
     /// True when the run was interrupted or aborted: the figures cover only what ran.
     #[serde(default)]
@@ -111,6 +115,7 @@ impl RunDocument {
             overrides: None,
             baseline_file: None,
             segment: None,
+            merged_from: Vec::new(),
             passed: verdict.passed(),
             partial: results.stopped_early.is_some(),
             metrics: figures.to_vec(),

@@ -45,6 +45,14 @@ impl Errors {
         self.kinds.insert(kind, tally);
     }
 
+    /// Adds another run's tally of `kind` (a segment's, `loadplan merge`): the counts
+    /// add up; its examples join this one's while fewer than [`EXAMPLES`] are kept.
+    pub fn absorb(&mut self, kind: ErrorKind, tally: &Tally) {
+        let into = self.kinds.entry(kind).or_default();
+        into.count += tally.count;
+        super::merge::add_examples(&mut into.examples, &tally.examples);
+    }
+
     /// Every error counted.
     pub fn total(&self) -> u64 {
         self.kinds.values().map(|t| t.count).sum()
