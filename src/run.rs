@@ -137,7 +137,7 @@ fn selection(args: &SelectionArgs) -> Selection {
         env: args.env.clone(),
         stage: args.stage.clone(),
         vars: args.vars.clone(),
-        process_env: Some(|name| std::env::var_os(name)),
+        process_env: Some(plan::EnvLookup::new(|name| std::env::var_os(name))),
         vus: args.vus,
         duration: args.duration,
         scenarios: args.scenarios.clone(),
@@ -906,18 +906,6 @@ fn merge(
     )
 }
 
-/// The process environment a segment run recorded (its `from_env` variables' values), for
-/// [`recorded_env`]: `merge` loads the plan as the segments did, whatever its own
-/// environment holds. Set once, by `merge`, before the plan is loaded.
-static RECORDED_ENV: std::sync::OnceLock<std::collections::BTreeMap<String, String>> =
-    std::sync::OnceLock::new();
-
-/// Reads a `from_env` variable from the recorded environment ([`RECORDED_ENV`]); a plain
-/// function, as [`Selection::process_env`] takes.
-fn recorded_env(name: &str) -> Option<OsString> {
-    RECORDED_ENV.get()?.get(name).map(OsString::from)
-}
-
 /// The selection a segment ran with, back from its record.
 fn recorded_selection(record: &plan::source::SelectionRecord) -> Result<Selection, String> {
     let duration =
@@ -927,13 +915,15 @@ fn recorded_selection(record: &plan::source::SelectionRecord) -> Result<Selectio
             })?),
             None => None,
         };
-    // One merge per process: a second `set` (none happens) would keep the first map.
-    let _ = RECORDED_ENV.set(record.process_env.clone());
+    // `merge` loads the plan as the segments did, whatever its own environment holds.
+    let recorded = record.process_env.clone();
     Ok(Selection {
         env: record.env.clone(),
         stage: Some(record.stage.clone()),
         vars: record.vars.clone(),
-        process_env: Some(recorded_env),
+        process_env: Some(plan::EnvLookup::new(move |name| {
+            recorded.get(name).map(OsString::from)
+        })),
         vus: record.vus,
         duration,
         scenarios: record.scenarios.clone(),

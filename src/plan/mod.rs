@@ -35,7 +35,7 @@ pub mod units;
 pub mod vars;
 pub mod yaml;
 
-pub use analyze::{CheckedPlan, Selection, ThresholdRule};
+pub use analyze::{CheckedPlan, EnvLookup, Selection, ThresholdRule};
 pub use model::Plan;
 
 use crate::diag::{Diagnostic, Diagnostics};

@@ -246,7 +246,11 @@ fn read_env(
     selection: &Selection,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Option<Value>, ()> {
-    let Some(raw) = selection.process_env.and_then(|lookup| lookup(variable)) else {
+    let Some(raw) = selection
+        .process_env
+        .as_ref()
+        .and_then(|lookup| lookup.get(variable))
+    else {
         return Ok(None);
     };
     let span = Some(document.value_span(&[at.to_vec(), path!["from_env"]].concat()));
@@ -297,7 +301,7 @@ mod tests {
     fn precedence_is_command_line_env_environment_default() {
         let source = "vars:\n  vus: { default: 5, from_env: VUS }\n  rate: { default: 1, from_env: RATE }\n  size: 3\nenvironments:\n  ci: { vars: { vus: 9, rate: 2 } }\n";
         let with_env = Selection {
-            process_env: Some(lookup),
+            process_env: Some(super::EnvLookup::new(lookup)),
             ..Selection::default()
         };
         let (vars, diagnostics) = resolved(source, &with_env);
@@ -326,7 +330,7 @@ mod tests {
     fn bad_environment_values_are_located_errors() {
         let source = "vars:\n  a: { from_env: BAD, default: 1 }\n  b: { from_env: LONG }\n  c: { from_env: UNSET }\n  d: { from_env: VUS, defualt: 1 }\n  e: { from_env: 5, default: 1 }\n";
         let selection = Selection {
-            process_env: Some(lookup),
+            process_env: Some(super::EnvLookup::new(lookup)),
             ..Selection::default()
         };
         let (_, diagnostics) = resolved(source, &selection);

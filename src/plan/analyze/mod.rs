@@ -25,8 +25,29 @@ use crate::diag::{Diagnostic, Diagnostics, Span, did_you_mean};
 
 pub use scope::pointer;
 
-/// Reads one variable of the process environment (for `from_env` variables).
-pub type EnvLookup = fn(&str) -> Option<std::ffi::OsString>;
+/// Reads one variable of the process environment (for `from_env` variables): the real
+/// one (`run`), or the values a segment run recorded (`merge`).
+#[derive(Clone)]
+pub struct EnvLookup(std::sync::Arc<dyn Fn(&str) -> Option<std::ffi::OsString> + Send + Sync>);
+
+impl EnvLookup {
+    pub fn new(
+        lookup: impl Fn(&str) -> Option<std::ffi::OsString> + Send + Sync + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(lookup))
+    }
+
+    /// The value of `variable`, if set.
+    pub fn get(&self, variable: &str) -> Option<std::ffi::OsString> {
+        (self.0)(variable)
+    }
+}
+
+impl std::fmt::Debug for EnvLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnvLookup")
+    }
+}
 
 /// What the command line adds to a plan: the environment, the stage, variable overrides,
 /// the load shape's overrides and the scenarios that run.
