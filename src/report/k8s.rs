@@ -96,7 +96,7 @@ impl Manifest<'_> {
         args.extend(selection_args(self.selection));
         args.extend(["--workdir".to_owned(), self.run_dir()]);
         match &self.start {
-            Start::At(instant) => args.extend(["--start-at".to_owned(), instant.clone()]),
+            Start::At(instant) => args.extend(["--start-at".to_owned(), literal(instant)]),
             Start::Barrier => args.extend([
                 "--barrier".to_owned(),
                 format!("dir:{}/barrier", self.run_dir()),
@@ -153,13 +153,26 @@ cp '{plan_dir}/{key}' "$dir/{key}"
             plan_dir = PLAN_DIR,
             key = self.plan_key(),
         );
-        // Kubernetes expands `$(NAME)` in a container's command; `$$(` is a literal `$(`.
-        script.replace("$(", "$$(")
+        literal(&script)
     }
 }
 
-/// The selection as `loadplan run` flags: exactly what the plan was validated with.
+/// `text` as Kubernetes passes it on: it expands `$(NAME)` in a container's `args`,
+/// `command` and `env` values, and reads `$$` as `$`, so every `$` is doubled.
+pub fn literal(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
+/// The selection as `loadplan run` flags: exactly what the plan was validated with (each
+/// value [`literal`]).
 fn selection_args(selection: &SelectionRecord) -> Vec<String> {
+    selection_flags(selection)
+        .into_iter()
+        .map(|arg| literal(&arg))
+        .collect()
+}
+
+fn selection_flags(selection: &SelectionRecord) -> Vec<String> {
     let mut args = Vec::new();
     if let Some(env) = &selection.env {
         args.extend(["--env".to_owned(), env.clone()]);
@@ -298,7 +311,7 @@ fn segment_env(manifest: &Manifest<'_>) -> Value {
             .process_env
             .iter()
             .filter(|(name, _)| !manifest.secrets.contains(name))
-            .map(|(name, value)| json!({ "name": name, "value": value })),
+            .map(|(name, value)| json!({ "name": name, "value": literal(value) })),
     );
     Value::Array(env)
 }
@@ -716,6 +729,36 @@ mod tests {
     }
 
     #[test]
+    fn a_dollar_in_a_value_is_not_expanded_by_kubernetes() {
+        let selection = SelectionRecord {
+            stage: "smoke".to_owned(),
+            vars: vec![("greeting".to_owned(), "$(AUTH_TOKEN) costs $$5".to_owned())],
+            process_env: [("VUS".to_owned(), "$(HOME)".to_owned())].into(),
+            ..SelectionRecord::default()
+        };
+        let args = selection_args(&selection);
+        assert_eq!(args[3], "greeting=$$(AUTH_TOKEN) costs $$$$5");
+        let manifest = Manifest {
+            plan_text: "name: x\n",
+            plan_file: "x.yaml",
+            secrets: &[],
+            selection: &selection,
+            name: "x",
+            namespace: None,
+            image: "i",
+            segments: 1,
+            secret: "s",
+            claim: "c",
+            start: Start::At("2030-01-01T00:00:00Z".to_owned()),
+            merge_wait_secs: 1,
+        };
+        assert_eq!(
+            segment_env(&manifest),
+            json!([{ "name": "VUS", "value": "$$(HOME)" }])
+        );
+    }
+
+    #[test]
     fn plan_names_become_dns_labels() {
         assert_eq!(slug("WebSocket Performance!"), "websocket-performance");
         assert_eq!(slug("--x__y--"), "x-y");
@@ -801,7 +844,14 @@ mod tests {
         let script = merge["initContainers"][0]["command"][2]
             .as_str()
             .unwrap_or_default();
-        assert!(!script.contains("$(") || !script.replace("$$(", "").contains("$("));
+        assert!(
+            script.contains("deadline=$$(( $$(date +%s) + wait ))"),
+            "{script}"
+        );
+        assert!(
+            !script.replace("$$", "").contains('$'),
+            "an unescaped `$`: {script}"
+        );
         let text = render(&manifest);
         assert_eq!(text.matches("---\n").count(), 3);
         for document in text.split("---\n").skip(1) {
