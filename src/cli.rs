@@ -18,6 +18,7 @@ Examples:
   loadplan schema > schema/loadplan.schema.json  the JSON Schema editors autocomplete from
   loadplan report results/run.json --append-to docs/baselines.md --under '## Historical Results'
   loadplan mock --mode mixed                     the built-in target, on 127.0.0.1:4001
+  loadplan k8s plan.yaml --segments 6 --image IMAGE > run.yaml   N pods on Kubernetes, merged
   loadplan completions bash > /etc/bash_completion.d/loadplan
 
 Exit codes: 0 ok · 2 invalid plan, outputs or usage (nothing sent) · 99 a threshold failed (even if
@@ -117,7 +118,7 @@ pub enum Command {
     /// plan, an Indexed Job of N pods and a merge Job that exits with the verdict
     /// (docs/distributed.md)
     #[command(
-        after_help = "Examples:\n  loadplan k8s plans/websocket-performance.yaml --segments 6 --image ghcr.io/acme/loadplan:0.1.0 --stage scale > run.yaml\n  kubectl apply -f run.yaml && kubectl wait --for=condition=complete --timeout=2h job/websocket-performance-merge\n  loadplan k8s plan.yaml --segments 4 --image loadplan:dev --start-at 2026-12-02T18:00:00Z --name nightly-1202\n\nThe plan is validated first (exit 2 when it is not). Results go to a ReadWriteMany\nPersistentVolumeClaim (--results-claim); the plan's secrets come from a Kubernetes Secret\n(--secret), never from the manifest."
+        after_help = "Examples:\n  loadplan k8s plans/websocket-performance.yaml --segments 6 --image ghcr.io/acme/loadplan:0.1.0 --stage scale > run.yaml\n  kubectl apply -f run.yaml && kubectl get pods -l app.kubernetes.io/instance=websocket-performance -w\n  loadplan k8s plan.yaml --segments 4 --image loadplan:dev --start-at 2026-12-02T18:00:00Z --name nightly-1202\n\nThe plan is validated first (exit 2 when it is not). Results go to a ReadWriteMany\nPersistentVolumeClaim (--results-claim); the plan's secrets come from a Kubernetes Secret\n(--secret), never from the manifest."
     )]
     K8s(K8sArgs),
     /// Print the plan JSON Schema (draft 2020-12)
@@ -157,7 +158,6 @@ pub struct K8sArgs {
     #[arg(long, value_name = "NAME", value_parser = parse_secret_name)]
     pub secret: Option<String>,
     /// The ReadWriteMany PersistentVolumeClaim mounted at /results in every pod
-    /// (default: loadplan-results)
     #[arg(long, value_name = "PVC", default_value = "loadplan-results", value_parser = parse_secret_name)]
     pub results_claim: String,
     /// Start every segment at this instant (RFC 3339) instead of at a barrier on the

@@ -317,3 +317,95 @@ fn bad_arguments_are_refused_with_exit_2() {
         missing.stderr
     );
 }
+
+/// The manifests as a YAML 1.1 reader (PyYAML, which kubernetes-validate runs on; go-yaml
+/// in Kubernetes reads 1.1 too) sees them, as JSON.
+fn read_as_yaml_1_1(text: &str) -> Vec<Value> {
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, json, yaml; print(json.dumps(list(yaml.safe_load_all(sys.stdin))))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (kubernetes-validate needs it too)");
+    std::io::Write::write_all(
+        &mut child.stdin.take().expect("python3's stdin"),
+        text.as_bytes(),
+    )
+    .expect("the manifests are given to python3");
+    let output = child.wait_with_output().expect("python3 finishes");
+    assert!(
+        output.status.success(),
+        "PyYAML (installed with kubernetes-validate by .ci/run) could not read the manifests: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("python3 printed JSON")
+}
+
+#[test]
+fn strings_yaml_1_1_would_misread_reach_kubernetes_as_written() {
+    // A plan whose name, selection and text hold what YAML 1.1 reads as booleans, numbers,
+    // comments or mapping keys, and `$(…)` that Kubernetes would expand.
+    let plan = "# yes: a comment line\n\
+        name: \"on\"\n\
+        description: |\n  \
+          yes\n  \
+          1.0 : x # not a comment\n\n  \
+          $(AUTH_TOKEN) and $$ stay\n\
+        secrets: [TOKEN_ON]\n\
+        environments:\n  \
+          \"no\": { mock: true }\n\
+        vars:\n  \
+          word: { default: \"off\", from_env: LOADPLAN_K8S_WORD }\n  \
+          other: \"x\"\n\
+        stages:\n  \
+          \"1.0\": { vus: 1, duration: 1s }\n\
+        scenarios:\n  \
+          s:\n    \
+            steps:\n      \
+              - request: { url: \"{{ env.base_url }}/{{ vars.word }}{{ vars.other }}\" }\n";
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("tricky.yaml");
+    std::fs::write(&file, plan).expect("the plan is written");
+    let shown = file.display().to_string();
+    let text = manifests(
+        &[
+            &shown,
+            "--segments",
+            "2",
+            "--image",
+            "loadplan:dev",
+            "--var",
+            "other=$(TOKEN_ON): #yes",
+        ],
+        &[("LOADPLAN_K8S_WORD", "y"), ("TOKEN_ON", TOKEN)],
+    );
+    validate(&text);
+    assert!(
+        !text.contains(TOKEN),
+        "a secret's value is in the manifests"
+    );
+    let ours = documents(&text);
+    let theirs = read_as_yaml_1_1(&text);
+    assert_eq!(
+        ours, theirs,
+        "YAML 1.1 reads the manifests otherwise:\n{text}"
+    );
+    assert_eq!(theirs[0]["metadata"]["name"], "on-plan");
+    assert_eq!(theirs[0]["data"]["tricky.yaml"], plan);
+    let args = strings(&theirs[1]["spec"]["template"]["spec"]["containers"][0]["args"]).join(" ");
+    assert!(
+        args.contains("--env no --stage 1.0 --var other=$$(TOKEN_ON): #yes"),
+        "{args}"
+    );
+    assert!(
+        theirs[1]["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .is_some_and(|env| env
+                .contains(&serde_json::json!({ "name": "LOADPLAN_K8S_WORD", "value": "y" }))),
+        "{text}"
+    );
+}
