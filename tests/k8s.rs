@@ -409,3 +409,38 @@ fn strings_yaml_1_1_would_misread_reach_kubernetes_as_written() {
         "{text}"
     );
 }
+
+#[test]
+fn a_plan_too_large_for_a_config_map_is_refused_and_an_odd_file_name_gets_a_plain_key() {
+    let quickstart =
+        std::fs::read_to_string(crate::common::root().join("examples/quickstart.yaml"))
+            .expect("the quickstart is readable");
+    let dir = tempfile::tempdir().expect("a temporary folder");
+
+    let large = dir.path().join("large.yaml");
+    let padding = format!("# {}\n", "x".repeat(1_000_000));
+    std::fs::write(&large, format!("{padding}{quickstart}")).expect("the plan is written");
+    let shown = large.display().to_string();
+    let output = crate::common::loadplan(&["k8s", &shown, "--segments", "2", "--image", "x"]);
+    assert_eq!(output.status, 2, "{}", output.stderr);
+    assert!(output.stdout.is_empty(), "a manifest was printed");
+    assert!(
+        output.stderr.contains("a ConfigMap holds at most 1 MiB"),
+        "{}",
+        output.stderr
+    );
+
+    let odd = dir.path().join("plan (copy) #2.yaml");
+    std::fs::write(&odd, &quickstart).expect("the plan is written");
+    let shown = odd.display().to_string();
+    let text = manifests(&[&shown, "--segments", "2", "--image", "x"], &[]);
+    validate(&text);
+    let [config_map, job, _] = documents(&text)
+        .try_into()
+        .unwrap_or_else(|found: Vec<Value>| panic!("{} documents, not 3", found.len()));
+    assert_eq!(config_map["data"]["plan.yaml"], quickstart);
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["args"][1],
+        "/plan/plan.yaml"
+    );
+}
