@@ -164,6 +164,10 @@ pub struct K8sArgs {
     /// results volume
     #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
     pub start_at: Option<String>,
+    /// How long each segment waits at the barrier for the others (run's default: 10m);
+    /// longer when the cluster adds nodes for the pods
+    #[arg(long, value_name = "D", conflicts_with = "start_at", value_parser = parse_duration)]
+    pub barrier_timeout: Option<Duration>,
 }
 
 fn parse_name(text: &str) -> Result<String, String> {

@@ -149,7 +149,9 @@ fn k8s(args: &crate::cli::K8sArgs) -> Result<(), Error> {
             .ok()
             .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
             .map_or(0, |lead| lead.as_secs()),
-        None => 600,
+        None => args
+            .barrier_timeout
+            .map_or(600, |timeout| timeout.0.as_secs()),
     };
     let plan_file = args
         .plan
@@ -167,10 +169,12 @@ fn k8s(args: &crate::cli::K8sArgs) -> Result<(), Error> {
         segments: args.segments,
         secret: &secret,
         claim: &args.results_claim,
-        start: args.start_at.clone().map_or(
-            crate::report::k8s::Start::Barrier,
-            crate::report::k8s::Start::At,
-        ),
+        start: match &args.start_at {
+            Some(instant) => crate::report::k8s::Start::At(instant.clone()),
+            None => crate::report::k8s::Start::Barrier(
+                args.barrier_timeout.map(|timeout| timeout.to_string()),
+            ),
+        },
         merge_wait_secs: lead + stage_secs + crate::report::k8s::MERGE_MARGIN_SECS,
     };
     let _ = write!(

@@ -117,6 +117,8 @@ fn manifests_for_a_shipped_plan_pass_strict_validation_and_say_what_they_must() 
                 &count,
                 "--image",
                 "ghcr.io/acme/loadplan:0.1.0",
+                "--barrier-timeout",
+                "20m",
             ],
             &[("AUTH_TOKEN", TOKEN), ("VUS", "60")],
         );
@@ -166,7 +168,9 @@ fn manifests_for_a_shipped_plan_pass_strict_validation_and_say_what_they_must() 
             )),
             "{args}"
         );
-        assert!(args.contains("--barrier dir:/results/websocket-performance/barrier"));
+        assert!(args.contains(
+            "--barrier dir:/results/websocket-performance/barrier --barrier-timeout 20m"
+        ));
         assert!(args.ends_with(
             "--out json=/results/websocket-performance/segment-$(JOB_COMPLETION_INDEX).json"
         ));
@@ -280,7 +284,7 @@ fn a_broken_plan_is_located_errors_and_exit_2_not_a_manifest() {
 
 #[test]
 fn bad_arguments_are_refused_with_exit_2() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--segments", "0"], "--segments"),
         (
             &["--segments", "2", "--name", "Not_A_Label"],
@@ -288,6 +292,17 @@ fn bad_arguments_are_refused_with_exit_2() {
         ),
         (&["--segments", "2", "--secret=-x"], "DNS-1123 subdomain"),
         (&["--segments", "2", "--start-at", "tomorrow"], "RFC 3339"),
+        (
+            &[
+                "--segments",
+                "2",
+                "--start-at",
+                "2030-01-01T00:00:00Z",
+                "--barrier-timeout",
+                "1m",
+            ],
+            "cannot be used with",
+        ),
         (&["--segments", "2", "--stage", "nope"], "nope"),
         (&["--segments", "2", "--image"], "--image"),
     ];

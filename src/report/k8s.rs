@@ -29,8 +29,9 @@ pub const MAX_NAME: usize = 50;
 pub enum Start {
     /// `--start-at`: this RFC 3339 instant, as given.
     At(String),
-    /// `--barrier dir:/results/NAME/barrier` on the results volume.
-    Barrier,
+    /// `--barrier dir:/results/NAME/barrier` on the results volume, with this
+    /// `--barrier-timeout` as written (`20m`), or run's default.
+    Barrier(Option<String>),
 }
 
 /// What the manifests are made from: the validated plan and the command line.
@@ -97,10 +98,15 @@ impl Manifest<'_> {
         args.extend(["--workdir".to_owned(), self.run_dir()]);
         match &self.start {
             Start::At(instant) => args.extend(["--start-at".to_owned(), literal(instant)]),
-            Start::Barrier => args.extend([
-                "--barrier".to_owned(),
-                format!("dir:{}/barrier", self.run_dir()),
-            ]),
+            Start::Barrier(timeout) => {
+                args.extend([
+                    "--barrier".to_owned(),
+                    format!("dir:{}/barrier", self.run_dir()),
+                ]);
+                if let Some(timeout) = timeout {
+                    args.extend(["--barrier-timeout".to_owned(), literal(timeout)]);
+                }
+            }
         }
         args.extend([
             "--out".to_owned(),
@@ -799,7 +805,7 @@ mod tests {
             segments: 6,
             secret: "x-secrets",
             claim: "results",
-            start: Start::Barrier,
+            start: Start::Barrier(None),
             merge_wait_secs: 60,
         };
         let objects = objects(&manifest);
