@@ -19,6 +19,7 @@ Examples:
   loadplan report results/run.json --append-to docs/baselines.md --under '## Historical Results'
   loadplan merge results/segment-*.json          one run from its segments (run --segment I/N)
   loadplan mock --mode mixed                     the built-in target, on 127.0.0.1:4001
+  loadplan k8s plan.yaml --segments 6 --image IMAGE > run.yaml   N pods on Kubernetes, merged
   loadplan completions bash > /etc/bash_completion.d/loadplan
 
 Exit codes: 0 ok · 2 invalid plan, outputs or usage (nothing sent) · 99 a threshold failed (even if
@@ -146,6 +147,13 @@ pub enum Command {
         #[arg(long, value_name = "PEM", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
+    /// Print Kubernetes manifests that run a plan as N segments: a ConfigMap with the
+    /// plan, an Indexed Job of N pods and a merge Job that exits with the verdict
+    /// (docs/distributed.md)
+    #[command(
+        after_help = "Examples:\n  loadplan k8s plans/websocket-performance.yaml --segments 6 --image ghcr.io/acme/loadplan:0.1.0 --stage scale > run.yaml\n  kubectl apply -f run.yaml && kubectl get pods -l app.kubernetes.io/instance=websocket-performance -w\n  loadplan k8s plan.yaml --segments 4 --image loadplan:dev --start-at 2026-12-02T18:00:00Z --name nightly-1202\n\nThe plan is validated first (exit 2 when it is not). Results go to a ReadWriteMany\nPersistentVolumeClaim (--results-claim); the plan's secrets come from a Kubernetes Secret\n(--secret), never from the manifest."
+    )]
+    K8s(K8sArgs),
     /// Print the plan JSON Schema (draft 2020-12)
     #[command(after_help = "Example:\n  loadplan schema > schema/loadplan.schema.json")]
     Schema,
@@ -155,6 +163,81 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+}
+
+/// `loadplan k8s`.
+#[derive(Debug, Args)]
+pub struct K8sArgs {
+    /// The plan file
+    #[arg(value_name = "PLAN")]
+    pub plan: std::path::PathBuf,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// How many segments (pods) share the load
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub segments: u32,
+    /// The loadplan container image the pods run (see the Dockerfile)
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// The namespace of every object (default: kubectl's current one)
+    #[arg(long, value_name = "NS", value_parser = parse_label_63)]
+    pub namespace: Option<String>,
+    /// The Jobs' name, and the run's folder on the results volume (default: the plan's
+    /// name as a DNS label); give each run its own
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub name: Option<String>,
+    /// The Kubernetes Secret holding the plan's `secrets:`, one key per name (default:
+    /// NAME-secrets)
+    #[arg(long, value_name = "NAME", value_parser = parse_secret_name)]
+    pub secret: Option<String>,
+    /// The ReadWriteMany PersistentVolumeClaim mounted at /results in every pod
+    #[arg(long, value_name = "PVC", default_value = "loadplan-results", value_parser = parse_secret_name)]
+    pub results_claim: String,
+    /// Start every segment at this instant (RFC 3339) instead of at a barrier on the
+    /// results volume
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+    pub start_at: Option<String>,
+    /// How long each segment waits at the barrier for the others (run's default: 10m);
+    /// longer when the cluster adds nodes for the pods
+    #[arg(long, value_name = "D", conflicts_with = "start_at", value_parser = parse_duration)]
+    pub barrier_timeout: Option<Duration>,
+}
+
+fn parse_name(text: &str) -> Result<String, String> {
+    let max = crate::report::k8s::MAX_NAME;
+    match crate::report::k8s::label_problem(text, max) {
+        None => Ok(text.to_owned()),
+        Some(why) => Err(format!(
+            "`{text}` is not a DNS-1123 label of at most {max} characters: {why}"
+        )),
+    }
+}
+
+fn parse_label_63(text: &str) -> Result<String, String> {
+    match crate::report::k8s::label_problem(text, 63) {
+        None => Ok(text.to_owned()),
+        Some(why) => Err(format!("`{text}` is not a DNS-1123 label: {why}")),
+    }
+}
+
+/// A Secret's or claim's name: a DNS-1123 subdomain (labels parted by `.`).
+fn parse_secret_name(text: &str) -> Result<String, String> {
+    let problem = if text.len() > 253 {
+        Some("it is longer than 253 characters".to_owned())
+    } else {
+        text.split('.')
+            .find_map(|label| crate::report::k8s::label_problem(label, 63))
+    };
+    match problem {
+        None => Ok(text.to_owned()),
+        Some(why) => Err(format!("`{text}` is not a DNS-1123 subdomain: {why}")),
+    }
+}
+
+fn parse_instant(text: &str) -> Result<String, String> {
+    humantime::parse_rfc3339_weak(text)
+        .map(|_| text.to_owned())
+        .map_err(|error| format!("expected an RFC 3339 instant like 2026-12-02T18:00:00Z: {error}"))
 }
 
 /// `loadplan report`.

@@ -76,6 +76,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
             },
         ),
         Command::Report(args) => report(args),
+        Command::K8s(args) => k8s(&args),
         Command::Mock {
             port,
             mode,
@@ -109,6 +110,99 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// `loadplan k8s`: the plan validated as `run` would load it, then its manifests on
+/// stdout.
+fn k8s(args: &crate::cli::K8sArgs) -> Result<(), Error> {
+    let shown = args.plan.display().to_string();
+    let source = plan::source::read(&args.plan).map_err(|error| Error::PlanUnreadable {
+        plan: shown.clone(),
+        error: error.into(),
+    })?;
+    let (checked, diagnostics) = plan::load(&source, &selection(&args.selection));
+    print_diagnostics(&mut std::io::stderr().lock(), &shown, &source, &diagnostics);
+    let Some(checked) = checked else {
+        return Err(Error::PlanInvalid { plan: shown });
+    };
+    // A ConfigMap holds at most 1 MiB, its key and metadata included.
+    if source.len() > 1_000_000 {
+        return Err(Error::Input(
+            format!(
+                "{shown} is {} bytes; a ConfigMap holds at most 1 MiB",
+                source.len()
+            )
+            .into(),
+        ));
+    }
+    let record = plan::source::SelectionRecord {
+        env: checked.env.clone(),
+        stage: checked.stage.clone(),
+        vars: args.selection.vars.clone(),
+        process_env: checked
+            .from_env
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
+            .collect(),
+        vus: args.selection.vus,
+        duration: args.selection.duration.map(|duration| duration.to_string()),
+        scenarios: args.selection.scenarios.clone(),
+    };
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::report::k8s::slug(&checked.plan.name));
+    let secret = args
+        .secret
+        .clone()
+        .unwrap_or_else(|| format!("{name}-secrets"));
+    let stage_secs = checked
+        .plan
+        .stages
+        .get(checked.stage.as_str())
+        .map_or(0, |stage| {
+            crate::schedule::Schedule::of(stage).duration().as_secs()
+        });
+    // The segments wait for each other (the barrier, 10 minutes) or for --start-at.
+    let lead = match &args.start_at {
+        Some(instant) => humantime::parse_rfc3339_weak(instant)
+            .ok()
+            .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
+            .map_or(0, |lead| lead.as_secs()),
+        None => args
+            .barrier_timeout
+            .map_or(600, |timeout| timeout.0.as_secs()),
+    };
+    let plan_file = args
+        .plan
+        .file_name()
+        .map(|file| file.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let manifest = crate::report::k8s::Manifest {
+        plan_text: &source,
+        plan_file: &plan_file,
+        secrets: &checked.plan.secrets,
+        selection: &record,
+        name: &name,
+        namespace: args.namespace.as_deref(),
+        image: &args.image,
+        segments: args.segments,
+        secret: &secret,
+        claim: &args.results_claim,
+        start: match &args.start_at {
+            Some(instant) => crate::report::k8s::Start::At(instant.clone()),
+            None => crate::report::k8s::Start::Barrier(
+                args.barrier_timeout.map(|timeout| timeout.to_string()),
+            ),
+        },
+        merge_wait_secs: lead + stage_secs + crate::report::k8s::MERGE_MARGIN_SECS,
+    };
+    let _ = write!(
+        std::io::stdout(),
+        "{}",
+        crate::report::k8s::render(&manifest)
+    );
+    Ok(())
 }
 
 /// `loadplan report`: the command line mapped onto the report's own options.
@@ -1147,11 +1241,11 @@ mod tests {
         assert_eq!(selection.scenarios, ["api"]);
         let lookup = selection.process_env.expect("a lookup");
         assert_eq!(
-            lookup("LOADPLAN_TEST_MERGE_VUS"),
+            lookup.get("LOADPLAN_TEST_MERGE_VUS"),
             Some(OsString::from("40"))
         );
         // The merging process's own environment is not read.
-        assert_eq!(lookup("PATH"), None);
+        assert_eq!(lookup.get("PATH"), None);
         let bad = plan::source::SelectionRecord {
             duration: Some("soon".into()),
             ..record

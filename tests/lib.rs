@@ -11,6 +11,7 @@ mod examples;
 mod fill;
 mod hostile_errors;
 mod invalid_plans;
+mod k8s;
 mod knobs;
 mod latency;
 mod limits;

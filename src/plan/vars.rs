@@ -301,7 +301,7 @@ mod tests {
     fn precedence_is_command_line_env_environment_default() {
         let source = "vars:\n  vus: { default: 5, from_env: VUS }\n  rate: { default: 1, from_env: RATE }\n  size: 3\nenvironments:\n  ci: { vars: { vus: 9, rate: 2 } }\n";
         let with_env = Selection {
-            process_env: Some(super::EnvLookup::new(lookup)),
+            process_env: Some(crate::plan::EnvLookup::new(lookup)),
             ..Selection::default()
         };
         let (vars, diagnostics) = resolved(source, &with_env);
@@ -330,7 +330,7 @@ mod tests {
     fn bad_environment_values_are_located_errors() {
         let source = "vars:\n  a: { from_env: BAD, default: 1 }\n  b: { from_env: LONG }\n  c: { from_env: UNSET }\n  d: { from_env: VUS, defualt: 1 }\n  e: { from_env: 5, default: 1 }\n";
         let selection = Selection {
-            process_env: Some(super::EnvLookup::new(lookup)),
+            process_env: Some(crate::plan::EnvLookup::new(lookup)),
             ..Selection::default()
         };
         let (_, diagnostics) = resolved(source, &selection);

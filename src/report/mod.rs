@@ -28,6 +28,7 @@ pub mod format;
 pub mod history;
 pub mod json;
 pub mod junit;
+pub mod k8s;
 pub mod markdown;
 pub mod merge;
 pub mod model;

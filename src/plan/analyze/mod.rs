@@ -28,7 +28,10 @@ pub use scope::pointer;
 /// Reads one variable of the process environment (for `from_env` variables): the real
 /// one (`run`), or the values a segment run recorded (`merge`).
 #[derive(Clone)]
-pub struct EnvLookup(std::sync::Arc<dyn Fn(&str) -> Option<std::ffi::OsString> + Send + Sync>);
+pub struct EnvLookup(std::sync::Arc<LookupFn>);
+
+/// What an [`EnvLookup`] calls.
+type LookupFn = dyn Fn(&str) -> Option<std::ffi::OsString> + Send + Sync;
 
 impl EnvLookup {
     pub fn new(
