@@ -540,6 +540,13 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
     let Some(mut checked) = checked else {
         return Err(Error::PlanInvalid { plan: shown });
     };
+    if segments.segment.is_some() {
+        // A segment measures a share of the run: the plan's outputs (a row in the
+        // baselines document, the history) and its baseline are `loadplan merge`'s, which
+        // writes them once for the whole. A segment writes only what `--out` asks.
+        checked.plan.outputs.clear();
+        checked.plan.baseline = None;
+    }
     // A `pid_file` is a path of the plan too: relative to the plan file.
     for source in &mut checked.plan.collect {
         if let plan::collect::CollectSource::Process(process) = source
@@ -766,6 +773,9 @@ fn conclude(results: &crate::results::Results, run: Conclusion<'_>) -> Result<()
         verdict.skip_missing_baseline();
     }
     verdict.skip_not_run(not_run);
+    if segment.is_some() {
+        verdict.skip_for_segment();
+    }
     let figures = crate::report::figures(results);
     if !quiet {
         let heading = crate::report::summary::Heading {

@@ -43,6 +43,19 @@ impl Verdict {
     /// Marks the outcomes at these indices (the rules' order) skipped: thresholds of the
     /// scenarios named beside them, which the run left out (`--scenario`) and which have no
     /// data by design, so they pass as skipped instead of failing.
+    /// Skips every threshold of a segment run (`--segment I/N`): a segment measured a
+    /// share of the run, and `loadplan merge` judges the thresholds once on the whole.
+    /// (`abort_on_fail` thresholds were judged during the run, on the segment's share.)
+    pub fn skip_for_segment(&mut self) {
+        for outcome in &mut self.outcomes {
+            outcome.value = None;
+            outcome.limit = None;
+            outcome.set_status(Status::Skipped {
+                reason: Reason::Segment,
+            });
+        }
+    }
+
     pub fn skip_not_run(&mut self, not_run: &[(usize, String)]) {
         for (index, scenario) in not_run {
             if let Some(outcome) = self.outcomes.get_mut(*index) {

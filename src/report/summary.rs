@@ -235,14 +235,18 @@ pub fn write<W: Write>(
 /// the skipped thresholds counted by why, or nothing when none was skipped.
 fn skipped_note(verdict: &Verdict) -> String {
     use crate::verdict::Reason;
-    let (mut no_baseline, mut not_run) = (0, 0);
+    let (mut no_baseline, mut not_run, mut segment) = (0, 0, 0);
     for outcome in verdict.outcomes.iter().filter(|o| o.status.skipped()) {
         match outcome.status.reason() {
             Some(Reason::ScenarioNotRun(_)) => not_run += 1,
+            Some(Reason::Segment) => segment += 1,
             _ => no_baseline += 1,
         }
     }
     let plural = |n: usize| if n == 1 { "" } else { "s" };
+    if segment > 0 {
+        return format!(" ({segment} skipped: judged by loadplan merge on the whole run)");
+    }
     match (no_baseline, not_run) {
         (0, 0) => String::new(),
         (n, 0) => format!(" ({n} skipped: no baseline yet)"),

@@ -79,11 +79,16 @@ pub enum Reason {
     NoEarlierRun,
     /// A threshold of a scenario this run left out (`--scenario`): it has no data by design.
     ScenarioNotRun(String),
+    /// A segment of a split run (`--segment I/N`): its figures are a share of the run's,
+    /// so its thresholds are judged once, on the merged run (`loadplan merge`).
+    Segment,
 }
 
 const NO_BASELINE: &str = "no baseline run was given (--baseline FILE)";
 const NO_EARLIER_RUN: &str = "skipped: no earlier run to compare with yet";
 const NO_BASELINE_FIGURE: &str = "the baseline has no figure: ";
+const SEGMENT: &str =
+    "skipped: this segment is a share of the run; loadplan merge judges the whole";
 const NOT_RUN: (&str, &str) = ("skipped: scenario `", "` does not run (--scenario)");
 
 impl fmt::Display for Reason {
@@ -94,6 +99,7 @@ impl fmt::Display for Reason {
             Self::NoBaseline => f.write_str(NO_BASELINE),
             Self::NoEarlierRun => f.write_str(NO_EARLIER_RUN),
             Self::ScenarioNotRun(scenario) => write!(f, "{}{scenario}{}", NOT_RUN.0, NOT_RUN.1),
+            Self::Segment => f.write_str(SEGMENT),
         }
     }
 }
@@ -104,6 +110,7 @@ impl Reason {
         match text {
             NO_BASELINE => Self::NoBaseline,
             NO_EARLIER_RUN => Self::NoEarlierRun,
+            SEGMENT => Self::Segment,
             _ => match text.strip_prefix(NO_BASELINE_FIGURE) {
                 Some(why) => Self::NoBaselineFigure(why.to_owned()),
                 None => match text
