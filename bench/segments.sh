@@ -132,8 +132,8 @@ try:
     merged = json.load(open(f"{run}/merged.json"))
     m = {x["metric"]: x for x in merged["metrics"]}
     t = m.get("ws_connect_time", {}).get("trend", {})
-    print(f"\nmerged: vus_max {merged.get('vus_max')}, ws_connect_time count {t.get('count')} "
-          f"p50 {t.get('p50')} ms, p95 {t.get('p95')} ms, p99 {t.get('p99')} ms; errors {merged.get('errors')}")
+    print(f"\nmerged: vus_max {merged.get('vus_max')}, ws_connect_time count {m.get('ws_connect_time', {}).get('count')} "
+          f"med {t.get('med')} ms, p95 {t.get('p95')} ms, p99 {t.get('p99')} ms; errors {merged.get('errors')}")
 except Exception as e:
     print(f"\nno merged results ({e!r})")
 PY

@@ -106,7 +106,7 @@ try:
     m = {x["metric"]: x for x in doc["metrics"]}
     lat = m.get("ws_message_latency", {}).get("trend", {})
     print(f"  loadplan: vus_max {doc.get('vus_max')}, errors {doc.get('errors')}, "
-          f"ws_message_latency p50 {lat.get('p50')} ms p95 {lat.get('p95')} ms p99 {lat.get('p99')} ms")
+          f"ws_message_latency med {lat.get('med')} ms p95 {lat.get('p95')} ms p99 {lat.get('p99')} ms")
 except Exception as e:
     print(f"  no results ({e!r})")
 PY
