@@ -21,6 +21,7 @@ mod outputs;
 mod report;
 mod run;
 mod schema;
+mod segments;
 mod templates;
 mod validate;
 mod wire;

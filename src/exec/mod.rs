@@ -181,8 +181,15 @@ async fn run(
     if options.handle_signals {
         tokio::spawn(watch_signals(Arc::clone(&halt)));
     }
+    // A segment other than the first leaves the `collect:` sources to it: N segments
+    // would sample the same servers N times.
+    let sources: &[crate::plan::collect::CollectSource] = if options.skip_collect {
+        &[]
+    } else {
+        &shared.plan.collect
+    };
     let sampling = sampler::Sampling::start(
-        &shared.plan.collect,
+        sources,
         &shared.templates,
         &shared.base,
         options.dir.as_deref(),
@@ -200,13 +207,17 @@ async fn run(
         redactor: options.redactor.clone(),
     };
     let collector = tokio::spawn(collector::collect(inbox, backlog, settings));
-    controller::drive(Arc::clone(&shared), &schedule, graceful).await;
+    controller::drive(Arc::clone(&shared), &schedule, graceful, &options.segment).await;
     let derived_texts = shared.plan.derived.clone();
+    let collect_sources = shared.plan.collect.clone();
     drop(shared);
     let mut results = collector.await.map_err(RunError::Collector)?;
     results.duration = started.elapsed();
     results.stopped_early = halt.reason();
-    let collected = redacted(sampling.stop().await, &options.redactor);
+    let mut collected = redacted(sampling.stop().await, &options.redactor);
+    if options.skip_collect {
+        collected.sources = not_sampled_here(&collect_sources);
+    }
     (results.server, results.sources) = (collected.metrics, collected.sources);
     let run = crate::derive::RunValues {
         vars: &vars,
@@ -225,6 +236,34 @@ async fn run(
         results,
         interrupted: halt.interrupted(),
     })
+}
+
+/// The reports of `collect:` sources a segment left unsampled: no samples, and why, so a
+/// derived metric or threshold that reads them is n/a as for a source that took none.
+fn not_sampled_here(
+    sources: &[crate::plan::collect::CollectSource],
+) -> std::collections::BTreeMap<String, crate::server::SourceReport> {
+    sources
+        .iter()
+        .map(|source| {
+            let kind = match source {
+                crate::plan::collect::CollectSource::Prometheus(_) => "prometheus",
+                crate::plan::collect::CollectSource::Json(_) => "json",
+                crate::plan::collect::CollectSource::Process(_) => "process",
+                crate::plan::collect::CollectSource::Command(_) => "command",
+            };
+            let report = crate::server::SourceReport {
+                kind: kind.to_owned(),
+                error: Some(
+                    "not sampled by this segment: segment 1 samples `collect:` sources \
+                     (or a segment run with --collect-here)"
+                        .to_owned(),
+                ),
+                ..crate::server::SourceReport::default()
+            };
+            (source.name().to_owned(), report)
+        })
+        .collect()
 }
 
 /// What the `collect:` sources produced, their failures' texts (a server's answer, a

@@ -181,6 +181,11 @@ impl Seats {
         seats
     }
 
+    /// How many scenarios the seats go to.
+    pub fn scenarios(&self) -> usize {
+        self.weights.len()
+    }
+
     /// Seats handed out so far.
     pub fn position(&self) -> u64 {
         self.position
