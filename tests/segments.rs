@@ -27,7 +27,7 @@ stages:
 scenarios:
   api:
     steps:
-      - repeat: 3
+      - repeat: {{ count: 3 }}
         steps: [ {{ request: {{ url: "{{{{ env.base_url }}}}/x?status={{{{ 200 + vu }}}}" }} }} ]
       - sleep: 10s
 "#
@@ -98,7 +98,8 @@ fn vu_ids(base_url: &str) -> std::collections::BTreeMap<u64, u64> {
 
 #[test]
 fn three_segments_run_the_plan_exactly_once_between_them() {
-    let (mut mock, base_url) = mock_process(&[]);
+    let (mock, base_url) = mock_process(&[]);
+    let _mock = KillOnDrop(mock);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let plan = plan(&base_url);
 
@@ -149,7 +150,14 @@ fn three_segments_run_the_plan_exactly_once_between_them() {
     let whole = run_segments(&plan, dir.path(), "arrive", 0);
     assert_eq!(count(&whole[0], "http_reqs"), 60);
     assert_eq!(mock_requests(&base_url) - before, 60);
+}
 
-    let _ = mock.kill();
-    let _ = mock.wait();
+/// Stops the mock process when the test ends, failed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
