@@ -423,12 +423,9 @@ mod tests {
             let mut seats = Seats::new(&refs);
             let mut counts = vec![0u32; count];
             for total in 1..=limit {
-                match seats.next() {
-                    Some((seat, index)) => {
-                        assert_eq!(seat, u64::from(total));
-                        counts[index] += 1;
-                    }
-                    None => {}
+                if let Some((seat, index)) = seats.next() {
+                    assert_eq!(seat, u64::from(total));
+                    counts[index] += 1;
                 }
                 assert_eq!(counts, split_vus(&refs, total), "{round}: {total}");
                 if total % 97 == 0 {
