@@ -421,7 +421,12 @@ fn grouped(n: usize) -> String {
 
 /// Raises the open-files limit to the hard one and refuses a stage whose estimated need
 /// (`plan::descriptors`) is above it, before any connection is made.
-fn check_open_files(checked: &plan::CheckedPlan, extra_outputs: usize) -> Result<(), Error> {
+fn check_open_files(
+    checked: &plan::CheckedPlan,
+    extra_outputs: usize,
+    segment: &crate::segment::Segment,
+    skip_collect: bool,
+) -> Result<(), Error> {
     let limit = crate::exec::raise_open_files_limit();
     let plan = &checked.plan;
     let Some(stage) = plan.stages.get(checked.stage.as_str()) else {
@@ -433,12 +438,14 @@ fn check_open_files(checked: &plan::CheckedPlan, extra_outputs: usize) -> Result
         .and_then(|name| plan.environments.get(name))
         .is_some_and(|environment| environment.mock().is_some());
     let scenarios: Vec<_> = plan.scenarios.values().collect();
-    let need = plan::descriptors::estimate(
+    // This segment's share of the VUs (all of them for the whole run).
+    let need = plan::descriptors::estimate_share(
         &scenarios,
         stage,
         mock,
-        plan.collect.len(),
+        if skip_collect { 0 } else { plan.collect.len() },
         plan.outputs.len() + extra_outputs,
+        |scenarios, peak| segment.vus_estimate(scenarios, peak),
     );
     // Descriptors the process was started with are not free for sockets either.
     let inherited = crate::exec::inherited_descriptors().unwrap_or(0);
@@ -571,7 +578,12 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         return Err(Error::MissingSecrets { names: missing });
     }
     let redactor = crate::redact::Redactor::new(secrets.values().map(String::as_str));
-    check_open_files(&checked, outs.len())?;
+    check_open_files(
+        &checked,
+        outs.len(),
+        &segment,
+        segment.index != 1 && !segments.collect_here,
+    )?;
     let started_at = std::time::SystemTime::now();
     let started = humantime::format_rfc3339_seconds(started_at).to_string();
     let context = output_context(&checked, &started, label);

@@ -149,6 +149,21 @@ impl Schedule {
         total
     }
 
+    /// The instant within `[from, to]` at which an arrival stage's iteration count
+    /// reaches `n`: when iteration `n` is due (found by bisection, to `(to − from) / 2²⁴`).
+    pub fn due(&self, n: u64, from: Duration, to: Duration) -> Duration {
+        let (mut low, mut high) = (from, to);
+        for _ in 0..24 {
+            let middle = low + (high - low) / 2;
+            if self.iterations_by(middle) >= n as f64 {
+                high = middle;
+            } else {
+                low = middle;
+            }
+        }
+        high
+    }
+
     /// The largest VU target of the stage.
     pub fn peak(&self) -> f64 {
         self.pieces

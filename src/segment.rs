@@ -18,6 +18,9 @@
 
 use std::fmt;
 
+use crate::plan::model::Scenario;
+use crate::plan::split::{Seats, split_vus};
+
 /// The largest number of segments, and the largest sum of `--segment-weights`.
 pub const MAX_SEGMENTS: u32 = 10_000;
 
@@ -210,6 +213,88 @@ impl fmt::Display for Segment {
     }
 }
 
+/// This segment's VUs as the global VU target moves (closed model): the seats it starts
+/// when the global ramp reaches them. The VUs it stops on a ramp down are its seats above
+/// the new target, highest first — so at every target the segments together run the
+/// plan's [`crate::plan::split::split_vus`] of it, and one segment of one runs exactly it.
+#[derive(Debug, Clone)]
+pub struct Roster {
+    seats: Seats,
+    target: u32,
+}
+
+impl Roster {
+    /// Before the first VU: the global target is 0.
+    pub fn new(seats: Seats) -> Self {
+        Self { seats, target: 0 }
+    }
+
+    /// Moves the global target to `target` and returns the seats this segment starts,
+    /// `(seat, scenario index)`, lowest first. Seats above `target` are for the caller
+    /// to stop. The seats of other segments are walked over, or jumped over when that is
+    /// cheaper (many segments, few scenarios).
+    pub fn retarget(&mut self, segment: &Segment, target: u32) -> Vec<(u64, usize)> {
+        let mut start = Vec::new();
+        self.walk(segment, target, |seat, index| start.push((seat, index)));
+        start
+    }
+
+    /// [`Roster::retarget`], handing each seat started to `start`.
+    fn walk(&mut self, segment: &Segment, target: u32, mut start: impl FnMut(u64, usize)) {
+        if target > self.target {
+            if self.seats.position() != u64::from(self.target) {
+                self.seats.seek(self.target);
+            }
+            let jump = 4 * self.seats.scenarios() as u64 + 16;
+            while self.seats.position() < u64::from(target) {
+                let mine = segment.slot(segment.share(self.seats.position()) + 1);
+                if mine > u64::from(target) {
+                    break;
+                }
+                if mine - self.seats.position() > jump {
+                    // Below `target`, a u32.
+                    self.seats.seek((mine - 1) as u32);
+                }
+                let Some((seat, index)) = self.seats.next() else {
+                    break;
+                };
+                if segment.owns(seat) {
+                    start(seat, index);
+                }
+            }
+        }
+        self.target = target;
+    }
+}
+
+impl Segment {
+    /// The VUs per scenario (plan order) this segment runs when the plan runs `target`:
+    /// its seats among the first `target`. Summed over the segments, the plan's
+    /// [`split_vus`] of `target`.
+    pub fn vus(&self, scenarios: &[&Scenario], target: u32) -> Vec<u32> {
+        if self.is_whole() {
+            return split_vus(scenarios, target);
+        }
+        let mut counts = vec![0u32; scenarios.len()];
+        Roster::new(Seats::new(scenarios)).walk(self, target, |_, index| counts[index] += 1);
+        counts
+    }
+
+    /// [`Segment::vus`] for an estimate: exact up to [`EXACT_UP_TO`] VUs, past that (a walk
+    /// of billions of seats) this segment's share split as the plan splits VUs.
+    pub fn vus_estimate(&self, scenarios: &[&Scenario], target: u32) -> Vec<u32> {
+        if target <= EXACT_UP_TO {
+            self.vus(scenarios, target)
+        } else {
+            // At most `target`, a u32.
+            split_vus(scenarios, self.share(u64::from(target)) as u32)
+        }
+    }
+}
+
+/// The most VUs [`Segment::vus_estimate`] counts seat by seat.
+pub const EXACT_UP_TO: u32 = 2_000_000;
+
 /// The owners of one period of slots: Sainte-Laguë over the weights, ties to the lower
 /// segment.
 fn deal(weights: &[u32]) -> Vec<u32> {
@@ -290,5 +375,211 @@ mod tests {
         assert!(Segment::new(1, 3, vec![1, 1]).is_err());
         assert!(parse_weights("2,0,1").is_err());
         assert_eq!(parse_weights("2, 1,1"), Ok(vec![2, 1, 1]));
+    }
+
+    fn scenario(weight: Option<f64>, vus: Option<u32>) -> crate::plan::model::Scenario {
+        crate::plan::model::Scenario {
+            description: None,
+            weight,
+            vus,
+            steps: Vec::new(),
+            on_message: Vec::new(),
+            backoff: None,
+        }
+    }
+
+    /// Random segments: 1 to 16 of them, equal or with random weights.
+    fn segments(rng: &mut fastrand::Rng) -> Vec<Segment> {
+        let count = rng.u32(1..=16);
+        let weights: Vec<u32> = if rng.bool() {
+            Vec::new()
+        } else {
+            (0..count).map(|_| rng.u32(1..=5)).collect()
+        };
+        (1..=count)
+            .map(|i| Segment::new(i, count, weights.clone()).expect("valid"))
+            .collect()
+    }
+
+    /// A random schedule of linear pieces between 0 and `top`.
+    fn schedule(rng: &mut fastrand::Rng, top: u32, arrival: bool) -> crate::schedule::Schedule {
+        let mut pieces = Vec::new();
+        let mut at = std::time::Duration::ZERO;
+        let mut level = f64::from(rng.u32(0..=top));
+        for _ in 0..rng.usize(1..=5) {
+            let to = if rng.bool() {
+                level
+            } else {
+                f64::from(rng.u32(0..=top))
+            };
+            let length = std::time::Duration::from_millis(rng.u64(0..=20_000));
+            pieces.push(crate::schedule::Piece {
+                start: at,
+                length,
+                from: level,
+                to,
+            });
+            at += length;
+            level = to;
+        }
+        crate::schedule::Schedule { pieces, arrival }
+    }
+
+    /// For N = 1…16 segments with random weights and random ramps, at every instant the
+    /// segments' VUs (per scenario, so in total too) add up to the plan's split of the
+    /// global target; the segments' VU ids are the seats, each held once.
+    #[test]
+    fn segments_vus_add_up_to_the_plan_at_every_instant() {
+        let mut rng = fastrand::Rng::with_seed(1515);
+        for round in 0..150 {
+            let scenarios: Vec<crate::plan::model::Scenario> = (0..rng.usize(1..=5))
+                .map(|_| match rng.u8(0..6) {
+                    0 => scenario(None, Some(rng.u32(0..30))),
+                    1 => scenario(None, None),
+                    _ => scenario(Some(f64::from(rng.u32(1..20)) / 4.0), None),
+                })
+                .collect();
+            let refs: Vec<&crate::plan::model::Scenario> = scenarios.iter().collect();
+            let segments = segments(&mut rng);
+            let schedule = schedule(&mut rng, 400, false);
+            let mut rosters: Vec<Roster> = segments
+                .iter()
+                .map(|_| Roster::new(Seats::new(&refs)))
+                .collect();
+            // Each segment's running VUs, (seat, scenario), lowest seat first.
+            let mut running: Vec<Vec<(u64, usize)>> = vec![Vec::new(); segments.len()];
+            let end = schedule.duration();
+            let mut t = std::time::Duration::ZERO;
+            loop {
+                let target = schedule.vus_at(t);
+                let mut counts = vec![0u32; refs.len()];
+                let mut ids = Vec::new();
+                for ((segment, roster), running) in
+                    segments.iter().zip(&mut rosters).zip(&mut running)
+                {
+                    while running
+                        .last()
+                        .is_some_and(|(seat, _)| *seat > u64::from(target))
+                    {
+                        running.pop();
+                    }
+                    running.extend(roster.retarget(segment, target));
+                    assert!(running.iter().all(|(seat, _)| segment.owns(*seat)));
+                    assert!(running.windows(2).all(|w| w[0].0 < w[1].0));
+                    assert_eq!(
+                        running.len() as u64,
+                        segment.share(u64::from(split_total(&refs, target)))
+                    );
+                    for (seat, index) in running.iter() {
+                        counts[*index] += 1;
+                        ids.push(*seat);
+                    }
+                }
+                let plan = crate::plan::split::split_vus(&refs, target);
+                assert_eq!(counts, plan, "round {round} at {t:?}, target {target}");
+                ids.sort_unstable();
+                let total: u32 = plan.iter().sum();
+                assert!(
+                    ids.iter().copied().eq(1..=u64::from(total)),
+                    "round {round}"
+                );
+                if t >= end {
+                    break;
+                }
+                t += std::time::Duration::from_millis(rng.u64(1..=700));
+                t = t.min(end);
+            }
+        }
+    }
+
+    /// The seats a split of `target` fills (fewer than `target` when only fixed `vus`).
+    fn split_total(refs: &[&crate::plan::model::Scenario], target: u32) -> u32 {
+        crate::plan::split::split_vus(refs, target).iter().sum()
+    }
+
+    /// For N = 1…16 segments with random weights and random arrival rates, the union of
+    /// the segments' iterations (due time, scenario) is the single process's schedule.
+    #[test]
+    fn segments_arrivals_together_are_the_single_schedule() {
+        let mut rng = fastrand::Rng::with_seed(2015);
+        for round in 0..150 {
+            let scenarios: Vec<crate::plan::model::Scenario> = (0..rng.usize(1..=5))
+                .map(|_| match rng.u8(0..4) {
+                    0 => scenario(None, Some(rng.u32(1..10))),
+                    1 => scenario(None, None),
+                    _ => scenario(Some(f64::from(rng.u32(1..20)) / 4.0), None),
+                })
+                .collect();
+            let refs: Vec<&crate::plan::model::Scenario> = scenarios.iter().collect();
+            let segments = segments(&mut rng);
+            let schedule = schedule(&mut rng, 60, true);
+            let end = schedule.duration();
+            let count = schedule.iterations_by(end).floor() as u64;
+            let single: Vec<(u64, std::time::Duration, usize)> =
+                crate::plan::split::Arrivals::new(&refs)
+                    .zip(1..=count)
+                    .map(|(index, n)| (n, schedule.due(n, std::time::Duration::ZERO, end), index))
+                    .collect();
+            let mut union: Vec<(u64, std::time::Duration, usize)> = Vec::new();
+            for segment in &segments {
+                let mine: Vec<_> = crate::plan::split::Arrivals::new(&refs)
+                    .zip(1..=count)
+                    .filter(|(_, n)| segment.owns(*n))
+                    .map(|(index, n)| (n, schedule.due(n, std::time::Duration::ZERO, end), index))
+                    .collect();
+                assert_eq!(mine.len() as u64, segment.share(count), "round {round}");
+                union.extend(mine);
+            }
+            union.sort_by_key(|(n, _, _)| *n);
+            assert_eq!(union, single, "round {round}");
+        }
+    }
+
+    /// With many segments and few scenarios a roster jumps to its next seat instead of
+    /// walking the others'; it starts the same seats as a walk would.
+    #[test]
+    fn a_roster_jumps_over_other_segments_seats() {
+        let scenarios = [
+            scenario(Some(3.0), None),
+            scenario(None, Some(7)),
+            scenario(Some(1.0), None),
+        ];
+        let refs: Vec<&crate::plan::model::Scenario> = scenarios.iter().collect();
+        for count in [50, 333] {
+            let mut all: Vec<(u64, usize)> = Vec::new();
+            for index in 1..=count {
+                let segment = Segment::new(index, count, Vec::new()).expect("valid");
+                let mut roster = Roster::new(Seats::new(&refs));
+                let mut mine = roster.retarget(&segment, 2_000);
+                mine.extend(roster.retarget(&segment, 5_000));
+                roster.retarget(&segment, 10);
+                mine.retain(|(seat, _)| *seat <= 10);
+                mine.extend(roster.retarget(&segment, 9_000));
+                all.extend(mine);
+            }
+            all.sort_unstable();
+            let walked: Vec<(u64, usize)> = Seats::new(&refs).take(9_000).collect();
+            assert_eq!(all, walked);
+        }
+    }
+
+    /// A segment's VUs per scenario are its seats' scenarios; the segments' add up to the
+    /// plan's split.
+    #[test]
+    fn a_segments_vus_are_its_seats() {
+        let scenarios = [scenario(Some(1.0), None), scenario(Some(1.0), None)];
+        let refs: Vec<&Scenario> = scenarios.iter().collect();
+        let half = |i| Segment::new(i, 2, Vec::new()).expect("valid");
+        // Seats alternate between the two scenarios, and so do the segments.
+        assert_eq!(half(1).vus(&refs, 7), [4, 0]);
+        assert_eq!(half(2).vus(&refs, 7), [0, 3]);
+        assert_eq!(Segment::whole().vus(&refs, 7), [4, 3]);
+        let sixth = |i| Segment::new(i, 6, Vec::new()).expect("valid");
+        let totals: Vec<u32> = (1..=6)
+            .map(|i| sixth(i).vus(&refs, 100_000).iter().sum())
+            .collect();
+        assert_eq!(totals, [16_667, 16_667, 16_667, 16_667, 16_666, 16_666]);
+        let big: u32 = sixth(1).vus_estimate(&refs, u32::MAX).iter().sum();
+        assert_eq!(u64::from(big), sixth(1).share(u64::from(u32::MAX)));
     }
 }

@@ -23,6 +23,7 @@ mod outputs;
 mod report;
 mod run;
 mod schema;
+mod segments;
 mod start;
 mod templates;
 mod validate;

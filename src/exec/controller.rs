@@ -12,9 +12,10 @@ use tokio::task::JoinHandle;
 use super::shared::{Event, Shared, Stop};
 use super::vu::Vu;
 use crate::plan::model::Scenario;
-use crate::plan::split::split_vus;
+use crate::plan::split::{Arrivals, Seats, split_vus};
 use crate::results::Sample;
 use crate::schedule::Schedule;
+use crate::segment::{Roster, Segment};
 
 /// How often the controller looks at the schedule.
 const TICK: Duration = Duration::from_millis(20);
@@ -26,20 +27,29 @@ struct Handle {
 }
 
 /// Runs the stage: VUs follow the schedule until it ends, then get `graceful` to finish.
-pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration) {
+/// A VU's id is its global seat (`Seats`); this process runs the seats `segment` owns, all
+/// of them for the whole run.
+pub async fn drive(
+    shared: Arc<Shared>,
+    schedule: &Schedule,
+    graceful: Duration,
+    segment: &Segment,
+) {
     if schedule.arrival {
-        return drive_arrival(shared, schedule, graceful).await;
+        return drive_arrival(shared, schedule, graceful, segment).await;
     }
     let names = scenario_names(&shared);
-    let mut running: Vec<Vec<Handle>> = names.iter().map(|_| Vec::new()).collect();
+    let scenarios: Vec<&Scenario> = shared.plan.scenarios.values().collect();
+    let mut roster = Roster::new(Seats::new(&scenarios));
+    // This segment's running VUs by seat, lowest first: a ramp down stops the highest.
+    let mut running: Vec<(u64, Handle)> = Vec::new();
     let mut stopping: Vec<Handle> = Vec::new();
-    let mut next_id = 1u64;
     let started = Instant::now();
     let end = schedule.duration();
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut looked = Duration::ZERO;
-    let mut split: (Option<u32>, Vec<u32>) = (None, Vec::new());
+    let mut current: Option<u32> = None;
     loop {
         ticker.tick().await;
         if shared.halt.stopping() {
@@ -50,37 +60,36 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
         let elapsed = started.elapsed().min(end);
         let target = schedule.vus_peak(looked, elapsed);
         looked = elapsed;
-        // The split (O(scenarios × log scenarios)) only when the target changes.
-        if split.0 != Some(target) {
-            let scenarios: Vec<&Scenario> = shared.plan.scenarios.values().collect();
-            split = (Some(target), split_vus(&scenarios, target));
-        }
-        let wanted = &split.1;
         let mut started_now = false;
-        for (index, want) in wanted.iter().enumerate() {
-            let want = *want as usize;
-            while running[index].len() < want {
-                started_now = true;
-                let stop = Arc::new(Stop::default());
-                let vu = Vu::new(&shared, next_id, Arc::clone(&names[index]));
-                next_id += 1;
-                let task = tokio::spawn(vu.run(Arc::clone(&shared), Arc::clone(&stop)));
-                running[index].push(Handle {
-                    stop,
-                    task,
-                    stopping_since: None,
-                });
-            }
-            while running[index].len() > want {
-                if let Some(mut handle) = running[index].pop() {
+        if current != Some(target) {
+            current = Some(target);
+            while running
+                .last()
+                .is_some_and(|(seat, _)| *seat > u64::from(target))
+            {
+                if let Some((_, mut handle)) = running.pop() {
                     handle.stop.request();
                     handle.stopping_since = Some(Instant::now());
                     stopping.push(handle);
                 }
             }
+            for (seat, index) in roster.retarget(segment, target) {
+                started_now = true;
+                let stop = Arc::new(Stop::default());
+                let vu = Vu::new(&shared, seat, Arc::clone(&names[index]));
+                let task = tokio::spawn(vu.run(Arc::clone(&shared), Arc::clone(&stop)));
+                running.push((
+                    seat,
+                    Handle {
+                        stop,
+                        task,
+                        stopping_since: None,
+                    },
+                ));
+            }
         }
         reap(&mut stopping, graceful);
-        let active: usize = running.iter().map(Vec::len).sum::<usize>() + stopping.len();
+        let active = running.len() + stopping.len();
         report_vus(&shared, active);
         if elapsed >= end {
             // VUs started for the final target get one tick to begin their iteration,
@@ -91,7 +100,7 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
             break;
         }
     }
-    for mut handle in running.into_iter().flatten() {
+    for (_, mut handle) in running {
         handle.stop.request();
         handle.stopping_since = Some(Instant::now());
         stopping.push(handle);
@@ -107,20 +116,6 @@ pub async fn drive(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration)
         let _ = handle.task.await;
     }
     report_vus(&shared, 0);
-}
-
-/// The time within `[from, to]` at which the schedule's iteration count reaches `n`.
-fn due_at(schedule: &Schedule, n: u64, from: Duration, to: Duration) -> Duration {
-    let (mut low, mut high) = (from, to);
-    for _ in 0..24 {
-        let middle = low + (high - low) / 2;
-        if schedule.iterations_by(middle) >= n as f64 {
-            high = middle;
-        } else {
-            low = middle;
-        }
-    }
-    high
 }
 
 /// Tells the collector how many VUs are active and WebSockets open.
@@ -159,27 +154,25 @@ fn reap(stopping: &mut Vec<Handle>, graceful: Duration) {
 }
 
 /// Open model: iterations start at the schedule's rate, on free VUs up to `max_vus`; an
-/// iteration with no free VU is counted in `dropped_iterations`, never delayed.
-async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Duration) {
+/// iteration with no free VU is counted in `dropped_iterations`, never delayed. A segment
+/// follows the whole sequence of iterations (`Arrivals`) and runs the ones it owns, on its
+/// share of `max_vus` and `pre_allocated_vus`, with global VU ids (`Segment::slot`).
+async fn drive_arrival(
+    shared: Arc<Shared>,
+    schedule: &Schedule,
+    graceful: Duration,
+    segment: &Segment,
+) {
     let Some(crate::plan::model::Stage::Arrival(stage)) = shared.plan.stages.get(&shared.stage)
     else {
         return;
     };
-    let max_vus = stage.max_vus as usize;
+    let max_vus = segment.share(u64::from(stage.max_vus));
     let names = scenario_names(&shared);
-    let weights: Vec<f64> = shared
-        .plan
-        .scenarios
-        .values()
-        .map(|s| {
-            s.vus
-                .map_or_else(|| s.weight.unwrap_or(1.0), f64::from)
-                .max(0.0)
-        })
-        .collect();
+    let scenarios: Vec<&Scenario> = shared.plan.scenarios.values().collect();
+    let mut arrivals = Arrivals::new(&scenarios);
     let (idle_tx, mut idle) = mpsc::unbounded_channel::<Vu>();
-    let mut created = 0usize;
-    let mut started_per: Vec<f64> = vec![0.0; names.len()];
+    let mut created = 0u64;
     let mut started_total = 0u64;
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
     let mut parked: Vec<Vu> = Vec::new();
@@ -189,11 +182,16 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
     let preallocated = stage
         .pre_allocated_vus
         .map_or(stage.max_vus.min(100), |n| n.min(stage.max_vus));
-    let scenarios: Vec<&Scenario> = shared.plan.scenarios.values().collect();
+    // At most `preallocated`, a u32.
+    let preallocated = segment.share(u64::from(preallocated)) as u32;
     for (index, count) in split_vus(&scenarios, preallocated).into_iter().enumerate() {
         for _ in 0..count {
             created += 1;
-            parked.push(Vu::new(&shared, created as u64, Arc::clone(&names[index])));
+            parked.push(Vu::new(
+                &shared,
+                segment.slot(created),
+                Arc::clone(&names[index]),
+            ));
         }
     }
     let stop = Arc::new(Stop::default());
@@ -215,25 +213,22 @@ async fn drive_arrival(shared: Arc<Shared>, schedule: &Schedule, graceful: Durat
         let due = schedule.iterations_by(elapsed).floor() as u64;
         while started_total < due {
             started_total += 1;
-            // When this iteration was due: the instant the schedule's count reached it,
-            // found by bisection between the previous tick and this one.
-            let intended = begin + due_at(schedule, started_total, previous, elapsed);
-            // The scenario furthest behind its weighted share gets the iteration.
-            let Some(index) = (0..names.len())
-                .filter(|i| weights[*i] > 0.0)
-                .min_by(|a, b| {
-                    (started_per[*a] / weights[*a]).total_cmp(&(started_per[*b] / weights[*b]))
-                })
-            else {
+            // Every segment deals every iteration its scenario, and runs its own.
+            let Some(index) = arrivals.next() else {
                 break;
             };
-            started_per[index] += 1.0;
+            if !segment.owns(started_total) {
+                continue;
+            }
+            // When this iteration was due: the instant the schedule's count reached it,
+            // found by bisection between the previous tick and this one.
+            let intended = begin + schedule.due(started_total, previous, elapsed);
             let position = parked.iter().position(|vu| vu.scenario == names[index]);
             let vu = match position {
                 Some(position) => parked.swap_remove(position),
                 None if created < max_vus => {
                     created += 1;
-                    Vu::new(&shared, created as u64, Arc::clone(&names[index]))
+                    Vu::new(&shared, segment.slot(created), Arc::clone(&names[index]))
                 }
                 None => {
                     shared.count("dropped_iterations", &names[index], None, 1);

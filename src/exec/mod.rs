@@ -194,7 +194,7 @@ async fn run(
     // sources' first sample (before the load) falls in the lead and their figures cover
     // the load, not the wait.
     let say = options.progress != Progress::Off;
-    let lead = if shared.plan.collect.is_empty() {
+    let lead = if shared.plan.collect.is_empty() || options.skip_collect {
         std::time::Duration::ZERO
     } else {
         start::LEAD
@@ -204,8 +204,15 @@ async fn run(
         Ok(agreed) => agreed,
         Err(error) => return Err(not_started(error, mock, &halt, &options).await),
     };
+    // A segment other than the first leaves the `collect:` sources to it: N segments
+    // would sample the same servers N times.
+    let sources: &[crate::plan::collect::CollectSource] = if options.skip_collect {
+        &[]
+    } else {
+        &shared.plan.collect
+    };
     let sampling = sampler::Sampling::start(
-        &shared.plan.collect,
+        sources,
         &shared.templates,
         &shared.base,
         options.dir.as_deref(),
@@ -232,14 +239,18 @@ async fn run(
         second_histograms: options.second_histograms,
     };
     let collector = tokio::spawn(collector::collect(inbox, backlog, settings));
-    controller::drive(Arc::clone(&shared), &schedule, graceful).await;
+    controller::drive(Arc::clone(&shared), &schedule, graceful, &options.segment).await;
     start::leave(&options.start, &options.segment);
     let derived_texts = shared.plan.derived.clone();
+    let collect_sources = shared.plan.collect.clone();
     drop(shared);
     let mut results = collector.await.map_err(RunError::Collector)?;
     results.duration = started.elapsed();
     results.stopped_early = halt.reason();
-    let collected = redacted(sampling.stop().await, &options.redactor);
+    let mut collected = redacted(sampling.stop().await, &options.redactor);
+    if options.skip_collect {
+        collected.sources = not_sampled_here(&collect_sources);
+    }
     (results.server, results.sources) = (collected.metrics, collected.sources);
     let run = crate::derive::RunValues {
         vars: &vars,
@@ -277,6 +288,34 @@ async fn not_started(
         }
     }
     RunError::Start(error)
+}
+
+/// The reports of `collect:` sources a segment left unsampled: no samples, and why, so a
+/// derived metric or threshold that reads them is n/a as for a source that took none.
+fn not_sampled_here(
+    sources: &[crate::plan::collect::CollectSource],
+) -> std::collections::BTreeMap<String, crate::server::SourceReport> {
+    sources
+        .iter()
+        .map(|source| {
+            let kind = match source {
+                crate::plan::collect::CollectSource::Prometheus(_) => "prometheus",
+                crate::plan::collect::CollectSource::Json(_) => "json",
+                crate::plan::collect::CollectSource::Process(_) => "process",
+                crate::plan::collect::CollectSource::Command(_) => "command",
+            };
+            let report = crate::server::SourceReport {
+                kind: kind.to_owned(),
+                error: Some(
+                    "not sampled by this segment: segment 1 samples `collect:` sources \
+                     (or a segment run with --collect-here)"
+                        .to_owned(),
+                ),
+                ..crate::server::SourceReport::default()
+            };
+            (source.name().to_owned(), report)
+        })
+        .collect()
 }
 
 /// What the `collect:` sources produced, their failures' texts (a server's answer, a

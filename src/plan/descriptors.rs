@@ -82,8 +82,22 @@ pub fn estimate(
     sources: usize,
     outputs: usize,
 ) -> Need {
-    let vus = peak_vus(stage);
-    let connections = split_vus(scenarios, vus)
+    estimate_share(scenarios, stage, mock, sources, outputs, split_vus)
+}
+
+/// [`estimate`] for this process's share of the VUs: `share(scenarios, peak)` gives its
+/// VUs per scenario when the plan runs `peak` (a segment's seats, `--segment`).
+pub fn estimate_share(
+    scenarios: &[&Scenario],
+    stage: &Stage,
+    mock: bool,
+    sources: usize,
+    outputs: usize,
+    share: impl Fn(&[&Scenario], u32) -> Vec<u32>,
+) -> Need {
+    let split = share(scenarios, peak_vus(stage));
+    let vus = split.iter().sum();
+    let connections = split
         .into_iter()
         .zip(scenarios)
         .map(|(count, scenario)| u64::from(count) * connections_per_vu(&scenario.steps))
