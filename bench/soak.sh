@@ -28,7 +28,7 @@ fi
 [ -x "$LOADPLAN" ] || { echo "no loadplan binary at $LOADPLAN"; exit 1; }
 
 run=$(mktemp -d /tmp/soak.XXXXXX)
-port=$(( 20000 + RANDOM % 20000 ))
+port=$(( 20000 + RANDOM % 12000 ))  # below the ephemeral ports (32768–60999) earlier runs may hold in TIME_WAIT
 mock=""
 lp=""
 cleanup() {

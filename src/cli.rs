@@ -48,26 +48,8 @@ pub enum Command {
         plan: PathBuf,
         #[command(flatten)]
         selection: SelectionArgs,
-        /// Also write an output besides the plan's (repeatable): json=FILE (the results,
-        /// with histograms), csv=FILE (a row appended to a CSV history), junit=FILE (JUnit
-        /// XML, a test case per threshold), markdown=FILE (the Markdown report, replacing
-        /// FILE). FILE is relative to the current directory; it is checked before the load
-        #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
-        outs: Vec<(OutKind, PathBuf)>,
-        /// The folder the plan's own paths (outputs, templates, a `baseline:` file, a
-        /// `pid_file`) are relative to, instead of the plan file's folder
-        #[arg(long, value_name = "DIR")]
-        workdir: Option<PathBuf>,
-        /// An earlier run's results JSON, for `baseline * k` thresholds and the reports'
-        /// deltas (overrides the plan's `baseline:`)
-        #[arg(long, value_name = "FILE")]
-        baseline: Option<PathBuf>,
-        /// A free label recorded with the run and shown in its reports ("after cache fix")
-        #[arg(long, value_name = "TEXT")]
-        label: Option<String>,
-        /// No progress lines and no summary; only errors
-        #[arg(long, short)]
-        quiet: bool,
+        #[command(flatten)]
+        outputs: OutputArgs,
         #[command(flatten)]
         segments: SegmentArgs,
     },
@@ -85,22 +67,8 @@ pub enum Command {
         /// current directory)
         #[arg(long, value_name = "PLAN")]
         plan: Option<PathBuf>,
-        /// Also write an output besides the plan's (repeatable), as for `run`
-        #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
-        outs: Vec<(OutKind, PathBuf)>,
-        /// The folder the plan's own paths are relative to, instead of the plan file's
-        #[arg(long, value_name = "DIR")]
-        workdir: Option<PathBuf>,
-        /// An earlier run's results JSON, for `baseline * k` thresholds and the reports'
-        /// deltas (overrides the plan's `baseline:`)
-        #[arg(long, value_name = "FILE")]
-        baseline: Option<PathBuf>,
-        /// A free label recorded with the merged run and shown in its reports
-        #[arg(long, value_name = "TEXT")]
-        label: Option<String>,
-        /// No summary; only errors
-        #[arg(long, short)]
-        quiet: bool,
+        #[command(flatten)]
+        outputs: OutputArgs,
     },
     /// Re-render a saved run (its results JSON) without running anything: Markdown to
     /// stdout, or into a document; CSV history and JUnit too
@@ -317,6 +285,32 @@ pub struct SelectionArgs {
     /// skipped (repeatable)
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
+}
+
+/// What `run` and `merge` write besides the plan's outputs, and how they speak.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Also write an output besides the plan's (repeatable): json=FILE (the results,
+    /// with histograms), csv=FILE (a row appended to a CSV history), junit=FILE (JUnit
+    /// XML, a test case per threshold), markdown=FILE (the Markdown report, replacing
+    /// FILE). FILE is relative to the current directory; it is checked before the load
+    #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
+    pub outs: Vec<(OutKind, PathBuf)>,
+    /// The folder the plan's own paths (outputs, templates, a `baseline:` file, a
+    /// `pid_file`) are relative to, instead of the plan file's folder
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// An earlier run's results JSON, for `baseline * k` thresholds and the reports'
+    /// deltas (overrides the plan's `baseline:`)
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// A free label recorded with the run (or the merged run) and shown in its reports
+    /// ("after cache fix")
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+    /// No progress lines and no summary; only errors
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Running one share of a plan split over several processes (docs/distributed.md).

@@ -37,43 +37,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
         Command::Run {
             plan,
             selection: args,
-            outs,
-            workdir,
-            baseline,
-            label,
-            quiet,
+            outputs,
             segments,
-        } => run_plan(
-            &plan,
-            &selection(&args),
-            &RunArgs {
-                outs: &outs,
-                workdir: workdir.as_deref(),
-                baseline: baseline.as_deref(),
-                label: label.as_deref(),
-                quiet,
-                segments: &segments,
-            },
-        ),
+        } => run_plan(&plan, &selection(&args), &RunArgs::new(&outputs, &segments)),
         Command::Merge {
             results,
             plan,
-            outs,
-            workdir,
-            baseline,
-            label,
-            quiet,
+            outputs,
         } => merge(
             &results,
             plan.as_deref(),
-            &RunArgs {
-                outs: &outs,
-                workdir: workdir.as_deref(),
-                baseline: baseline.as_deref(),
-                label: label.as_deref(),
-                quiet,
-                segments: &crate::cli::SegmentArgs::default(),
-            },
+            &RunArgs::new(&outputs, &crate::cli::SegmentArgs::default()),
         ),
         Command::Report(args) => report(args),
         Command::K8s(args) => k8s(&args),
@@ -515,6 +489,50 @@ fn baseline_line(
     }
 }
 
+/// The plan's outputs and `--out`s checked and resolved before the load (or the merge),
+/// their problems printed where the plan says them (exit 2); with the summary's baseline
+/// line and the baseline run, read.
+fn prepare_outputs(
+    checked: &plan::CheckedPlan,
+    started_at: std::time::SystemTime,
+    label: Option<&str>,
+    base: &Path,
+    outs: &[(OutKind, std::path::PathBuf)],
+    baseline: Option<&Path>,
+    (shown, source): (&str, &str),
+) -> Result<
+    (
+        crate::report::outputs::Prepared,
+        Option<String>,
+        Option<crate::results::Results>,
+    ),
+    Error,
+> {
+    let started = humantime::format_rfc3339_seconds(started_at).to_string();
+    let context = output_context(checked, &started, label);
+    let extra = extra_targets(outs);
+    let prepared =
+        match crate::report::outputs::prepare_run(checked, &context, base, &extra, baseline) {
+            Ok(prepared) => prepared,
+            Err(problems) => {
+                print_problems(&mut std::io::stderr().lock(), shown, source, &problems);
+                return Err(Error::OutputsUnusable {
+                    plan: shown.to_owned(),
+                });
+            }
+        };
+    let line = baseline_line(&prepared, checked.plan.baseline.as_deref());
+    let results = match &prepared.baseline {
+        Some(document) => Some(
+            document
+                .results()
+                .map_err(|error| Error::Baseline(error.into()))?,
+        ),
+        None => None,
+    };
+    Ok((prepared, line, results))
+}
+
 /// `loadplan run`'s options besides the plan and its selection.
 struct RunArgs<'a> {
     outs: &'a [(OutKind, std::path::PathBuf)],
@@ -523,6 +541,19 @@ struct RunArgs<'a> {
     label: Option<&'a str>,
     quiet: bool,
     segments: &'a crate::cli::SegmentArgs,
+}
+
+impl<'a> RunArgs<'a> {
+    fn new(outputs: &'a crate::cli::OutputArgs, segments: &'a crate::cli::SegmentArgs) -> Self {
+        Self {
+            outs: &outputs.outs,
+            workdir: outputs.workdir.as_deref(),
+            baseline: outputs.baseline.as_deref(),
+            label: outputs.label.as_deref(),
+            quiet: outputs.quiet,
+            segments,
+        }
+    }
 }
 
 /// `loadplan run`.
@@ -585,29 +616,19 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         segment.index != 1 && !segments.collect_here,
     )?;
     let started_at = std::time::SystemTime::now();
-    let started = humantime::format_rfc3339_seconds(started_at).to_string();
-    let context = output_context(&checked, &started, label);
     let base = base(path, workdir);
-    let extra = extra_targets(outs);
-    let prepared =
-        match crate::report::outputs::prepare_run(&checked, &context, base, &extra, baseline) {
-            Ok(prepared) => prepared,
-            Err(problems) => {
-                print_problems(&mut std::io::stderr().lock(), &shown, &source, &problems);
-                return Err(Error::OutputsUnusable { plan: shown });
-            }
-        };
-    let baseline_line = baseline_line(&prepared, checked.plan.baseline.as_deref());
+    let (prepared, baseline_line, baseline_results) = prepare_outputs(
+        &checked,
+        started_at,
+        label,
+        base,
+        outs,
+        baseline,
+        (&shown, &source),
+    )?;
+    let first_run = prepared.first_run;
     let (targets, baseline, baseline_file) =
         (prepared.targets, prepared.baseline, prepared.baseline_file);
-    let baseline_results = match &baseline {
-        Some(document) => Some(
-            document
-                .results()
-                .map_err(|error| Error::Baseline(error.into()))?,
-        ),
-        None => None,
-    };
     let (name, env, stage) = (
         checked.plan.name.clone(),
         checked.env.clone(),
@@ -704,7 +725,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
             rules: &rules,
             not_run: &not_run,
             overrides,
-            first_run: prepared.first_run,
+            first_run,
             baseline_line,
             targets: &targets,
             baseline: baseline.as_ref(),
@@ -960,27 +981,15 @@ fn merge(
         .filter_map(|(_, document, _)| instant(&document.finished))
         .max()
         .unwrap_or(started_at);
-    let started = humantime::format_rfc3339_seconds(started_at).to_string();
-    let context = output_context(&checked, &started, label);
-    let base = base(&path, workdir);
-    let extra = extra_targets(outs);
-    let prepared =
-        match crate::report::outputs::prepare_run(&checked, &context, base, &extra, baseline) {
-            Ok(prepared) => prepared,
-            Err(problems) => {
-                print_problems(&mut std::io::stderr().lock(), &shown, &source, &problems);
-                return Err(Error::OutputsUnusable { plan: shown });
-            }
-        };
-    let baseline_line = baseline_line(&prepared, checked.plan.baseline.as_deref());
-    let baseline_results = match &prepared.baseline {
-        Some(document) => Some(
-            document
-                .results()
-                .map_err(|error| Error::Baseline(error.into()))?,
-        ),
-        None => None,
-    };
+    let (prepared, baseline_line, baseline_results) = prepare_outputs(
+        &checked,
+        started_at,
+        label,
+        base(&path, workdir),
+        outs,
+        baseline,
+        (&shown, &source),
+    )?;
     if !quiet {
         eprintln!(
             "merging {} segments of {} · env {} · stage {}",
