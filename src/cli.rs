@@ -323,7 +323,7 @@ pub struct SegmentArgs {
     pub segment: Option<crate::segment::SegmentArg>,
     /// Unequal shares for unequal machines: one whole weight per segment (2,1,1)
     #[arg(long, value_name = "W,W,…", requires = "segment", value_parser = parse_weights)]
-    pub segment_weights: Option<Vec<u32>>,
+    pub segment_weights: Option<SegmentWeights>,
     /// Start stage time 0 at this instant (RFC 3339, like 2026-12-02T18:00:00Z), so
     /// segments on several machines start together; a segment not ready by then exits 3
     #[arg(long, value_name = "RFC3339", conflicts_with = "barrier")]
@@ -341,8 +341,15 @@ pub struct SegmentArgs {
     pub collect_here: bool,
 }
 
-fn parse_weights(text: &str) -> Result<Vec<u32>, String> {
-    crate::segment::parse_weights(text).map_err(|error| error.to_string())
+/// `--segment-weights 2,1,1`: one value holding a list (clap would read an
+/// `Option<Vec<_>>` as a flag given several times).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegmentWeights(pub Vec<u32>);
+
+fn parse_weights(text: &str) -> Result<SegmentWeights, String> {
+    crate::segment::parse_weights(text)
+        .map(SegmentWeights)
+        .map_err(|error| error.to_string())
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -1090,7 +1090,10 @@ fn segment(args: &crate::cli::SegmentArgs) -> Result<crate::segment::Segment, Er
     crate::segment::Segment::new(
         index,
         arg.count,
-        args.segment_weights.clone().unwrap_or_default(),
+        args.segment_weights
+            .clone()
+            .map(|weights| weights.0)
+            .unwrap_or_default(),
     )
     .map_err(|error| Error::Segment(error.into()))
 }

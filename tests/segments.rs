@@ -161,3 +161,61 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// `--segment-weights 2,1,1`: 8 VUs are dealt 1 2 3 1 | 1 2 3 1, so the segments run 4, 2
+/// and 2 and record their weights; weights that do not fit are exit 2, never a panic.
+#[test]
+fn weights_give_unequal_shares() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("plan.yaml");
+    std::fs::write(
+        &file,
+        "name: weights\nstages: { hold: { vus: 8, duration: 300ms, graceful_stop: 50ms } }\n\
+         scenarios: { idle: { steps: [ { sleep: 10s } ] } }\n",
+    )
+    .expect("the plan is written");
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+            .arg("run")
+            .arg(&file)
+            .args(["--quiet"])
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("LOADPLAN_ENV")
+            .env_remove("LOADPLAN_STAGE")
+            .output()
+            .expect("loadplan runs");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    for (index, vus) in [(1, 4), (2, 2), (3, 2)] {
+        let out = format!("json=segment-{index}.json");
+        let segment = format!("{index}/3");
+        let (status, stderr) = run(&[
+            "--segment",
+            &segment,
+            "--segment-weights",
+            "2,1,1",
+            "--out",
+            &out,
+        ]);
+        assert_eq!(status, 0, "{stderr}");
+        let text = std::fs::read_to_string(dir.path().join(format!("segment-{index}.json")))
+            .expect("the results");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(json["vus_max"], vus, "segment {index}");
+        assert_eq!(json["segment"]["weights"], serde_json::json!([2, 1, 1]));
+    }
+    for (weights, said) in [
+        ("2,1", "2 weights for 3 segments"),
+        ("2,x,1", "expected whole numbers above 0"),
+        ("0,1,1", "expected whole numbers above 0"),
+    ] {
+        let (status, stderr) = run(&["--segment", "1/3", "--segment-weights", weights]);
+        assert_eq!(status, 2, "{weights}: {stderr}");
+        assert!(stderr.contains(said), "{weights}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
