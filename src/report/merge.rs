@@ -103,10 +103,7 @@ impl fmt::Display for Refusal {
             ),
             Self::Missing { missing, count } => match missing.as_slice() {
                 [one] => write!(f, "segment {one} of {count} is missing"),
-                many => {
-                    let names: Vec<String> = many.iter().map(ToString::to_string).collect();
-                    write!(f, "segments {} of {count} are missing", names.join(", "))
-                }
+                many => write!(f, "segments {} of {count} are missing", runs(many)),
             },
         }
     }
@@ -178,8 +175,10 @@ pub fn segments(
         found.push((file, document, record));
     }
     let count = found.first().map_or(0, |(_, _, record)| record.count);
+    let present: std::collections::HashSet<u32> =
+        found.iter().map(|(_, _, record)| record.index).collect();
     let missing: Vec<u32> = (1..=count)
-        .filter(|index| !found.iter().any(|(_, _, r)| r.index == *index))
+        .filter(|index| !present.contains(index))
         .collect();
     if !missing.is_empty() {
         return Err(Refusal::Missing { missing, count });
@@ -199,6 +198,35 @@ fn same_instant(a: &str, b: &str) -> bool {
         _ => a == b,
     }
 }
+
+/// Sorted segment numbers as runs (`1, 3, 4`, `2–10000`), at most [`RUNS_SHOWN`] of them
+/// and a count of the rest: a file claiming 10,000 segments is one line, not 10,000
+/// numbers.
+fn runs(numbers: &[u32]) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &n in numbers {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == n => *last = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    let mut shown: Vec<String> = runs
+        .iter()
+        .take(RUNS_SHOWN)
+        .map(|&(first, last)| match last - first {
+            0 => first.to_string(),
+            1 => format!("{first}, {last}"),
+            _ => format!("{first}–{last}"),
+        })
+        .collect();
+    if runs.len() > RUNS_SHOWN {
+        shown.push(format!("and {} more", runs.len() - RUNS_SHOWN));
+    }
+    shown.join(", ")
+}
+
+/// The most runs of missing segments named.
+const RUNS_SHOWN: usize = 10;
 
 #[cfg(test)]
 mod tests {
@@ -287,6 +315,15 @@ mod tests {
         assert_eq!(
             refusal(vec![document(Some(2), 4)]),
             "segments 1, 3, 4 of 4 are missing"
+        );
+        assert_eq!(
+            refusal(vec![document(Some(1), 10_000)]),
+            "segments 2–10000 of 10000 are missing"
+        );
+        let odd: Vec<u32> = (1..=100).step_by(2).collect();
+        assert_eq!(
+            super::runs(&odd),
+            "1, 3, 5, 7, 9, 11, 13, 15, 17, 19, and 40 more"
         );
     }
 
