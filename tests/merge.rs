@@ -57,15 +57,14 @@ fn loadplan_in(dir: &Path, args: &[&str]) -> (i32, String) {
     )
 }
 
-/// The run's segments, run at once in `dir` (plan.yaml) with a common `--start-at`; their
-/// exit codes and results files (`segment-I.json`).
+/// The run's segments, run at once in `dir` (plan.yaml), meeting at a `--barrier` (no
+/// instant a busy machine could miss); their exit codes and results files
+/// (`segment-I.json`), each with its segment record.
 fn run_segments(dir: &Path) -> (Vec<i32>, Vec<PathBuf>) {
-    let start = std::time::SystemTime::now() + std::time::Duration::from_secs(3);
-    let start = humantime::format_rfc3339_millis(start).to_string();
     let mut children = Vec::new();
     for index in 1..=SEGMENTS {
         let child = Command::new(env!("CARGO_BIN_EXE_loadplan"))
-            .args(["run", "plan.yaml", "-q", "--start-at", &start])
+            .args(["run", "plan.yaml", "-q", "--barrier", "dir:barrier"])
             .arg(format!("--segment={index}/{SEGMENTS}"))
             .arg(format!("--out=json=segment-{index}.json"))
             .current_dir(dir)
@@ -87,31 +86,20 @@ fn run_segments(dir: &Path) -> (Vec<i32>, Vec<PathBuf>) {
     let files: Vec<PathBuf> = (1..=SEGMENTS)
         .map(|index| dir.join(format!("segment-{index}.json")))
         .collect();
+    let selection = SelectionRecord {
+        env: Some("local".into()),
+        stage: "smoke".into(),
+        ..SelectionRecord::default()
+    };
     for (file, index) in files.iter().zip(1..) {
-        let text = std::fs::read_to_string(file).expect("the segment wrote its results");
-        let mut json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-        // Until `run --segment` writes its segment record (another part of issue 15),
-        // the test writes it as `run` will: the common start, the plan's hash with the
-        // selection, segment 1 collecting.
-        if json.get("segment").is_none_or(serde_json::Value::is_null) {
-            let selection = SelectionRecord {
-                env: Some("local".into()),
-                stage: "smoke".into(),
-                ..SelectionRecord::default()
-            };
-            let record = SegmentRecord {
-                index,
-                count: SEGMENTS,
-                weights: Vec::new(),
-                start: start.clone(),
-                started_by: "start_at".into(),
-                plan_hash: plan_hash(&source, &selection),
-                selection,
-                collected: index == 1,
-            };
-            json["segment"] = serde_json::to_value(record).expect("a record serialises");
-            std::fs::write(file, json.to_string()).expect("the record is written");
-        }
+        let json = read(file);
+        let record: SegmentRecord =
+            serde_json::from_value(json["segment"].clone()).expect("a segment record");
+        assert_eq!((record.index, record.count), (index, SEGMENTS));
+        assert_eq!(record.started_by, "barrier");
+        assert_eq!(record.plan_hash, plan_hash(&source, &record.selection));
+        assert_eq!(record.selection.stage, selection.stage);
+        assert_eq!(record.collected, index == 1);
     }
     (codes, files)
 }
