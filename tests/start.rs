@@ -4,11 +4,9 @@
 //! fact (the mock's count read, then the clock read still before the instant).
 
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use crate::common::{PATIENCE, exit_within_patience, loadplan_command, mock_requests};
+use crate::common::{Background, loadplan_command, mock_requests};
 use crate::run::mock_process;
 
 /// A plan of HTTP requests against the mock at `base_url`.
@@ -45,69 +43,12 @@ scenarios:
 
 /// A `loadplan run` of `dir/plan.yaml` with `args`, its results in `dir/NAME.json` and
 /// its stderr read line by line.
-struct Started {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    stderr: String,
-}
-
-impl Started {
-    fn spawn(dir: &Path, name: &str, args: &[&str]) -> Self {
-        let mut child = loadplan_command()
-            .arg("run")
-            .arg(dir.join("plan.yaml"))
-            .arg("--out")
-            .arg(format!(
-                "json={}",
-                dir.join(format!("{name}.json")).display()
-            ))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("loadplan starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
-                let Ok(line) = line else { return };
-                if send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self {
-            child,
-            lines,
-            stderr: String::new(),
-        }
-    }
-
-    fn wait_for_line(&mut self, needle: &str) {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.stderr.push_str(&line);
-                    self.stderr.push('\n');
-                    if line.contains(needle) {
-                        return;
-                    }
-                }
-                Err(_) => panic!("no `{needle}` on stderr:\n{}", self.stderr),
-            }
-        }
-    }
-
-    fn wait(mut self) -> (i32, String) {
-        let status = exit_within_patience(&mut self.child, "loadplan run");
-        while let Ok(line) = self.lines.recv_timeout(PATIENCE) {
-            self.stderr.push_str(&line);
-            self.stderr.push('\n');
-        }
-        (status.code().unwrap_or(-1), self.stderr)
-    }
+fn spawn(dir: &Path, name: &str, args: &[&str]) -> Background {
+    Background::run(
+        &dir.join("plan.yaml"),
+        dir.join(format!("{name}.json")),
+        args,
+    )
 }
 
 fn results(dir: &Path, name: &str) -> serde_json::Value {
@@ -198,7 +139,7 @@ fn a_start_at_ahead_is_waited_for_and_recorded() {
     let at = SystemTime::UNIX_EPOCH
         + Duration::from_millis(u64::try_from(now.as_millis()).expect("ms") + 5_000);
     let text = humantime::format_rfc3339_millis(at).to_string();
-    let mut run = Started::spawn(
+    let mut run = spawn(
         dir.path(),
         "results",
         &["--segment", "1/1", "--start-at", &text],
@@ -246,7 +187,7 @@ fn ctrl_c_while_waiting_for_the_start_sends_nothing() {
     std::fs::write(dir.path().join("plan.yaml"), http_plan(&base_url)).expect("the plan");
     let at = humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3600))
         .to_string();
-    let mut run = Started::spawn(dir.path(), "results", &["--start-at", &at]);
+    let mut run = spawn(dir.path(), "results", &["--start-at", &at]);
     run.wait_for_line("waiting for the start at");
     crate::common::signal(run.child.id(), "INT");
     let (status, stderr) = run.wait();
@@ -269,13 +210,13 @@ fn two_segments_start_together_at_a_barrier() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     std::fs::write(dir.path().join("plan.yaml"), OWN_MOCK).expect("the plan");
     let barrier = format!("dir:{}", dir.path().join("barrier").display());
-    let mut first = Started::spawn(
+    let mut first = spawn(
         dir.path(),
         "one",
         &["--segment", "1/2", "--barrier", &barrier],
     );
     first.wait_for_line("ready-1 written in");
-    let mut second = Started::spawn(
+    let mut second = spawn(
         dir.path(),
         "two",
         &["--segment", "2/2", "--barrier", &barrier],

@@ -160,12 +160,17 @@ impl Background {
     pub fn start(plan: &str, dir: &Path) -> Self {
         let file = dir.join("plan.yaml");
         std::fs::write(&file, plan).expect("the plan is written");
-        let results = dir.join("results.json");
+        Self::run(&file, dir.join("results.json"), &[])
+    }
+
+    /// Starts `loadplan run PLAN --out json=RESULTS ARGS...`.
+    pub fn run(plan: &Path, results: PathBuf, args: &[&str]) -> Self {
         let mut child = loadplan_command()
             .arg("run")
-            .arg(&file)
+            .arg(plan)
             .arg("--out")
             .arg(format!("json={}", results.display()))
+            .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
