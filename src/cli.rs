@@ -202,10 +202,11 @@ fn parse_secret_name(text: &str) -> Result<String, String> {
     }
 }
 
+/// `k8s --start-at`: read as `run` reads it (offsets too), passed on as written.
 fn parse_instant(text: &str) -> Result<String, String> {
-    humantime::parse_rfc3339_weak(text)
+    crate::segment::parse_instant(text)
         .map(|_| text.to_owned())
-        .map_err(|error| format!("expected an RFC 3339 instant like 2026-12-02T18:00:00Z: {error}"))
+        .map_err(|error| error.to_string())
 }
 
 /// `loadplan report`.

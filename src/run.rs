@@ -1109,7 +1109,7 @@ enum Gate {
 /// `--start-at RFC3339` or `--barrier dir:PATH`, checked before the plan is read.
 fn start_gate(args: &crate::cli::SegmentArgs) -> Result<Gate, Error> {
     if let Some(text) = &args.start_at {
-        return crate::exec::start::parse_instant(text)
+        return crate::segment::parse_instant(text)
             .map(Gate::At)
             .map_err(|error| Error::Segment(error.into()));
     }

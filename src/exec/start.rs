@@ -435,96 +435,12 @@ fn short(hash: &str) -> String {
     }
 }
 
-/// `--start-at`'s text as an instant: RFC 3339 (`2026-12-02T18:00:00Z`, fractions of a
-/// second allowed, `+02:00`-style offsets too); without an offset, UTC.
-pub fn parse_instant(text: &str) -> Result<SystemTime, String> {
-    let text = text.trim();
-    let bad = |why: &str| {
-        format!(
-            "--start-at `{text}` is not an RFC 3339 instant ({why}); write it like 2026-12-02T18:00:00Z"
-        )
-    };
-    let (base, offset) = split_offset(text);
-    let at = humantime::parse_rfc3339_weak(base).map_err(|error| bad(&error.to_string()))?;
-    let Some((east, offset)) = offset else {
-        return Ok(at);
-    };
-    // Local time east of UTC is ahead of it: UTC = local − offset.
-    if east {
-        at.checked_sub(offset)
-    } else {
-        at.checked_add(offset)
-    }
-    .ok_or_else(|| bad("out of range"))
-}
-
-/// `text` without a trailing `±HH:MM` offset, and that offset (east of UTC when `+`).
-fn split_offset(text: &str) -> (&str, Option<(bool, Duration)>) {
-    let Some(at) = text.len().checked_sub(6) else {
-        return (text, None);
-    };
-    let (base, tail) = (text.get(..at), text.get(at..));
-    let (Some(base), Some(tail)) = (base, tail) else {
-        return (text, None);
-    };
-    let bytes = tail.as_bytes();
-    let digits = |a: u8, b: u8| {
-        (a.is_ascii_digit() && b.is_ascii_digit())
-            .then(|| u64::from(a - b'0') * 10 + u64::from(b - b'0'))
-    };
-    match bytes {
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
-            if base.contains('T') || base.contains(' ') =>
-        {
-            match (digits(*h1, *h2), digits(*m1, *m2)) {
-                (Some(hours), Some(minutes)) if hours < 24 && minutes < 60 => (
-                    base,
-                    Some((
-                        *sign == b'+',
-                        Duration::from_secs(hours * 3600 + minutes * 60),
-                    )),
-                ),
-                _ => (text, None),
-            }
-        }
-        _ => (text, None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(text: &str) -> SystemTime {
         humantime::parse_rfc3339(text).expect("a test instant")
-    }
-
-    #[test]
-    fn instants_parse_in_utc_with_or_without_offsets() {
-        let noon = at("2026-12-02T12:00:00Z");
-        assert_eq!(parse_instant("2026-12-02T12:00:00Z"), Ok(noon));
-        assert_eq!(parse_instant("2026-12-02T12:00:00"), Ok(noon));
-        assert_eq!(parse_instant(" 2026-12-02T12:00:00+00:00 "), Ok(noon));
-        assert_eq!(parse_instant("2026-12-02T14:00:00+02:00"), Ok(noon));
-        assert_eq!(parse_instant("2026-12-02T06:30:00-05:30"), Ok(noon));
-        assert_eq!(
-            parse_instant("2026-12-02T12:00:00.250Z"),
-            Ok(noon + Duration::from_millis(250))
-        );
-        for bad in [
-            "",
-            "tomorrow",
-            "2026-12-02",
-            "2026-13-02T12:00:00Z",
-            "12:00",
-            "2026-12-02T12:00:00+25:00",
-        ] {
-            let error = parse_instant(bad).expect_err(bad);
-            assert!(
-                error.contains("is not an RFC 3339 instant"),
-                "{bad}: {error}"
-            );
-        }
     }
 
     #[test]
