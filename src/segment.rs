@@ -38,6 +38,10 @@ pub struct Segment {
     pub weights: Vec<u32>,
     /// The owners of one period of slots, 1-based segment numbers.
     pattern: Vec<u32>,
+    /// The places (0-based) of this segment's slots in one period, ascending: `share`
+    /// and `slot` look them up instead of scanning the period each call (it may be 10,000
+    /// long, and the controller asks once per seat).
+    mine: Vec<u32>,
 }
 
 /// Why a segment cannot be made.
@@ -118,6 +122,7 @@ impl Segment {
             count: 1,
             weights: Vec::new(),
             pattern: vec![1],
+            mine: vec![0],
         }
     }
 
@@ -144,11 +149,16 @@ impl Segment {
         } else {
             deal(&weights)
         };
+        // `pattern` has at most MAX_SEGMENTS places: each fits a u32.
+        let mine = (0..pattern.len() as u32)
+            .filter(|&at| pattern[at as usize] == index)
+            .collect();
         Ok(Self {
             index,
             count,
             weights,
             pattern,
+            mine,
         })
     }
 
@@ -175,27 +185,18 @@ impl Segment {
     /// How many of the global slots `1..=total` this segment owns.
     pub fn share(&self, total: u64) -> u64 {
         let period = self.period();
-        let per_period = self.pattern.iter().filter(|&&o| o == self.index).count() as u64;
-        let rest = (total % period) as usize;
-        let in_rest = self.pattern[..rest]
-            .iter()
-            .filter(|&&o| o == self.index)
-            .count() as u64;
-        total / period * per_period + in_rest
+        let rest = total % period;
+        let in_rest = self.mine.partition_point(|&at| u64::from(at) < rest) as u64;
+        total / period * self.mine.len() as u64 + in_rest
     }
 
     /// The global number of this segment's `nth` slot (1-based): `share(slot(n)) == n`.
     pub fn slot(&self, nth: u64) -> u64 {
-        let per_period = self.pattern.iter().filter(|&&o| o == self.index).count() as u64;
+        let per_period = self.mine.len() as u64;
         let nth = nth.max(1) - 1;
         let (periods, within) = (nth / per_period, nth % per_period);
-        let position = self
-            .pattern
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| **o == self.index)
-            .nth(within as usize)
-            .map_or(0, |(at, _)| at as u64);
+        // `within` < the number of places.
+        let position = u64::from(self.mine[within as usize]);
         periods * self.period() + position + 1
     }
 }
