@@ -57,6 +57,25 @@ pub struct Plan {
     #[schemars(extend("minProperties" = 1))]
     pub stages: IndexMap<String, Stage>,
 
+    /// Data files rows are read from, by name: `users: { csv: users.csv, order: per_vu }`.
+    /// Each file is read once when the plan loads and shared by every VU; templates read
+    /// the current row's columns as `data.NAME.COLUMN` (`{{ data.users.token }}`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub data: IndexMap<String, DataSource>,
+
+    /// Steps run once before the load (per process: each segment of a split run runs its
+    /// own), by a VU of their own. Their metrics are tagged `phase:setup`; what they capture
+    /// with `as:` every VU reads as `setup.NAME` (`{{ setup.channel.json.id }}`). A failed
+    /// setup step stops the run before any load, with exit code 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<Phase>,
+
+    /// Steps run once after the load, even when it was interrupted (Ctrl-C) or aborted by a
+    /// threshold, within their own timeout. They read `setup.NAME` as the VUs do; their
+    /// metrics are tagged `phase:teardown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<Phase>,
+
     /// Named scenarios: what virtual users do. VUs are split over scenarios by `weight`;
     /// a scenario with `vus` gets exactly that many.
     #[schemars(extend("minProperties" = 1))]
@@ -99,6 +118,84 @@ pub struct Plan {
     /// their size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+}
+
+/// A `setup:` or `teardown:`: a list of steps, or the steps with a timeout.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Phase {
+    /// The steps, run in order (default timeout: `1m` for setup, `30s` for teardown).
+    Steps(Vec<Step>),
+    /// The steps and how long they may take in all.
+    Block(PhaseBlock),
+}
+
+/// The steps of a `setup:` or `teardown:` and how long they may take.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseBlock {
+    /// The steps, run in order.
+    #[schemars(length(min = 1))]
+    pub steps: Vec<Step>,
+    /// How long all the steps may take (default `1m` for setup, `30s` for teardown); past
+    /// it a setup fails the run and a teardown is cut short, counted as an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<super::units::Duration>,
+}
+
+impl Phase {
+    /// The steps.
+    pub fn steps(&self) -> &[Step] {
+        match self {
+            Self::Steps(steps) => steps,
+            Self::Block(block) => &block.steps,
+        }
+    }
+
+    /// The timeout written, if any.
+    pub fn timeout(&self) -> Option<super::units::Duration> {
+        match self {
+            Self::Steps(_) => None,
+            Self::Block(block) => block.timeout,
+        }
+    }
+}
+
+/// A data file: `csv:` (with a header row) or `json:` (an array of objects), and how each
+/// VU picks its rows.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataSource {
+    /// A CSV file with a header row, relative to the plan file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"users.csv")]
+    pub csv: Option<String>,
+    /// A JSON file holding an array of objects, relative to the plan file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"payloads.json")]
+    pub json: Option<String>,
+    /// How rows are picked (default `sequential`).
+    #[serde(default)]
+    pub order: DataOrder,
+}
+
+/// How rows of a data file are picked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataOrder {
+    /// Each iteration takes the next row of one run-wide cursor, starting over after the
+    /// last.
+    #[default]
+    Sequential,
+    /// Each iteration takes a row at random (drawn per VU, seeded with its id).
+    Random,
+    /// Each iteration takes a row no other iteration took in the whole run (across every
+    /// segment of a split run); when none is left, the VU's iteration fails with
+    /// `data exhausted` and the VU stops.
+    Unique,
+    /// The VU's own row, the same in all its iterations: VU n reads row n (starting over
+    /// after the last row when there are more VUs than rows).
+    PerVu,
 }
 
 /// What a VU keeps of a server's answers, at most.

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::units::{Duration, SleepTime};
+use super::units::{Chance, Duration, SleepTime};
 
 pub use request::{HttpExpect, HttpVersion, Method, Request, RequestStep, StatusExpectation};
 pub use websocket::{
@@ -97,6 +97,17 @@ pub const STEP_KINDS: [&str; 10] = [
 pub struct SleepStep {
     /// How long.
     pub sleep: SleepTime,
+    /// Run this step (a block: all of it) in only this share of iterations, drawn per VU
+    /// from a generator seeded with the VU's id: `chance: 10%`. A step left out is not a
+    /// failure; the share of iterations that ran it is in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+    /// Run this step (a block: all of it) only when the condition holds: an expression over
+    /// `vars.*`, `env.*`, `vu`, `iteration` and the names captured or set before it
+    /// (`login.status == 200`, `vars.reconnect and iteration > 1`). A step left out is not
+    /// a failure.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 /// Run the nested `steps` several times: a `count`, `for` a duration, or `every` interval on
@@ -110,6 +121,17 @@ pub struct RepeatStep {
     /// The steps to repeat.
     #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
+    /// Run this step (a block: all of it) in only this share of iterations, drawn per VU
+    /// from a generator seeded with the VU's id: `chance: 10%`. A step left out is not a
+    /// failure; the share of iterations that ran it is in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+    /// Run this step (a block: all of it) only when the condition holds: an expression over
+    /// `vars.*`, `env.*`, `vu`, `iteration` and the names captured or set before it
+    /// (`login.status == 200`, `vars.reconnect and iteration > 1`). A step left out is not
+    /// a failure.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 /// How a `repeat` block repeats. At least one of `count`, `for` and `every`.
@@ -137,6 +159,17 @@ pub struct GroupStep {
     /// The steps of the group.
     #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
+    /// Run this step (a block: all of it) in only this share of iterations, drawn per VU
+    /// from a generator seeded with the VU's id: `chance: 10%`. A step left out is not a
+    /// failure; the share of iterations that ran it is in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+    /// Run this step (a block: all of it) only when the condition holds: an expression over
+    /// `vars.*`, `env.*`, `vu`, `iteration` and the names captured or set before it
+    /// (`login.status == 200`, `vars.reconnect and iteration > 1`). A step left out is not
+    /// a failure.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 /// Set VU variables for later templates; values are JSON, and strings in them templates.
@@ -146,6 +179,17 @@ pub struct SetStep {
     /// Names and values.
     #[schemars(extend("minProperties" = 1))]
     pub set: IndexMap<String, Value>,
+    /// Run this step (a block: all of it) in only this share of iterations, drawn per VU
+    /// from a generator seeded with the VU's id: `chance: 10%`. A step left out is not a
+    /// failure; the share of iterations that ran it is in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+    /// Run this step (a block: all of it) only when the condition holds: an expression over
+    /// `vars.*`, `env.*`, `vu`, `iteration` and the names captured or set before it
+    /// (`login.status == 200`, `vars.reconnect and iteration > 1`). A step left out is not
+    /// a failure.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 /// Whether any of `steps`, nested ones included, passes `test`.
@@ -156,4 +200,33 @@ pub fn any_step(steps: &[Step], test: &dyn Fn(&Step) -> bool) -> bool {
                 .children()
                 .is_some_and(|children| any_step(children, test))
     })
+}
+
+/// An `if:` condition: an expression in the template language, without `{{ }}`, over
+/// `vars.*`, `env.*`, `vu`, `iteration`, `scenario`, `stage` and the names captured (`as:`)
+/// or set (`set:`) before the step: `login.status == 200`, `vars.reconnect and
+/// iteration > 1`, `"admin" in me.json.roles`. The step runs when it is true.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Condition(pub String);
+
+impl Condition {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl JsonSchema for Condition {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Condition".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "description": "An expression without `{{ }}` over vars, env, vu, iteration and earlier captures; the step runs when it is true",
+            "examples": ["login.status == 200", "vars.reconnect and iteration > 1"],
+        })
+    }
 }

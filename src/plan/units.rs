@@ -28,6 +28,8 @@ pub enum ValueKind {
     Size,
     /// A `sleep` range without one of its ends (`1s..`); a bad end is a `Duration` error.
     SleepRange,
+    /// A share of iterations: `10%` (`chance:`).
+    Percent,
 }
 
 impl ParseUnitError {
@@ -59,6 +61,10 @@ impl fmt::Display for ParseUnitError {
                 f,
                 "invalid sleep range `{text}`: expected `MIN..MAX`, like `1s..3s`"
             ),
+            ValueKind::Percent => write!(
+                f,
+                "invalid chance `{text}`: expected a percentage from 0% to 100%, like `10%` or `0.5%`"
+            ),
         }
     }
 }
@@ -79,11 +85,13 @@ impl ParseUnitError {
             }
             ValueKind::Size => rewrite_size(text)?,
             ValueKind::Rate => rewrite_rate(text)?,
+            ValueKind::Percent => rewrite_percent(text)?,
         };
         let parses = match self.kind {
             ValueKind::Duration | ValueKind::SleepRange => rewritten.parse::<SleepTime>().is_ok(),
             ValueKind::Size => rewritten.parse::<Size>().is_ok(),
             ValueKind::Rate => rewritten.parse::<Rate>().is_ok(),
+            ValueKind::Percent => rewritten.parse::<Chance>().is_ok(),
         };
         (parses && rewritten != self.text).then_some(rewritten)
     }
@@ -115,6 +123,15 @@ fn numbers_and_units(text: &str) -> Option<Vec<(&str, &str)>> {
         rest = after.trim_start().trim_start_matches(',').trim_start();
     }
     (!pairs.is_empty()).then_some(pairs)
+}
+
+/// `10 %`, `10 percent` → `10%`.
+fn rewrite_percent(text: &str) -> Option<String> {
+    let number = text
+        .strip_suffix("percent")
+        .or_else(|| text.strip_suffix('%'))?
+        .trim();
+    Some(format!("{number}%"))
 }
 
 fn rewrite_duration(text: &str) -> Option<String> {
@@ -431,6 +448,44 @@ string_newtype!(
     r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+(\.\.([0-9]+(\.[0-9]+)?(ms|s|m|h))+)?$",
     "A fixed duration (`1s`) or a random one drawn uniformly from a range (`1s..3s`)",
     ["1s", "500ms..2s"]
+);
+
+const PERCENT_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?%$";
+
+/// A probability written as a percentage: `10%`, `0.5%`, `100%`. Stored as a fraction
+/// (0 to 1).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Chance(pub f64);
+
+impl FromStr for Chance {
+    type Err = ParseUnitError;
+
+    fn from_str(text: &str) -> Result<Self, ParseUnitError> {
+        let invalid = || ParseUnitError::new(ValueKind::Percent, text);
+        let number = text.strip_suffix('%').ok_or_else(invalid)?;
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Err(invalid());
+        }
+        let percent: f64 = number.parse().map_err(|_| invalid())?;
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(invalid());
+        }
+        Ok(Self(percent / 100.0))
+    }
+}
+
+impl fmt::Display for Chance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0 * 100.0)
+    }
+}
+
+string_newtype!(
+    Chance,
+    "Chance",
+    PERCENT_PATTERN,
+    "A percentage from 0% to 100%: the share of iterations that run the step",
+    ["10%", "0.5%", "50%"]
 );
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ fn pattern_message(pattern: &str, text: &str) -> (String, Option<String>) {
         p if p.contains("(ms|s|m|h))+$") => text.parse::<Duration>().err(),
         p if p.contains("/(s|m|h)") => text.parse::<Rate>().err(),
         p if p.contains("KiB") => text.parse::<Size>().err(),
+        p if p.ends_with("%$") => text.parse::<crate::plan::units::Chance>().err(),
         _ => None,
     };
     if let Some(error) = unit_error {

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::plan::json_path::JsonPath;
+use crate::plan::step::Condition;
 use crate::plan::template::Template;
-use crate::plan::units::Duration;
+use crate::plan::units::{Chance, Duration};
 
 /// Send an HTTP request and wait for its response.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -20,6 +21,17 @@ pub struct RequestStep {
     #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub capture: Option<String>,
+    /// Run this step (a block: all of it) in only this share of iterations, drawn per VU
+    /// from a generator seeded with the VU's id: `chance: 10%`. A step left out is not a
+    /// failure; the share of iterations that ran it is in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+    /// Run this step (a block: all of it) only when the condition holds: an expression over
+    /// `vars.*`, `env.*`, `vu`, `iteration` and the names captured or set before it
+    /// (`login.status == 200`, `vars.reconnect and iteration > 1`). A step left out is not
+    /// a failure.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 /// An HTTP request. Exactly one of `json`, `text`, `form` and `binary` may give the body.

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::plan::json_path::JsonPath;
+use crate::plan::step::Condition;
 use crate::plan::template::Template;
-use crate::plan::units::{Duration, Size, SleepTime};
+use crate::plan::units::{Chance, Duration, Size, SleepTime};
 
 /// Open a WebSocket connection (one per VU; a second `connect` replaces the first).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -16,6 +17,17 @@ use crate::plan::units::{Duration, Size, SleepTime};
 pub struct ConnectStep {
     /// A URL template, or the connection's settings.
     pub connect: Connect,
+    /// Run this step (a block: all of it) in only this share of iterations, drawn per VU
+    /// from a generator seeded with the VU's id: `chance: 10%`. A step left out is not a
+    /// failure; the share of iterations that ran it is in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+    /// Run this step (a block: all of it) only when the condition holds: an expression over
+    /// `vars.*`, `env.*`, `vu`, `iteration` and the names captured or set before it
+    /// (`login.status == 200`, `vars.reconnect and iteration > 1`). A step left out is not
+    /// a failure.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 /// Where and how to open a WebSocket connection.
@@ -74,6 +86,17 @@ pub struct SendStep {
     #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub capture: Option<String>,
+    /// Run this step (a block: all of it) in only this share of iterations, drawn per VU
+    /// from a generator seeded with the VU's id: `chance: 10%`. A step left out is not a
+    /// failure; the share of iterations that ran it is in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+    /// Run this step (a block: all of it) only when the condition holds: an expression over
+    /// `vars.*`, `env.*`, `vu`, `iteration` and the names captured or set before it
+    /// (`login.status == 200`, `vars.reconnect and iteration > 1`). A step left out is not
+    /// a failure.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 /// A WebSocket message. Exactly one of `text`, `json` and `binary`.
@@ -108,6 +131,17 @@ pub struct ExpectStep {
     #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub capture: Option<String>,
+    /// Run this step (a block: all of it) in only this share of iterations, drawn per VU
+    /// from a generator seeded with the VU's id: `chance: 10%`. A step left out is not a
+    /// failure; the share of iterations that ran it is in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+    /// Run this step (a block: all of it) only when the condition holds: an expression over
+    /// `vars.*`, `env.*`, `vu`, `iteration` and the names captured or set before it
+    /// (`login.status == 200`, `vars.reconnect and iteration > 1`). A step left out is not
+    /// a failure.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 /// A message to wait for. At least one of `json`, `json_path`, `regex` and `text`.
@@ -147,6 +181,17 @@ pub struct Expectation {
 pub struct ReconnectStep {
     /// Reconnection settings (`{}` for none).
     pub reconnect: Reconnect,
+    /// Run this step (a block: all of it) in only this share of iterations, drawn per VU
+    /// from a generator seeded with the VU's id: `chance: 10%`. A step left out is not a
+    /// failure; the share of iterations that ran it is in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+    /// Run this step (a block: all of it) only when the condition holds: an expression over
+    /// `vars.*`, `env.*`, `vu`, `iteration` and the names captured or set before it
+    /// (`login.status == 200`, `vars.reconnect and iteration > 1`). A step left out is not
+    /// a failure.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 /// Reconnection settings.
@@ -164,6 +209,17 @@ pub struct Reconnect {
 pub struct DisconnectStep {
     /// Close settings (`{}` for a normal close).
     pub disconnect: Disconnect,
+    /// Run this step (a block: all of it) in only this share of iterations, drawn per VU
+    /// from a generator seeded with the VU's id: `chance: 10%`. A step left out is not a
+    /// failure; the share of iterations that ran it is in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<Chance>,
+    /// Run this step (a block: all of it) only when the condition holds: an expression over
+    /// `vars.*`, `env.*`, `vu`, `iteration` and the names captured or set before it
+    /// (`login.status == 200`, `vars.reconnect and iteration > 1`). A step left out is not
+    /// a failure.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
 }
 
 /// How to close a WebSocket connection.
