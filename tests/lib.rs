@@ -8,6 +8,7 @@ mod counts;
 mod docs;
 mod documents;
 mod examples;
+mod guards;
 mod fill;
 mod hostile_errors;
 mod invalid_plans;

@@ -420,6 +420,132 @@ mod tests {
         );
     }
 
+    /// `(line, col, message, help)` of each diagnostic of a plan whose one scenario has
+    /// `steps` (YAML, indented by six).
+    fn diagnostics(steps: &str) -> Vec<(usize, usize, String, Option<String>)> {
+        let source = format!(
+            "name: g\nenvironments: {{ local: {{ mock: true }} }}\nvars: {{ n: 3, on: true }}\nstages: {{ s: {{ vus: 1, duration: 1s }} }}\nscenarios:\n  s:\n    steps:\n{steps}"
+        );
+        let (_, found) = crate::plan::load(&source, &crate::plan::Selection::default());
+        found
+            .into_iter()
+            .map(|d| {
+                let span = d.span.unwrap_or_default();
+                (span.line, span.col, d.message, d.help)
+            })
+            .collect()
+    }
+
+    const GET: &str = "      - request: { url: \"{{ env.base_url }}/x\" }\n";
+
+    #[test]
+    fn conditions_on_earlier_captures_vars_and_iteration_pass() {
+        let steps = format!(
+            "{GET}        as: r\n{GET}        if: r.status == 201 and vars.on and iteration > 1\n        chance: 30%\n      - group: g\n        if: r.json is none or \"ok\" in r.body\n        steps: [ {{ sleep: 1ms }} ]\n"
+        );
+        assert_eq!(diagnostics(&steps), []);
+    }
+
+    #[test]
+    fn names_must_exist_before_the_step() {
+        let steps = format!(
+            "{GET}        if: later.status == 200\n{GET}        as: later\n{GET}        if: lator.status == 200\n{GET}        as: own\n        if: own.status == 200\n"
+        );
+        let found = diagnostics(&steps);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert_eq!(
+            found[0],
+            (
+                9,
+                13,
+                "`later` is used before it is captured: the `request` step that sets it comes later".to_owned(),
+                None
+            )
+        );
+        assert_eq!(found[1].2, "undefined variable `lator`");
+        assert_eq!(found[1].3.as_deref(), Some("did you mean `later`?"));
+        assert_eq!(
+            (found[2].0, found[2].1, found[2].2.as_str()),
+            (
+                16,
+                13,
+                "`own` is captured by this step itself: its `if:` is evaluated before the step runs"
+            )
+        );
+    }
+
+    #[test]
+    fn mistakes_the_analyzer_can_see() {
+        let steps = format!(
+            "{GET}        as: r\n{GET}        if: \"{{{{ r.status }}}} == 201\"\n{GET}        if: r.status = 201\n{GET}        if: \"'yes'\"\n{GET}        if: r.stauts == 200\n{GET}        if: r.status == \"201\"\n{GET}        if: vars.n != \"3\"\n"
+        );
+        let found = diagnostics(&steps);
+        let brief: Vec<(usize, usize, &str, Option<&str>)> = found
+            .iter()
+            .map(|(line, col, message, help)| (*line, *col, message.as_str(), help.as_deref()))
+            .collect();
+        assert_eq!(
+            brief,
+            [
+                (
+                    11,
+                    13,
+                    "`if:` is an expression, not a template: it takes no `{{ }}`",
+                    Some("write `if: r.status == 201`, without `{{ }}`")
+                ),
+                (
+                    13,
+                    22,
+                    "syntax error in `if:`: unexpected `=`",
+                    Some("compare with `==`: write `if: r.status == 201`")
+                ),
+                (
+                    15,
+                    13,
+                    "`if: 'yes'` reads no value, so it is always true",
+                    Some("compare a value captured before the step, a variable or `iteration`, like `if: login.status == 200`")
+                ),
+                (
+                    17,
+                    13,
+                    "`r` is a request's capture, which has no field `stauts`",
+                    Some("did you mean `status`?")
+                ),
+                (
+                    19,
+                    13,
+                    "`r.status` is a number and `\"201\"` a string: it is never true",
+                    Some("write `r.status == 201`")
+                ),
+                (
+                    21,
+                    13,
+                    "`vars.n` is a number and `\"3\"` a string: it is always true",
+                    Some("write `vars.n != 3`")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn chances_of_nothing_and_everything_are_warned_of() {
+        let steps = format!("{GET}        chance: 0%\n{GET}        chance: 100%\n{GET}        chance: 0.5%\n");
+        let found = diagnostics(&steps);
+        let brief: Vec<(usize, &str)> = found.iter().map(|d| (d.0, d.2.as_str())).collect();
+        assert_eq!(
+            brief,
+            [
+                (9, "`chance: 0%` never runs this step"),
+                (11, "`chance: 100%` always runs this step"),
+            ]
+        );
+        let fraction = diagnostics(&format!("{GET}        chance: 0.1\n"));
+        assert_eq!(fraction[0].2, "invalid percentage `0.1`: it needs a unit");
+        assert_eq!(fraction[0].3.as_deref(), Some("write `10%`"));
+        let whole = diagnostics(&format!("{GET}        chance: 25\n"));
+        assert_eq!(whole[0].3.as_deref(), Some("write `25%`"));
+    }
+
     #[test]
     fn a_lone_equals_becomes_a_comparison() {
         assert_eq!(single_equals("r.status = 201").as_deref(), Some("r.status == 201"));
