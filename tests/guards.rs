@@ -66,11 +66,16 @@ thresholds:
         (realised - p).abs() <= 6.0 * sigma,
         "{trues} of {total} = {realised:.4}, not within 6σ ({sigma:.4}) of {p}"
     );
-    assert_eq!(json["thresholds"][0]["value"].as_f64(), Some(realised), "{:#}", json["thresholds"]);
+    assert_eq!(
+        json["thresholds"][0]["value"].as_f64(),
+        Some(realised),
+        "{:#}",
+        json["thresholds"]
+    );
     assert!(
-        ran.stdout.contains(&format!(
-            "step_chance{{scenario:s, name:sometimes}}"
-        )) && ran.stdout.contains(&format!("{trues:>9} of {total:<9}")),
+        ran.stdout
+            .contains("step_chance{scenario:s, name:sometimes}")
+            && ran.stdout.contains(&format!("{trues:>9} of {total:<9}")),
         "{}",
         ran.stdout
     );
@@ -98,7 +103,11 @@ scenarios:
         .map(|_| {
             let ran = run(plan, &[], &[]);
             assert_eq!(ran.status, 0, "{}\n{}", ran.stdout, ran.stderr);
-            share(&ran.json.expect("results are written"), "step_chance", "drawn")
+            share(
+                &ran.json.expect("results are written"),
+                "step_chance",
+                "drawn",
+            )
         })
         .collect();
     assert_eq!(shares[0].1, 900, "every VU drew 300 times");
@@ -136,10 +145,17 @@ scenarios:
     let json = ran.json.expect("results are written");
     assert!(captured > 0);
     assert_eq!(held, captured, "`r.status == 201` held every time");
-    assert_eq!(skipped, 0, "`r.status == 200` never held: the whole group was left out");
+    assert_eq!(
+        skipped, 0,
+        "`r.status == 200` never held: the whole group was left out"
+    );
     assert_eq!(share(&json, "step_if", "held"), (held, held));
     assert_eq!(share(&json, "step_if", "never"), (0, captured));
-    assert_eq!(json["errors"], serde_json::json!({}), "a step left out is no failure");
+    assert_eq!(
+        json["errors"],
+        serde_json::json!({}),
+        "a step left out is no failure"
+    );
 }
 
 #[test]
@@ -169,7 +185,11 @@ scenarios:
     let json = ran.json.expect("results are written");
     assert!(first > 0);
     assert_eq!(after, 0, "the guarded step never ran");
-    assert_eq!(json["errors"], serde_json::json!({ "template": first }), "{json:#}");
+    assert_eq!(
+        json["errors"],
+        serde_json::json!({ "template": first }),
+        "{json:#}"
+    );
     assert!(
         ran.stdout
             .contains("e.g. `if: r.json.missing > 1`: `r.json.missing` is undefined"),

@@ -118,6 +118,9 @@ impl Step {
         if let Some(own) = own {
             return own.to_owned();
         }
+        if position.is_empty() {
+            return self.kind().to_owned();
+        }
         let at: Vec<String> = position.iter().map(|i| (i + 1).to_string()).collect();
         format!("{}@{}", self.kind(), at.join("."))
     }

@@ -194,7 +194,8 @@ impl TemplateSet {
             // wrapping's too.
             let end = CONDITION_PREFIX.len() + expression.len();
             if error.range.as_ref().is_some_and(|range| range.start >= end) {
-                error.message = "template syntax error: unexpected end of the expression".to_owned();
+                error.message =
+                    "template syntax error: unexpected end of the expression".to_owned();
             } else if let Some(kept) = error.message.strip_suffix(", expected `)`") {
                 error.message = kept.to_owned();
             }
@@ -440,8 +441,12 @@ mod tests {
         let names = set.add_condition("/if", "r.status == 201").unwrap();
         assert_eq!(names.into_iter().collect::<Vec<_>>(), ["r.status"]);
         let compiled = set.condition("r.status == 201").unwrap();
-        let yes = minijinja::Value::from(minijinja::value::Serde(serde_json::json!({"r": {"status": 201}})));
-        let no = minijinja::Value::from(minijinja::value::Serde(serde_json::json!({"r": {"status": 200}})));
+        let yes = minijinja::Value::from(minijinja::value::Serde(
+            serde_json::json!({"r": {"status": 201}}),
+        ));
+        let no = minijinja::Value::from(minijinja::value::Serde(
+            serde_json::json!({"r": {"status": 200}}),
+        ));
         assert_eq!(set.render_compiled(compiled, &yes).unwrap(), "1");
         assert_eq!(set.render_compiled(compiled, &no).unwrap(), "");
         // Ranges are in the expression's text, not the template's.

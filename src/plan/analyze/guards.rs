@@ -146,8 +146,12 @@ impl Analyzer<'_, '_> {
                         range.len(),
                     )
                 });
-                let message = error.message.replacen("template syntax error", "syntax error in `if:`", 1);
-                let help = single_equals(text).map(|fixed| format!("compare with `==`: write `if: {fixed}`"));
+                let message =
+                    error
+                        .message
+                        .replacen("template syntax error", "syntax error in `if:`", 1);
+                let help = single_equals(text)
+                    .map(|fixed| format!("compare with `==`: write `if: {fixed}`"));
                 let span = self.inner_span(at, offset, len);
                 self.error_at(span, message, help);
                 return;
@@ -162,7 +166,8 @@ impl Analyzer<'_, '_> {
             let head = name.split('.').next().unwrap_or_default();
             if Some(head) == own && !scope.locals.contains(head) {
                 let offset = text.find(head).unwrap_or(0);
-                let span = self.inner_span(at, text[..offset].chars().count(), head.chars().count());
+                let span =
+                    self.inner_span(at, text[..offset].chars().count(), head.chars().count());
                 self.error_at(
                     span,
                     format!(
@@ -250,7 +255,11 @@ impl Analyzer<'_, '_> {
                 continue;
             }
             let (offset, len) = comparison.range;
-            let span = self.inner_span(at, text[..offset].chars().count(), text[offset..offset + len].chars().count());
+            let span = self.inner_span(
+                at,
+                text[..offset].chars().count(),
+                text[offset..offset + len].chars().count(),
+            );
             let unquoted = comparison.literal.trim_matches(['"', '\'']);
             let help = match (found, literal) {
                 (Type::Number, Type::String) if unquoted.parse::<f64>().is_ok() => Some(format!(
@@ -322,7 +331,9 @@ fn comparisons(text: &str) -> Vec<Comparison<'_>> {
             continue;
         };
         let is_name = |t: &str| {
-            t.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            t.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && Type::of_literal(t).is_none()
         };
         let (name, literal) = if is_name(left.1) && Type::of_literal(right.1).is_some() {
@@ -366,9 +377,15 @@ fn tokens(text: &str) -> Vec<(usize, &str)> {
             out.push((start, &text[start..i]));
             continue;
         }
-        if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || (c == b'-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+        if c.is_ascii_alphanumeric()
+            || c == b'_'
+            || c == b'.'
+            || (c == b'-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
             i += 1;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.') {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.')
+            {
                 i += 1;
             }
             let called = bytes.get(i).is_some_and(|b| *b == b'(' || *b == b'[');
@@ -503,7 +520,9 @@ mod tests {
                     15,
                     13,
                     "`if: 'yes'` reads no value, so it is always true",
-                    Some("compare a value captured before the step, a variable or `iteration`, like `if: login.status == 200`")
+                    Some(
+                        "compare a value captured before the step, a variable or `iteration`, like `if: login.status == 200`"
+                    )
                 ),
                 (
                     17,
@@ -529,7 +548,9 @@ mod tests {
 
     #[test]
     fn chances_of_nothing_and_everything_are_warned_of() {
-        let steps = format!("{GET}        chance: 0%\n{GET}        chance: 100%\n{GET}        chance: 0.5%\n");
+        let steps = format!(
+            "{GET}        chance: 0%\n{GET}        chance: 100%\n{GET}        chance: 0.5%\n"
+        );
         let found = diagnostics(&steps);
         let brief: Vec<(usize, &str)> = found.iter().map(|d| (d.0, d.2.as_str())).collect();
         assert_eq!(
@@ -547,8 +568,26 @@ mod tests {
     }
 
     #[test]
+    fn guard_names_are_the_step_s_own_or_its_kind_and_position() {
+        let step =
+            |value: serde_json::Value| -> Step { serde_json::from_value(value).expect("a step") };
+        let sleep = step(serde_json::json!({ "sleep": "1s", "chance": "10%" }));
+        assert_eq!(sleep.guard_name(&[2]), "sleep@3");
+        assert_eq!(sleep.guard_name(&[1, 0]), "sleep@2.1");
+        assert_eq!(sleep.guard_name(&[]), "sleep");
+        let group =
+            step(serde_json::json!({ "group": "reconnector", "steps": [{ "sleep": "1s" }] }));
+        assert_eq!(group.guard_name(&[0]), "reconnector");
+        let named = step(serde_json::json!({ "request": { "url": "http://h/", "name": "login" } }));
+        assert_eq!(named.guard_name(&[4]), "login");
+    }
+
+    #[test]
     fn a_lone_equals_becomes_a_comparison() {
-        assert_eq!(single_equals("r.status = 201").as_deref(), Some("r.status == 201"));
+        assert_eq!(
+            single_equals("r.status = 201").as_deref(),
+            Some("r.status == 201")
+        );
         assert_eq!(single_equals("r.status == 201"), None);
         assert_eq!(single_equals("a != 1 and b >= 2"), None);
     }
