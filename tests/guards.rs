@@ -82,18 +82,18 @@ thresholds:
 }
 
 /// Each VU draws from a generator seeded with its id: the same VUs take the same draws in
-/// every run. Each VU draws exactly 300 times (the `repeat`), then sleeps until the stage
+/// every run. Each VU draws exactly 200 times (the `repeat`), then sleeps until the stage
 /// ends.
 #[test]
 fn the_same_vus_take_the_same_draws() {
     let plan = r#"
 name: seeded
 environments: { local: { mock: true } }
-stages: { short: { vus: 3, duration: 2s, graceful_stop: 10ms } }
+stages: { short: { vus: 3, duration: 3s, graceful_stop: 10ms } }
 scenarios:
   s:
     steps:
-      - repeat: { count: 300 }
+      - repeat: { count: 200 }
         steps:
           - request: { url: "{{ env.base_url }}/drawn?status=203", name: drawn }
             chance: 30%
@@ -110,7 +110,7 @@ scenarios:
             )
         })
         .collect();
-    assert_eq!(shares[0].1, 900, "every VU drew 300 times");
+    assert_eq!(shares[0].1, 600, "every VU drew 200 times");
     assert_eq!(shares[0], shares[1], "the same draws in both runs");
 }
 
