@@ -9,6 +9,7 @@ mod docs;
 mod documents;
 mod examples;
 mod fill;
+mod guards;
 mod hostile_errors;
 mod invalid_plans;
 mod k8s;

@@ -209,6 +209,31 @@ impl Context {
             })
     }
 
+    /// Whether the `if:` expression `expression` holds now (it was compiled when the plan
+    /// loaded, [`TemplateSet::add_condition`]). An error is a template error, named by the
+    /// condition: `if: r.json.ok`.
+    pub fn condition(
+        &mut self,
+        templates: &TemplateSet,
+        expression: &str,
+    ) -> Result<bool, StepError> {
+        let Some(compiled) = templates.condition(expression) else {
+            return Err(StepError::Uncompiled {
+                template: format!("if: {expression}"),
+            });
+        };
+        if let Some(text) = &compiled.constant {
+            return Ok(text == "1");
+        }
+        templates
+            .render_compiled(compiled, self.merged())
+            .map(|text| text == "1")
+            .map_err(|error| StepError::Template {
+                template: format!("if: {expression}"),
+                reason: error.detail().unwrap_or("cannot render").to_owned(),
+            })
+    }
+
     /// A [`Shortcut`]'s rendering, or `None` when minijinja must render it (the value is
     /// missing or not a string, or a variable named `uuid` hides the function).
     fn shortcut(&self, shortcut: &Shortcut) -> Option<String> {

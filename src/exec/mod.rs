@@ -182,6 +182,7 @@ async fn run(
         keys: prepared.keys,
         request_keys: prepared.request_keys,
         ws_keys: prepared.ws_keys,
+        guards: prepared.guards,
         marks: Mutex::new(HashMap::new()),
         halt: Arc::clone(&halt),
         tls: tls::Tls::new(insecure),

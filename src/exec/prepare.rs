@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::matcher::{CompiledMatcher, compile_regex};
 use super::run_error::RegexBug;
-use super::shared::{KeyMap, RequestKeys, WsStepKeys, key_hash, step_address};
+use super::shared::{GuardKeys, KeyMap, RequestKeys, WsStepKeys, key_hash, step_address};
 use crate::mock::MockSettings;
 use crate::plan::model::{Connect, Environment, MockSetting, Plan, Step};
 use crate::plan::template::TemplateSet;
@@ -117,6 +117,8 @@ pub struct Prepared {
     pub regexes: HashMap<String, regex::Regex>,
     pub expect_matchers: HashMap<usize, CompiledMatcher, foldhash::fast::FixedState>,
     pub on_message: Vec<Vec<CompiledMatcher>>,
+    /// The keys of each step with `chance:` or `if:`, by the step's address.
+    pub guards: HashMap<usize, GuardKeys, foldhash::fast::FixedState>,
 }
 
 /// Builds what the run needs before it starts. `base` is [`template_base`]'s map. An
@@ -143,7 +145,9 @@ pub fn prepare(
     tags.dedup();
     let keys = all_keys(plan, &names, &custom_metrics, &tags);
     let ws_keys = ws_keys(plan, &names, &keys);
+    let guards = guard_keys(plan, &keys);
     Ok(Prepared {
+        guards,
         base,
         templates,
         names,
@@ -205,6 +209,13 @@ fn names(plan: &Plan) -> Names {
                 }
             }
             _ => {}
+        });
+        walk_positioned(&scenario.steps, &mut Vec::new(), &mut |step, position| {
+            if step.chance().is_some() || step.when().is_some() {
+                let name = step.guard_name(position);
+                intern(&name);
+                tags.push(name);
+            }
         });
         for rule in &scenario.on_message {
             if let Some(metric) = &rule.metric {
@@ -371,6 +382,63 @@ fn request_keys(
         });
     }
     keys
+}
+
+/// The `step_chance` and `step_if` keys of every step with `chance:` or `if:`.
+fn guard_keys(plan: &Plan, keys: &KeyMap) -> HashMap<usize, GuardKeys, foldhash::fast::FixedState> {
+    let find = |metric: &str, scenario: &str, name: &str| {
+        keys.get(&key_hash(metric, scenario, Some(name)))
+            .and_then(|candidates| {
+                candidates.iter().find(|key| {
+                    &*key.metric == metric
+                        && &*key.scenario == scenario
+                        && key.name.as_deref() == Some(name)
+                })
+            })
+            .cloned()
+            .unwrap_or_else(|| {
+                SeriesKey::from(crate::results::Series {
+                    metric: Arc::from(metric),
+                    scenario: Arc::from(scenario),
+                    name: Some(Arc::from(name)),
+                    group: None,
+                    response: None,
+                })
+            })
+    };
+    let mut guards = HashMap::default();
+    for (scenario, body) in &plan.scenarios {
+        walk_positioned(&body.steps, &mut Vec::new(), &mut |step, position| {
+            if step.chance().is_some() || step.when().is_some() {
+                let name = step.guard_name(position);
+                guards.insert(
+                    step_address(step),
+                    GuardKeys {
+                        chance: find("step_chance", scenario, &name),
+                        when: find("step_if", scenario, &name),
+                    },
+                );
+            }
+        });
+    }
+    guards
+}
+
+/// Calls `visit` on every step, nested ones included, with its position: its index in
+/// its list, after those of the blocks around it.
+fn walk_positioned<'p>(
+    steps: &'p [Step],
+    position: &mut Vec<usize>,
+    visit: &mut dyn FnMut(&'p Step, &[usize]),
+) {
+    for (index, step) in steps.iter().enumerate() {
+        position.push(index);
+        visit(step, position);
+        if let Some(children) = step.children() {
+            walk_positioned(children, position, visit);
+        }
+        position.pop();
+    }
 }
 
 /// Calls `visit` on every step, nested ones included, with the innermost `group` around it.

@@ -174,6 +174,8 @@ pub struct Shared {
     pub(super) request_keys: HashMap<usize, Arc<RequestKeys>>,
     /// The series keys of each `send` and `expect` step, by the step's address.
     pub(super) ws_keys: HashMap<usize, WsStepKeys, foldhash::fast::FixedState>,
+    /// The keys of each step with `chance:` or `if:`, by the step's address.
+    pub(super) guards: HashMap<usize, GuardKeys, foldhash::fast::FixedState>,
     /// `mark`ed ids and when they were sent.
     pub(super) marks: Mutex<HashMap<String, Instant>>,
     /// Set to stop the run early.
@@ -182,6 +184,15 @@ pub struct Shared {
     pub tls: tls::Tls,
     /// WebSockets open now, for `ws_connections_active`.
     pub ws_open: std::sync::atomic::AtomicU32,
+}
+
+/// What a step's guards record: `step_chance` (whether the draw of its `chance:` ran it)
+/// and `step_if` (whether its `if:` held), tagged with the step's
+/// [`guard_name`](crate::plan::step::Step::guard_name).
+#[derive(Debug, Clone)]
+pub struct GuardKeys {
+    pub chance: SeriesKey,
+    pub when: SeriesKey,
 }
 
 /// Events waiting for the collector beyond which VUs pause between iterations.
@@ -271,6 +282,20 @@ impl Shared {
         WsStepKeys::new(step, scenario, None, &|metric, scenario, name| {
             self.key(metric, scenario, name)
         })
+    }
+
+    /// The keys a step's `chance:` and `if:` record under (made at start; made now for a
+    /// step the plan did not hold then, which does not happen in a run).
+    pub fn guard_keys(&self, step: &Step, scenario: &str) -> GuardKeys {
+        if let Some(keys) = self.guards.get(&step_address(step)) {
+            return keys.clone();
+        }
+        // Its position is unknown here: the kind stands in for it.
+        let name = step.guard_name(&[]);
+        GuardKeys {
+            chance: self.key("step_chance", scenario, Some(&name)),
+            when: self.key("step_if", scenario, Some(&name)),
+        }
     }
 
     /// The matcher of an `expect` step (made at start, for every step of the plan).

@@ -43,6 +43,9 @@ pub struct Vu {
     iteration: u64,
     /// Draws back-off jitter; seeded with the VU's id, so runs repeat and VUs differ.
     rng: fastrand::Rng,
+    /// Draws `chance:`; seeded with the VU's id (apart from `rng`, so that back-offs do
+    /// not shift the draws): a VU takes the same draws in every run.
+    chance: fastrand::Rng,
     /// In arrival stages: how late this iteration started after it was due; latencies are
     /// also recorded with it added (`*_corrected`, coordinated omission as wrk2 corrects it).
     pub lag: Option<Duration>,
@@ -66,6 +69,7 @@ impl Vu {
             last_send: None,
             iteration: 0,
             rng: fastrand::Rng::with_seed(id),
+            chance: fastrand::Rng::with_seed(chance_seed(id)),
             lag: None,
         }
     }
@@ -174,6 +178,9 @@ impl Vu {
         step: &Step,
         stop: &Stop,
     ) -> Result<(), StepError> {
+        if (step.when().is_some() || step.chance().is_some()) && !self.admits(shared, step)? {
+            return Ok(());
+        }
         match step {
             Step::Request(request) => {
                 // Boxed: a request's future is the largest of all steps; inline, every
@@ -207,6 +214,32 @@ impl Vu {
                 Ok(())
             }
         }
+    }
+
+    /// Whether a step with `if:` or `chance:` runs this time: its condition is evaluated
+    /// (a render error ends the iteration, as a template's does), then, if it holds, the
+    /// chance drawn. Each outcome is recorded (`step_if`, `step_chance`); a step left out
+    /// (a block: all of it) is not a failure.
+    fn admits(&mut self, shared: &Arc<Shared>, step: &Step) -> Result<bool, StepError> {
+        let keys = shared.guard_keys(step, &self.scenario);
+        if let Some(condition) = step.when() {
+            let holds = self
+                .context
+                .condition(&shared.templates, condition.as_str())?;
+            self.out.sample(shared, Sample::Rate(keys.when, holds));
+            if !holds {
+                return Ok(false);
+            }
+        }
+        if let Some(chance) = step.chance() {
+            // `f64()` is in [0, 1): `0%` never runs, `100%` always does.
+            let runs = self.chance.f64() < chance.0;
+            self.out.sample(shared, Sample::Rate(keys.chance, runs));
+            if !runs {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Opens the step's WebSocket, closing the one open before.
@@ -514,6 +547,12 @@ impl Vu {
             None => Ok(()),
         }
     }
+}
+
+/// The seed of a VU's `chance:` draws: its id, mixed (splitmix64's constant) so that it
+/// differs from the back-off generator's seed.
+fn chance_seed(id: u64) -> u64 {
+    id ^ 0x9E37_79B9_7F4A_7C15
 }
 
 fn random_between(min: Duration, max: Duration) -> Duration {

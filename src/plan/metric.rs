@@ -63,7 +63,7 @@ impl MetricKind {
 }
 
 /// Built-in metrics and their kinds.
-pub const BUILTIN: [(&str, MetricKind); 28] = [
+pub const BUILTIN: [(&str, MetricKind); 30] = [
     ("http_reqs", MetricKind::Counter),
     ("http_req_duration", MetricKind::Trend),
     ("http_req_failed", MetricKind::Rate),
@@ -92,6 +92,10 @@ pub const BUILTIN: [(&str, MetricKind); 28] = [
     ("http_req_duration_corrected", MetricKind::Trend),
     ("iteration_duration_corrected", MetricKind::Trend),
     ("ws_message_latency_corrected", MetricKind::Trend),
+    // Per step with `chance:`: whether the draw ran it (the realised share); per step with
+    // `if:`: whether its condition held. Tagged `name` with [`crate::plan::step::Step::guard_name`].
+    ("step_chance", MetricKind::Rate),
+    ("step_if", MetricKind::Rate),
 ];
 
 /// The metrics of a `process` source, in report order: what `collect/process.rs` reads

@@ -67,6 +67,64 @@ impl Step {
         }
     }
 
+    /// The step's `chance:`, if any.
+    pub fn chance(&self) -> Option<Chance> {
+        match self {
+            Self::Request(step) => step.chance,
+            Self::Connect(step) => step.chance,
+            Self::Send(step) => step.chance,
+            Self::Expect(step) => step.chance,
+            Self::Sleep(step) => step.chance,
+            Self::Repeat(step) => step.chance,
+            Self::Group(step) => step.chance,
+            Self::Set(step) => step.chance,
+            Self::Reconnect(step) => step.chance,
+            Self::Disconnect(step) => step.chance,
+        }
+    }
+
+    /// The step's `if:` condition, if any.
+    pub fn when(&self) -> Option<&Condition> {
+        match self {
+            Self::Request(step) => step.when.as_ref(),
+            Self::Connect(step) => step.when.as_ref(),
+            Self::Send(step) => step.when.as_ref(),
+            Self::Expect(step) => step.when.as_ref(),
+            Self::Sleep(step) => step.when.as_ref(),
+            Self::Repeat(step) => step.when.as_ref(),
+            Self::Group(step) => step.when.as_ref(),
+            Self::Set(step) => step.when.as_ref(),
+            Self::Reconnect(step) => step.when.as_ref(),
+            Self::Disconnect(step) => step.when.as_ref(),
+        }
+    }
+
+    /// The `name` tag of what this step's `chance:` and `if:` record (`step_chance`,
+    /// `step_if`): the step's own name (a request's, connection's or expect's `name:`, a
+    /// group's name), else its kind and its position among the scenario's steps, counted
+    /// from 1, nested positions joined by dots: `reconnect@3`, `request@2.1` (the first
+    /// step inside the scenario's second).
+    pub fn guard_name(&self, position: &[usize]) -> String {
+        let own = match self {
+            Self::Request(step) => step.request.name.as_deref(),
+            Self::Connect(step) => match &step.connect {
+                websocket::Connect::Settings(settings) => settings.name.as_deref(),
+                websocket::Connect::Url(_) => None,
+            },
+            Self::Expect(step) => step.expect.name.as_deref(),
+            Self::Group(step) => Some(step.group.as_str()),
+            _ => None,
+        };
+        if let Some(own) = own {
+            return own.to_owned();
+        }
+        if position.is_empty() {
+            return self.kind().to_owned();
+        }
+        let at: Vec<String> = position.iter().map(|i| (i + 1).to_string()).collect();
+        format!("{}@{}", self.kind(), at.join("."))
+    }
+
     /// The nested steps of a block step.
     pub fn children(&self) -> Option<&[Step]> {
         match self {
@@ -226,6 +284,9 @@ impl JsonSchema for Condition {
             "type": "string",
             "minLength": 1,
             "description": "An expression without `{{ }}` over vars, env, vu, iteration and earlier captures; the step runs when it is true",
+            // Read at run time, not rendered when the plan loads (a `{{ }}` in it is an
+            // error the analyzer explains).
+            "x-verbatim": true,
             "examples": ["login.status == 200", "vars.reconnect and iteration > 1"],
         })
     }

@@ -74,6 +74,23 @@ pub struct TemplateSet {
     /// Each source text, compiled once: equal texts render alike, so at run time a
     /// template is found by its text, without building its path.
     by_source: foldhash::HashMap<String, Compiled>,
+    /// Each `if:` expression, with the template text it was compiled as
+    /// ([`condition_source`]).
+    conditions: foldhash::HashMap<String, String>,
+}
+
+/// An `if:` expression is compiled as the template `{% if (EXPR) %}1{% endif %}` in the
+/// plan's one environment, rather than with minijinja's expression API: a compiled
+/// `Expression` borrows the `Environment`, so it cannot be kept beside it in this set
+/// without parsing it again on every evaluation; as a template it is compiled once, found
+/// by its text, rendered like any other (frozen when it reads only run-wide values), and
+/// its names are checked by the same analysis as templates'.
+const CONDITION_PREFIX: &str = "{% if (";
+const CONDITION_SUFFIX: &str = ") %}1{% endif %}";
+
+/// The template text an `if:` expression is compiled as.
+pub fn condition_source(expression: &str) -> String {
+    format!("{CONDITION_PREFIX}{expression}{CONDITION_SUFFIX}")
 }
 
 /// One compiled template text.
@@ -159,7 +176,49 @@ impl TemplateSet {
         Self {
             env,
             by_source: foldhash::HashMap::default(),
+            conditions: foldhash::HashMap::default(),
         }
+    }
+
+    /// Compiles the `if:` expression `expression` under `id` (see [`condition_source`]),
+    /// returning the free names it uses; an error's range is in the expression's text.
+    pub fn add_condition(
+        &mut self,
+        id: &str,
+        expression: &str,
+    ) -> Result<BTreeSet<String>, TemplateError> {
+        let source = condition_source(expression);
+        let names = self.add(id, &source).map_err(|mut error| {
+            // Past the expression's end, minijinja names what it met of the wrapping
+            // (`)`, `%}`): the expression ended too soon. Its `expected `)`` is the
+            // wrapping's too.
+            let end = CONDITION_PREFIX.len() + expression.len();
+            if error.range.as_ref().is_some_and(|range| range.start >= end) {
+                error.message =
+                    "template syntax error: unexpected end of the expression".to_owned();
+            } else if let Some(kept) = error.message.strip_suffix(", expected `)`") {
+                error.message = kept.to_owned();
+            }
+            error.range = error.range.map(|range| {
+                let start = range
+                    .start
+                    .saturating_sub(CONDITION_PREFIX.len())
+                    .min(expression.len());
+                let end = range
+                    .end
+                    .saturating_sub(CONDITION_PREFIX.len())
+                    .clamp(start, expression.len());
+                start..end
+            });
+            error
+        })?;
+        self.conditions.insert(expression.to_owned(), source);
+        Ok(names)
+    }
+
+    /// The compiled template of the `if:` expression `expression`.
+    pub fn condition(&self, expression: &str) -> Option<&Compiled> {
+        self.by_source.get(self.conditions.get(expression)?)
     }
 
     /// Renders once every template that reads nothing but `run_wide` names (first path
@@ -374,6 +433,26 @@ mod tests {
         set.add("/u", "{{ vars.names.nosuchmethod() }}").unwrap();
         let error = set.render("/u", &context).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::UnknownMethod, "{error}");
+    }
+
+    #[test]
+    fn conditions_render_one_or_nothing() {
+        let mut set = TemplateSet::new();
+        let names = set.add_condition("/if", "r.status == 201").unwrap();
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["r.status"]);
+        let compiled = set.condition("r.status == 201").unwrap();
+        let yes = minijinja::Value::from(minijinja::value::Serde(
+            serde_json::json!({"r": {"status": 201}}),
+        ));
+        let no = minijinja::Value::from(minijinja::value::Serde(
+            serde_json::json!({"r": {"status": 200}}),
+        ));
+        assert_eq!(set.render_compiled(compiled, &yes).unwrap(), "1");
+        assert_eq!(set.render_compiled(compiled, &no).unwrap(), "");
+        // Ranges are in the expression's text, not the template's.
+        let error = set.add_condition("/bad", "r.status = 201").unwrap_err();
+        let range = error.range.unwrap();
+        assert!(range.end <= "r.status = 201".len(), "{range:?}");
     }
 
     #[test]

@@ -103,6 +103,41 @@ fn server<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
     Ok(())
 }
 
+/// The realised share of each step's `chance:` and `if:` (`step_chance`, `step_if` by
+/// scenario and `name`): their totals over all steps, in the table above, mix steps of
+/// different odds.
+fn guards<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
+    let mut lines = Vec::new();
+    for (key, data) in &results.series {
+        if !matches!(&*key.metric, "step_chance" | "step_if") {
+            continue;
+        }
+        let crate::results::SeriesData::Rate { trues, total } = data else {
+            continue;
+        };
+        let share = if *total == 0 {
+            0.0
+        } else {
+            *trues as f64 / *total as f64
+        };
+        let name = key.name.as_deref().unwrap_or("-");
+        lines.push(format!(
+            "    {:<44} {:>9} of {:<9} {}",
+            format!("{}{{scenario:{}, name:{name}}}", key.metric, key.scenario),
+            trues,
+            total,
+            format::percent(share, Style::Terminal)
+        ));
+    }
+    if !lines.is_empty() {
+        writeln!(out, "\n  steps run (chance: drawn, if: held)")?;
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes the summary to `out` (the terminal).
 pub fn write<W: Write>(
     out: &mut W,
@@ -175,6 +210,7 @@ pub fn write<W: Write>(
             }
         }
     }
+    guards(out, results)?;
     if !errors.is_empty() {
         writeln!(out, "\n  errors")?;
         for (kind, tally) in errors.iter() {

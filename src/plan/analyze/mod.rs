@@ -6,6 +6,7 @@
 
 mod collect;
 mod derived;
+mod guards;
 mod outputs;
 mod scope;
 mod stages;

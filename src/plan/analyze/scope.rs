@@ -22,13 +22,16 @@ const OUTPUT_RUN_FIELDS: [&str; 6] = ["started", "date", "plan", "stage", "env",
 pub struct Scope<'v> {
     /// `(environment, keys it sets)` for each environment the template may run in.
     envs: &'v [(String, Vec<String>)],
-    vars: &'v IndexMap<String, Value>,
+    pub vars: &'v IndexMap<String, Value>,
     values: &'static [&'static str],
     /// Names captured (`as:`) or set (`set:`) before this point.
     pub locals: IndexSet<String>,
     /// Names captured or set later in the scenario, with the kind of the first step that
     /// does.
     pub later: IndexMap<String, &'static str>,
+    /// The kind of step (`request`, `send`, `expect`, `set`) each name before this point
+    /// was captured or set by, or `""` when steps of different kinds do.
+    pub captured_by: IndexMap<String, &'static str>,
     /// An output path: no secrets (a path is printed and becomes a file name), and `run`
     /// has only the fields known before the run.
     output: bool,
@@ -42,6 +45,7 @@ impl<'v> Scope<'v> {
             values: &[],
             locals: IndexSet::new(),
             later: IndexMap::new(),
+            captured_by: IndexMap::new(),
             output: false,
         }
     }
@@ -118,6 +122,18 @@ impl Analyzer<'_, '_> {
             }
         };
         self.methods_of_vars(path, text, &names, scope);
+        self.template_names(path, text, names, scope);
+    }
+
+    /// Checks the free `names` of the template (or `if:` expression) `text` at `path`
+    /// against `scope`: one located error, with did-you-mean, per name that does not exist.
+    pub(super) fn template_names(
+        &mut self,
+        path: &Path,
+        text: &str,
+        names: std::collections::BTreeSet<String>,
+        scope: &Scope,
+    ) {
         for name in names {
             let mut parts = name.splitn(3, '.');
             let head = parts.next().unwrap_or_default();

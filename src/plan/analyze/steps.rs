@@ -76,12 +76,15 @@ impl Analyzer<'_, '_> {
         for (index, step) in steps.iter().enumerate() {
             let mut step_path = at.clone();
             step_path.push(Segment::Index(index));
+            self.guards(&step_path, step, scope, metrics);
             self.step(&step_path, step, scope, socket, metrics);
             if let Some(name) = step.capture() {
                 self.local(&[step_path.clone(), path!["as"]].concat(), name, scope);
+                captured_by(scope, name, step.kind());
             }
             if let Step::Set(set) = step {
                 for name in set.set.keys() {
+                    captured_by(scope, name, "set");
                     self.local(
                         &[step_path.clone(), path!["set", name.as_str()]].concat(),
                         name,
@@ -263,6 +266,14 @@ fn add_captures(steps: &[Step], out: &mut IndexMap<String, &'static str>) {
         if let Some(children) = step.children() {
             add_captures(children, out);
         }
+    }
+}
+
+/// Notes that a step of `kind` captured or set `name` (`""` once steps of two kinds do).
+fn captured_by(scope: &mut Scope, name: &str, kind: &'static str) {
+    let entry = scope.captured_by.entry(name.to_owned()).or_insert(kind);
+    if *entry != kind {
+        *entry = "";
     }
 }
 

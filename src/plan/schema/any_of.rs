@@ -6,7 +6,7 @@ use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
-use super::violation::{describe, describe_value, short, ticked, type_name, unit_hint};
+use super::violation::{describe, describe_value, short, ticked, type_name, unit_hint, with_unit};
 use super::{Within, instance_path, keyword_parent, property_names, schema_path};
 use crate::diag::{Diagnostic, did_you_mean, suggest};
 use crate::plan::yaml::{Path, Segment};
@@ -104,7 +104,7 @@ pub(super) fn describe_alternatives(
                         Some(document.value_span(path)),
                         format!("invalid {what} `{number}`: it needs a unit"),
                     )
-                    .with_help(Some(format!("write `{number}{unit}`"))),
+                    .with_help(Some(format!("write `{}`", with_unit(number, unit)))),
                 );
                 return;
             }

@@ -131,7 +131,7 @@ pub(super) fn describe(
                     value_span,
                     format!("invalid {what} `{number}`: it needs a unit"),
                 )
-                .with_help(Some(format!("write `{number}{unit}`"))),
+                .with_help(Some(format!("write `{}`", with_unit(number, unit)))),
                 _ => Diagnostic::error(
                     value_span,
                     format!(
@@ -224,8 +224,23 @@ pub(super) fn unit_hint(pattern: &str) -> Option<(&'static str, &'static str)> {
         Some(("sleep time", "s"))
     } else if pattern.contains("(ms|s|m|h))+$") {
         Some(("duration", "s"))
+    } else if pattern.ends_with("%$") {
+        Some(("percentage", "%"))
     } else {
         None
+    }
+}
+
+/// A bare number with the unit it lacks: `10` → `10s`. A percentage written as a fraction
+/// (`chance: 0.1`, at most 1) is read as one: `10%`; above 1 it is a number of percent.
+pub(super) fn with_unit(number: &serde_json::Number, unit: &str) -> String {
+    match number.as_f64() {
+        Some(fraction) if unit == "%" && (0.0..=1.0).contains(&fraction) => {
+            // Rounded to what a percentage is written with: 0.1 * 100 is 10.000000000000002.
+            let percent = (fraction * 100.0 * 1e6).round() / 1e6;
+            format!("{percent}%")
+        }
+        _ => format!("{number}{unit}"),
     }
 }
 
