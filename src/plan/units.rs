@@ -450,7 +450,7 @@ string_newtype!(
     ["1s", "500ms..2s"]
 );
 
-const PERCENT_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?%$";
+const PERCENT_PATTERN: &str = r"^(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)%$";
 
 /// A probability written as a percentage: `10%`, `0.5%`, `100%`. Stored as a fraction
 /// (0 to 1).
@@ -463,7 +463,9 @@ impl FromStr for Chance {
     fn from_str(text: &str) -> Result<Self, ParseUnitError> {
         let invalid = || ParseUnitError::new(ValueKind::Percent, text);
         let number = text.strip_suffix('%').ok_or_else(invalid)?;
-        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
+        if !digits(whole) || !digits(fraction) {
             return Err(invalid());
         }
         let percent: f64 = number.parse().map_err(|_| invalid())?;
@@ -639,5 +641,21 @@ mod tests {
             assert_eq!((error.kind, error.text.as_str()), (kind, text));
             assert_eq!(error.to_string(), message);
         }
+    }
+
+    #[test]
+    fn the_chance_pattern_admits_exactly_what_the_parser_does() {
+        let pattern = regex::Regex::new(PERCENT_PATTERN).unwrap();
+        for text in [
+            "0%", "10%", "0.5%", "99.99%", "100%", "100.0%", "150%", "101%", "10", "10 %", "1000%",
+            ".5%", "5.%", "1.2.3%",
+        ] {
+            assert_eq!(
+                pattern.is_match(text),
+                text.parse::<Chance>().is_ok(),
+                "{text}"
+            );
+        }
+        assert_eq!("12.5%".parse::<Chance>().unwrap().0, 0.125);
     }
 }
