@@ -94,7 +94,8 @@ fn k8s(args: &crate::cli::K8sArgs) -> Result<(), Error> {
         plan: shown.clone(),
         error: error.into(),
     })?;
-    let (checked, diagnostics) = plan::load(&source, &selection(&args.selection));
+    let selection = with_files(selection(&args.selection), &args.plan, None);
+    let (checked, diagnostics) = plan::load(&source, &selection);
     print_diagnostics(&mut std::io::stderr().lock(), &shown, &source, &diagnostics);
     let Some(checked) = checked else {
         return Err(Error::PlanInvalid { plan: shown });
@@ -211,6 +212,7 @@ fn selection(args: &SelectionArgs) -> Selection {
         scenarios: args.scenarios.clone(),
         env_from_variable: args.env.is_some() && !given("--env"),
         stage_from_variable: args.stage.is_some() && !given("--stage"),
+        files: None,
     }
 }
 
@@ -286,6 +288,7 @@ fn validate_one(
             return (false, true);
         }
     };
+    let selection = &with_files(selection.clone(), path, workdir);
     let (mut checked, mut diagnostics) = plan::load(&source, selection);
     // What `run` checks before the load, checked here too: its outputs, for the selected
     // environment and stage, with the time of now.
@@ -573,6 +576,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         plan: shown.clone(),
         error: error.into(),
     })?;
+    let selection = &with_files(selection.clone(), path, workdir);
     let (checked, diagnostics) = plan::load(&source, selection);
     print_diagnostics(&mut std::io::stderr().lock(), &shown, &source, &diagnostics);
     let Some(mut checked) = checked else {
@@ -928,6 +932,7 @@ fn merge(
     }
     let selection = recorded_selection(&record.selection)
         .map_err(|error| Error::Input(format!("{first_file}: {error}").into()))?;
+    let selection = with_files(selection, &path, workdir);
     let (checked, diagnostics) = plan::load(&source, &selection);
     print_diagnostics(&mut std::io::stderr().lock(), &shown, &source, &diagnostics);
     let Some(checked) = checked else {
@@ -1054,6 +1059,7 @@ fn recorded_selection(record: &plan::source::SelectionRecord) -> Result<Selectio
         scenarios: record.scenarios.clone(),
         env_from_variable: false,
         stage_from_variable: false,
+        files: None,
     })
 }
 
@@ -1184,6 +1190,15 @@ fn output_context(
     context.insert("plan".into(), serde_json::json!(checked.plan.name));
     let context = serde_json::Value::Object(context);
     minijinja::Value::from(minijinja::value::Serde(context))
+}
+
+/// `selection` reading the plan's `data:` files relative to the folder of the plan's
+/// paths ([`base`]).
+fn with_files(selection: Selection, plan: &Path, workdir: Option<&Path>) -> Selection {
+    Selection {
+        files: Some(plan::source::data_files(base(plan, workdir).to_path_buf())),
+        ..selection
+    }
 }
 
 /// The folder the plan's paths are relative to: `--workdir`, or the plan file's own.

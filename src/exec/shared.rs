@@ -182,6 +182,8 @@ pub struct Shared {
     pub tls: tls::Tls,
     /// WebSockets open now, for `ws_connections_active`.
     pub ws_open: std::sync::atomic::AtomicU32,
+    /// The `data:` sources and who reads them.
+    pub feeders: super::feed::Feeders,
 }
 
 /// Events waiting for the collector beyond which VUs pause between iterations.
