@@ -100,14 +100,31 @@ fn k8s(args: &crate::cli::K8sArgs) -> Result<(), Error> {
     let Some(checked) = checked else {
         return Err(Error::PlanInvalid { plan: shown });
     };
+    // The data files go into the ConfigMap beside the plan, at the paths the plan names.
+    let folder = base(&args.plan, None);
+    let mut data_files = Vec::new();
+    for source in checked.plan.data.values() {
+        let Some(file) = source.csv.as_ref().or(source.json.as_ref()) else {
+            continue;
+        };
+        let inside = Path::new(file)
+            .components()
+            .all(|part| matches!(part, std::path::Component::Normal(_)));
+        if !inside {
+            return Err(Error::Input(
+                format!("{shown}: data file `{file}` is not inside the plan's folder; `loadplan k8s` ships data files beside the plan, so name them by a path under it").into(),
+            ));
+        }
+        let text = plan::source::read_capped(&folder.join(file), plan::data::MAX_DATA, "data file")
+            .map_err(|error| Error::Input(format!("{file}: {error}").into()))?;
+        data_files.push((file.clone(), text));
+    }
     // A ConfigMap holds at most 1 MiB, its key and metadata included.
-    if source.len() > 1_000_000 {
+    let size = source.len() + data_files.iter().map(|(_, text)| text.len()).sum::<usize>();
+    if size > 1_000_000 {
         return Err(Error::Input(
-            format!(
-                "{shown} is {} bytes; a ConfigMap holds at most 1 MiB",
-                source.len()
-            )
-            .into(),
+            format!("{shown} is {size} bytes with its data files; a ConfigMap holds at most 1 MiB")
+                .into(),
         ));
     }
     let record = plan::source::SelectionRecord {
@@ -156,6 +173,7 @@ fn k8s(args: &crate::cli::K8sArgs) -> Result<(), Error> {
     let manifest = crate::report::k8s::Manifest {
         plan_text: &source,
         plan_file: &plan_file,
+        data_files: &data_files,
         secrets: &checked.plan.secrets,
         selection: &record,
         name: &name,
