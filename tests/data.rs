@@ -359,9 +359,12 @@ fn located(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A `data:` source, the files beside the plan, and lines `validate` must print.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+
 #[test]
 fn validate_locates_data_file_errors() {
-    let cases: [(&str, &[(&str, &str)], &[&str]); 6] = [
+    let cases: [Case; 6] = [
         (
             "{ csv: missing.csv }",
             &[],

@@ -186,6 +186,9 @@ impl std::error::Error for DataError {}
 
 type Rows = (Vec<String>, Vec<Mj>);
 
+/// Where in a data file: a line, and a column when known (1-based).
+type At = Option<(usize, Option<usize>)>;
+
 /// A CSV file's header and rows; an error with its 1-based line.
 fn csv_rows(text: &str) -> Result<Rows, (Option<usize>, DataErrorKind)> {
     let mut reader = csv::ReaderBuilder::new()
@@ -244,7 +247,7 @@ fn csv_error(error: &csv::Error) -> (Option<usize>, DataErrorKind) {
 }
 
 /// A JSON file's keys (the first object's) and rows; an error with its line and column.
-fn json_rows(text: &str) -> Result<Rows, (Option<(usize, Option<usize>)>, DataErrorKind)> {
+fn json_rows(text: &str) -> Result<Rows, (At, DataErrorKind)> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|error| {
         let message = error.to_string();
         // serde_json ends its message with ` at line L column C`: the position is ours.
@@ -321,7 +324,7 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 
 /// The line and column (1-based) where the top-level value starts (`None`), or element
 /// `index` of the top-level array. Only called for an error, on text that parsed.
-fn element_start(text: &str, index: Option<usize>) -> Option<(usize, Option<usize>)> {
+fn element_start(text: &str, index: Option<usize>) -> At {
     let bytes = text.as_bytes();
     let mut offset = None;
     let (mut depth, mut in_string, mut escaped, mut seen) = (0usize, false, false, 0usize);
