@@ -473,3 +473,47 @@ fn per_vu_with_too_few_rows_warns() {
         "{stderr}"
     );
 }
+
+/// A data file that is not UTF-8, and one over the 256 MiB cap (sparse: nothing past the
+/// cap is read), are errors at the `csv:` value, not a panic or a hang.
+#[test]
+fn validate_refuses_non_utf8_and_huge_data_files() {
+    let dir = tempfile::tempdir().expect("a folder");
+    std::fs::write(
+        dir.path().join("plan.yaml"),
+        data_plan("{ csv: users.csv }", URL),
+    )
+    .expect("written");
+    std::fs::write(dir.path().join("users.csv"), b"id,token\nu1,\xff\n").expect("written");
+    let validate_here = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_loadplan"))
+            .args(["validate", "plan.yaml"])
+            .current_dir(dir.path())
+            .output()
+            .expect("loadplan runs");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (status, stderr) = validate_here();
+    assert_eq!(status, 2, "{stderr}");
+    assert_eq!(
+        located(&stderr),
+        [
+            "plan.yaml:5:17: error: users.csv: the data file is not UTF-8 text (invalid byte at offset 12)"
+        ],
+        "{stderr}"
+    );
+    let huge = std::fs::File::create(dir.path().join("users.csv")).expect("created");
+    huge.set_len((256 << 20) + 1).expect("a sparse file");
+    let (status, stderr) = validate_here();
+    assert_eq!(status, 2, "{stderr}");
+    assert_eq!(
+        located(&stderr),
+        [
+            "plan.yaml:5:17: error: users.csv: the data file is larger than 256 MiB; nothing was read past that"
+        ],
+        "{stderr}"
+    );
+}
