@@ -94,6 +94,9 @@ impl Vu {
         while !stop.requested() && !self.exhausted {
             if self.iteration(&shared, &stop).await {
                 failures = 0;
+            } else if self.exhausted {
+                // A `unique` source has no row left: the VU stops, without a back-off.
+                break;
             } else if let Some(backoff) = backoff {
                 failures = failures.saturating_add(1);
                 self.out.sample(&shared, Sample::Count(backoffs.clone(), 1));
