@@ -94,19 +94,37 @@ fn k8s(args: &crate::cli::K8sArgs) -> Result<(), Error> {
         plan: shown.clone(),
         error: error.into(),
     })?;
-    let (checked, diagnostics) = plan::load(&source, &selection(&args.selection));
+    let selection = with_files(selection(&args.selection), &args.plan, None);
+    let (checked, diagnostics) = plan::load(&source, &selection);
     print_diagnostics(&mut std::io::stderr().lock(), &shown, &source, &diagnostics);
     let Some(checked) = checked else {
         return Err(Error::PlanInvalid { plan: shown });
     };
+    // The data files go into the ConfigMap beside the plan, at the paths the plan names.
+    let folder = base(&args.plan, None);
+    let mut data_files = Vec::new();
+    for source in checked.plan.data.values() {
+        let Some(file) = source.csv.as_ref().or(source.json.as_ref()) else {
+            continue;
+        };
+        let inside = Path::new(file)
+            .components()
+            .all(|part| matches!(part, std::path::Component::Normal(_)));
+        if !inside {
+            return Err(Error::Input(
+                format!("{shown}: data file `{file}` is not inside the plan's folder; `loadplan k8s` ships data files beside the plan, so name them by a path under it").into(),
+            ));
+        }
+        let text = plan::source::read_capped(&folder.join(file), plan::data::MAX_DATA, "data file")
+            .map_err(|error| Error::Input(format!("{file}: {error}").into()))?;
+        data_files.push((file.clone(), text));
+    }
     // A ConfigMap holds at most 1 MiB, its key and metadata included.
-    if source.len() > 1_000_000 {
+    let size = source.len() + data_files.iter().map(|(_, text)| text.len()).sum::<usize>();
+    if size > 1_000_000 {
         return Err(Error::Input(
-            format!(
-                "{shown} is {} bytes; a ConfigMap holds at most 1 MiB",
-                source.len()
-            )
-            .into(),
+            format!("{shown} is {size} bytes with its data files; a ConfigMap holds at most 1 MiB")
+                .into(),
         ));
     }
     let record = plan::source::SelectionRecord {
@@ -155,6 +173,7 @@ fn k8s(args: &crate::cli::K8sArgs) -> Result<(), Error> {
     let manifest = crate::report::k8s::Manifest {
         plan_text: &source,
         plan_file: &plan_file,
+        data_files: &data_files,
         secrets: &checked.plan.secrets,
         selection: &record,
         name: &name,
@@ -211,6 +230,7 @@ fn selection(args: &SelectionArgs) -> Selection {
         scenarios: args.scenarios.clone(),
         env_from_variable: args.env.is_some() && !given("--env"),
         stage_from_variable: args.stage.is_some() && !given("--stage"),
+        files: None,
     }
 }
 
@@ -286,6 +306,7 @@ fn validate_one(
             return (false, true);
         }
     };
+    let selection = &with_files(selection.clone(), path, workdir);
     let (mut checked, mut diagnostics) = plan::load(&source, selection);
     // What `run` checks before the load, checked here too: its outputs, for the selected
     // environment and stage, with the time of now.
@@ -573,6 +594,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         plan: shown.clone(),
         error: error.into(),
     })?;
+    let selection = &with_files(selection.clone(), path, workdir);
     let (checked, diagnostics) = plan::load(&source, selection);
     print_diagnostics(&mut std::io::stderr().lock(), &shown, &source, &diagnostics);
     let Some(mut checked) = checked else {
@@ -928,6 +950,7 @@ fn merge(
     }
     let selection = recorded_selection(&record.selection)
         .map_err(|error| Error::Input(format!("{first_file}: {error}").into()))?;
+    let selection = with_files(selection, &path, workdir);
     let (checked, diagnostics) = plan::load(&source, &selection);
     print_diagnostics(&mut std::io::stderr().lock(), &shown, &source, &diagnostics);
     let Some(checked) = checked else {
@@ -1054,6 +1077,7 @@ fn recorded_selection(record: &plan::source::SelectionRecord) -> Result<Selectio
         scenarios: record.scenarios.clone(),
         env_from_variable: false,
         stage_from_variable: false,
+        files: None,
     })
 }
 
@@ -1184,6 +1208,15 @@ fn output_context(
     context.insert("plan".into(), serde_json::json!(checked.plan.name));
     let context = serde_json::Value::Object(context);
     minijinja::Value::from(minijinja::value::Serde(context))
+}
+
+/// `selection` reading the plan's `data:` files relative to the folder of the plan's
+/// paths ([`base`]).
+fn with_files(selection: Selection, plan: &Path, workdir: Option<&Path>) -> Selection {
+    Selection {
+        files: Some(plan::source::data_files(base(plan, workdir).to_path_buf())),
+        ..selection
+    }
 }
 
 /// The folder the plan's paths are relative to: `--workdir`, or the plan file's own.

@@ -39,13 +39,21 @@ fn every_stage_and_environment_of_shipped_plans_validates() {
     for file in files {
         let shown = relative(&file);
         let text = std::fs::read_to_string(&file).expect("readable plan");
-        let (checked, diagnostics) = loadplan::plan::load(&text, &Default::default());
+        // Data files are read beside the plan, as `validate` reads them.
+        let folder = file.parent().expect("a plan's folder").to_path_buf();
+        let files = Some(loadplan::plan::source::data_files(folder));
+        let first = loadplan::plan::Selection {
+            files: files.clone(),
+            ..Default::default()
+        };
+        let (checked, diagnostics) = loadplan::plan::load(&text, &first);
         let checked = checked.unwrap_or_else(|| panic!("{shown}: {diagnostics:?}"));
         for stage in checked.plan.stages.keys() {
             for env in checked.plan.environments.keys() {
                 let selection = loadplan::plan::Selection {
                     env: Some(env.clone()),
                     stage: Some(stage.clone()),
+                    files: files.clone(),
                     ..Default::default()
                 };
                 let (again, diagnostics) = loadplan::plan::load(&text, &selection);

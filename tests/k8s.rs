@@ -138,6 +138,10 @@ fn manifests_for_a_shipped_plan_pass_strict_validation_and_say_what_they_must() 
             config_map["data"]["websocket-performance.yaml"], source,
             "the ConfigMap holds the plan file exactly"
         );
+        // Its data file too, mounted at the path the plan names beside it.
+        let users = std::fs::read_to_string(crate::common::root().join("plans/data/users.csv"))
+            .expect("the data file is readable");
+        assert_eq!(config_map["data"]["data-0"], users);
 
         assert_eq!(job["kind"], "Job");
         assert_eq!(job["metadata"]["name"], "websocket-performance");
@@ -190,6 +194,10 @@ fn manifests_for_a_shipped_plan_pass_strict_validation_and_say_what_they_must() 
         assert_eq!(
             pod["volumes"][1]["persistentVolumeClaim"]["claimName"],
             "loadplan-results"
+        );
+        assert_eq!(
+            pod["volumes"][0]["configMap"]["items"][1],
+            serde_json::json!({ "key": "data-0", "path": "data/users.csv" })
         );
 
         assert_eq!(merge["metadata"]["name"], "websocket-performance-merge");

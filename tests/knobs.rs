@@ -122,6 +122,13 @@ fn shipped_without_outputs(plan: &str, dir: &Path) -> std::path::PathBuf {
         .unwrap_or(text.len());
     let file = dir.join("plan.yaml");
     std::fs::write(&file, &text[..cut]).expect("the copy is written");
+    // Its data files, which it reads beside it.
+    std::fs::create_dir_all(dir.join("data")).expect("a data folder");
+    for entry in std::fs::read_dir(root().join("plans/data")).expect("plans/data") {
+        let entry = entry.expect("an entry");
+        std::fs::copy(entry.path(), dir.join("data").join(entry.file_name()))
+            .expect("a data file is copied");
+    }
     file
 }
 

@@ -5,6 +5,7 @@ mod ci_recipes;
 mod collect;
 mod common;
 mod counts;
+mod data;
 mod docs;
 mod documents;
 mod examples;

@@ -19,6 +19,8 @@ use crate::plan::template::{Shortcut, Template, TemplateSet};
 
 pub struct Context {
     locals: Arc<Locals>,
+    /// The VU's current row of each `data:` source, when its scenario reads any.
+    rows: Option<Arc<Rows>>,
     /// The run's values.
     base: Mj,
     /// Whether the run's values hide the `uuid()` function.
@@ -130,7 +132,58 @@ impl Object for Locals {
     }
 }
 
+/// A VU's current rows, as templates read them (`data.users.token`): one per source of
+/// the run, each a reference count on the shared table's row (`plan::data`).
+#[derive(Debug)]
+struct Rows {
+    /// The sources' names, in plan order.
+    names: Arc<[Mj]>,
+    current: Mutex<Vec<Mj>>,
+}
+
+impl Object for Rows {
+    fn get_value(self: &Arc<Self>, key: &Mj) -> Option<Mj> {
+        let index = self.names.iter().position(|name| name == key)?;
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        current
+            .get(index)
+            .filter(|row| !row.is_undefined())
+            .cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.names.to_vec())
+    }
+}
+
 impl Context {
+    /// Makes `data.NAME` readable, over the run's sources `names`; their rows are set by
+    /// [`Context::rows`] before each iteration.
+    pub fn with_data(&mut self, names: Arc<[Mj]>) {
+        let rows = Arc::new(Rows {
+            current: Mutex::new(vec![Mj::UNDEFINED; names.len()]),
+            names,
+        });
+        self.locals
+            .map()
+            .insert("data".to_owned(), Mj::from_dyn_object(rows.clone()));
+        self.rows = Some(rows);
+    }
+
+    /// The VU's current rows, by source (plan order), to be replaced for an iteration;
+    /// `None` when its scenario reads no source.
+    pub fn rows(&self) -> Option<std::sync::MutexGuard<'_, Vec<Mj>>> {
+        let rows = self.rows.as_ref()?;
+        Some(
+            rows.current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
     pub fn new(base: &Mj, vu: u64, scenario: &str) -> Self {
         let locals = Arc::new(Locals::default());
         {
@@ -146,6 +199,7 @@ impl Context {
             .is_ok_and(|value| !value.is_undefined());
         Self {
             locals,
+            rows: None,
             base: base.clone(),
             base_has_uuid,
             merged,

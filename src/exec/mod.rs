@@ -27,6 +27,7 @@ mod backoff;
 mod collector;
 mod context;
 mod controller;
+mod feed;
 mod h1;
 mod http;
 mod matcher;
@@ -148,6 +149,8 @@ async fn run(
         vars,
         templates,
         derived,
+        data,
+        data_used,
         ..
     } = checked;
     let environment = env.as_ref().and_then(|name| plan.environments.get(name));
@@ -163,6 +166,7 @@ async fn run(
     let env_values = prepare::env_context(env.as_deref(), environment, mock_urls);
     let base = prepare::template_base(env_values, &vars, Some(&secrets), &stage);
     let prepared = prepare::prepare(&plan, templates, base)?;
+    let feeders = feed::Feeders::new(&plan, data, &data_used, options.segment.clone());
     let schedule = Schedule::of(&plan.stages[stage.as_str()]);
     let graceful = plan.stages[stage.as_str()].graceful_stop().0;
     let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
@@ -187,6 +191,7 @@ async fn run(
         halt: Arc::clone(&halt),
         tls: tls::Tls::new(insecure),
         ws_open: std::sync::atomic::AtomicU32::new(0),
+        feeders,
     });
     if options.handle_signals {
         tokio::spawn(watch_signals(Arc::clone(&halt)));

@@ -184,6 +184,8 @@ pub struct Shared {
     pub tls: tls::Tls,
     /// WebSockets open now, for `ws_connections_active`.
     pub ws_open: std::sync::atomic::AtomicU32,
+    /// The `data:` sources and who reads them.
+    pub feeders: super::feed::Feeders,
 }
 
 /// What a step's guards record: `step_chance` (whether the draw of its `chance:` ran it)

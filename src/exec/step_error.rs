@@ -43,6 +43,8 @@ pub enum StepError {
     MessageTooLarge,
     /// What the run prepared for a step is missing or broken: a bug in loadplan.
     Internal(String),
+    /// A `unique` data source (named) had no row left for the iteration.
+    DataExhausted(String),
 }
 
 /// The first part of a request's `expect` that a response missed.
@@ -101,6 +103,7 @@ impl StepError {
             },
             Self::WsSend(_) => ErrorKind::WsSend,
             Self::MessageTooLarge => ErrorKind::MessageTooLarge,
+            Self::DataExhausted(_) => ErrorKind::DataExhausted,
         }
     }
 
@@ -127,6 +130,9 @@ impl StepError {
             Self::Expect(Miss::JsonPath(path)) => format!("json path `{path}`"),
             Self::NoSocket { step } => format!("{step}: no open WebSocket"),
             Self::NoMessage => "send: no message".to_owned(),
+            Self::DataExhausted(source) => {
+                format!("data source `{source}` (`order: unique`) has no row left; the VU stopped")
+            }
             Self::WsConnect(WsFailure::Status { code, reason }) => format!("{code} {reason}"),
             Self::Expect(_)
             | Self::ExpectTimeout
@@ -161,6 +167,11 @@ mod tests {
                 },
                 "internal",
                 Some("template `{{ z }}` was not compiled; this is a bug in loadplan"),
+            ),
+            (
+                StepError::DataExhausted("users".into()),
+                "data exhausted",
+                Some("data source `users` (`order: unique`) has no row left; the VU stopped"),
             ),
             (
                 StepError::InvalidUrl("empty host".into()),

@@ -49,11 +49,19 @@ pub struct Vu {
     /// In arrival stages: how late this iteration started after it was due; latencies are
     /// also recorded with it added (`*_corrected`, coordinated omission as wrk2 corrects it).
     pub lag: Option<Duration>,
+    /// The VU's id (its global seat): `per_vu` data rows follow it.
+    id: u64,
+    /// A `unique` data source ran out of rows: the VU stops.
+    exhausted: bool,
 }
 
 impl Vu {
     pub fn new(shared: &Shared, id: u64, scenario: Arc<str>) -> Self {
         let out = Outbox::new(shared);
+        let mut context = Context::new(&shared.base, id, &scenario);
+        if shared.feeders.reads(&scenario) {
+            context.with_data(Arc::clone(&shared.feeders.names));
+        }
         Self {
             keys: Arc::new(IterationKeys {
                 iterations: shared.key("iterations", &scenario, None),
@@ -63,7 +71,7 @@ impl Vu {
             }),
             http: HttpClient::new(Arc::clone(out.wire())),
             out,
-            context: Context::new(&shared.base, id, &scenario),
+            context,
             scenario,
             socket: None,
             last_send: None,
@@ -71,6 +79,8 @@ impl Vu {
             rng: fastrand::Rng::with_seed(id),
             chance: fastrand::Rng::with_seed(chance_seed(id)),
             lag: None,
+            id,
+            exhausted: false,
         }
     }
 
@@ -85,9 +95,12 @@ impl Vu {
             .and_then(crate::plan::model::Scenario::backoff);
         let backoffs = shared.key("iteration_backoffs", &self.scenario, None);
         let mut failures = 0u32;
-        while !stop.requested() {
+        while !stop.requested() && !self.exhausted {
             if self.iteration(&shared, &stop).await {
                 failures = 0;
+            } else if self.exhausted {
+                // A `unique` source has no row left: the VU stops, without a back-off.
+                break;
             } else if let Some(backoff) = backoff {
                 failures = failures.saturating_add(1);
                 self.out.sample(&shared, Sample::Count(backoffs.clone(), 1));
@@ -123,7 +136,10 @@ impl Vu {
             shared,
             key: Some(&keys.interrupted),
         };
-        let outcome = self.steps(shared, &scenario.steps, stop).await;
+        let outcome = match self.pick_rows(shared) {
+            Ok(()) => self.steps(shared, &scenario.steps, stop).await,
+            Err(error) => Err(error),
+        };
         unfinished.key = None;
         let ok = outcome.is_ok();
         if let Err(error) = outcome {
@@ -144,6 +160,22 @@ impl Vu {
         );
         self.out.flush_if_due(shared);
         ok
+    }
+
+    /// Sets the rows of the `data:` sources this iteration reads; a `unique` source with
+    /// none left fails the iteration and stops the VU.
+    fn pick_rows(&mut self, shared: &Shared) -> Result<(), StepError> {
+        let Some(mut rows) = self.context.rows() else {
+            return Ok(());
+        };
+        let picked = shared
+            .feeders
+            .pick(&self.scenario, self.id, &mut self.rng, &mut rows);
+        drop(rows);
+        picked.map_err(|exhausted| {
+            self.exhausted = true;
+            StepError::DataExhausted(exhausted.0)
+        })
     }
 
     /// Sends what the VU measured and still holds.

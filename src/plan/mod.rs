@@ -15,6 +15,7 @@
 
 pub mod analyze;
 pub mod collect;
+pub mod data;
 pub mod descriptors;
 pub mod expr;
 pub mod json_path;
@@ -35,7 +36,7 @@ pub mod units;
 pub mod vars;
 pub mod yaml;
 
-pub use analyze::{CheckedPlan, EnvLookup, Selection, ThresholdRule};
+pub use analyze::{CheckedPlan, EnvLookup, FileLookup, Selection, ThresholdRule};
 pub use model::Plan;
 
 use crate::diag::{Diagnostic, Diagnostics};

@@ -65,6 +65,14 @@ pub enum ReadError {
     NotUtf8 { what: &'static str, offset: usize },
 }
 
+/// Reads the plan's data files relative to `folder` (the plan file's, or `--workdir`),
+/// each up to [`super::data::MAX_DATA`] bytes. An absolute path is read as it is.
+pub fn data_files(folder: std::path::PathBuf) -> super::analyze::FileLookup {
+    super::analyze::FileLookup::new(move |file| {
+        read_capped(&folder.join(file), super::data::MAX_DATA, "data file")
+    })
+}
+
 /// Reads a plan file: [`read_capped`] with [`MAX_PLAN`].
 pub fn read(path: &Path) -> Result<String, ReadError> {
     read_capped(path, MAX_PLAN, "plan")

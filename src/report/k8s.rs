@@ -41,6 +41,9 @@ pub struct Manifest<'a> {
     pub plan_text: &'a str,
     /// The plan file's name (`websocket-performance.yaml`): its key in the ConfigMap.
     pub plan_file: &'a str,
+    /// The plan's `data:` files: each path as the plan writes it (relative, inside the
+    /// plan's folder) and its text. The ConfigMap holds them beside the plan.
+    pub data_files: &'a [(String, String)],
     /// The `secrets:` the plan declares.
     pub secrets: &'a [String],
     /// The selection the plan was validated with (env and stage as resolved, `--var`…,
@@ -282,7 +285,11 @@ fn volumes(manifest: &Manifest<'_>) -> Value {
             "name": "plan",
             "configMap": {
                 "name": format!("{}-plan", manifest.name),
-                "items": [{ "key": manifest.plan_key(), "path": manifest.plan_key() }],
+                "items": std::iter::once(json!({ "key": manifest.plan_key(), "path": manifest.plan_key() }))
+                    .chain(manifest.data_files.iter().enumerate().map(|(index, (path, _))| {
+                        json!({ "key": data_key(index), "path": path })
+                    }))
+                    .collect::<Vec<_>>(),
             },
         },
         { "name": "results", "persistentVolumeClaim": { "claimName": manifest.claim } },
@@ -322,6 +329,22 @@ fn segment_env(manifest: &Manifest<'_>) -> Value {
     Value::Array(env)
 }
 
+/// The ConfigMap key of data file `index` (a key may not hold the path's `/`; the
+/// volume's `items` put it at its path).
+fn data_key(index: usize) -> String {
+    format!("data-{index}")
+}
+
+/// The ConfigMap's data: the plan, and its data files.
+fn config_data(manifest: &Manifest<'_>) -> Value {
+    let mut data = serde_json::Map::new();
+    data.insert(manifest.plan_key().to_owned(), manifest.plan_text.into());
+    for (index, (_, text)) in manifest.data_files.iter().enumerate() {
+        data.insert(data_key(index), text.as_str().into());
+    }
+    Value::Object(data)
+}
+
 /// The manifests as JSON values: the ConfigMap, the segments' Indexed Job, the merge Job.
 pub fn objects(manifest: &Manifest<'_>) -> Vec<Value> {
     let name = manifest.name;
@@ -330,7 +353,7 @@ pub fn objects(manifest: &Manifest<'_>) -> Vec<Value> {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(manifest, &format!("{name}-plan"), "plan"),
-        "data": { manifest.plan_key(): manifest.plan_text },
+        "data": config_data(manifest),
     });
     let mut segment = json!({
         "name": "loadplan",
@@ -747,6 +770,7 @@ mod tests {
         let manifest = Manifest {
             plan_text: "name: x\n",
             plan_file: "x.yaml",
+            data_files: &[],
             secrets: &[],
             selection: &selection,
             name: "x",
@@ -797,6 +821,7 @@ mod tests {
         let manifest = Manifest {
             plan_text: "name: x\n",
             plan_file: "x.yaml",
+            data_files: &[],
             secrets: &secrets,
             selection: &selection,
             name: "x",

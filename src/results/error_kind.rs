@@ -52,6 +52,8 @@ pub enum ErrorKind {
     Template,
     /// A `binary` body or message that is not base64.
     InvalidBase64,
+    /// A `unique` data source had no row left for an iteration (the VU stopped).
+    DataExhausted,
     /// Something the run prepared is missing or broken: a bug in loadplan.
     Internal,
     /// A key a saved run holds that this version does not name (runs saved before the
@@ -150,7 +152,7 @@ impl ConnectFailure {
 }
 
 /// The keys without a parameter, and their kinds.
-const FIXED: [(&str, ErrorKind); 20] = [
+const FIXED: [(&str, ErrorKind); 21] = [
     ("timeout", ErrorKind::Timeout),
     ("protocol", ErrorKind::Protocol),
     ("body too large", ErrorKind::BodyTooLarge),
@@ -171,6 +173,7 @@ const FIXED: [(&str, ErrorKind); 20] = [
     ("ws not open", ErrorKind::WsNotOpen),
     ("template", ErrorKind::Template),
     ("invalid base64", ErrorKind::InvalidBase64),
+    ("data exhausted", ErrorKind::DataExhausted),
 ];
 
 impl ErrorKind {
@@ -294,6 +297,7 @@ mod tests {
             (ErrorKind::WsNotOpen, "ws not open"),
             (ErrorKind::Template, "template"),
             (ErrorKind::InvalidBase64, "invalid base64"),
+            (ErrorKind::DataExhausted, "data exhausted"),
             (ErrorKind::Internal, "internal"),
         ];
         for (kind, key) in cases {

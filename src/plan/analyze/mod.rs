@@ -5,6 +5,7 @@
 //! the document turns that into a line and column.
 
 mod collect;
+mod data;
 mod derived;
 mod guards;
 mod outputs;
@@ -53,6 +54,34 @@ impl std::fmt::Debug for EnvLookup {
     }
 }
 
+/// Reads a data file the plan names (`data: { users: { csv: users.csv } }`), as written
+/// in the plan: relative to the plan file's folder (`run`, `validate`, `merge`, `k8s`:
+/// [`super::source::data_files`]), or from memory (tests).
+#[derive(Clone)]
+pub struct FileLookup(std::sync::Arc<FileFn>);
+
+/// What a [`FileLookup`] calls.
+type FileFn = dyn Fn(&str) -> Result<String, super::source::ReadError> + Send + Sync;
+
+impl FileLookup {
+    pub fn new(
+        read: impl Fn(&str) -> Result<String, super::source::ReadError> + Send + Sync + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(read))
+    }
+
+    /// The text of `file`.
+    pub fn read(&self, file: &str) -> Result<String, super::source::ReadError> {
+        (self.0)(file)
+    }
+}
+
+impl std::fmt::Debug for FileLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FileLookup")
+    }
+}
+
 /// What the command line adds to a plan: the environment, the stage, variable overrides,
 /// the load shape's overrides and the scenarios that run.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +102,8 @@ pub struct Selection {
     /// by `--env` / `--stage`: errors about them name the variable.
     pub env_from_variable: bool,
     pub stage_from_variable: bool,
+    /// Where `data:` files are read; `None` reads none (each source is an error).
+    pub files: Option<FileLookup>,
 }
 
 /// One threshold check, ready to judge.
@@ -111,6 +142,11 @@ pub struct CheckedPlan {
     /// (their values won), by name: recorded with a segment run so `loadplan merge`
     /// loads the plan as the run did.
     pub from_env: Vec<String>,
+    /// The `data:` sources' rows, read once, by name (plan order).
+    pub data: IndexMap<String, std::sync::Arc<super::data::DataTable>>,
+    /// The data sources each scenario's templates read, by scenario: only those get a row
+    /// per iteration (a `unique` source is not used up by a scenario that never reads it).
+    pub data_used: IndexMap<String, indexmap::IndexSet<String>>,
 }
 
 /// Checks `plan` (read from `document`) for `selection`, returning the checked plan when
@@ -127,9 +163,13 @@ pub fn analyze(
         diagnostics: Diagnostics::default(),
         templates: TemplateSet::new(),
         env_selected: selection.env.is_some(),
+        data: IndexMap::new(),
+        data_used: indexmap::IndexSet::new(),
+        data_by_scenario: IndexMap::new(),
     };
     let env = analyzer.environment(selection);
     let stage = analyzer.stages(selection);
+    analyzer.data(selection, stage.as_deref());
     analyzer.secrets();
     let metrics = analyzer.scenarios(env.as_deref(), &vars);
     analyzer.weights();
@@ -139,9 +179,11 @@ pub fn analyze(
     let not_run = not_run(&thresholds, &selection.scenarios);
     analyzer.outputs(env.as_deref(), &vars);
     analyzer.tables(&metrics, &derived);
+    let data = analyzer.tables_read();
     let Analyzer {
         diagnostics,
         templates,
+        data_by_scenario: data_used,
         ..
     } = analyzer;
     if diagnostics.has_errors() {
@@ -161,6 +203,8 @@ pub fn analyze(
         derived,
         overrides: super::overrides::describe(selection),
         from_env: Vec::new(),
+        data,
+        data_used,
     };
     (Some(checked), diagnostics)
 }
@@ -172,6 +216,12 @@ pub(crate) struct Analyzer<'p, 'd> {
     pub templates: TemplateSet,
     /// Whether `--env` chose the environment; if not, templates must fit every environment.
     pub env_selected: bool,
+    /// The `data:` sources by name: their table, or `None` when it could not be read.
+    pub data: IndexMap<String, Option<std::sync::Arc<super::data::DataTable>>>,
+    /// The sources the templates checked since the last scenario read (`data.NAME`).
+    pub data_used: indexmap::IndexSet<String>,
+    /// The sources each scenario reads.
+    pub data_by_scenario: IndexMap<String, indexmap::IndexSet<String>>,
 }
 
 /// Builds a path from segments: `path!["stages", name, "ramp", 0]`.

@@ -35,6 +35,8 @@ pub struct Scope<'v> {
     /// An output path: no secrets (a path is printed and becomes a file name), and `run`
     /// has only the fields known before the run.
     output: bool,
+    /// Whether `data.*` (the VU's current rows) can be read: in scenarios' steps.
+    pub data: bool,
 }
 
 impl<'v> Scope<'v> {
@@ -47,6 +49,7 @@ impl<'v> Scope<'v> {
             later: IndexMap::new(),
             captured_by: IndexMap::new(),
             output: false,
+            data: false,
         }
     }
 
@@ -61,6 +64,7 @@ impl<'v> Scope<'v> {
     pub fn step(envs: &'v [(String, Vec<String>)], vars: &'v IndexMap<String, Value>) -> Self {
         Self {
             values: &STEP_VALUES,
+            data: true,
             ..Self::collect(envs, vars)
         }
     }
@@ -138,7 +142,12 @@ impl Analyzer<'_, '_> {
             let mut parts = name.splitn(3, '.');
             let head = parts.next().unwrap_or_default();
             let field = parts.next();
-            if let Some(problem) = self.name_problem(head, field, scope) {
+            let problem = if head == "data" && !scope.locals.contains(head) {
+                self.data_problem(&name, scope)
+            } else {
+                self.name_problem(head, field, scope)
+            };
+            if let Some(problem) = problem {
                 let offset = text.find(&name).or_else(|| text.find(head)).unwrap_or(0);
                 let span =
                     self.inner_span(path, text[..offset].chars().count(), name.chars().count());
@@ -334,6 +343,9 @@ impl Analyzer<'_, '_> {
                     ));
                 }
                 let mut candidates: Vec<&str> = vec!["env", "vars", "secrets"];
+                if scope.data {
+                    candidates.push("data");
+                }
                 candidates.extend(FUNCTIONS);
                 candidates.extend(scope.values);
                 candidates.extend(scope.locals.iter().map(String::as_str));

@@ -26,7 +26,7 @@ enum Socket {
 }
 
 /// Names reserved for template values, which `as:` and `set:` may not take.
-const RESERVED: [&str; 9] = [
+const RESERVED: [&str; 10] = [
     "env",
     "vars",
     "secrets",
@@ -36,6 +36,7 @@ const RESERVED: [&str; 9] = [
     "stage",
     "run",
     "plan",
+    "data",
 ];
 
 impl Analyzer<'_, '_> {
@@ -61,6 +62,8 @@ impl Analyzer<'_, '_> {
                 &mut metrics,
             );
             self.on_message(&base, scenario, &mut metrics);
+            let used = std::mem::take(&mut self.data_used);
+            self.data_by_scenario.insert(name.clone(), used);
         }
         metrics
     }
