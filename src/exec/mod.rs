@@ -36,6 +36,7 @@ mod outbox;
 mod prepare;
 mod request;
 mod run_error;
+mod sequence;
 mod sampler;
 mod shared;
 pub mod start;

@@ -63,7 +63,7 @@ impl MetricKind {
 }
 
 /// Built-in metrics and their kinds.
-pub const BUILTIN: [(&str, MetricKind); 28] = [
+pub const BUILTIN: [(&str, MetricKind); 33] = [
     ("http_reqs", MetricKind::Counter),
     ("http_req_duration", MetricKind::Trend),
     ("http_req_failed", MetricKind::Rate),
@@ -92,6 +92,11 @@ pub const BUILTIN: [(&str, MetricKind); 28] = [
     ("http_req_duration_corrected", MetricKind::Trend),
     ("iteration_duration_corrected", MetricKind::Trend),
     ("ws_message_latency_corrected", MetricKind::Trend),
+    ("ws_sequence_messages", MetricKind::Counter),
+    ("ws_sequence_gaps", MetricKind::Counter),
+    ("ws_sequence_duplicates", MetricKind::Counter),
+    ("ws_sequence_reorders", MetricKind::Counter),
+    ("ws_sequence_invalid", MetricKind::Counter),
 ];
 
 /// The metrics of a `process` source, in report order: what `collect/process.rs` reads
