@@ -27,6 +27,7 @@ mod backoff;
 mod collector;
 mod context;
 mod controller;
+mod explain;
 mod h1;
 mod http;
 mod matcher;
