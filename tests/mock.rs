@@ -353,8 +353,7 @@ async fn phoenix_join_reply_and_topic_broadcast() {
         ))
         .await
         .expect("sends");
-    let pushed =
-        serde_json::json!([null, null, "session:abc", "message", {"text": "hi", "ref": "c-1", "seq": 1}]);
+    let pushed = serde_json::json!([null, null, "session:abc", "message", {"text": "hi", "ref": "c-1", "seq": 1}]);
     let bob_got: serde_json::Value =
         serde_json::from_str(&next_text(&mut bob, LONG).await.expect("bob gets the push"))
             .expect("JSON");

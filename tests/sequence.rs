@@ -78,7 +78,11 @@ fn a_replay_after_a_cursor_comes_in_order() {
         "ws_sequence_duplicates",
         "ws_sequence_reorders",
     ] {
-        assert_eq!(metric(&json, counter)["count"].as_u64(), Some(0), "{counter}");
+        assert_eq!(
+            metric(&json, counter)["count"].as_u64(),
+            Some(0),
+            "{counter}"
+        );
     }
 }
 
@@ -97,8 +101,16 @@ fn replay_faults_are_counted_as_injected() {
         .expect("a count");
     assert!(iterations > 0);
     // Every iteration's replay failed its check, and only that.
-    assert_eq!(json["errors"]["expect sequence"].as_u64(), Some(iterations), "{json:#}");
-    assert_eq!(json["errors"].as_object().map(|e| e.len()), Some(1), "{json:#}");
+    assert_eq!(
+        json["errors"]["expect sequence"].as_u64(),
+        Some(iterations),
+        "{json:#}"
+    );
+    assert_eq!(
+        json["errors"].as_object().map(|e| e.len()),
+        Some(1),
+        "{json:#}"
+    );
     for counter in [
         "ws_sequence_gaps",
         "ws_sequence_duplicates",

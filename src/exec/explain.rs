@@ -68,7 +68,10 @@ fn walk(name: &str, segments: &[Segment], lookup: &dyn Fn(&str) -> Option<Mj>) -
                 "`{whole}`: index {index} out of range for a string of {} characters",
                 value.len().unwrap_or(0)
             ),
-            (_, kind) => format!("`{whole}`: `{shown}` is {}, not an object or array", a(kind)),
+            (_, kind) => format!(
+                "`{whole}`: `{shown}` is {}, not an object or array",
+                a(kind)
+            ),
         });
     }
     None
@@ -127,8 +130,8 @@ fn is_identifier(text: &str) -> bool {
 }
 
 const KEYWORDS: [&str; 16] = [
-    "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False",
-    "None", "loop", "for", "set",
+    "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False", "None",
+    "loop", "for", "set",
 ];
 
 /// The paths in the expressions of a template, in order, and the names the template binds
@@ -164,7 +167,9 @@ fn paths(source: &str) -> (Vec<(String, Vec<Segment>)>, Vec<String>) {
         // A block's first word is its tag (`for`, `endfor`, `if`…), not a name.
         let expression = if open == "{%" {
             let trimmed = body.trim_start_matches(['-', '+']).trim_start();
-            trimmed.find(char::is_whitespace).map_or("", |at| &trimmed[at..])
+            trimmed
+                .find(char::is_whitespace)
+                .map_or("", |at| &trimmed[at..])
         } else {
             body
         };
@@ -207,7 +212,11 @@ fn scan(body: &str, paths: &mut Vec<(String, Vec<Segment>)>) {
         let mut segments = Vec::new();
         loop {
             match chars.get(i) {
-                Some('.') if chars.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == '_') => {
+                Some('.')
+                    if chars
+                        .get(i + 1)
+                        .is_some_and(|c| c.is_ascii_alphabetic() || *c == '_') =>
+                {
                     let mut j = i + 1;
                     let field = identifier(&chars, &mut j);
                     if chars.get(j) == Some(&'(') {
@@ -315,7 +324,10 @@ mod tests {
             "nothing": null,
         });
         for (source, expected) in [
-            ("{{ short[4] }}", "`short[4]`: index 4 out of range for an array of 3"),
+            (
+                "{{ short[4] }}",
+                "`short[4]`: index 4 out of range for an array of 3",
+            ),
             (
                 "{{ msg[4].client_ref }}",
                 "`msg[4].client_ref`: no field `client_ref` (fields: status)",
@@ -328,8 +340,14 @@ mod tests {
                 "{{ ping.idd }}",
                 "`ping.idd`: no field `idd` (fields: id, type)",
             ),
-            ("{{ word.y }}", "`word.y`: `word` is a string, not an object or array"),
-            ("{{ n.y }}", "`n.y`: `n` is a number, not an object or array"),
+            (
+                "{{ word.y }}",
+                "`word.y`: `word` is a string, not an object or array",
+            ),
+            (
+                "{{ n.y }}",
+                "`n.y`: `n` is a number, not an object or array",
+            ),
             (
                 "{{ nothing.y }}",
                 "`nothing.y`: `nothing` is none, not an object or array",
@@ -340,11 +358,18 @@ mod tests {
                 "`short.first`: `short` is an array of 3, it has no field `first`",
             ),
         ] {
-            assert_eq!(reason(source, &values).as_deref(), Some(expected), "{source}");
+            assert_eq!(
+                reason(source, &values).as_deref(),
+                Some(expected),
+                "{source}"
+            );
         }
         // Everything resolves: the error is elsewhere.
         assert_eq!(reason("{{ ping.id + n }}", &values), None);
-        assert_eq!(reason("{% for x in short %}{{ x.y }}{% endfor %}", &values), None);
+        assert_eq!(
+            reason("{% for x in short %}{{ x.y }}{% endfor %}", &values),
+            None
+        );
     }
 
     #[test]

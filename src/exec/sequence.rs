@@ -219,7 +219,10 @@ mod tests {
         // Huge jumps: counted, not stored; the window forgets what lies below it.
         check.observe(u64::MAX / 2);
         check.observe(u64::MAX - 1);
-        assert_eq!(check.tally().gaps, u64::MAX / 2 - 2 + (u64::MAX - 1 - u64::MAX / 2 - 1));
+        assert_eq!(
+            check.tally().gaps,
+            u64::MAX / 2 - 2 + (u64::MAX - 1 - u64::MAX / 2 - 1)
+        );
         check.observe(u64::MAX / 2 + 1);
         assert_eq!(check.tally().duplicates, 999_999 + 1);
         check.observe(u64::MAX - 2);

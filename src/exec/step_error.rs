@@ -148,7 +148,11 @@ impl StepError {
                     "after {}: {} {}, {} gap{}, {} duplicate{}, {} reorder{}",
                     failure.after,
                     t.messages,
-                    if t.messages == 1 { "message" } else { "messages" },
+                    if t.messages == 1 {
+                        "message"
+                    } else {
+                        "messages"
+                    },
                     t.gaps,
                     if t.gaps == 1 { "" } else { "s" },
                     t.duplicates,

@@ -16,8 +16,8 @@ use super::matcher::CompiledMatcher;
 use super::message;
 use super::outbox::Outbox;
 use super::request as http_step;
-use super::shared::{EVENT_BACKLOG, Event, IterationKeys, Shared, Stop};
 use super::sequence::SequenceCheck;
+use super::shared::{EVENT_BACKLOG, Event, IterationKeys, Shared, Stop};
 use super::step_error::{SequenceFailure, StepError};
 use super::ws::{self, Connection, id_text};
 use crate::plan::json_path::JsonPath;
@@ -325,7 +325,8 @@ impl Vu {
         if let Some(run) = sequence {
             record_sequence(&mut self.out, shared, &self.scenario, expect, &run);
             let passed = run.check.tally().passed();
-            self.out.sample(shared, Sample::Trend(keys.primary, latency));
+            self.out
+                .sample(shared, Sample::Trend(keys.primary, latency));
             self.out.sample(shared, Sample::Rate(keys.checks, passed));
             if let Some((name, matched)) = step.capture.as_ref().zip(matched) {
                 self.context
@@ -338,7 +339,9 @@ impl Vu {
             };
         }
         let Some(matched) = matched else {
-            return Err(StepError::Internal("an expect ended without a message".into()));
+            return Err(StepError::Internal(
+                "an expect ended without a message".into(),
+            ));
         };
         self.out.message_received(shared, keys, latency, lag);
         if let Some(name) = &step.capture {
@@ -368,7 +371,12 @@ impl Vu {
                 }
             }
         };
-        let after = wanted.after.as_ref().map(&mut number).transpose()?.unwrap_or(0);
+        let after = wanted
+            .after
+            .as_ref()
+            .map(&mut number)
+            .transpose()?
+            .unwrap_or(0);
         let through = wanted.through.as_ref().map(&mut number).transpose()?;
         Ok(SequenceRun {
             check: SequenceCheck::new(after),
@@ -634,7 +642,9 @@ impl SequenceRun {
     fn done(&self) -> bool {
         self.count
             .is_some_and(|count| self.check.tally().messages >= count)
-            || self.through.is_some_and(|through| self.check.next() > through)
+            || self
+                .through
+                .is_some_and(|through| self.check.next() > through)
     }
 
     /// The wait ran out: the numbers up to `through` that never came are gaps.

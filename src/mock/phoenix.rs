@@ -96,7 +96,13 @@ fn handle(state: &State, id: u64, text: &str) -> Vec<Message> {
         "phx_join" => {
             phoenix.topics.entry(topic.clone()).or_default().insert(id);
             let last = phoenix.streams.get(topic).map_or(0, |stream| stream.last);
-            let mut answers = vec![reply(join_ref, msg_ref, topic, "ok", json!({ "seq": last }))];
+            let mut answers = vec![reply(
+                join_ref,
+                msg_ref,
+                topic,
+                "ok",
+                json!({ "seq": last }),
+            )];
             if let Some(cursor) = payload.get("cursor").and_then(number) {
                 answers.extend(replay(&phoenix, topic, cursor, &Faults::of(payload)));
             }
@@ -264,7 +270,8 @@ mod tests {
         // Only the last KEEP are kept.
         assert_eq!(replay(&phoenix, "room:a", 0, &none).len(), KEEP);
         assert!(replay(&phoenix, "room:c", 0, &none).is_empty());
-        let faults = Faults::of(&json!({"drop": [last - 4], "duplicate": ["3"], "swap": [last - 2]}));
+        let faults =
+            Faults::of(&json!({"drop": [last - 4], "duplicate": ["3"], "swap": [last - 2]}));
         let cursor = last - 6;
         assert_eq!(
             seqs(&replay(&phoenix, "room:a", cursor, &faults)),

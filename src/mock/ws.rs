@@ -125,7 +125,7 @@ pub async fn pump<R: IntoIterator<Item = Message>>(
                 break;
             }
         };
-        let mut answers = match answers {
+        let answers = match answers {
             Answers::Replies(mut replies) => {
                 if replies.peek().is_none() {
                     continue;
@@ -137,7 +137,7 @@ pub async fn pump<R: IntoIterator<Item = Message>>(
             }
             queued @ Answers::Queued(_) => queued,
         };
-        while let Some(answer) = answers.next() {
+        for answer in answers {
             if socket.send(answer).await.is_err() {
                 return;
             }

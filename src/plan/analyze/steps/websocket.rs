@@ -10,8 +10,8 @@ use crate::plan::metric::MetricKind;
 use crate::plan::model::{
     Connect, ConnectStep, ExpectStep, Scenario, SendStep, Sequence, SequenceNumber, Step,
 };
-use crate::plan::template::Template;
 use crate::plan::step::any_step;
+use crate::plan::template::Template;
 use crate::plan::yaml::Path;
 
 impl Analyzer<'_, '_> {
