@@ -168,7 +168,8 @@ impl SeriesData {
                     .clamp(1, LONGEST_MICROS);
                 histogram.saturating_record(micros);
             }
-            (Self::Counter(count), Value::Count(n)) => *count += n,
+            // Saturating: a hostile server can make a count (`ws_sequence_gaps`) any size.
+            (Self::Counter(count), Value::Count(n)) => *count = count.saturating_add(n),
             (Self::Rate { trues, total }, Value::Rate(value)) => {
                 *total += 1;
                 *trues += u64::from(value);

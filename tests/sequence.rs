@@ -179,3 +179,51 @@ scenarios:
     );
     assert_eq!(texts.len(), 2, "{texts:?}");
 }
+
+#[test]
+fn missing_and_non_integer_numbers_are_counted_and_named() {
+    // The mock's /ws echoes each message: a server that numbers badly.
+    let plan = r#"
+name: lies
+environments: { local: { mock: true } }
+stages: { short: { vus: 1, duration: 200ms } }
+scenarios:
+  echo:
+    steps:
+      - connect: "{{ env.ws_url }}"
+      - send: { json: { seq: 1 } }
+      - send: { json: { seq: "two" } }
+      - send: { json: { other: 3 } }
+      - send: { json: { seq: 4611686018427387904 } }
+      - expect:
+          json: {}
+          sequence: { field: "$.seq", count: 4 }
+      - disconnect: {}
+"#;
+    let run = run(plan, &["--quiet"], &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json.expect("results written");
+    let iterations = metric(&json, "iterations")["count"]
+        .as_u64()
+        .expect("a count");
+    assert!(iterations > 0);
+    assert_eq!(
+        json["errors"]["expect sequence"].as_u64(),
+        Some(iterations),
+        "{}\n{json:#}",
+        run.stderr
+    );
+    assert_eq!(
+        metric(&json, "ws_sequence_invalid")["count"].as_u64(),
+        Some(2 * iterations)
+    );
+    // The jump to 2^62 skips every number from 2: counted, not stored.
+    assert_eq!(
+        metric(&json, "ws_sequence_gaps")["count"].as_u64(),
+        Some(((1 << 62) - 2) * iterations)
+    );
+    assert_eq!(
+        json["error_examples"]["expect sequence"][0],
+        "after 0: 4 messages, 4611686018427387902 gaps, 0 duplicates, 0 reorders, 2 invalid (`$.seq` is \"two\", not a non-negative integer)"
+    );
+}
