@@ -325,8 +325,11 @@ impl Vu {
         if let Some(run) = sequence {
             record_sequence(&mut self.out, shared, &self.scenario, expect, &run);
             let passed = run.check.tally().passed();
-            self.out
-                .sample(shared, Sample::Trend(keys.primary, latency));
+            // A check that ended at once (`through` not above `after`) waited for nothing.
+            if matched.is_some() {
+                self.out
+                    .sample(shared, Sample::Trend(keys.primary, latency));
+            }
             self.out.sample(shared, Sample::Rate(keys.checks, passed));
             if let Some((name, matched)) = step.capture.as_ref().zip(matched) {
                 self.context
