@@ -10,9 +10,10 @@
 //!
 //! Gaps are the numbers skipped that had not arrived when the check ended. Memory is
 //! bounded whatever a server sends: which numbers arrived is kept for the [`WINDOW`]
-//! numbers below `next` only (a bitmap of 8 KiB); a number further below is counted as a
-//! duplicate (it can no longer be told from one), and a number far ahead moves the window
-//! (the skipped numbers are counted, not stored).
+//! numbers below `next` only (a bitmap of 8 KiB, made at the first skip: until then every
+//! number below `next` arrived); a number further below is counted as a duplicate (it can
+//! no longer be told from one), and a number far ahead moves the window (the skipped
+//! numbers are counted, not stored).
 
 /// How many numbers below the expected one the check remembers, to tell a late message
 /// from a duplicate.
@@ -44,8 +45,9 @@ pub struct SequenceCheck {
     /// The first number expected (the start value + 1).
     first: u64,
     next: u64,
-    /// Bit `v % WINDOW`: whether `v` arrived, for `v` in `next - WINDOW .. next`.
-    seen: Box<[u64; WORDS]>,
+    /// Bit `v % WINDOW`: whether `v` arrived, for `v` in `next - WINDOW .. next`; `None`
+    /// while nothing was skipped (every number below `next` arrived).
+    seen: Option<Box<[u64; WORDS]>>,
     tally: Tally,
 }
 
@@ -56,7 +58,7 @@ impl SequenceCheck {
         Self {
             first,
             next: first,
-            seen: Box::new([0; WORDS]),
+            seen: None,
             tally: Tally::default(),
         }
     }
@@ -110,23 +112,29 @@ impl SequenceCheck {
 
     fn is_seen(&self, value: u64) -> bool {
         let bit = value % WINDOW;
-        self.seen[(bit / 64) as usize] & (1 << (bit % 64)) != 0
+        self.seen
+            .as_ref()
+            .is_none_or(|seen| seen[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
     }
 
     fn mark(&mut self, value: u64) {
         let bit = value % WINDOW;
-        self.seen[(bit / 64) as usize] |= 1 << (bit % 64);
+        if let Some(seen) = self.seen.as_mut() {
+            seen[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
     }
 
-    /// Clears the bits of `from..=to`, which enter the window unseen.
+    /// Clears the bits of `from..=to`, which enter the window unseen (the bitmap is made
+    /// now, at the first skip, with every number below `from` seen).
     fn forget(&mut self, from: u64, to: u64) {
+        let seen = self.seen.get_or_insert_with(|| Box::new([u64::MAX; WORDS]));
         if to - from >= WINDOW - 1 {
-            self.seen.fill(0);
+            seen.fill(0);
             return;
         }
         for value in from..=to {
             let bit = value % WINDOW;
-            self.seen[(bit / 64) as usize] &= !(1 << (bit % 64));
+            seen[(bit / 64) as usize] &= !(1 << (bit % 64));
         }
     }
 }
@@ -155,6 +163,12 @@ mod tests {
 
     #[test]
     fn in_order_passes() {
+        let mut check = SequenceCheck::new(10);
+        for value in 11..=14 {
+            check.observe(value);
+        }
+        // Nothing skipped: no bitmap.
+        assert!(check.seen.is_none());
         let counted = run(10, &[11, 12, 13, 14]);
         assert_eq!(counted, tally(4, 0, 0, 0));
         assert!(counted.passed());
