@@ -262,8 +262,9 @@ impl Vu {
             }
         };
         let want = self.context.render_matcher(&shared.templates, matcher)?;
+        // Boxed: only `sequence` steps pay for its state in their future.
         let mut sequence = match &expect.sequence {
-            Some(wanted) => Some(self.sequence_start(shared, wanted)?),
+            Some(wanted) => Some(Box::new(self.sequence_start(shared, wanted)?)),
             None => None,
         };
         let within = expect.within.map_or(EXPECT_WITHIN, |d| d.0);
@@ -275,7 +276,7 @@ impl Vu {
             .as_mut()
             .ok_or(StepError::NoSocket { step: "expect" })?;
         let matched = loop {
-            if sequence.as_ref().is_some_and(SequenceRun::done) {
+            if sequence.as_ref().is_some_and(|run| run.done()) {
                 break None;
             }
             let Ok(received) = tokio::time::timeout_at(deadline, socket.inbox.recv()).await else {
