@@ -168,7 +168,8 @@ impl SeriesData {
                     .clamp(1, LONGEST_MICROS);
                 histogram.saturating_record(micros);
             }
-            (Self::Counter(count), Value::Count(n)) => *count += n,
+            // Saturating: a hostile server can make a count (`ws_sequence_gaps`) any size.
+            (Self::Counter(count), Value::Count(n)) => *count = count.saturating_add(n),
             (Self::Rate { trues, total }, Value::Rate(value)) => {
                 *total += 1;
                 *trues += u64::from(value);
@@ -283,7 +284,7 @@ impl Results {
                     SeriesData::Trend(a)
                 }
                 (Some(SeriesData::Counter(a)), SeriesData::Counter(b)) => {
-                    SeriesData::Counter(a + b)
+                    SeriesData::Counter(a.saturating_add(*b))
                 }
                 (
                     Some(SeriesData::Rate { trues, total }),
@@ -422,6 +423,23 @@ mod tests {
             group: None,
             response: None,
         })
+    }
+
+    #[test]
+    fn counts_saturate_when_recorded_and_merged() {
+        let mut results = Results::default();
+        for scenario in ["a", "b"] {
+            for _ in 0..2 {
+                results.record(Sample::Count(
+                    key("ws_sequence_gaps", scenario, None),
+                    u64::MAX - 1,
+                ));
+            }
+        }
+        assert!(matches!(
+            results.merged("ws_sequence_gaps", |_| true),
+            Some(SeriesData::Counter(u64::MAX))
+        ));
     }
 
     #[test]

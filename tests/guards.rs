@@ -192,7 +192,8 @@ scenarios:
     );
     assert!(
         ran.stdout
-            .contains("e.g. `if: r.json.missing > 1`: `r.json.missing` is undefined"),
+            // The reason names where the lookup stopped: the body was not JSON.
+            .contains("e.g. `if: r.json.missing > 1`: `r.json.missing`: `r.json` is none, not an object or array"),
         "{}",
         ran.stdout
     );

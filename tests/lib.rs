@@ -26,6 +26,7 @@ mod report;
 mod run;
 mod schema;
 mod segments;
+mod sequence;
 mod start;
 mod templates;
 mod validate;

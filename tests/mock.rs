@@ -331,7 +331,7 @@ async fn phoenix_join_reply_and_topic_broadcast() {
                 .expect("JSON");
         assert_eq!(
             reply,
-            serde_json::json!([join_ref, join_ref, "session:abc", "phx_reply", {"status": "ok", "response": {}}])
+            serde_json::json!([join_ref, join_ref, "session:abc", "phx_reply", {"status": "ok", "response": {"seq": 0}}])
         );
     }
     alice
@@ -353,8 +353,7 @@ async fn phoenix_join_reply_and_topic_broadcast() {
         ))
         .await
         .expect("sends");
-    let pushed =
-        serde_json::json!([null, null, "session:abc", "message", {"text": "hi", "ref": "c-1"}]);
+    let pushed = serde_json::json!([null, null, "session:abc", "message", {"text": "hi", "ref": "c-1", "seq": 1}]);
     let bob_got: serde_json::Value =
         serde_json::from_str(&next_text(&mut bob, LONG).await.expect("bob gets the push"))
             .expect("JSON");
@@ -490,4 +489,73 @@ fn mock_command_rejects_bad_options() {
         "{}",
         output.stderr
     );
+}
+
+#[tokio::test]
+async fn phoenix_pushes_are_numbered_and_replayed_after_a_cursor() {
+    let server = start(MockMode::Fixed).await;
+    let url = format!("ws://{}/socket/websocket?vsn=2.0.0", server.addr);
+    let frame = |text: String| serde_json::from_str::<serde_json::Value>(&text).expect("JSON");
+    let mut writer = ws(&url).await;
+    writer
+        .send(Message::text(r#"["1","1","room:r","phx_join",{}]"#))
+        .await
+        .expect("sends");
+    assert_eq!(
+        frame(next_text(&mut writer, LONG).await.expect("a reply"))[4]["response"]["seq"],
+        0
+    );
+    for n in 1..=6 {
+        let push = format!(r#"["1","p{n}","room:r","message",{{"n":{n}}}]"#);
+        writer.send(Message::text(push)).await.expect("sends");
+    }
+    // The writer sees its six pushes numbered 1..=6 (and a reply to each).
+    let mut seen = Vec::new();
+    while seen.len() < 6 {
+        let got = frame(next_text(&mut writer, LONG).await.expect("a push or reply"));
+        if got[3] == "message" {
+            assert_eq!(got[4]["seq"], got[4]["n"], "{got}");
+            seen.push(got[4]["seq"].as_u64().expect("a number"));
+        }
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5, 6]);
+
+    // A cursor (here a string, as a template renders it) replays what came after it, then live.
+    let mut reader = ws(&url).await;
+    reader
+        .send(Message::text(
+            r#"["2","2","room:r","phx_join",{"cursor":"3"}]"#,
+        ))
+        .await
+        .expect("sends");
+    let reply = frame(next_text(&mut reader, LONG).await.expect("a reply"));
+    assert_eq!(reply[4]["response"]["seq"], 6, "{reply}");
+    writer
+        .send(Message::text(r#"["1","p7","room:r","message",{"n":7}]"#))
+        .await
+        .expect("sends");
+    let mut replayed = Vec::new();
+    for _ in 0..4 {
+        let got = frame(next_text(&mut reader, LONG).await.expect("a push"));
+        replayed.push(got[4]["seq"].as_u64().expect("a number"));
+    }
+    assert_eq!(replayed, [4, 5, 6, 7]);
+
+    // Faults, on demand: 2 left out, 4 twice, 5 after 6.
+    let mut faulty = ws(&url).await;
+    faulty
+        .send(Message::text(
+            r#"["3","3","room:r","phx_join",{"cursor":0,"drop":[2],"duplicate":[4],"swap":[5]}]"#,
+        ))
+        .await
+        .expect("sends");
+    next_text(&mut faulty, LONG).await.expect("a reply");
+    let mut got = Vec::new();
+    for _ in 0..7 {
+        let push = frame(next_text(&mut faulty, LONG).await.expect("a push"));
+        got.push(push[4]["seq"].as_u64().expect("a number"));
+    }
+    assert_eq!(got, [1, 3, 4, 4, 6, 5, 7]);
+    assert_eq!(next_text(&mut faulty, SHORT).await, None);
+    server.stop().await;
 }

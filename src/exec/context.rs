@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use minijinja::Value as Mj;
-use minijinja::value::{Enumerator, Object};
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use serde_json::{Map, Value};
 
 use super::matcher::{CompiledMatcher, Rendered};
@@ -60,7 +60,8 @@ pub enum MessageText {
 }
 
 /// A message stored by `as:`, as a template sees it: a JSON object's fields (and `text`,
-/// unless the object has its own), or `{text, json}`.
+/// unless the object has its own); a JSON array's items (`msg[4]`) and `text`, `json`; or
+/// `{text, json}`.
 #[derive(Debug)]
 struct Captured {
     text: MessageText,
@@ -80,7 +81,21 @@ impl Captured {
 }
 
 impl Object for Captured {
+    /// A JSON array is a sequence (`msg[4]`, `msg | length`, `for x in msg`) that also has
+    /// `text` and `json`; anything else is a map.
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        match &self.json {
+            Some(Value::Array(_)) => ObjectRepr::Seq,
+            _ => ObjectRepr::Map,
+        }
+    }
+
     fn get_value(self: &Arc<Self>, key: &Mj) -> Option<Mj> {
+        if let Some(Value::Array(items)) = &self.json
+            && let Some(index) = key.as_usize()
+        {
+            return items.get(index).map(to_minijinja);
+        }
         let key = key.as_str()?;
         match &self.json {
             Some(Value::Object(fields)) => match fields.get(key) {
@@ -104,6 +119,7 @@ impl Object for Captured {
                 }
                 Enumerator::Values(keys)
             }
+            Some(Value::Array(items)) => Enumerator::Seq(items.len()),
             _ => Enumerator::Str(&["text", "json"]),
         }
     }
@@ -259,7 +275,7 @@ impl Context {
             .map(Cow::Owned)
             .map_err(|error| StepError::Template {
                 template: raw.to_owned(),
-                reason: error.detail().unwrap_or("cannot render").to_owned(),
+                reason: self.reason(raw, &error),
             })
     }
 
@@ -279,13 +295,24 @@ impl Context {
         if let Some(text) = &compiled.constant {
             return Ok(text == "1");
         }
-        templates
-            .render_compiled(compiled, self.merged())
+        let rendered = templates.render_compiled(compiled, self.merged());
+        rendered
             .map(|text| text == "1")
             .map_err(|error| StepError::Template {
                 template: format!("if: {expression}"),
-                reason: error.detail().unwrap_or("cannot render").to_owned(),
+                reason: self.reason(&format!("{{{{ {expression} }}}}"), &error),
             })
+    }
+
+    /// Why a template failed: the first path in it that finds nothing, named
+    /// (`explain.rs`), or minijinja's own words.
+    fn reason(&self, raw: &str, error: &minijinja::Error) -> String {
+        let merged = &self.merged;
+        let lookup = |name: &str| merged.get_attr(name).ok();
+        super::explain::explain(raw, &lookup).unwrap_or_else(|| match error.detail() {
+            Some(detail) => format!("{}: {detail}", error.kind()),
+            None => error.kind().to_string(),
+        })
     }
 
     /// A [`Shortcut`]'s rendering, or `None` when minijinja must render it (the value is
@@ -452,5 +479,54 @@ mod tests {
         assert_eq!(context.text(&set, "{{ t.text }}").unwrap(), "plain");
         assert_eq!(context.text(&set, "{{ t.json }}").unwrap(), "None");
         assert_eq!(context.text(&set, "{{ j.json[1] }}").unwrap(), "2");
+    }
+
+    #[test]
+    fn array_frames_are_sequences_with_text_and_json() {
+        let set = set_of(&[
+            "{{ f[4].client_ref }}",
+            "{{ f[-1].client_ref }}",
+            "{{ f | length }}",
+            "{% for x in f %}{{ x is none }},{% endfor %}",
+            "{{ f.text }}",
+            "{{ f.json[2] }}",
+            "{{ f[7].client_ref }}",
+            "{{ f[4].nope }}",
+        ]);
+        let base = Mj::from(minijinja::value::Serde(json!({"env": {}})));
+        let mut context = Context::new(&base, 1, "s");
+        let text = r#"[null,"1","room:a","message",{"client_ref":"c1"}]"#;
+        context.set_message(
+            "f",
+            MessageText::Owned(text.into()),
+            Some(serde_json::from_str(text).unwrap()),
+        );
+        assert_eq!(context.text(&set, "{{ f[4].client_ref }}").unwrap(), "c1");
+        assert_eq!(context.text(&set, "{{ f[-1].client_ref }}").unwrap(), "c1");
+        assert_eq!(context.text(&set, "{{ f | length }}").unwrap(), "5");
+        assert_eq!(
+            context
+                .text(&set, "{% for x in f %}{{ x is none }},{% endfor %}")
+                .unwrap(),
+            "True,False,False,False,False,"
+        );
+        assert_eq!(context.text(&set, "{{ f.text }}").unwrap(), text);
+        assert_eq!(context.text(&set, "{{ f.json[2] }}").unwrap(), "room:a");
+        let mut reason = |source: &str| match context_error(&mut context, &set, source) {
+            StepError::Template { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            reason("{{ f[7].client_ref }}"),
+            "`f[7]`: index 7 out of range for an array of 5"
+        );
+        assert_eq!(
+            reason("{{ f[4].nope }}"),
+            "`f[4].nope`: no field `nope` (fields: client_ref)"
+        );
+    }
+
+    fn context_error(context: &mut Context, set: &TemplateSet, source: &str) -> StepError {
+        context.text(set, source).expect_err("the template fails")
     }
 }

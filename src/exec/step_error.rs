@@ -28,6 +28,9 @@ pub enum StepError {
     Serialize(String),
     /// An `expect` that saw no matching message in time.
     ExpectTimeout,
+    /// An `expect`'s `sequence` check that counted gaps, duplicates, reorders or invalid
+    /// numbers.
+    Sequence(Box<SequenceFailure>),
     /// The WebSocket closed while an `expect` waited.
     Closed,
     /// A `connect` whose URL or header cannot make an upgrade request.
@@ -54,6 +57,16 @@ pub enum Miss {
     Header(String),
     JsonBody,
     JsonPath(String),
+}
+
+/// What a failed `sequence` check counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceFailure {
+    pub tally: super::sequence::Tally,
+    /// The number the check started after.
+    pub after: u64,
+    /// Why the first invalid message was invalid (its field missing, or what it held).
+    pub invalid: Option<String>,
 }
 
 /// Why a WebSocket did not open.
@@ -86,6 +99,7 @@ impl StepError {
             Self::Expect(Miss::JsonPath(_)) => ErrorKind::ExpectJsonPath,
             Self::NoSocket { .. } => ErrorKind::WsNotOpen,
             Self::ExpectTimeout => ErrorKind::ExpectTimeout,
+            Self::Sequence(_) => ErrorKind::ExpectSequence,
             Self::Closed => ErrorKind::WsClosed,
             Self::WsRequest(_) => ErrorKind::WsRequest,
             Self::WsConnect(WsFailure::Connect(why, _)) => ErrorKind::Connect {
@@ -134,6 +148,29 @@ impl StepError {
                 format!("data source `{source}` (`order: unique`) has no row left; the VU stopped")
             }
             Self::WsConnect(WsFailure::Status { code, reason }) => format!("{code} {reason}"),
+            Self::Sequence(failure) => {
+                let t = failure.tally;
+                let mut text = format!(
+                    "after {}: {} {}, {} gap{}, {} duplicate{}, {} reorder{}",
+                    failure.after,
+                    t.messages,
+                    if t.messages == 1 {
+                        "message"
+                    } else {
+                        "messages"
+                    },
+                    t.gaps,
+                    if t.gaps == 1 { "" } else { "s" },
+                    t.duplicates,
+                    if t.duplicates == 1 { "" } else { "s" },
+                    t.reorders,
+                    if t.reorders == 1 { "" } else { "s" },
+                );
+                if let Some(invalid) = &failure.invalid {
+                    text.push_str(&format!(", {} invalid ({invalid})", t.invalid));
+                }
+                text
+            }
             Self::Expect(_)
             | Self::ExpectTimeout
             | Self::Closed
@@ -231,6 +268,23 @@ mod tests {
             ),
             (StepError::NoMessage, "internal", Some("send: no message")),
             (StepError::ExpectTimeout, "expect timeout", None),
+            (
+                StepError::Sequence(Box::new(SequenceFailure {
+                    tally: crate::exec::sequence::Tally {
+                        messages: 5,
+                        gaps: 1,
+                        duplicates: 2,
+                        reorders: 0,
+                        invalid: 1,
+                    },
+                    after: 17,
+                    invalid: Some("`$.seq` is missing".into()),
+                })),
+                "expect sequence",
+                Some(
+                    "after 17: 5 messages, 1 gap, 2 duplicates, 0 reorders, 1 invalid (`$.seq` is missing)",
+                ),
+            ),
             (StepError::Closed, "ws closed", None),
             (
                 StepError::WsConnect(WsFailure::Connect(

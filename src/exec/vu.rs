@@ -16,11 +16,14 @@ use super::matcher::CompiledMatcher;
 use super::message;
 use super::outbox::Outbox;
 use super::request as http_step;
+use super::sequence::SequenceCheck;
 use super::shared::{EVENT_BACKLOG, Event, IterationKeys, Shared, Stop};
-use super::step_error::StepError;
+use super::step_error::{SequenceFailure, StepError};
 use super::ws::{self, Connection, id_text};
+use crate::plan::json_path::JsonPath;
 use crate::plan::model::{
-    ConnectStep, ExpectStep, ReconnectStep, RepeatStep, Request, SendStep, Step,
+    ConnectStep, ExpectStep, ReconnectStep, RepeatStep, Request, SendStep, Sequence,
+    SequenceNumber, Step,
 };
 use crate::results::{Sample, SeriesKey};
 
@@ -324,6 +327,11 @@ impl Vu {
             }
         };
         let want = self.context.render_matcher(&shared.templates, matcher)?;
+        // Boxed: only `sequence` steps pay for its state in their future.
+        let mut sequence = match &expect.sequence {
+            Some(wanted) => Some(Box::new(self.sequence_start(shared, wanted)?)),
+            None => None,
+        };
         let within = expect.within.map_or(EXPECT_WITHIN, |d| d.0);
         self.out.flush(shared);
         let waiting_since = Instant::now();
@@ -333,7 +341,14 @@ impl Vu {
             .as_mut()
             .ok_or(StepError::NoSocket { step: "expect" })?;
         let matched = loop {
+            if sequence.as_ref().is_some_and(|run| run.done()) {
+                break None;
+            }
             let Ok(received) = tokio::time::timeout_at(deadline, socket.inbox.recv()).await else {
+                if let Some(run) = sequence.as_mut() {
+                    run.ran_out();
+                    record_sequence(&mut self.out, shared, &self.scenario, expect, run);
+                }
                 let keys = shared.ws_keys(whole, &self.scenario);
                 // The wait is in the latency all the same (at least `within`), tagged
                 // `expected_response: false`.
@@ -352,7 +367,15 @@ impl Vu {
             };
             let fits = want.matches(&received.text, received.json.as_ref());
             if fits {
-                break received;
+                match sequence.as_mut() {
+                    None => break Some(received),
+                    Some(run) => {
+                        run.observe(received.json.as_ref());
+                        if run.done() {
+                            break Some(received);
+                        }
+                    }
+                }
             }
         };
         let since = self
@@ -362,13 +385,76 @@ impl Vu {
         let keys = shared.ws_keys(whole, &self.scenario);
         // `ws_message_latency_corrected` belongs to the built-in latency, not to a `metric:`.
         let lag = self.lag.filter(|_| expect.metric.is_none());
-        let latency = matched.at.saturating_duration_since(since);
+        let latency = matched
+            .as_ref()
+            .map_or(Duration::ZERO, |m| m.at.saturating_duration_since(since));
+        if let Some(run) = sequence {
+            record_sequence(&mut self.out, shared, &self.scenario, expect, &run);
+            let passed = run.check.tally().passed();
+            // A check that ended at once (`through` not above `after`) waited for nothing.
+            if matched.is_some() {
+                self.out
+                    .sample(shared, Sample::Trend(keys.primary, latency));
+            }
+            self.out.sample(shared, Sample::Rate(keys.checks, passed));
+            if let Some((name, matched)) = step.capture.as_ref().zip(matched) {
+                self.context
+                    .set_message(name, MessageText::Frame(matched.text), matched.json);
+            }
+            return if passed {
+                Ok(())
+            } else {
+                Err(StepError::Sequence(Box::new(run.failure())))
+            };
+        }
+        let Some(matched) = matched else {
+            return Err(StepError::Internal(
+                "an expect ended without a message".into(),
+            ));
+        };
         self.out.message_received(shared, keys, latency, lag);
         if let Some(name) = &step.capture {
             self.context
                 .set_message(name, MessageText::Frame(matched.text), matched.json);
         }
         Ok(())
+    }
+
+    /// A `sequence` check starting: its `after` and `through` rendered.
+    fn sequence_start(
+        &mut self,
+        shared: &Shared,
+        wanted: &Sequence,
+    ) -> Result<SequenceRun, StepError> {
+        let mut number = |value: &SequenceNumber| -> Result<u64, StepError> {
+            match value {
+                SequenceNumber::Number(n) => Ok(*n),
+                SequenceNumber::Template(template) => {
+                    let text = self.context.text(&shared.templates, template.as_str())?;
+                    text.trim().parse::<u64>().map_err(|_| StepError::Template {
+                        template: template.as_str().to_owned(),
+                        reason: format!(
+                            "rendered `{text}`, which is not a sequence number (a non-negative integer)"
+                        ),
+                    })
+                }
+            }
+        };
+        let after = wanted
+            .after
+            .as_ref()
+            .map(&mut number)
+            .transpose()?
+            .unwrap_or(0);
+        let through = wanted.through.as_ref().map(&mut number).transpose()?;
+        Ok(SequenceRun {
+            check: SequenceCheck::new(after),
+            after,
+            field: wanted.field.clone(),
+            count: wanted.count.map(u64::from),
+            through,
+            first_invalid: None,
+        })
     }
 
     /// Runs the nested steps by count, for a time, every interval, or until the stage ends.
@@ -585,6 +671,92 @@ impl Vu {
 /// differs from the back-off generator's seed.
 fn chance_seed(id: u64) -> u64 {
     id ^ 0x9E37_79B9_7F4A_7C15
+}
+
+/// A `sequence` check of an `expect` step in progress.
+struct SequenceRun {
+    check: SequenceCheck,
+    after: u64,
+    field: JsonPath,
+    count: Option<u64>,
+    through: Option<u64>,
+    /// Why the first invalid message was: its field missing, or what it held.
+    first_invalid: Option<String>,
+}
+
+impl SequenceRun {
+    fn observe(&mut self, json: Option<&serde_json::Value>) {
+        match json.and_then(|json| self.field.find(json)) {
+            Some(value) => match value.as_u64() {
+                Some(number) => self.check.observe(number),
+                None => {
+                    self.check.invalid();
+                    if self.first_invalid.is_none() {
+                        let mut shown = value.to_string();
+                        if shown.len() > 40 {
+                            let cut = (0..=40).rev().find(|i| shown.is_char_boundary(*i));
+                            shown.truncate(cut.unwrap_or(0));
+                            shown.push('…');
+                        }
+                        self.first_invalid = Some(format!(
+                            "`{}` is {shown}, not a non-negative integer",
+                            self.field
+                        ));
+                    }
+                }
+            },
+            None => {
+                self.check.invalid();
+                self.first_invalid
+                    .get_or_insert_with(|| format!("`{}` is missing", self.field));
+            }
+        }
+    }
+
+    /// Whether the check has seen what it waits for.
+    fn done(&self) -> bool {
+        self.count
+            .is_some_and(|count| self.check.tally().messages >= count)
+            || self
+                .through
+                .is_some_and(|through| self.check.next() > through)
+    }
+
+    /// The wait ran out: the numbers up to `through` that never came are gaps.
+    fn ran_out(&mut self) {
+        if let Some(through) = self.through {
+            self.check.missing_through(through);
+        }
+    }
+
+    fn failure(&self) -> SequenceFailure {
+        SequenceFailure {
+            tally: self.check.tally(),
+            after: self.after,
+            invalid: self.first_invalid.clone(),
+        }
+    }
+}
+
+/// Records a `sequence` check's counts, under the step's `name` tag.
+fn record_sequence(
+    out: &mut Outbox,
+    shared: &Shared,
+    scenario: &str,
+    expect: &crate::plan::model::Expectation,
+    run: &SequenceRun,
+) {
+    let tally = run.check.tally();
+    let name = expect.name.as_deref();
+    for (metric, n) in [
+        ("ws_sequence_messages", tally.messages),
+        ("ws_sequence_gaps", tally.gaps),
+        ("ws_sequence_duplicates", tally.duplicates),
+        ("ws_sequence_reorders", tally.reorders),
+        ("ws_sequence_invalid", tally.invalid),
+    ] {
+        out.count(shared, metric, scenario, name, n);
+    }
 }
 
 fn random_between(min: Duration, max: Duration) -> Duration {

@@ -44,6 +44,8 @@ pub struct State {
 pub struct Phoenix {
     pub outboxes: HashMap<u64, mpsc::Sender<Message>>,
     pub topics: HashMap<String, HashSet<u64>>,
+    /// Each topic's numbered messages, for replays (`phoenix.rs`).
+    pub streams: HashMap<String, super::phoenix::Stream>,
 }
 
 impl State {

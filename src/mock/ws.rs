@@ -99,39 +99,67 @@ async fn serve(
 }
 
 /// Serves one connection until it closes or the mock stops: each message received goes to
-/// `reply`, whose answer is sent after `delay`; queued broadcasts go out as they come.
-pub async fn pump(
+/// `reply`, whose answers (none, one, or several in order) are sent after `delay`; queued
+/// broadcasts go out as they come, never between the answers to one message.
+pub async fn pump<R: IntoIterator<Item = Message>>(
     state: &State,
     socket: &mut WebSocket,
     inbox: &mut mpsc::Receiver<Message>,
     delay: Option<Duration>,
-    mut reply: impl FnMut(Message) -> Option<Message>,
+    mut reply: impl FnMut(Message) -> R,
 ) {
     let stopped = super::state::until_stopped(state.stopped.clone());
     tokio::pin!(stopped);
     loop {
-        let (answer, wait) = tokio::select! {
+        let answers = tokio::select! {
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(message)) => {
                     state.counters.ws_messages_in.fetch_add(1, Relaxed);
-                    (reply(message), delay)
+                    Answers::Replies(reply(message).into_iter().peekable())
                 }
             },
-            Some(queued) = inbox.recv() => (Some(queued), None),
+            Some(queued) = inbox.recv() => Answers::Queued(Some(queued)),
             () = &mut stopped => {
                 let _ = socket.send(Message::Close(None)).await;
                 break;
             }
         };
-        let Some(answer) = answer else { continue };
-        if let Some(wait) = wait {
-            tokio::time::sleep(wait).await;
+        let answers = match answers {
+            Answers::Replies(mut replies) => {
+                if replies.peek().is_none() {
+                    continue;
+                }
+                if let Some(wait) = delay {
+                    tokio::time::sleep(wait).await;
+                }
+                Answers::Replies(replies)
+            }
+            queued @ Answers::Queued(_) => queued,
+        };
+        for answer in answers {
+            if socket.send(answer).await.is_err() {
+                return;
+            }
+            state.counters.ws_messages_out.fetch_add(1, Relaxed);
         }
-        if socket.send(answer).await.is_err() {
-            break;
+    }
+}
+
+/// What the pump sends next: the answers to a message, or a queued broadcast.
+enum Answers<I: Iterator<Item = Message>> {
+    Replies(std::iter::Peekable<I>),
+    Queued(Option<Message>),
+}
+
+impl<I: Iterator<Item = Message>> Iterator for Answers<I> {
+    type Item = Message;
+
+    fn next(&mut self) -> Option<Message> {
+        match self {
+            Self::Replies(replies) => replies.next(),
+            Self::Queued(queued) => queued.take(),
         }
-        state.counters.ws_messages_out.fetch_add(1, Relaxed);
     }
 }
 

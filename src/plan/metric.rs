@@ -63,7 +63,7 @@ impl MetricKind {
 }
 
 /// Built-in metrics and their kinds.
-pub const BUILTIN: [(&str, MetricKind); 30] = [
+pub const BUILTIN: [(&str, MetricKind); 35] = [
     ("http_reqs", MetricKind::Counter),
     ("http_req_duration", MetricKind::Trend),
     ("http_req_failed", MetricKind::Rate),
@@ -96,6 +96,11 @@ pub const BUILTIN: [(&str, MetricKind); 30] = [
     // `if:`: whether its condition held. Tagged `name` with [`crate::plan::step::Step::guard_name`].
     ("step_chance", MetricKind::Rate),
     ("step_if", MetricKind::Rate),
+    ("ws_sequence_messages", MetricKind::Counter),
+    ("ws_sequence_gaps", MetricKind::Counter),
+    ("ws_sequence_duplicates", MetricKind::Counter),
+    ("ws_sequence_reorders", MetricKind::Counter),
+    ("ws_sequence_invalid", MetricKind::Counter),
 ];
 
 /// The metrics of a `process` source, in report order: what `collect/process.rs` reads

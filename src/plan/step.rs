@@ -21,7 +21,7 @@ use super::units::{Chance, Duration, SleepTime};
 pub use request::{HttpExpect, HttpVersion, Method, Request, RequestStep, StatusExpectation};
 pub use websocket::{
     Connect, ConnectSettings, ConnectStep, Disconnect, DisconnectStep, ExpectStep, Expectation,
-    Matcher, Message, OnMessageRule, Reconnect, ReconnectStep, SendStep,
+    Matcher, Message, OnMessageRule, Reconnect, ReconnectStep, SendStep, Sequence, SequenceNumber,
 };
 
 /// One step of a scenario.

@@ -44,6 +44,9 @@ pub enum ErrorKind {
     MessageTooLarge,
     /// An `expect` that saw no matching message in time.
     ExpectTimeout,
+    /// An `expect`'s `sequence` check that counted gaps, duplicates, reorders or invalid
+    /// numbers.
+    ExpectSequence,
     /// The WebSocket closed while an `expect` waited.
     WsClosed,
     /// A WebSocket step with no WebSocket open.
@@ -152,7 +155,7 @@ impl ConnectFailure {
 }
 
 /// The keys without a parameter, and their kinds.
-const FIXED: [(&str, ErrorKind); 21] = [
+const FIXED: [(&str, ErrorKind); 22] = [
     ("timeout", ErrorKind::Timeout),
     ("protocol", ErrorKind::Protocol),
     ("body too large", ErrorKind::BodyTooLarge),
@@ -169,6 +172,7 @@ const FIXED: [(&str, ErrorKind); 21] = [
     ("ws send failed", ErrorKind::WsSend),
     ("message too large", ErrorKind::MessageTooLarge),
     ("expect timeout", ErrorKind::ExpectTimeout),
+    ("expect sequence", ErrorKind::ExpectSequence),
     ("ws closed", ErrorKind::WsClosed),
     ("ws not open", ErrorKind::WsNotOpen),
     ("template", ErrorKind::Template),
@@ -293,6 +297,7 @@ mod tests {
             (ErrorKind::WsSend, "ws send failed"),
             (ErrorKind::MessageTooLarge, "message too large"),
             (ErrorKind::ExpectTimeout, "expect timeout"),
+            (ErrorKind::ExpectSequence, "expect sequence"),
             (ErrorKind::WsClosed, "ws closed"),
             (ErrorKind::WsNotOpen, "ws not open"),
             (ErrorKind::Template, "template"),

@@ -176,7 +176,7 @@ fn add(into: &mut SeriesData, data: &SeriesData) -> Result<(), ()> {
             a.add(b).map_err(|_| ())
         }
         (SeriesData::Counter(a), SeriesData::Counter(b)) => {
-            *a += b;
+            *a = a.saturating_add(*b);
             Ok(())
         }
         (SeriesData::Rate { trues, total }, SeriesData::Rate { trues: t, total: n }) => {

@@ -172,6 +172,46 @@ pub struct Expectation {
     /// Tag value for `name` on the recorded latency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Check that the matching messages are numbered one after another: wait for `count`
+    /// of them (or until the number `through` arrives) and count the gaps, duplicates and
+    /// reorders in `ws_sequence_*`. `within` bounds the whole wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Sequence>,
+}
+
+/// A replay or ordering check: the number at `field` of each matching message must be
+/// one above the last, starting at `after` + 1. A number above the one expected skips
+/// the numbers between (gaps, unless they arrive late); one below that was not seen yet is
+/// a reorder; one seen before, or at or below `after`, is a duplicate; a missing or
+/// non-integer field is invalid. The step passes its check only when none of these
+/// happened.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sequence {
+    /// A JSON path to the message's sequence number (a non-negative integer).
+    #[schemars(example = "$.seq")]
+    pub field: JsonPath,
+    /// The number before the first one expected: an integer or a template rendering to
+    /// one, such as a cursor captured earlier (`"{{ joined[4].response.seq }}"`).
+    /// Default 0: the first number expected is 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<SequenceNumber>,
+    /// How many matching messages to check; the step ends after that many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub count: Option<u32>,
+    /// The last number expected (an integer or a template): the step ends when a number at
+    /// or above it arrives; numbers up to it that did not arrive within `within` are gaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<SequenceNumber>,
+}
+
+/// A sequence number of the plan: an integer, or a template that renders to one.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SequenceNumber {
+    Number(u64),
+    Template(Template),
 }
 
 /// Close the WebSocket connection and open it again to the same URL, recording

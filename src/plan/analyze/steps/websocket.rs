@@ -7,8 +7,11 @@ use crate::plan::analyze::scope::Scope;
 use crate::plan::analyze::thresholds::Metrics;
 use crate::plan::analyze::{Analyzer, path};
 use crate::plan::metric::MetricKind;
-use crate::plan::model::{Connect, ConnectStep, ExpectStep, Scenario, SendStep, Step};
+use crate::plan::model::{
+    Connect, ConnectStep, ExpectStep, Scenario, SendStep, Sequence, SequenceNumber, Step,
+};
 use crate::plan::step::any_step;
+use crate::plan::template::Template;
 use crate::plan::yaml::Path;
 
 impl Analyzer<'_, '_> {
@@ -112,6 +115,66 @@ impl Analyzer<'_, '_> {
         }
         if let Some(name) = &expect.name {
             metrics.name_tag(name.clone());
+        }
+        if let Some(sequence) = &expect.sequence {
+            self.sequence(&under(&["expect", "sequence"]), sequence, scope);
+        }
+    }
+
+    /// A `sequence` check: an end (`count` or `through`), numbers that are integers or
+    /// templates with names in scope, and something to check.
+    fn sequence(&mut self, at: &Path, sequence: &Sequence, scope: &Scope) {
+        let under = |keys: &[&str]| key_path(at, keys);
+        if sequence.count.is_none() && sequence.through.is_none() {
+            self.error_key(
+                at,
+                "`sequence` needs `count` or `through` to know when it is done",
+                Some("add `count: N` to check the next N matching messages".to_owned()),
+            );
+        }
+        if sequence.count == Some(0) {
+            self.error(
+                &under(&["count"]),
+                "`count: 0` checks no message",
+                Some("count at least 1, or leave it out and use `through`".to_owned()),
+            );
+        }
+        let mut constant = |key: &str, number: Option<&SequenceNumber>| -> Option<u64> {
+            match number? {
+                SequenceNumber::Number(n) => Some(*n),
+                SequenceNumber::Template(text) if Template::is_dynamic(text.as_str()) => {
+                    self.template(&under(&[key]), text.as_str(), scope);
+                    None
+                }
+                SequenceNumber::Template(text) => match text.as_str().trim().parse() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        self.error(
+                            &under(&[key]),
+                            format!(
+                                "invalid sequence number `{text}`: expected a non-negative integer or a template"
+                            ),
+                            None,
+                        );
+                        None
+                    }
+                },
+            }
+        };
+        let after = constant("after", sequence.after.as_ref());
+        let through = constant("through", sequence.through.as_ref());
+        if let Some(through) = through
+            && through <= after.unwrap_or(0)
+            && sequence.count.is_none()
+        {
+            self.warning(
+                &under(&["through"]),
+                format!(
+                    "`through: {through}` is not above `after` ({}): the check ends before any message",
+                    after.unwrap_or(0)
+                ),
+                None,
+            );
         }
     }
 
