@@ -33,6 +33,7 @@ mod matcher;
 mod message;
 mod open_files;
 mod outbox;
+mod phase;
 mod prepare;
 mod request;
 mod run_error;
@@ -59,6 +60,7 @@ use crate::schedule::Schedule;
 
 pub use collector::Progress;
 pub use open_files::{inherited_descriptors, raise_open_files_limit};
+pub use phase::{PhaseFailure, SETUP_TIMEOUT, TEARDOWN_TIMEOUT};
 pub use prepare::{MockUrls, env_context, template_base};
 pub use run_error::{RegexBug, RunError};
 pub use shared::{EVENT_BACKLOG, Event, Halt, IterationKeys, RequestKeys, Shared, WsStepKeys};
@@ -161,12 +163,49 @@ async fn run(
         ws_url: &mock.ws_url,
     });
     let env_values = prepare::env_context(env.as_deref(), environment, mock_urls);
-    let base = prepare::template_base(env_values, &vars, Some(&secrets), &stage);
+    let mut base = prepare::template_base(env_values, &vars, Some(&secrets), &stage);
+    let halt = Arc::new(Halt::default());
+    if options.handle_signals {
+        tokio::spawn(watch_signals(Arc::clone(&halt)));
+    }
+    // Setup: once, before the start gate (segments still start their load together) and
+    // before any VU; its values become `setup.*` for every VU and the teardown.
+    let setup = match &plan.setup {
+        Some(phase) => {
+            let inputs = phase::PhaseInputs {
+                plan: &plan,
+                templates: &templates,
+                stage: &stage,
+                base: minijinja::Value::from(minijinja::value::Serde(serde_json::Value::Object(
+                    base.clone(),
+                ))),
+                insecure,
+                redactor: &options.redactor,
+                halt: &halt,
+            };
+            let end = phase::run(phase::Which::Setup, phase, inputs).await;
+            if let Some(failure) = end.failure {
+                start::leave(&options.start, &options.segment);
+                if let Some(mock) = mock {
+                    tokio::select! {
+                        () = mock.stop() => {}
+                        () = halt.now_requested() => {}
+                    }
+                }
+                return Err(RunError::Setup(failure));
+            }
+            base.insert(
+                "setup".into(),
+                serde_json::Value::Object(end.stored.clone()),
+            );
+            Some(end)
+        }
+        None => None,
+    };
     let prepared = prepare::prepare(&plan, templates, base)?;
     let schedule = Schedule::of(&plan.stages[stage.as_str()]);
     let graceful = plan.stages[stage.as_str()].graceful_stop().0;
     let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
-    let halt = Arc::new(Halt::default());
     let backlog = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let shared = Arc::new(Shared {
         plan,
@@ -187,9 +226,6 @@ async fn run(
         tls: tls::Tls::new(insecure),
         ws_open: std::sync::atomic::AtomicU32::new(0),
     });
-    if options.handle_signals {
-        tokio::spawn(watch_signals(Arc::clone(&halt)));
-    }
     // Waited out until `start::LEAD` before the agreed instant, so the `collect:`
     // sources' first sample (before the load) falls in the lead and their figures cover
     // the load, not the wait.
@@ -241,11 +277,36 @@ async fn run(
     let collector = tokio::spawn(collector::collect(inbox, backlog, settings));
     controller::drive(Arc::clone(&shared), &schedule, graceful, &options.segment).await;
     start::leave(&options.start, &options.segment);
+    let load_duration = started.elapsed();
+    // Teardown: after the load, however it ended (its end, an abort, Ctrl-C), unless a
+    // second signal asked to stop at once.
+    let teardown = match &shared.plan.teardown {
+        Some(phase) if !halt.now() => {
+            let inputs = phase::PhaseInputs {
+                plan: &shared.plan,
+                templates: &shared.templates,
+                stage: &shared.stage,
+                base: shared.base.clone(),
+                insecure,
+                redactor: &options.redactor,
+                halt: &halt,
+            };
+            let end = phase::run(phase::Which::Teardown, phase, inputs).await;
+            if let Some(failure) = &end.failure {
+                eprintln!("warning: teardown {failure}; counted as an error");
+            }
+            Some(end)
+        }
+        _ => None,
+    };
     let derived_texts = shared.plan.derived.clone();
     let collect_sources = shared.plan.collect.clone();
     drop(shared);
     let mut results = collector.await.map_err(RunError::Collector)?;
-    results.duration = started.elapsed();
+    results.duration = load_duration;
+    for end in [setup, teardown].into_iter().flatten() {
+        phase::absorb(&mut results, end);
+    }
     results.stopped_early = halt.reason();
     let mut collected = redacted(sampling.stop().await, &options.redactor);
     if options.skip_collect {

@@ -105,8 +105,9 @@ pub const PROCESS_METRICS: [&str; 5] = [
 ];
 
 /// Tags every sample carries and thresholds can filter on.
-pub const TAGS: [&str; 7] = [
+pub const TAGS: [&str; 8] = [
     "scenario",
+    "phase",
     "stage",
     "name",
     "group",
@@ -114,6 +115,22 @@ pub const TAGS: [&str; 7] = [
     "status",
     "expected_response",
 ];
+
+/// The scenario names `setup:` and `teardown:` steps record under: a plan's scenarios
+/// cannot take them, so a series' `phase` tag follows from its scenario ([`phase_of`]).
+pub const PHASE_SCENARIOS: [&str; 2] = ["setup", "teardown"];
+
+/// The values of the `phase` tag: `setup`, `load` (every scenario's VUs) and `teardown`.
+pub const PHASES: [&str; 3] = ["setup", "load", "teardown"];
+
+/// The `phase` tag of a series recorded under `scenario`.
+pub fn phase_of(scenario: &str) -> &'static str {
+    match scenario {
+        "setup" => "setup",
+        "teardown" => "teardown",
+        _ => "load",
+    }
+}
 
 /// Tags of how an HTTP request fared, recorded on [`RESPONSE_METRICS`] only:
 /// `expected_response` (`false` for a failed request: transport error, timeout, a missed

@@ -75,6 +75,9 @@ pub struct ResultsRecord {
     /// Each derived metric: `name`, `expression`, `value` (`null` is n/a) and `reason`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived: Vec<DerivedValue>,
+    /// How `setup:` and `teardown:` went: `phase`, `duration_s`, `error`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<super::PhaseOutcome>,
 }
 
 /// One series, serialised.
@@ -169,6 +172,7 @@ impl ResultsRecord {
             server: results.server.clone(),
             sources: results.sources.clone(),
             derived: results.derived.clone(),
+            phases: results.phases.clone(),
         }
     }
 
@@ -204,6 +208,7 @@ impl ResultsRecord {
             server: record.server.clone(),
             sources: record.sources.clone(),
             derived: record.derived.clone(),
+            phases: record.phases.clone(),
         };
         let mut deserializer = hdrhistogram::serialization::Deserializer::new();
         for series in &record.series {
