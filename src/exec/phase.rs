@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::collector;
 use super::shared::{Event, Halt, KeyMap, Shared, Stop};
+use super::step_error::{Miss, StepError};
 use super::vu::Vu;
 use crate::plan::model::{Phase, Plan, Step};
 use crate::plan::template::TemplateSet;
@@ -152,9 +153,15 @@ pub async fn run(which: Which, phase: &Phase, inputs: PhaseInputs<'_>) -> PhaseE
             for (index, step) in steps.iter().enumerate() {
                 if let Err(error) = vu.phase_step(&shared, step, &stop).await {
                     let example = error.example();
-                    let reason = match &example {
-                        Some(example) => format!("{}: {example}", error.kind()),
-                        None => error.kind().to_string(),
+                    let reason = match (&error, &example) {
+                        (StepError::Expect(Miss::Status(got)), _) => {
+                            format!(
+                                "{} (the response's status {got} missed its `expect`)",
+                                error.kind()
+                            )
+                        }
+                        (_, Some(example)) => format!("{}: {example}", error.kind()),
+                        (_, None) => error.kind().to_string(),
                     };
                     shared.event(Event::Error {
                         kind: error.kind(),

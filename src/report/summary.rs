@@ -184,7 +184,7 @@ pub fn write<W: Write>(
                 .map_or_else(|| "ok".to_owned(), |error| format!("failed: {error}"));
             writeln!(
                 out,
-                "  {:<30} {:>8.2}s  {how}",
+                "  {:<30} {:>9.3}s  {how}",
                 phase.phase, phase.duration_s
             )?;
         }

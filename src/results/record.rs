@@ -85,6 +85,10 @@ pub struct ResultsRecord {
 pub struct SeriesRecord {
     pub metric: String,
     pub scenario: String,
+    /// `setup` or `teardown` for a phase's series (their scenario); absent for the load's.
+    /// Written for readers; read back from the scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +125,9 @@ impl ResultsRecord {
             .map(|(key, data)| SeriesRecord {
                 metric: key.metric.to_string(),
                 scenario: key.scenario.to_string(),
+                phase: Some(crate::plan::metric::phase_of(&key.scenario))
+                    .filter(|phase| *phase != "load")
+                    .map(str::to_owned),
                 name: key.name.as_ref().map(ToString::to_string),
                 group: key.group.as_ref().map(ToString::to_string),
                 expected_response: key.response.as_ref().map(|tags| tags.expected),
