@@ -242,3 +242,99 @@ scenarios:
         );
     }
 }
+
+/// `METHOD url` (plain `http://host:port/path`, no body) over a connection of its own: the
+/// status and the body.
+fn call(method: &str, url: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(host).expect("the mock accepts");
+    stream
+        .set_read_timeout(Some(crate::common::PATIENCE))
+        .expect("a read timeout");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {host}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .expect("the request is sent");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("the response is read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, body)| body.to_owned());
+    (status, body)
+}
+
+#[test]
+fn the_mock_channels_api_creates_counts_deletes_and_is_bounded() {
+    let (mut mock, base_url) = mock_process(&[]);
+    let (status, body) = call("POST", &format!("{base_url}/channels?topic=room:a"));
+    assert_eq!(status, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    assert_eq!(created["topic"], "room:a");
+    assert_eq!(
+        call("POST", &format!("{base_url}/channels/{id}/messages")).0,
+        200
+    );
+    assert_eq!(
+        call("GET", &format!("{base_url}/channels/nope/messages")).0,
+        404
+    );
+    let (status, body) = call("GET", &format!("{base_url}/channels/{id}"));
+    assert_eq!(status, 200);
+    assert!(body.contains("\"requests\":1"), "{body}");
+    assert_eq!(call("DELETE", &format!("{base_url}/channels/{id}")).0, 204);
+    assert_eq!(call("DELETE", &format!("{base_url}/channels/{id}")).0, 404);
+    // A client that only creates meets the cap: 429, and the mock holds no more.
+    let mut refused = 0;
+    for _ in 0..1025 {
+        let (status, _) = call("POST", &format!("{base_url}/channels"));
+        assert!(status == 201 || status == 429, "{status}");
+        refused += u32::from(status == 429);
+    }
+    let seen = stats(&base_url);
+    let (_, metrics) = call("GET", &format!("{base_url}/metrics"));
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert_eq!(refused, 1);
+    assert_eq!(seen["channels_created"], 1025, "{seen:#}");
+    assert_eq!(seen["channels_deleted"], 1, "{seen:#}");
+    assert_eq!(seen["channels_open"], 1024, "{seen:#}");
+    assert_eq!(seen["channels_refused"], 1, "{seen:#}");
+    assert_eq!(seen["channel_requests"], 1, "{seen:#}");
+    assert_eq!(seen["channel_unknown"], 2, "{seen:#}");
+    assert!(metrics.contains("mock_channels_open 1024"), "{metrics}");
+    assert!(
+        metrics.contains("mock_channels_created_total 1025"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn teardown_runs_after_abort_on_fail() {
+    let (mut mock, base_url) = mock_process(&[]);
+    let text = plan(&base_url, "60s", DELETE).replace(
+        "/messages\", expect: { status: 200 } }",
+        "/messages\", expect: { status: 201 } }",
+    ) + "  http_req_failed: [ { check: \"rate < 1%\", abort_on_fail: true } ]\n";
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let run = Background::start(&text, dir.path());
+    let (status, stderr) = run.wait();
+    let seen = stats(&base_url);
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert_eq!(status, 99, "{stderr}");
+    assert!(stderr.contains("abort_on_fail"), "{stderr}");
+    assert_eq!(seen["channels_created"], 1, "{seen:#}");
+    assert_eq!(seen["channels_deleted"], 1, "{seen:#}");
+}

@@ -321,7 +321,7 @@ impl Analyzer<'_, '_> {
                     ),
                 ))
             }
-            "setup" => setup_problem(field, &scope.setup),
+            "setup" => setup_problem(field, &scope.setup, self.plan.setup.is_some()),
             _ if FUNCTIONS.contains(&head) || scope.values.contains(&head) => None,
             _ if scope.locals.contains(head) => None,
             _ => {
@@ -386,8 +386,16 @@ impl Analyzer<'_, '_> {
 }
 
 /// What is wrong with `setup.FIELD` where `setup` holds `names`, if anything.
-fn setup_problem(field: Option<&str>, names: &SetupNames) -> Option<(String, Option<String>)> {
+fn setup_problem(
+    field: Option<&str>,
+    names: &SetupNames,
+    has_setup: bool,
+) -> Option<(String, Option<String>)> {
     match names {
+        SetupNames::None if has_setup => Some((
+            "`setup.*` can be used in scenario steps and `teardown:` only".to_owned(),
+            None,
+        )),
         SetupNames::None => Some((
             format!(
                 "`setup.{}` is used, but the plan has no `setup`",
