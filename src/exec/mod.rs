@@ -173,7 +173,7 @@ async fn run(
     let setup = match &plan.setup {
         Some(phase) => {
             let inputs = phase::PhaseInputs {
-                plan: &plan,
+                plan: plan.clone(),
                 templates: &templates,
                 stage: &stage,
                 base: minijinja::Value::from(minijinja::value::Serde(serde_json::Value::Object(
@@ -238,7 +238,10 @@ async fn run(
     let agreed = start::wait(&options.start, &options.segment, &halt, say, lead).await;
     let agreed = match agreed {
         Ok(agreed) => agreed,
-        Err(error) => return Err(not_started(error, mock, &halt, &options).await),
+        Err(error) => {
+            teardown_unstarted(&shared, insecure, &options, &halt).await;
+            return Err(not_started(error, mock, &halt, &options).await);
+        }
     };
     // A segment other than the first leaves the `collect:` sources to it: N segments
     // would sample the same servers N times.
@@ -259,6 +262,7 @@ async fn run(
         && let Err(error) = start::sleep_until(at, &halt).await
     {
         drop(sampling.stop().await);
+        teardown_unstarted(&shared, insecure, &options, &halt).await;
         return Err(not_started(error, mock, &halt, &options).await);
     }
     // The agreed instant itself, so that every segment's record says the same one.
@@ -278,41 +282,48 @@ async fn run(
     controller::drive(Arc::clone(&shared), &schedule, graceful, &options.segment).await;
     start::leave(&options.start, &options.segment);
     let load_duration = started.elapsed();
-    // Teardown: after the load, however it ended (its end, an abort, Ctrl-C), unless a
-    // second signal asked to stop at once.
-    let teardown = match &shared.plan.teardown {
-        Some(phase) if !halt.now() => {
-            let inputs = phase::PhaseInputs {
-                plan: &shared.plan,
-                templates: &shared.templates,
-                stage: &shared.stage,
-                base: shared.base.clone(),
-                insecure,
-                redactor: &options.redactor,
-                halt: &halt,
-            };
-            let end = phase::run(phase::Which::Teardown, phase, inputs).await;
-            if let Some(failure) = &end.failure {
-                eprintln!("warning: teardown {failure}; counted as an error");
-            }
-            Some(end)
-        }
-        _ => None,
-    };
+    // What the teardown needs, kept past the load: the collector ends once the run's
+    // shared state is gone, and the `collect:` sources' last sample is the load's, so the
+    // teardown runs after both.
+    let teardown_with = shared.plan.teardown.as_ref().map(|_| {
+        (
+            shared.plan.clone(),
+            shared.templates.clone(),
+            shared.base.clone(),
+            shared.stage.clone(),
+        )
+    });
     let derived_texts = shared.plan.derived.clone();
     let collect_sources = shared.plan.collect.clone();
     drop(shared);
     let mut results = collector.await.map_err(RunError::Collector)?;
     results.duration = load_duration;
-    for end in [setup, teardown].into_iter().flatten() {
-        phase::absorb(&mut results, end);
-    }
     results.stopped_early = halt.reason();
     let mut collected = redacted(sampling.stop().await, &options.redactor);
     if options.skip_collect {
         collected.sources = not_sampled_here(&collect_sources);
     }
     (results.server, results.sources) = (collected.metrics, collected.sources);
+    // Teardown: after the load, however it ended (its end, an abort, Ctrl-C), unless a
+    // second signal asked to stop at once.
+    let teardown = match teardown_with {
+        Some((plan, templates, base, stage)) => {
+            teardown(
+                plan,
+                &templates,
+                base,
+                &stage,
+                insecure,
+                &options.redactor,
+                &halt,
+            )
+            .await
+        }
+        None => None,
+    };
+    for end in [setup, teardown].into_iter().flatten() {
+        phase::absorb(&mut results, end);
+    }
     let run = crate::derive::RunValues {
         vars: &vars,
         stage_duration_s: schedule.duration().as_secs_f64(),
@@ -331,6 +342,62 @@ async fn run(
         interrupted: halt.interrupted(),
         start,
     })
+}
+
+/// Runs the plan's teardown (after the load, or after a start that did not come), unless a
+/// second signal asked to stop at once; a failure is said on stderr.
+async fn teardown(
+    plan: crate::plan::model::Plan,
+    templates: &crate::plan::template::TemplateSet,
+    base: minijinja::Value,
+    stage: &str,
+    insecure: bool,
+    redactor: &crate::redact::Redactor,
+    halt: &Arc<Halt>,
+) -> Option<phase::PhaseEnd> {
+    if halt.now() {
+        return None;
+    }
+    let phase = plan.teardown.clone()?;
+    let inputs = phase::PhaseInputs {
+        plan,
+        templates,
+        stage,
+        base,
+        insecure,
+        redactor,
+        halt,
+    };
+    let end = phase::run(phase::Which::Teardown, &phase, inputs).await;
+    if let Some(failure) = &end.failure {
+        eprintln!("warning: teardown {failure}; counted as an error");
+    }
+    Some(end)
+}
+
+/// The teardown of a run whose load did not start, when its setup ran: what setup made
+/// is removed all the same.
+async fn teardown_unstarted(
+    shared: &Shared,
+    insecure: bool,
+    options: &RunOptions,
+    halt: &Arc<Halt>,
+) {
+    if shared.plan.setup.is_some() {
+        let plan = shared.plan.clone();
+        drop(
+            teardown(
+                plan,
+                &shared.templates,
+                shared.base.clone(),
+                &shared.stage,
+                insecure,
+                &options.redactor,
+                halt,
+            )
+            .await,
+        );
+    }
 }
 
 /// The run did not start (`start.rs`): the mock is stopped and the barrier's ready file

@@ -97,7 +97,7 @@ pub struct PhaseEnd {
 
 /// What a phase runs with: the run's plan, templates and template values.
 pub struct PhaseInputs<'a> {
-    pub plan: &'a Plan,
+    pub plan: Plan,
     pub templates: &'a TemplateSet,
     pub stage: &'a str,
     pub base: minijinja::Value,
@@ -125,7 +125,7 @@ pub async fn run(which: Which, phase: &Phase, inputs: PhaseInputs<'_>) -> PhaseE
     };
     let collecting = tokio::spawn(collector::collect(inbox, Arc::clone(&backlog), settings));
     let shared = Arc::new(Shared {
-        plan: inputs.plan.clone(),
+        plan: inputs.plan,
         templates: inputs.templates.clone(),
         stage: inputs.stage.to_owned(),
         base: inputs.base,
