@@ -151,3 +151,23 @@ pub fn builtin(name: &str) -> Option<MetricKind> {
         .find(|(builtin, _)| *builtin == name)
         .map(|(_, kind)| *kind)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_phase_follows_from_its_scenario() {
+        assert_eq!(phase_of("setup"), "setup");
+        assert_eq!(phase_of("teardown"), "teardown");
+        assert_eq!(phase_of("participant"), "load");
+        // Run-wide series (`vus`, `data_sent`) have no scenario: they are the load's.
+        assert_eq!(phase_of(""), "load");
+        assert!(
+            PHASE_SCENARIOS
+                .iter()
+                .all(|s| PHASES.contains(&phase_of(s)))
+        );
+        assert!(TAGS.contains(&"phase"));
+    }
+}
