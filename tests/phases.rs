@@ -286,10 +286,12 @@ fn the_mock_channels_api_creates_counts_deletes_and_is_bounded() {
         call("POST", &format!("{base_url}/channels/{id}/messages")).0,
         200
     );
+    // An id the mock does not hold is counted, and answered as any path is.
     assert_eq!(
         call("GET", &format!("{base_url}/channels/nope/messages")).0,
-        404
+        200
     );
+    assert_eq!(call("GET", &format!("{base_url}/channels/nope")).0, 404);
     let (status, body) = call("GET", &format!("{base_url}/channels/{id}"));
     assert_eq!(status, 200);
     assert!(body.contains("\"requests\":1"), "{body}");
@@ -312,7 +314,7 @@ fn the_mock_channels_api_creates_counts_deletes_and_is_bounded() {
     assert_eq!(seen["channels_open"], 1024, "{seen:#}");
     assert_eq!(seen["channels_refused"], 1, "{seen:#}");
     assert_eq!(seen["channel_requests"], 1, "{seen:#}");
-    assert_eq!(seen["channel_unknown"], 2, "{seen:#}");
+    assert_eq!(seen["channel_unknown"], 3, "{seen:#}");
     assert!(metrics.contains("mock_channels_open 1024"), "{metrics}");
     assert!(
         metrics.contains("mock_channels_created_total 1025"),

@@ -1,7 +1,7 @@
 //! A small resource API for plans' `setup:` and `teardown:` to create and remove what the
 //! load uses: `POST /channels` makes a channel (`201 {"id", "topic"}`), `GET` and `DELETE
-//! /channels/{id}` read and remove it, and any request to `/channels/{id}/…` is counted
-//! against it (404 for an id the mock does not hold). At most [`MAX_OPEN`] channels are
+//! /channels/{id}` read and remove it (404 for an id the mock does not hold), and any
+//! request to `/channels/{id}/…` is counted against it and answered as any path is. At most [`MAX_OPEN`] channels are
 //! open at once; past that a create gets 429, so a client cannot make the mock's memory
 //! grow without bound.
 
@@ -34,7 +34,7 @@ pub struct Channels {
     pub refused: AtomicU64,
     /// Requests to `/channels/{id}/…` of an open channel.
     pub requests: AtomicU64,
-    /// Requests to `/channels/{id}` or `/channels/{id}/…` of an id not open (404).
+    /// Requests to `/channels/{id}` (404) or `/channels/{id}/…` of an id not open.
     pub unknown: AtomicU64,
 }
 
@@ -144,38 +144,28 @@ pub async fn remove(Shared(state): Shared<Arc<State>>, Path(id): Path<String>) -
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// Any method on `/channels/{id}/…`: counted against the channel, `200 {"id", "topic"}`;
-/// 404 for an id not open. The body is read and discarded.
+/// Any method on `/channels/{id}/…`: counted against the channel when it is open (in
+/// `channel_unknown` when not), then answered as any path is (the mode, `?delay=`,
+/// `?status=`), so plans that used such paths as plain targets before the API existed
+/// keep their answers.
 pub async fn touch(
     Shared(state): Shared<Arc<State>>,
     Path((id, _rest)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let started = Instant::now();
-    let mut body = request.into_body();
-    let mut read = 0u64;
-    while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
-        match frame {
-            Ok(frame) => read += frame.data_ref().map_or(0, |data| data.len() as u64),
-            Err(_) => break,
-        }
-    }
-    state.counters.bytes_in.fetch_add(read, Relaxed);
-    let topic = state.channels.map().get_mut(&id).map(|channel| {
-        channel.requests += 1;
-        channel.topic.clone()
-    });
-    match topic {
-        Some(topic) => {
-            state.channels.requests.fetch_add(1, Relaxed);
-            state.counters.request(200, started.elapsed());
-            json(
-                StatusCode::OK,
-                &serde_json::json!({ "id": id, "topic": topic }),
-            )
-        }
-        None => not_found(&state, started),
-    }
+    let open = state
+        .channels
+        .map()
+        .get_mut(&id)
+        .map(|channel| channel.requests += 1)
+        .is_some();
+    let counter = if open {
+        &state.channels.requests
+    } else {
+        &state.channels.unknown
+    };
+    counter.fetch_add(1, Relaxed);
+    super::http::handle(Shared(state), request).await
 }
 
 fn not_found(state: &State, started: Instant) -> Response {
