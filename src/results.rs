@@ -79,6 +79,9 @@ impl SeriesKey {
     pub fn has_tag(&self, tag: &str, value: &str) -> Option<bool> {
         match tag {
             "scenario" => Some(&*self.scenario == value),
+            // Derived from the scenario: phases record under reserved scenario names, so
+            // the tag costs nothing per sample.
+            "phase" => Some(crate::plan::metric::phase_of(&self.scenario) == value),
             "name" => Some(self.name.as_deref() == Some(value)),
             "group" => Some(self.group.as_deref() == Some(value)),
             "expected_response" | "status" | "method" => {
@@ -236,6 +239,21 @@ pub struct Results {
     pub sources: BTreeMap<String, SourceReport>,
     /// The `derived:` metrics, in plan order.
     pub derived: Vec<DerivedValue>,
+    /// How the plan's `setup:` and `teardown:` went, in the order they ran (one of each
+    /// per segment in merged results).
+    pub phases: Vec<PhaseOutcome>,
+}
+
+/// How a `setup:` or `teardown:` went: it ran (it is listed), for how long, and why it
+/// failed (redacted), if it did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PhaseOutcome {
+    /// `setup` or `teardown`.
+    pub phase: String,
+    pub duration_s: f64,
+    /// The failed step and the reason, or the timeout; `None` when every step passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Largest duration a trend records; longer ones are clamped to it.

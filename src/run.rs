@@ -712,6 +712,10 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
                 eprintln!("{text}; nothing was sent");
                 Error::Interrupted
             }
+            crate::exec::RunError::Setup(crate::exec::PhaseFailure::Interrupted) => {
+                eprintln!("{text}");
+                Error::Interrupted
+            }
             crate::exec::RunError::Start(start) if start.is_usage() => Error::Segment(text.into()),
             crate::exec::RunError::Start(_) => Error::MissedStart(text.into()),
             _ => Error::Run(text.into()),

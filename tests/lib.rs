@@ -22,6 +22,7 @@ mod mock;
 mod mutation;
 mod open_files;
 mod outputs;
+mod phases;
 mod report;
 mod run;
 mod schema;

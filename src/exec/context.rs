@@ -240,6 +240,22 @@ impl Context {
         self.locals.map().insert(name.to_owned(), value);
     }
 
+    /// What the steps stored with `as:` and `set:` (not `vu`, `iteration`, `scenario`),
+    /// as JSON: a `setup:` phase's values for every VU.
+    pub fn stored(&self) -> Map<String, Value> {
+        self.locals
+            .map()
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "vu" | "iteration" | "scenario"))
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    serde_json::to_value(value).unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    }
+
     pub fn set_iteration(&mut self, iteration: u64) {
         if let Some(slot) = self.locals.map().get_mut("iteration") {
             *slot = Mj::from(iteration);

@@ -35,6 +35,7 @@ mod matcher;
 mod message;
 mod open_files;
 mod outbox;
+mod phase;
 mod prepare;
 mod request;
 mod run_error;
@@ -62,6 +63,7 @@ use crate::schedule::Schedule;
 
 pub use collector::Progress;
 pub use open_files::{inherited_descriptors, raise_open_files_limit};
+pub use phase::{PhaseFailure, SETUP_TIMEOUT, TEARDOWN_TIMEOUT};
 pub use prepare::{MockUrls, env_context, template_base};
 pub use run_error::{RegexBug, RunError};
 pub use shared::{EVENT_BACKLOG, Event, Halt, IterationKeys, RequestKeys, Shared, WsStepKeys};
@@ -166,13 +168,50 @@ async fn run(
         ws_url: &mock.ws_url,
     });
     let env_values = prepare::env_context(env.as_deref(), environment, mock_urls);
-    let base = prepare::template_base(env_values, &vars, Some(&secrets), &stage);
+    let mut base = prepare::template_base(env_values, &vars, Some(&secrets), &stage);
+    let halt = Arc::new(Halt::default());
+    if options.handle_signals {
+        tokio::spawn(watch_signals(Arc::clone(&halt)));
+    }
+    // Setup: once, before the start gate (segments still start their load together) and
+    // before any VU; its values become `setup.*` for every VU and the teardown.
+    let setup = match &plan.setup {
+        Some(phase) => {
+            let inputs = phase::PhaseInputs {
+                plan: plan.clone(),
+                templates: &templates,
+                stage: &stage,
+                base: minijinja::Value::from(minijinja::value::Serde(serde_json::Value::Object(
+                    base.clone(),
+                ))),
+                insecure,
+                redactor: &options.redactor,
+                halt: &halt,
+            };
+            let end = phase::run(phase::Which::Setup, phase, inputs).await;
+            if let Some(failure) = end.failure {
+                start::leave(&options.start, &options.segment);
+                if let Some(mock) = mock {
+                    tokio::select! {
+                        () = mock.stop() => {}
+                        () = halt.now_requested() => {}
+                    }
+                }
+                return Err(RunError::Setup(failure));
+            }
+            base.insert(
+                "setup".into(),
+                serde_json::Value::Object(end.stored.clone()),
+            );
+            Some(end)
+        }
+        None => None,
+    };
     let prepared = prepare::prepare(&plan, templates, base)?;
     let feeders = feed::Feeders::new(&plan, data, &data_used, options.segment.clone());
     let schedule = Schedule::of(&plan.stages[stage.as_str()]);
     let graceful = plan.stages[stage.as_str()].graceful_stop().0;
     let (events, inbox) = tokio::sync::mpsc::unbounded_channel();
-    let halt = Arc::new(Halt::default());
     let backlog = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let shared = Arc::new(Shared {
         plan,
@@ -195,9 +234,6 @@ async fn run(
         ws_open: std::sync::atomic::AtomicU32::new(0),
         feeders,
     });
-    if options.handle_signals {
-        tokio::spawn(watch_signals(Arc::clone(&halt)));
-    }
     // Waited out until `start::LEAD` before the agreed instant, so the `collect:`
     // sources' first sample (before the load) falls in the lead and their figures cover
     // the load, not the wait.
@@ -210,7 +246,10 @@ async fn run(
     let agreed = start::wait(&options.start, &options.segment, &halt, say, lead).await;
     let agreed = match agreed {
         Ok(agreed) => agreed,
-        Err(error) => return Err(not_started(error, mock, &halt, &options).await),
+        Err(error) => {
+            teardown_unstarted(&shared, insecure, &options, &halt).await;
+            return Err(not_started(error, mock, &halt, &options).await);
+        }
     };
     // A segment other than the first leaves the `collect:` sources to it: N segments
     // would sample the same servers N times.
@@ -231,6 +270,7 @@ async fn run(
         && let Err(error) = start::sleep_until(at, &halt).await
     {
         drop(sampling.stop().await);
+        teardown_unstarted(&shared, insecure, &options, &halt).await;
         return Err(not_started(error, mock, &halt, &options).await);
     }
     // The agreed instant itself, so that every segment's record says the same one.
@@ -249,17 +289,49 @@ async fn run(
     let collector = tokio::spawn(collector::collect(inbox, backlog, settings));
     controller::drive(Arc::clone(&shared), &schedule, graceful, &options.segment).await;
     start::leave(&options.start, &options.segment);
+    let load_duration = started.elapsed();
+    // What the teardown needs, kept past the load: the collector ends once the run's
+    // shared state is gone, and the `collect:` sources' last sample is the load's, so the
+    // teardown runs after both.
+    let teardown_with = shared.plan.teardown.as_ref().map(|_| {
+        (
+            shared.plan.clone(),
+            shared.templates.clone(),
+            shared.base.clone(),
+            shared.stage.clone(),
+        )
+    });
     let derived_texts = shared.plan.derived.clone();
     let collect_sources = shared.plan.collect.clone();
     drop(shared);
     let mut results = collector.await.map_err(RunError::Collector)?;
-    results.duration = started.elapsed();
+    results.duration = load_duration;
     results.stopped_early = halt.reason();
     let mut collected = redacted(sampling.stop().await, &options.redactor);
     if options.skip_collect {
         collected.sources = not_sampled_here(&collect_sources);
     }
     (results.server, results.sources) = (collected.metrics, collected.sources);
+    // Teardown: after the load, however it ended (its end, an abort, Ctrl-C), unless a
+    // second signal asked to stop at once.
+    let teardown = match teardown_with {
+        Some((plan, templates, base, stage)) => {
+            teardown(
+                plan,
+                &templates,
+                base,
+                &stage,
+                insecure,
+                &options.redactor,
+                &halt,
+            )
+            .await
+        }
+        None => None,
+    };
+    for end in [setup, teardown].into_iter().flatten() {
+        phase::absorb(&mut results, end);
+    }
     let run = crate::derive::RunValues {
         vars: &vars,
         stage_duration_s: schedule.duration().as_secs_f64(),
@@ -278,6 +350,62 @@ async fn run(
         interrupted: halt.interrupted(),
         start,
     })
+}
+
+/// Runs the plan's teardown (after the load, or after a start that did not come), unless a
+/// second signal asked to stop at once; a failure is said on stderr.
+async fn teardown(
+    plan: crate::plan::model::Plan,
+    templates: &crate::plan::template::TemplateSet,
+    base: minijinja::Value,
+    stage: &str,
+    insecure: bool,
+    redactor: &crate::redact::Redactor,
+    halt: &Arc<Halt>,
+) -> Option<phase::PhaseEnd> {
+    if halt.now() {
+        return None;
+    }
+    let phase = plan.teardown.clone()?;
+    let inputs = phase::PhaseInputs {
+        plan,
+        templates,
+        stage,
+        base,
+        insecure,
+        redactor,
+        halt,
+    };
+    let end = phase::run(phase::Which::Teardown, &phase, inputs).await;
+    if let Some(failure) = &end.failure {
+        eprintln!("warning: teardown {failure}; counted as an error");
+    }
+    Some(end)
+}
+
+/// The teardown of a run whose load did not start, when its setup ran: what setup made
+/// is removed all the same.
+async fn teardown_unstarted(
+    shared: &Shared,
+    insecure: bool,
+    options: &RunOptions,
+    halt: &Arc<Halt>,
+) {
+    if shared.plan.setup.is_some() {
+        let plan = shared.plan.clone();
+        drop(
+            teardown(
+                plan,
+                &shared.templates,
+                shared.base.clone(),
+                &shared.stage,
+                insecure,
+                &options.redactor,
+                halt,
+            )
+            .await,
+        );
+    }
 }
 
 /// The run did not start (`start.rs`): the mock is stopped and the barrier's ready file

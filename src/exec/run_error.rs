@@ -18,6 +18,8 @@ pub enum RunError {
     /// The run did not start: its start was missed, the barrier gave up or could not be
     /// used, or a signal came while waiting (`start.rs`).
     Start(super::start::StartError),
+    /// A `setup:` step failed, its timeout passed or a signal came: no load was sent.
+    Setup(super::phase::PhaseFailure),
 }
 
 impl fmt::Display for RunError {
@@ -28,6 +30,9 @@ impl fmt::Display for RunError {
             Self::Regex(bug) => bug.fmt(f),
             Self::Collector(error) => write!(f, "the collector failed: {error}"),
             Self::Start(error) => error.fmt(f),
+            Self::Setup(failure) => {
+                write!(f, "setup failed: {failure}; the load did not start")
+            }
         }
     }
 }

@@ -181,6 +181,21 @@ impl Vu {
         })
     }
 
+    /// One step of a `setup:` or `teardown:` phase (`phase.rs` runs them in order).
+    pub async fn phase_step(
+        &mut self,
+        shared: &Arc<Shared>,
+        step: &Step,
+        stop: &Stop,
+    ) -> Result<(), StepError> {
+        self.step(shared, step, stop).await
+    }
+
+    /// What the steps captured (`as:`) and set (`set:`), as JSON.
+    pub fn stored(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.context.stored()
+    }
+
     /// Sends what the VU measured and still holds.
     pub fn flush(&mut self, shared: &Shared) {
         self.out.flush(shared);

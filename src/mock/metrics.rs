@@ -184,6 +184,51 @@ pub async fn prometheus(Shared(state): Shared<Arc<State>>) -> impl IntoResponse 
             value.load(Relaxed)
         );
     }
+    let ch = &state.channels;
+    let channels = [
+        (
+            "mock_channels_created_total",
+            "counter",
+            "Channels created by POST /channels.",
+            ch.created.load(Relaxed),
+        ),
+        (
+            "mock_channels_deleted_total",
+            "counter",
+            "Channels deleted by DELETE /channels/{id}.",
+            ch.deleted.load(Relaxed),
+        ),
+        (
+            "mock_channels_open",
+            "gauge",
+            "Channels open now.",
+            ch.open_now() as u64,
+        ),
+        (
+            "mock_channels_refused_total",
+            "counter",
+            "Creates refused with 429: too many channels open.",
+            ch.refused.load(Relaxed),
+        ),
+        (
+            "mock_channel_requests_total",
+            "counter",
+            "Requests to /channels/{id}/... of an open channel.",
+            ch.requests.load(Relaxed),
+        ),
+        (
+            "mock_channel_unknown_total",
+            "counter",
+            "Requests naming a channel id not open (404).",
+            ch.unknown.load(Relaxed),
+        ),
+    ];
+    for (name, kind, help, value) in channels {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
     out.push_str("# HELP mock_http_request_duration_seconds Time from request to response head.\n");
     out.push_str("# TYPE mock_http_request_duration_seconds histogram\n");
     for (bound, bucket) in BUCKETS.iter().zip(&c.buckets) {
@@ -226,6 +271,12 @@ pub async fn stats(Shared(state): Shared<Arc<State>>) -> impl IntoResponse {
         "broadcast_dropped_total": c.dropped.load(Relaxed),
         "accept_out_of_descriptors_total": c.accept_out_of_descriptors.load(Relaxed),
         "http_request_duration_seconds_count": c.latency_count.load(Relaxed),
+        "channels_created": state.channels.created.load(Relaxed),
+        "channels_deleted": state.channels.deleted.load(Relaxed),
+        "channels_open": state.channels.open_now(),
+        "channels_refused": state.channels.refused.load(Relaxed),
+        "channel_requests": state.channels.requests.load(Relaxed),
+        "channel_unknown": state.channels.unknown.load(Relaxed),
         "mode": format!("{:?}", state.settings.mode).to_lowercase(),
     });
     (

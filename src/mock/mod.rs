@@ -7,6 +7,7 @@
 //! [`run_blocking`] is `loadplan mock`, with its own runtime, until Ctrl-C or SIGTERM.
 
 mod broadcast;
+mod channels;
 mod http;
 mod listener;
 mod metrics;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -205,6 +206,12 @@ fn router(state: Arc<State>) -> Router {
         .route("/broadcast", post(broadcast::handle))
         .route("/metrics", get(metrics::prometheus))
         .route("/stats", get(metrics::stats))
+        .route("/channels", post(channels::create))
+        .route(
+            "/channels/{id}",
+            get(channels::show).delete(channels::remove),
+        )
+        .route("/channels/{id}/{*rest}", any(channels::touch))
         .fallback(http::handle)
         .with_state(state)
 }

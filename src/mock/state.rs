@@ -38,6 +38,8 @@ pub struct State {
     pub sockets: Mutex<HashMap<u64, Connection>>,
     /// Phoenix: open sockets by id, and topic → joined socket ids.
     pub phoenix: Mutex<Phoenix>,
+    /// `/channels`: the resources setup and teardown create and delete.
+    pub channels: super::channels::Channels,
 }
 
 #[derive(Default)]
@@ -57,6 +59,7 @@ impl State {
             next_id: AtomicU64::new(1),
             sockets: Mutex::new(HashMap::new()),
             phoenix: Mutex::new(Phoenix::default()),
+            channels: super::channels::Channels::default(),
         }
     }
 

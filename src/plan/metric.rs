@@ -114,8 +114,9 @@ pub const PROCESS_METRICS: [&str; 5] = [
 ];
 
 /// Tags every sample carries and thresholds can filter on.
-pub const TAGS: [&str; 7] = [
+pub const TAGS: [&str; 8] = [
     "scenario",
+    "phase",
     "stage",
     "name",
     "group",
@@ -123,6 +124,22 @@ pub const TAGS: [&str; 7] = [
     "status",
     "expected_response",
 ];
+
+/// The scenario names `setup:` and `teardown:` steps record under: a plan's scenarios
+/// cannot take them, so a series' `phase` tag follows from its scenario ([`phase_of`]).
+pub const PHASE_SCENARIOS: [&str; 2] = ["setup", "teardown"];
+
+/// The values of the `phase` tag: `setup`, `load` (every scenario's VUs) and `teardown`.
+pub const PHASES: [&str; 3] = ["setup", "load", "teardown"];
+
+/// The `phase` tag of a series recorded under `scenario`.
+pub fn phase_of(scenario: &str) -> &'static str {
+    match scenario {
+        "setup" => "setup",
+        "teardown" => "teardown",
+        _ => "load",
+    }
+}
 
 /// Tags of how an HTTP request fared, recorded on [`RESPONSE_METRICS`] only:
 /// `expected_response` (`false` for a failed request: transport error, timeout, a missed
@@ -142,4 +159,24 @@ pub fn builtin(name: &str) -> Option<MetricKind> {
         .iter()
         .find(|(builtin, _)| *builtin == name)
         .map(|(_, kind)| *kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_phase_follows_from_its_scenario() {
+        assert_eq!(phase_of("setup"), "setup");
+        assert_eq!(phase_of("teardown"), "teardown");
+        assert_eq!(phase_of("participant"), "load");
+        // Run-wide series (`vus`, `data_sent`) have no scenario: they are the load's.
+        assert_eq!(phase_of(""), "load");
+        assert!(
+            PHASE_SCENARIOS
+                .iter()
+                .all(|s| PHASES.contains(&phase_of(s)))
+        );
+        assert!(TAGS.contains(&"phase"));
+    }
 }

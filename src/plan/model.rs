@@ -64,15 +64,17 @@ pub struct Plan {
     pub data: IndexMap<String, DataSource>,
 
     /// Steps run once before the load (per process: each segment of a split run runs its
-    /// own), by a VU of their own. Their metrics are tagged `phase:setup`; what they capture
-    /// with `as:` every VU reads as `setup.NAME` (`{{ setup.channel.json.id }}`). A failed
-    /// setup step stops the run before any load, with exit code 1.
+    /// own, before the start gate), by a VU of their own (`vu` 0, scenario `setup`). Their
+    /// metrics are tagged `phase:setup`; what they capture with `as:` (or set with `set:`)
+    /// every VU and the teardown read as `setup.NAME` (`{{ setup.channel.json.id }}`). A
+    /// failed setup step, or its timeout, stops the run before any load, with exit code 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup: Option<Phase>,
 
     /// Steps run once after the load, even when it was interrupted (Ctrl-C) or aborted by a
-    /// threshold, within their own timeout. They read `setup.NAME` as the VUs do; their
-    /// metrics are tagged `phase:teardown`.
+    /// threshold, within their own timeout (a second Ctrl-C cuts them short); not after a
+    /// failed setup. They read `setup.NAME` as the VUs do; their metrics are tagged
+    /// `phase:teardown`, and a failure is a counted error, not a failed run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teardown: Option<Phase>,
 

@@ -69,6 +69,7 @@ pub struct TemplateError {
 }
 
 /// All compiled templates of one plan.
+#[derive(Clone)]
 pub struct TemplateSet {
     env: Environment<'static>,
     /// Each source text, compiled once: equal texts render alike, so at run time a
@@ -94,7 +95,7 @@ pub fn condition_source(expression: &str) -> String {
 }
 
 /// One compiled template text.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Compiled {
     /// The name it was compiled under in the environment.
     id: String,

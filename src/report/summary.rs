@@ -211,6 +211,20 @@ pub fn write<W: Write>(
         }
     }
     guards(out, results)?;
+    if !results.phases.is_empty() {
+        writeln!(out, "\n  phases")?;
+        for phase in &results.phases {
+            let how = phase
+                .error
+                .as_deref()
+                .map_or_else(|| "ok".to_owned(), |error| format!("failed: {error}"));
+            writeln!(
+                out,
+                "  {:<30} {:>9.3}s  {how}",
+                phase.phase, phase.duration_s
+            )?;
+        }
+    }
     if !errors.is_empty() {
         writeln!(out, "\n  errors")?;
         for (kind, tally) in errors.iter() {

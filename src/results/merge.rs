@@ -110,6 +110,7 @@ pub fn merge(parts: &[Part<'_>]) -> Result<Results, MergeError> {
         for (kind, tally) in results.errors.iter() {
             merged.errors.absorb(kind.clone(), tally);
         }
+        merged.phases.extend(results.phases.iter().cloned());
         if let Some(why) = &results.stopped_early {
             let said = format!("{}: {why}", part.label);
             merged.stopped_early = Some(match merged.stopped_early.take() {

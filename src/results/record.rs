@@ -75,6 +75,9 @@ pub struct ResultsRecord {
     /// Each derived metric: `name`, `expression`, `value` (`null` is n/a) and `reason`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub derived: Vec<DerivedValue>,
+    /// How `setup:` and `teardown:` went: `phase`, `duration_s`, `error`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<super::PhaseOutcome>,
 }
 
 /// One series, serialised.
@@ -82,6 +85,10 @@ pub struct ResultsRecord {
 pub struct SeriesRecord {
     pub metric: String,
     pub scenario: String,
+    /// `setup` or `teardown` for a phase's series (their scenario); absent for the load's.
+    /// Written for readers; read back from the scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +125,9 @@ impl ResultsRecord {
             .map(|(key, data)| SeriesRecord {
                 metric: key.metric.to_string(),
                 scenario: key.scenario.to_string(),
+                phase: Some(crate::plan::metric::phase_of(&key.scenario))
+                    .filter(|phase| *phase != "load")
+                    .map(str::to_owned),
                 name: key.name.as_ref().map(ToString::to_string),
                 group: key.group.as_ref().map(ToString::to_string),
                 expected_response: key.response.as_ref().map(|tags| tags.expected),
@@ -169,6 +179,7 @@ impl ResultsRecord {
             server: results.server.clone(),
             sources: results.sources.clone(),
             derived: results.derived.clone(),
+            phases: results.phases.clone(),
         }
     }
 
@@ -204,6 +215,7 @@ impl ResultsRecord {
             server: record.server.clone(),
             sources: record.sources.clone(),
             derived: record.derived.clone(),
+            phases: record.phases.clone(),
         };
         let mut deserializer = hdrhistogram::serialization::Deserializer::new();
         for series in &record.series {

@@ -37,6 +37,20 @@ pub struct Scope<'v> {
     output: bool,
     /// Whether `data.*` (the VU's current rows) can be read: in scenarios' steps.
     pub data: bool,
+    /// What `setup.NAME` may name here.
+    pub setup: SetupNames,
+}
+
+/// What `setup.NAME` can read at a point of the plan.
+#[derive(Debug, Clone, Default)]
+pub enum SetupNames {
+    /// Nothing: the plan has no `setup`, or this is not a step (`collect:`, an output).
+    #[default]
+    None,
+    /// Inside `setup:` itself, where its values are not made yet.
+    Inside,
+    /// The names setup's steps capture (`as:`) or set (`set:`).
+    Names(Vec<String>),
 }
 
 impl<'v> Scope<'v> {
@@ -50,6 +64,7 @@ impl<'v> Scope<'v> {
             captured_by: IndexMap::new(),
             output: false,
             data: false,
+            setup: SetupNames::None,
         }
     }
 
@@ -331,6 +346,7 @@ impl Analyzer<'_, '_> {
                     ),
                 ))
             }
+            "setup" => setup_problem(field, &scope.setup, self.plan.setup.is_some()),
             _ if FUNCTIONS.contains(&head) || scope.values.contains(&head) => None,
             _ if scope.locals.contains(head) => None,
             _ => {
@@ -393,6 +409,43 @@ impl Analyzer<'_, '_> {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// What is wrong with `setup.FIELD` where `setup` holds `names`, if anything.
+fn setup_problem(
+    field: Option<&str>,
+    names: &SetupNames,
+    has_setup: bool,
+) -> Option<(String, Option<String>)> {
+    match names {
+        SetupNames::None if has_setup => Some((
+            "`setup.*` can be used in scenario steps and `teardown:` only".to_owned(),
+            None,
+        )),
+        SetupNames::None => Some((
+            format!(
+                "`setup.{}` is used, but the plan has no `setup`",
+                field.unwrap_or("*")
+            ),
+            Some("`setup.NAME` reads what a `setup:` step captured with `as: NAME`".to_owned()),
+        )),
+        SetupNames::Inside => Some((
+            "`setup.*` cannot be used inside `setup:`: its values exist once setup has run"
+                .to_owned(),
+            Some("a later setup step reads an earlier one's capture by its name alone".to_owned()),
+        )),
+        SetupNames::Names(names) => {
+            let field = field?;
+            if names.iter().any(|n| n == field) {
+                return None;
+            }
+            Some((
+                format!("`setup.{field}`: no setup step captures `{field}`"),
+                did_you_mean(field, names.iter().map(String::as_str))
+                    .or_else(|| Some(format!("setup captures {}", listed(names)))),
+            ))
         }
     }
 }

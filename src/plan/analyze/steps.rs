@@ -5,6 +5,7 @@
 //! whether a socket is open, and checks the control steps itself; a request's checks are in
 //! `steps/request.rs`, the WebSocket steps' and `on_message` rules' in `steps/websocket.rs`.
 
+mod phase;
 mod request;
 mod websocket;
 
@@ -26,7 +27,8 @@ enum Socket {
 }
 
 /// Names reserved for template values, which `as:` and `set:` may not take.
-const RESERVED: [&str; 10] = [
+const RESERVED: [&str; 11] = [
+    "setup",
     "env",
     "vars",
     "secrets",
@@ -48,9 +50,12 @@ impl Analyzer<'_, '_> {
     ) -> Metrics {
         let mut metrics = Metrics::new(self.plan);
         let envs = self.env_sets(env, self.env_selected);
+        let setup = self.phases(&envs, vars, &mut metrics);
         for (name, scenario) in &self.plan.scenarios {
             let base = path!["scenarios", name.as_str()];
+            self.phase_scenario_name(&base, name);
             let mut scope = Scope::step(&envs, vars);
+            scope.setup = setup.clone();
             scope.later = captures(&scenario.steps);
             let mut socket = Socket::Closed;
             let steps_path = [base.clone(), path!["steps"]].concat();

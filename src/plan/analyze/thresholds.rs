@@ -21,6 +21,8 @@ pub struct Metrics {
     names: IndexSet<String>,
     groups: IndexSet<String>,
     scenarios: IndexSet<String>,
+    /// `load`, and `setup` and `teardown` when the plan has them.
+    phases: IndexSet<String>,
     stages: IndexSet<String>,
     /// Custom metrics an `expect` records (its timed-out waits tagged
     /// `expected_response: false`, as `ws_message_latency`'s are).
@@ -42,6 +44,15 @@ impl Metrics {
             names: IndexSet::new(),
             groups: IndexSet::new(),
             scenarios: plan.scenarios.keys().cloned().collect(),
+            phases: [
+                plan.setup.as_ref().map(|_| "setup"),
+                Some("load"),
+                plan.teardown.as_ref().map(|_| "teardown"),
+            ]
+            .into_iter()
+            .flatten()
+            .map(str::to_owned)
+            .collect(),
             stages: plan.stages.keys().cloned().collect(),
             expect_metrics: IndexSet::new(),
         }
@@ -238,6 +249,7 @@ impl Analyzer<'_, '_> {
                 }
                 let known: Option<&IndexSet<String>> = match tag.as_str() {
                     "scenario" => Some(&metrics.scenarios),
+                    "phase" => Some(&metrics.phases),
                     "stage" => Some(&metrics.stages),
                     "name" => Some(&metrics.names),
                     "group" => Some(&metrics.groups),
