@@ -460,6 +460,22 @@ fn validate_checks_data_names_with_suggestions() {
     );
 }
 
+/// `setup:` and `teardown:` run by a VU of their own that picks no rows: `data.*` there is
+/// a located error, not a value that renders undefined at run time.
+#[test]
+fn data_in_setup_is_a_located_error() {
+    let plan = format!(
+        "{}setup:\n  - request: {{ url: \"{{{{ env.base_url }}}}/{{{{ data.users.id }}}}\" }}\n",
+        data_plan("{ csv: users.csv }", URL)
+    );
+    let (status, stderr) = validate(&plan, &[("users.csv", "id,token\nu1,t1\n")]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(
+        stderr.contains("error: `data.*` is not available here: rows are picked per VU iteration"),
+        "{stderr}"
+    );
+}
+
 /// `per_vu` with fewer rows than VUs warns: VUs would share rows.
 #[test]
 fn per_vu_with_too_few_rows_warns() {

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::matcher::{CompiledMatcher, Rendered};
 use super::step_error::StepError;
-use crate::plan::template::{Shortcut, Template, TemplateSet};
+use crate::plan::template::{Shortcut, Template, TemplateSet, json_value};
 
 pub struct Context {
     locals: Arc<Locals>,
@@ -27,26 +27,6 @@ pub struct Context {
     base_has_uuid: bool,
     /// Locals over base, made once: a template reads the locals as they are when it renders.
     merged: Mj,
-}
-
-/// A JSON value as minijinja's, built directly (minijinja's serde path costs twice as much).
-fn to_minijinja(value: &Value) -> Mj {
-    match value {
-        Value::Null => Mj::from(()),
-        Value::Bool(flag) => Mj::from(*flag),
-        Value::Number(number) => match (number.as_i64(), number.as_u64()) {
-            (Some(n), _) => Mj::from(n),
-            (None, Some(n)) => Mj::from(n),
-            (None, None) => Mj::from(number.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(text) => Mj::from(text.as_str()),
-        Value::Array(items) => items.iter().map(to_minijinja).collect(),
-        Value::Object(fields) => Mj::from_pairs(
-            fields
-                .iter()
-                .map(|(key, value)| (key.as_str(), to_minijinja(value))),
-        ),
-    }
 }
 
 /// The text of a captured message.
@@ -94,17 +74,17 @@ impl Object for Captured {
         if let Some(Value::Array(items)) = &self.json
             && let Some(index) = key.as_usize()
         {
-            return items.get(index).map(to_minijinja);
+            return items.get(index).map(json_value);
         }
         let key = key.as_str()?;
         match &self.json {
             Some(Value::Object(fields)) => match fields.get(key) {
-                Some(value) => Some(to_minijinja(value)),
+                Some(value) => Some(json_value(value)),
                 None => (key == "text").then(|| self.text()),
             },
             other => match key {
                 "text" => Some(self.text()),
-                "json" => Some(other.as_ref().map_or(Mj::from(()), to_minijinja)),
+                "json" => Some(other.as_ref().map_or(Mj::from(()), json_value)),
                 _ => None,
             },
         }
@@ -227,9 +207,7 @@ impl Context {
     }
 
     pub fn set(&mut self, name: &str, value: &Value) {
-        self.locals
-            .map()
-            .insert(name.to_owned(), to_minijinja(value));
+        self.locals.map().insert(name.to_owned(), json_value(value));
     }
 
     /// Stores a WebSocket message under `name`: a JSON object's fields plus `text`, or

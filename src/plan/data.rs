@@ -16,6 +16,7 @@ use minijinja::Value as Mj;
 use minijinja::value::{Enumerator, Object};
 
 use super::source::ReadError;
+use super::template::json_value;
 
 /// The largest data file read: 256 MiB. Rows are kept in memory as template values,
 /// which take about as much again as the text (more for many short columns); a larger
@@ -301,7 +302,7 @@ fn json_rows(text: &str) -> Result<Rows, (At, DataErrorKind)> {
         }
         let values: Box<[Mj]> = columns
             .iter()
-            .map(|column| fields.get(column).map_or(Mj::from(()), to_minijinja))
+            .map(|column| fields.get(column).map_or(Mj::from(()), json_value))
             .collect();
         rows.push(Mj::from_object(Row {
             columns: Arc::clone(&keys),
@@ -372,27 +373,6 @@ fn element_start(text: &str, index: Option<usize>) -> At {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     Some((line, Some(column)))
-}
-
-/// A JSON value as minijinja's.
-fn to_minijinja(value: &serde_json::Value) -> Mj {
-    use serde_json::Value;
-    match value {
-        Value::Null => Mj::from(()),
-        Value::Bool(flag) => Mj::from(*flag),
-        Value::Number(number) => match (number.as_i64(), number.as_u64()) {
-            (Some(n), _) => Mj::from(n),
-            (None, Some(n)) => Mj::from(n),
-            (None, None) => Mj::from(number.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(text) => Mj::from(text.as_str()),
-        Value::Array(items) => items.iter().map(to_minijinja).collect(),
-        Value::Object(fields) => Mj::from_pairs(
-            fields
-                .iter()
-                .map(|(key, value)| (key.as_str(), to_minijinja(value))),
-        ),
-    }
 }
 
 #[cfg(test)]
