@@ -76,6 +76,19 @@ pub enum Command {
         after_help = "Examples:\n  loadplan report results/run.json\n  loadplan report results/run.json --append-to docs/baselines.md --under '## Historical Results'\n  loadplan report results/run.json --append-to docs/baselines.md --section latest --baseline results/previous.json\n  loadplan report results/run.json --template templates/report.md.j2 --junit junit.xml"
     )]
     Report(ReportArgs),
+    /// Compare saved runs (results JSON files) metric by metric: the first is the
+    /// reference, each other run is judged against it (exit 0, or 99 with
+    /// --fail-on-regression when a figure got worse by more than the limit)
+    #[command(
+        after_help = "Examples:\n  loadplan compare results/before.json results/after.json\n  loadplan compare direct.json proxy.json --format markdown >> docs/proxy-overhead.md\n  loadplan compare a.json b.json c.json --html compare.html\n  loadplan compare results/main.json results/pr.json --fail-on-regression 20%\n\nExit codes: 0 compared · 99 a figure regressed beyond --fail-on-regression, or a\nre-judged threshold failed with --fail-on-threshold · 2 a file is not a results JSON"
+    )]
+    Compare(CompareArgs),
+    /// Write a commented starter plan that validates and runs as written (never over an
+    /// existing file)
+    #[command(
+        after_help = "Examples:\n  loadplan init                              loadplan.yaml against the built-in mock\n  loadplan init --http https://staging.example.com -o plans/api.yaml\n  loadplan init --ws wss://staging.example.com/socket --ci github\n\nThen: loadplan validate loadplan.yaml && loadplan run loadplan.yaml"
+    )]
+    Init(InitArgs),
     /// Check plans and report every problem at once (exit 0 when valid, 2 otherwise)
     #[command(
         after_help = "Example:\n  loadplan validate plans/*.yaml examples/*.yaml --stage smoke"
@@ -131,6 +144,52 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+}
+
+/// `loadplan compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Results JSON files (`--out json=FILE`); the first is the reference
+    #[arg(required = true, num_args = 2.., value_name = "RESULTS.json")]
+    pub results: Vec<PathBuf>,
+    /// How to print the comparison: terminal (a table sized to the terminal) or markdown
+    #[arg(long, value_name = "FORMAT", default_value = "terminal", value_parser = ["terminal", "markdown"])]
+    pub format: String,
+    /// Also write the comparison as a self-contained HTML page, with the runs' percentile
+    /// curves overlaid
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Exit 99 when a figure of a later run is worse than the reference's by more than
+    /// this (latency and error rate up, throughput down): `20%`
+    #[arg(long, value_name = "PERCENT")]
+    pub fail_on_regression: Option<String>,
+    /// Exit 99 when a threshold of the plan, re-judged on a later run, fails
+    #[arg(long)]
+    pub fail_on_threshold: bool,
+}
+
+/// `loadplan init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The plan file to write (never replaced)
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "loadplan.yaml"
+    )]
+    pub output: PathBuf,
+    /// Start from an HTTP target: the base URL requests go to
+    #[arg(long, value_name = "URL", conflicts_with = "ws")]
+    pub http: Option<String>,
+    /// Start from a WebSocket target: the URL to connect to (ws:// or wss://)
+    #[arg(long, value_name = "URL")]
+    pub ws: Option<String>,
+    /// Also write a CI workflow that runs the plan per environment and keeps the
+    /// baselines document: github (.github/workflows/loadplan.yml) or gitlab
+    /// (.gitlab-ci.yml)
+    #[arg(long, value_name = "CI", value_parser = ["github", "gitlab"])]
+    pub ci: Option<String>,
 }
 
 /// `loadplan k8s`.
@@ -250,6 +309,9 @@ pub struct ReportArgs {
     /// Also write JUnit XML (one test case per threshold) to this file
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Also write the self-contained HTML report to this file (replacing it)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 fn parse_factor(text: &str) -> Result<f64, String> {
@@ -294,7 +356,7 @@ pub struct OutputArgs {
     /// Also write an output besides the plan's (repeatable): json=FILE (the results,
     /// with histograms), csv=FILE (a row appended to a CSV history), junit=FILE (JUnit
     /// XML, a test case per threshold), markdown=FILE (the Markdown report, replacing
-    /// FILE). FILE is relative to the current directory; it is checked before the load
+    /// FILE), html=FILE (the self-contained HTML report, replacing FILE). FILE is relative to the current directory; it is checked before the load
     #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
     pub outs: Vec<(OutKind, PathBuf)>,
     /// The folder the plan's own paths (outputs, templates, a `baseline:` file, a
@@ -377,19 +439,21 @@ pub enum OutKind {
     Csv,
     Junit,
     Markdown,
+    Html,
 }
 
 impl OutKind {
-    const ALL: [(&str, Self); 4] = [
+    const ALL: [(&str, Self); 5] = [
         ("json", Self::Json),
         ("csv", Self::Csv),
         ("junit", Self::Junit),
         ("markdown", Self::Markdown),
+        ("html", Self::Html),
     ];
 }
 
 fn parse_out(text: &str) -> Result<(OutKind, PathBuf), String> {
-    const KINDS: &str = "json, csv, junit or markdown";
+    const KINDS: &str = "json, csv, junit, markdown or html";
     let Some((kind, file)) = text.split_once('=') else {
         return Err(format!(
             "expected KIND=FILE with KIND one of {KINDS}, found `{text}`"

@@ -50,6 +50,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
             &RunArgs::new(&outputs, &crate::cli::SegmentArgs::default()),
         ),
         Command::Report(args) => report(args),
+        Command::Compare(args) => compare(args),
+        Command::Init(args) => init(args),
         Command::K8s(args) => k8s(&args),
         Command::Mock {
             port,
@@ -199,6 +201,22 @@ fn k8s(args: &crate::cli::K8sArgs) -> Result<(), Error> {
 }
 
 /// `loadplan report`: the command line mapped onto the report's own options.
+/// `loadplan compare`.
+fn compare(args: crate::cli::CompareArgs) -> Result<(), Error> {
+    let _ = args;
+    Err(Error::Input(crate::error::Detail::from(
+        "`loadplan compare` is being built".to_owned(),
+    )))
+}
+
+/// `loadplan init`.
+fn init(args: crate::cli::InitArgs) -> Result<(), Error> {
+    let _ = args;
+    Err(Error::Input(crate::error::Detail::from(
+        "`loadplan init` is being built".to_owned(),
+    )))
+}
+
 fn report(args: crate::cli::ReportArgs) -> Result<(), Error> {
     let command = crate::report::command::ReportCommand {
         results: args.results,
@@ -213,6 +231,7 @@ fn report(args: crate::cli::ReportArgs) -> Result<(), Error> {
         regression_factor: args.regression_factor,
         csv: args.csv,
         junit: args.junit,
+        html: args.html,
     };
     let written = crate::report::command::report(&command, &mut std::io::stdout().lock())?;
     written.iter().for_each(|line| eprintln!("wrote {line}"));
@@ -1239,6 +1258,7 @@ fn extra_targets(outs: &[(OutKind, std::path::PathBuf)]) -> Vec<Target> {
             OutKind::Json => Target::Json(file.clone()),
             OutKind::Csv => Target::Csv(file.clone()),
             OutKind::Junit => Target::Junit(file.clone()),
+            OutKind::Html => Target::Html(file.clone()),
             OutKind::Markdown => Target::Markdown(MarkdownTarget {
                 file: Some(file.clone()),
                 ..MarkdownTarget::default()

@@ -220,11 +220,11 @@ scenarios:
     for (out, expected) in [
         (
             "xml=a.xml",
-            "unknown output kind `xml`: expected json, csv, junit or markdown",
+            "unknown output kind `xml`: expected json, csv, junit, markdown or html",
         ),
         (
             "jsno=a.json",
-            "unknown output kind `jsno` (did you mean `json`?): expected json, csv, junit or markdown",
+            "unknown output kind `jsno` (did you mean `json`?): expected json, csv, junit, markdown or html",
         ),
         ("a.json", "expected KIND=FILE"),
         ("csv=", "`csv=` names no file"),
@@ -234,7 +234,13 @@ scenarios:
         assert!(ran.stderr.contains(expected), "{out}: {}", ran.stderr);
     }
     let help = loadplan_at(dir.path(), &["run", "--help"]);
-    for kind in ["json=FILE", "csv=FILE", "junit=FILE", "markdown=FILE"] {
+    for kind in [
+        "json=FILE",
+        "csv=FILE",
+        "junit=FILE",
+        "markdown=FILE",
+        "html=FILE",
+    ] {
         assert!(help.stdout.contains(kind), "{kind} in:\n{}", help.stdout);
     }
 }

@@ -22,6 +22,12 @@ pub enum Output {
     Csv(CsvOutput),
     /// JUnit XML: one test case per threshold.
     Junit(Template),
+    /// A self-contained HTML report (one file, no network): the verdict and thresholds,
+    /// time series over the run, latency percentile curves, tables per scenario, name and
+    /// group, server-side and derived metrics, and the baseline comparison
+    /// (docs/reports.md "The HTML report"). Replaces the file.
+    #[schemars(example = "results/{{ stage }}.html")]
+    Html(Template),
 }
 
 /// Where and how the Markdown report is written. Give one of `file`, `append_to`.

@@ -33,6 +33,8 @@ pub struct ReportCommand {
     /// Append a CSV history row, write JUnit XML.
     pub csv: Option<PathBuf>,
     pub junit: Option<PathBuf>,
+    /// Write the HTML report.
+    pub html: Option<PathBuf>,
 }
 
 /// Runs `loadplan report`: the Markdown goes to `out` when no file or document is given;
@@ -84,6 +86,9 @@ pub fn report(command: &ReportCommand, out: &mut impl Write) -> Result<Vec<Strin
     }
     if let Some(file) = &command.junit {
         targets.push(Target::Junit(file.clone()));
+    }
+    if let Some(file) = &command.html {
+        targets.push(Target::Html(file.clone()));
     }
     if markdown.file.is_some() || markdown.append_to.is_some() {
         targets.push(Target::Markdown(markdown));

@@ -26,6 +26,7 @@ pub mod error;
 pub mod fill;
 pub mod format;
 pub mod history;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod k8s;

@@ -13,7 +13,7 @@ use super::history::HistoryError;
 use super::json::RunDocument;
 use super::model::{Report, ReportOptions};
 use super::write::{self, Fill, Missing, WriteError};
-use super::{chart, fill, history, junit, markdown};
+use super::{chart, fill, history, html, junit, markdown};
 use crate::plan::model::Output;
 use crate::plan::template::{Template, TemplateSet};
 use crate::plan::yaml::Segment;
@@ -27,6 +27,8 @@ pub enum Target {
     CsvColumns(PathBuf, indexmap::IndexMap<String, String>),
     Junit(PathBuf),
     Markdown(MarkdownTarget),
+    /// The self-contained HTML report.
+    Html(PathBuf),
 }
 
 /// A Markdown output with its paths rendered and its template texts read.
@@ -156,6 +158,7 @@ fn prepare(
                 },
             ),
             Output::Junit(file) => ("junit", Target::Junit(path("junit", file))),
+            Output::Html(file) => ("html", Target::Html(path("html", file))),
             Output::Markdown(m) => {
                 let mut target = MarkdownTarget {
                     file: m.file.as_ref().map(|t| path("file", t)),
@@ -337,6 +340,7 @@ pub fn write_all(
         Target::Csv(_) | Target::CsvColumns(..) => 1,
         Target::Junit(_) => 2,
         Target::Markdown(_) => 3,
+        Target::Html(_) => 4,
     });
     for target in ordered {
         match write_one(target, run, baseline, options) {
@@ -401,6 +405,12 @@ fn write_one(
             Ok(format!("junit: {}", file.display()))
         }
         Target::Markdown(target) => write_markdown(target, run, baseline, options),
+        Target::Html(file) => {
+            let report = Report::new(run, baseline, options)?;
+            let page = html::render(&report, run, baseline);
+            write::replace(file, &page)?;
+            Ok(format!("html: {}", file.display()))
+        }
     }
 }
 
@@ -688,7 +698,8 @@ pub fn check(targets: &[(At, Target)]) -> Vec<Problem> {
             Target::Json(file)
             | Target::Csv(file)
             | Target::CsvColumns(file, _)
-            | Target::Junit(file) => (file, Missing::Create),
+            | Target::Junit(file)
+            | Target::Html(file) => (file, Missing::Create),
             Target::Markdown(MarkdownTarget {
                 file: Some(file), ..
             }) => (file, Missing::Create),

@@ -115,9 +115,10 @@ impl Analyzer<'_, '_> {
                     }
                     self.template(&key, csv.file().as_str(), &scope);
                 }
-                Output::Json(file) | Output::Junit(file) => {
+                Output::Json(file) | Output::Junit(file) | Output::Html(file) => {
                     let key = match output {
                         Output::Json(_) => "json",
+                        Output::Html(_) => "html",
                         _ => "junit",
                     };
                     self.template(&path!["outputs", index, key], file.as_str(), &scope);
