@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use hdrhistogram::Histogram;
+
 use super::json::RunDocument;
 use super::model::Report;
 
@@ -29,6 +31,33 @@ pub fn render(report: &Report, _run: &RunDocument, _baseline: Option<&RunDocumen
         );
     }
     out.push_str("</table>\n</body></html>\n");
+    out
+}
+
+/// A whole self-contained page: `title` and `body` (HTML) in the report's shell — its
+/// style sheet (light, dark, print, phone width) and script. `loadplan compare --html`
+/// renders through this too.
+pub fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>\n{body}\n</body></html>\n",
+        escape(title)
+    )
+}
+
+/// An SVG chart of latency percentile curves (HdrHistogram style: percentile on a log
+/// axis, milliseconds up), one curve per `(label, histogram in µs)`, overlaid.
+pub fn percentile_chart(series: &[(String, &Histogram<u64>)]) -> String {
+    let mut out =
+        String::from("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 720 320\">");
+    for (label, histogram) in series {
+        let _ = write!(
+            out,
+            "<text>{}: p99 {} µs</text>",
+            escape(label),
+            histogram.value_at_quantile(0.99)
+        );
+    }
+    out.push_str("</svg>");
     out
 }
 
