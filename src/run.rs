@@ -670,6 +670,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
     let first_run = prepared.first_run;
     let (targets, baseline, baseline_file) =
         (prepared.targets, prepared.baseline, prepared.baseline_file);
+    let producible = crate::report::summary::Producible::of(&checked.plan);
     let (name, env, stage) = (
         checked.plan.name.clone(),
         checked.env.clone(),
@@ -784,6 +785,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
             partial: false,
             segment,
             merged_from: Vec::new(),
+            producible,
         },
     )
 }
@@ -818,6 +820,8 @@ struct Conclusion<'a> {
     segment: Option<crate::report::json::SegmentRecord>,
     /// The segment files `merge` made the results of.
     merged_from: Vec<String>,
+    /// Which metrics the plan's steps can record (the summary leaves out the others).
+    producible: crate::report::summary::Producible,
 }
 
 /// The end of a run: judges the thresholds, prints the summary, writes every output and
@@ -845,6 +849,7 @@ fn conclude(results: &crate::results::Results, run: Conclusion<'_>) -> Result<()
         partial,
         segment,
         merged_from,
+        producible,
     } = run;
     let mut verdict = crate::verdict::judge(rules, results, baseline_results);
     if first_run {
@@ -863,6 +868,8 @@ fn conclude(results: &crate::results::Results, run: Conclusion<'_>) -> Result<()
             seconds: results.duration.as_secs_f64(),
             vus_max: results.vus_max,
             baseline: baseline_line,
+            width: crate::report::summary::terminal_width(),
+            producible,
         };
         let _ = crate::report::summary::write(
             &mut std::io::stdout().lock(),
@@ -1073,6 +1080,7 @@ fn merge(
             partial: segments.iter().any(|(_, document, _)| document.partial),
             segment: None,
             merged_from: segments.iter().map(|(file, _, _)| file.clone()).collect(),
+            producible: crate::report::summary::Producible::of(&checked.plan),
         },
     )
 }
