@@ -79,7 +79,10 @@ pub enum InitError {
     /// The folder a file goes in does not exist.
     NoFolder { file: PathBuf, folder: PathBuf },
     /// A file could not be created or written.
-    Write { file: PathBuf, error: std::io::Error },
+    Write {
+        file: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 impl InitError {
@@ -471,10 +474,16 @@ mod tests {
 
     #[test]
     fn names_come_from_the_file_or_the_folder() {
-        assert_eq!(plan_name(Path::new("loadplan.yaml"), Some("shop api")), "shop-api");
+        assert_eq!(
+            plan_name(Path::new("loadplan.yaml"), Some("shop api")),
+            "shop-api"
+        );
         assert_eq!(plan_name(Path::new("plans/api.yaml"), Some("x")), "api");
         assert_eq!(plan_name(Path::new("loadplan.yaml"), None), "load-test");
-        assert_eq!(plan_name(Path::new("loadplan.yaml"), Some("…")), "load-test");
+        assert_eq!(
+            plan_name(Path::new("loadplan.yaml"), Some("…")),
+            "load-test"
+        );
     }
 
     /// Every variant's plan parses as YAML and starts with the modeline.

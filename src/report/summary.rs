@@ -301,12 +301,8 @@ const ADDED: [&str; 4] = ["rate", "med", "p90", "min"];
 /// no step for is left out unless it has samples), with `0` rows for the counters the
 /// plan can produce that counted nothing (`errors`), in name order.
 fn rows(figures: &[Figures], producible: Producible) -> Vec<Figures> {
-    let has_samples = |f: &Figures| {
-        f.count > 0
-            || f
-                .gauge
-                .is_some_and(|g| g.iter().any(|v| *v != 0.0))
-    };
+    let has_samples =
+        |f: &Figures| f.count > 0 || f.gauge.is_some_and(|g| g.iter().any(|v| *v != 0.0));
     let mut rows: Vec<Figures> = figures
         .iter()
         .filter(|f| producible.can(&f.metric) || has_samples(f))
@@ -406,13 +402,21 @@ fn table<W: Write>(out: &mut W, rows: &[Figures], width: usize) -> io::Result<()
             (None, Some(share), _) => format!(
                 "  {name:<name_width$} {:>count_width$}{} {} true",
                 f.count,
-                if shown[1] { " ".repeat(rate_width + 1) } else { String::new() },
+                if shown[1] {
+                    " ".repeat(rate_width + 1)
+                } else {
+                    String::new()
+                },
                 format::percent(share, Style::Terminal)
             ),
             (None, None, Some([last, min, max])) => format!(
                 "  {name:<name_width$} {:>count_width$}{} last {}, min {}, max {}",
                 "",
-                if shown[1] { " ".repeat(rate_width + 1) } else { String::new() },
+                if shown[1] {
+                    " ".repeat(rate_width + 1)
+                } else {
+                    String::new()
+                },
                 format::figure(last),
                 format::figure(min),
                 format::figure(max)
