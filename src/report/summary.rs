@@ -287,6 +287,27 @@ fn fit_name(name: &str, width: usize) -> String {
     fit(name, width).into_owned()
 }
 
+/// `text` in lines of at most `width` columns, broken at spaces (a word longer than the
+/// width is left whole, for the final cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let Some(line) = lines.last_mut() else {
+            break;
+        };
+        let used = console::measure_text_width(line);
+        if used > 0 && used + 1 + console::measure_text_width(word) > width {
+            lines.push(word.to_owned());
+        } else {
+            if used > 0 {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
 /// The trend table's figure columns, in the order they are shown.
 const COLUMNS: [&str; 9] = [
     "count", "rate", "min", "avg", "med", "p90", "p95", "p99", "max",
@@ -474,7 +495,19 @@ fn write_unfitted<W: Write>(
         for (kind, tally) in errors.iter() {
             writeln!(out, "    {:>8}  {kind}", tally.count)?;
             for example in &tally.examples {
-                writeln!(out, "              e.g. {example}")?;
+                // Wrapped rather than cut: the example is what says what went wrong.
+                let indent = " ".repeat(19);
+                for (i, line) in wrap(example, heading.width.saturating_sub(19))
+                    .iter()
+                    .enumerate()
+                {
+                    let lead = if i == 0 {
+                        "              e.g. "
+                    } else {
+                        &indent
+                    };
+                    writeln!(out, "{lead}{line}")?;
+                }
             }
         }
     }
@@ -573,6 +606,35 @@ mod tests {
             abort_on_fail: false,
             delay_abort: None,
         }
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_within_the_width() {
+        assert_eq!(wrap("ab cd ef", 5), ["ab cd", "ef"]);
+        assert_eq!(wrap("abcdefgh ij", 4), ["abcdefgh", "ij"]);
+        assert_eq!(wrap("", 4), [""]);
+    }
+
+    #[test]
+    fn names_are_cut_keeping_their_tags() {
+        assert_eq!(fit_name("http_req_duration", 20), "http_req_duration");
+        assert_eq!(
+            fit_name("step_chance_long_metric{name:items}", 24),
+            "step_chance…{name:items}"
+        );
+        assert_eq!(fit_name("a{very_long_tag:value}", 8), "a{very_…");
+        assert_eq!(fit("héllo wörld  ", 5), "héll…");
+        assert_eq!(fit("abc", 0), "");
+    }
+
+    #[test]
+    fn the_width_comes_from_the_terminal_then_columns() {
+        assert_eq!(width_from(Some(132), Some("80")), 132);
+        assert_eq!(width_from(None, Some("80")), 80);
+        assert_eq!(width_from(None, Some(" 90 ")), 90);
+        assert_eq!(width_from(None, Some("wide")), DEFAULT_WIDTH);
+        assert_eq!(width_from(None, Some("0")), DEFAULT_WIDTH);
+        assert_eq!(width_from(None, None), DEFAULT_WIDTH);
     }
 
     #[test]
