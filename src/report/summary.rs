@@ -392,7 +392,7 @@ fn table<W: Write>(out: &mut W, rows: &[Figures], width: usize) -> io::Result<()
     let mut shown: Vec<bool> = COLUMNS.iter().map(|c| KEPT.contains(c)).collect();
     for column in ADDED {
         let i = index(column);
-        if 1 + widths[i] <= room {
+        if widths[i] < room {
             room -= 1 + widths[i];
             shown[i] = true;
         }
