@@ -121,6 +121,15 @@ fn server<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
     if !results.server.is_empty() {
         writeln!(out, "\n  server")?;
     }
+    // As wide as the longest name, up to 48: the figures after it keep more of a narrow
+    // terminal.
+    let name_width = results
+        .server
+        .keys()
+        .map(|name| console::measure_text_width(name))
+        .max()
+        .unwrap_or(0)
+        .min(48);
     for (name, metric) in &results.server {
         let pair = |label: &str, value: Option<f64>| {
             value.map(|v| format!("{label} {}", format::figure(v)))
@@ -159,7 +168,12 @@ fn server<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
             .collect(),
         };
         let kind = metric.kind.map_or("", ServerKind::name);
-        writeln!(out, "    {name:<48} {kind:<9} {}", parts.join("  "))?;
+        writeln!(
+            out,
+            "    {} {kind:<9} {}",
+            format_args!("{:<name_width$}", fit_name(name, name_width)),
+            parts.join("  ")
+        )?;
     }
     let failing: Vec<_> = results
         .sources
