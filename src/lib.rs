@@ -18,6 +18,7 @@ pub mod diag;
 pub mod error;
 pub mod exec;
 pub mod exit_code;
+pub mod init;
 pub mod mock;
 pub mod plan;
 pub mod redact;

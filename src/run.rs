@@ -209,12 +209,74 @@ fn compare(args: crate::cli::CompareArgs) -> Result<(), Error> {
     )))
 }
 
-/// `loadplan init`.
+/// `loadplan init`: the starter plan (and workflow) written, what was written and the
+/// next commands printed.
 fn init(args: crate::cli::InitArgs) -> Result<(), Error> {
-    let _ = args;
-    Err(Error::Input(crate::error::Detail::from(
-        "`loadplan init` is being built".to_owned(),
-    )))
+    use crate::init::{self, Ci, InitError, Target, Written};
+    let fail = |error: InitError| {
+        if error.is_usage() {
+            Error::Input(error.into())
+        } else {
+            Error::Output(error.into())
+        }
+    };
+    let target = match (&args.http, &args.ws) {
+        (Some(url), _) => Target::Http(init::parse_url("--http", url).map_err(fail)?),
+        (None, Some(url)) => Target::Ws(init::parse_url("--ws", url).map_err(fail)?),
+        (None, None) => Target::Mock,
+    };
+    let current = std::env::current_dir().ok();
+    let folder = current
+        .as_deref()
+        .map(|dir| dir.join(args.output.parent().unwrap_or(Path::new(""))));
+    let request = init::Request {
+        schema: folder
+            .as_deref()
+            .and_then(|f| f.canonicalize().ok())
+            .map_or_else(|| init::SCHEMA_FILE.to_owned(), |f| init::schema_path(&f)),
+        folder_name: current
+            .as_deref()
+            .and_then(Path::file_name)
+            .map(|name| name.to_string_lossy().into_owned()),
+        plan: args.output,
+        target: target.clone(),
+        ci: args.ci.as_deref().map(|ci| match ci {
+            "gitlab" => Ci::Gitlab,
+            _ => Ci::Github,
+        }),
+    };
+    let files = init::files(&request);
+    let written = init::write(&files).map_err(fail)?;
+    let mut out = std::io::stdout().lock();
+    for line in &written {
+        let _ = match line {
+            Written::Created(path) => writeln!(out, "wrote {}", path.display()),
+            Written::Kept(path) => writeln!(out, "kept {} (it exists)", path.display()),
+        };
+    }
+    if let Some(ci) = request.ci
+        && written.contains(&Written::Kept(init::BASELINES_FILE.into()))
+        && !std::fs::read_to_string(init::BASELINES_FILE)
+            .is_ok_and(|text| text.lines().any(|l| l.starts_with("## Nightly Results")))
+    {
+        let _ = writeln!(
+            out,
+            "note: {} appends the nightly row under `## Nightly Results` in {}: add that \
+             heading and a table",
+            ci.file(),
+            init::BASELINES_FILE
+        );
+    }
+    let plan = request.plan.display();
+    let env = match target {
+        Target::Mock => String::new(),
+        _ => format!(" --env {}", init::TARGET_ENV),
+    };
+    let _ = writeln!(
+        out,
+        "\nnext:\n  loadplan validate {plan}\n  loadplan run {plan}{env} --stage smoke"
+    );
+    Ok(())
 }
 
 fn report(args: crate::cli::ReportArgs) -> Result<(), Error> {
@@ -670,6 +732,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
     let first_run = prepared.first_run;
     let (targets, baseline, baseline_file) =
         (prepared.targets, prepared.baseline, prepared.baseline_file);
+    let producible = crate::report::summary::Producible::of(&checked.plan);
     let (name, env, stage) = (
         checked.plan.name.clone(),
         checked.env.clone(),
@@ -784,6 +847,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
             partial: false,
             segment,
             merged_from: Vec::new(),
+            producible,
         },
     )
 }
@@ -818,6 +882,8 @@ struct Conclusion<'a> {
     segment: Option<crate::report::json::SegmentRecord>,
     /// The segment files `merge` made the results of.
     merged_from: Vec<String>,
+    /// Which metrics the plan's steps can record (the summary leaves out the others).
+    producible: crate::report::summary::Producible,
 }
 
 /// The end of a run: judges the thresholds, prints the summary, writes every output and
@@ -845,6 +911,7 @@ fn conclude(results: &crate::results::Results, run: Conclusion<'_>) -> Result<()
         partial,
         segment,
         merged_from,
+        producible,
     } = run;
     let mut verdict = crate::verdict::judge(rules, results, baseline_results);
     if first_run {
@@ -863,6 +930,8 @@ fn conclude(results: &crate::results::Results, run: Conclusion<'_>) -> Result<()
             seconds: results.duration.as_secs_f64(),
             vus_max: results.vus_max,
             baseline: baseline_line,
+            width: crate::report::summary::terminal_width(),
+            producible,
         };
         let _ = crate::report::summary::write(
             &mut std::io::stdout().lock(),
@@ -1073,6 +1142,7 @@ fn merge(
             partial: segments.iter().any(|(_, document, _)| document.partial),
             segment: None,
             merged_from: segments.iter().map(|(file, _, _)| file.clone()).collect(),
+            producible: crate::report::summary::Producible::of(&checked.plan),
         },
     )
 }

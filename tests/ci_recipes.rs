@@ -1,5 +1,5 @@
 //! The CI recipes of docs/ci.md run as written. Each fenced block there that starts with
-//! its file name (`# .github/workflows/load.yml`, `# .gitlab-ci.yml`, `# loadtest.yaml`,
+//! its file name (`# .github/workflows/loadplan.yml`, `# .gitlab-ci.yml`, `# loadtest.yaml`,
 //! `<!-- docs/performance-baselines.md -->`) is read; a scratch repository (a bare
 //! `origin` and clones of it) gets the plan, with its environments replaced by the
 //! built-in mock and its stages shortened, and the document. Then every job, for every
@@ -334,7 +334,7 @@ fn assert_nightly_committed(scratch: &Scratch, env: &str, log_line: &str) {
 #[test]
 fn github_actions_recipe_runs() {
     let scratch = Scratch::new();
-    let workflow = yaml(&block(".github/workflows/load.yml"));
+    let workflow = yaml(&block(".github/workflows/loadplan.yml"));
     let jobs = workflow["jobs"].as_object().expect("jobs");
     assert!(jobs.contains_key("smoke") && jobs.contains_key("nightly"));
     let mut ran = 0;

@@ -191,7 +191,9 @@ scenarios:
         "{json:#}"
     );
     assert!(
+        // The summary wraps an example longer than its width under its `e.g.`.
         ran.stdout
+            .replace(&format!("\n{}", " ".repeat(19)), " ")
             // The reason names where the lookup stopped: the body was not JSON.
             .contains("e.g. `if: r.json.missing > 1`: `r.json.missing`: `r.json` is none, not an object or array"),
         "{}",

@@ -9,6 +9,96 @@ use crate::results::Results;
 use crate::server::ServerKind;
 use crate::verdict::{Status, Verdict};
 
+/// The summary's width when neither stdout nor stderr is a terminal and `COLUMNS` is not
+/// set (or not a number).
+pub const DEFAULT_WIDTH: usize = 100;
+
+/// The width the summary fits: the terminal's (stdout's, else stderr's), else `COLUMNS`,
+/// else [`DEFAULT_WIDTH`]. The one place the summary reads its surroundings.
+pub fn terminal_width() -> usize {
+    let terminal = [console::Term::stdout(), console::Term::stderr()]
+        .iter()
+        .find_map(console::Term::size_checked)
+        .map(|(_, columns)| columns);
+    width_from(terminal, std::env::var("COLUMNS").ok().as_deref())
+}
+
+/// [`terminal_width`] from what it read: a terminal's columns win, then `COLUMNS` (a
+/// positive number), then [`DEFAULT_WIDTH`].
+fn width_from(terminal: Option<u16>, columns: Option<&str>) -> usize {
+    terminal
+        .map(usize::from)
+        .filter(|&w| w > 0)
+        .or_else(|| {
+            columns
+                .and_then(|c| c.trim().parse::<usize>().ok())
+                .filter(|&w| w > 0)
+        })
+        .unwrap_or(DEFAULT_WIDTH)
+}
+
+/// Which families of built-in metrics the plan's steps can record: an HTTP-only plan
+/// never has WebSocket figures, so its summary leaves out `ws_*` rows that have no
+/// samples (the collector keeps `ws_connections_active` at 0 for every run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Producible {
+    /// A `request` step somewhere (scenarios, setup, teardown): `http_*`.
+    pub http: bool,
+    /// A `connect` or `reconnect` step: `ws_*`, `broadcast_*`.
+    pub websocket: bool,
+}
+
+impl Producible {
+    /// Every family: when the plan is not known.
+    pub const ALL: Self = Self {
+        http: true,
+        websocket: true,
+    };
+
+    /// What `plan`'s steps can record.
+    pub fn of(plan: &crate::plan::model::Plan) -> Self {
+        use crate::plan::step::{Step, any_step};
+        let lists = plan
+            .scenarios
+            .values()
+            .map(|scenario| scenario.steps.as_slice())
+            .chain(plan.setup.iter().map(|phase| phase.steps()))
+            .chain(plan.teardown.iter().map(|phase| phase.steps()));
+        let mut producible = Self {
+            http: false,
+            websocket: false,
+        };
+        for steps in lists {
+            producible.http |= any_step(steps, &|step| matches!(step, Step::Request(_)));
+            producible.websocket |= any_step(steps, &|step| {
+                matches!(step, Step::Connect(_) | Step::Reconnect(_))
+            });
+        }
+        producible
+    }
+
+    /// Whether a metric of this name can have samples in this plan's runs (custom and
+    /// run-wide metrics always can).
+    fn can(self, metric: &str) -> bool {
+        if metric.starts_with("http_") {
+            self.http
+        } else if metric.starts_with("ws_") || metric.starts_with("broadcast_") {
+            self.websocket
+        } else {
+            true
+        }
+    }
+
+    /// Counters the plan can produce that are worth a `0` row when nothing was counted.
+    fn zero_rows(self) -> Vec<&'static str> {
+        let mut rows = vec!["errors"];
+        if self.websocket {
+            rows.push("ws_connect_errors");
+        }
+        rows
+    }
+}
+
 /// What the summary's heading says about the run.
 pub struct Heading<'a> {
     pub plan: &'a str,
@@ -19,6 +109,10 @@ pub struct Heading<'a> {
     /// The run compared with (`compared with results/….json (started …, commit …)`), or
     /// why there is none, when the plan asks for one.
     pub baseline: Option<String>,
+    /// The columns every line fits in ([`terminal_width`]).
+    pub width: usize,
+    /// Which metrics the plan can produce; rows of others without samples are left out.
+    pub producible: Producible,
 }
 
 /// The server section: each collected metric's figures, sources that failed, and the
@@ -27,6 +121,15 @@ fn server<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
     if !results.server.is_empty() {
         writeln!(out, "\n  server")?;
     }
+    // As wide as the longest name, up to 48: the figures after it keep more of a narrow
+    // terminal.
+    let name_width = results
+        .server
+        .keys()
+        .map(|name| console::measure_text_width(name))
+        .max()
+        .unwrap_or(0)
+        .min(48);
     for (name, metric) in &results.server {
         let pair = |label: &str, value: Option<f64>| {
             value.map(|v| format!("{label} {}", format::figure(v)))
@@ -65,7 +168,12 @@ fn server<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
             .collect(),
         };
         let kind = metric.kind.map_or("", ServerKind::name);
-        writeln!(out, "    {name:<48} {kind:<9} {}", parts.join("  "))?;
+        writeln!(
+            out,
+            "    {} {kind:<9} {}",
+            format_args!("{:<name_width$}", fit_name(name, name_width)),
+            parts.join("  ")
+        )?;
     }
     let failing: Vec<_> = results
         .sources
@@ -106,7 +214,9 @@ fn server<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
 /// The realised share of each step's `chance:` and `if:` (`step_chance`, `step_if` by
 /// scenario and `name`): their totals over all steps, in the table above, mix steps of
 /// different odds.
-fn guards<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
+fn guards<W: Write>(out: &mut W, results: &Results, width: usize) -> io::Result<()> {
+    // Room for the series name beside `{trues:>9} of {total:<9} {share}`.
+    let name_width = width.saturating_sub(4 + 30).clamp(12, 44);
     let mut lines = Vec::new();
     for (key, data) in &results.series {
         if !matches!(&*key.metric, "step_chance" | "step_if") {
@@ -122,8 +232,11 @@ fn guards<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
         };
         let name = key.name.as_deref().unwrap_or("-");
         lines.push(format!(
-            "    {:<44} {:>9} of {:<9} {}",
-            format!("{}{{scenario:{}, name:{name}}}", key.metric, key.scenario),
+            "    {:<name_width$} {:>9} of {:<9} {}",
+            fit_name(
+                &format!("{}{{scenario:{}, name:{name}}}", key.metric, key.scenario),
+                name_width
+            ),
             trues,
             total,
             format::percent(share, Style::Terminal)
@@ -138,8 +251,224 @@ fn guards<W: Write>(out: &mut W, results: &Results) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes the summary to `out` (the terminal).
+/// Writes the summary to `out` (the terminal), every line at most `heading.width`
+/// columns: the table drops columns that do not fit (the least read first), long names
+/// are cut with `…`, and any line still too long is cut at the width.
 pub fn write<W: Write>(
+    out: &mut W,
+    heading: &Heading<'_>,
+    figures: &[Figures],
+    verdict: &Verdict,
+    results: &Results,
+) -> io::Result<()> {
+    let mut text = Vec::new();
+    write_unfitted(&mut text, heading, figures, verdict, results)?;
+    let text = String::from_utf8_lossy(&text);
+    for line in text.split_inclusive('\n') {
+        let (line, newline) = match line.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (line, ""),
+        };
+        write!(out, "{}{newline}", fit(line, heading.width))?;
+    }
+    Ok(())
+}
+
+/// `text` cut to `width` columns with `…` at the end when it is longer (trailing spaces
+/// first dropped).
+fn fit(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    let text = text.trim_end();
+    if console::measure_text_width(text) <= width {
+        return text.into();
+    }
+    console::truncate_str(text, width, if width == 0 { "" } else { "…" })
+}
+
+/// A metric or series name in `width` columns: as it is when it fits; else the part
+/// before `{` is cut with `…` so the tags stay readable (`http_req_dur…{name:items}`);
+/// else the whole is cut.
+fn fit_name(name: &str, width: usize) -> String {
+    if console::measure_text_width(name) <= width {
+        return name.to_owned();
+    }
+    if let Some(brace) = name.find('{') {
+        let (metric, tags) = name.split_at(brace);
+        let tags_width = console::measure_text_width(tags);
+        if tags_width + 4 <= width {
+            return format!("{}{tags}", fit(metric, width - tags_width));
+        }
+    }
+    fit(name, width).into_owned()
+}
+
+/// `text` in lines of at most `width` columns, broken at spaces (a word longer than the
+/// width is left whole, for the final cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let Some(line) = lines.last_mut() else {
+            break;
+        };
+        let used = console::measure_text_width(line);
+        if used > 0 && used + 1 + console::measure_text_width(word) > width {
+            lines.push(word.to_owned());
+        } else {
+            if used > 0 {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+/// The trend table's figure columns, in the order they are shown.
+const COLUMNS: [&str; 9] = [
+    "count", "rate", "min", "avg", "med", "p90", "p95", "p99", "max",
+];
+
+/// Columns kept at any width, then the others in the order they are added while they
+/// fit (k6 too keeps avg and the tail: at 80 columns count, avg, p95, p99 and max).
+const KEPT: [&str; 5] = ["count", "avg", "p95", "p99", "max"];
+const ADDED: [&str; 4] = ["rate", "med", "p90", "min"];
+
+/// The metric rows: the figures the plan can produce (a metric of a family the plan has
+/// no step for is left out unless it has samples), with `0` rows for the counters the
+/// plan can produce that counted nothing (`errors`), in name order.
+fn rows(figures: &[Figures], producible: Producible) -> Vec<Figures> {
+    let has_samples =
+        |f: &Figures| f.count > 0 || f.gauge.is_some_and(|g| g.iter().any(|v| *v != 0.0));
+    let mut rows: Vec<Figures> = figures
+        .iter()
+        .filter(|f| producible.can(&f.metric) || has_samples(f))
+        .cloned()
+        .collect();
+    for metric in producible.zero_rows() {
+        if !rows.iter().any(|f| f.metric == metric) {
+            rows.push(Figures {
+                metric: metric.to_owned(),
+                kind: "counter".to_owned(),
+                count: 0,
+                rate: Some(0.0),
+                trend: None,
+                share: None,
+                gauge: None,
+            });
+        }
+    }
+    rows.sort_by(|a, b| a.metric.cmp(&b.metric));
+    rows
+}
+
+/// The metric table, fitted to `width`.
+fn table<W: Write>(out: &mut W, rows: &[Figures], width: usize) -> io::Result<()> {
+    let cells: Vec<Option<[String; 9]>> = rows
+        .iter()
+        .map(|f| {
+            f.trend.as_ref().map(|t| {
+                let ms = |v: f64| format::ms(v, Style::Terminal);
+                [
+                    f.count.to_string(),
+                    f.rate.map_or(String::new(), format::per_second),
+                    ms(t.min),
+                    ms(t.avg),
+                    ms(t.med),
+                    ms(t.p90),
+                    ms(t.p95),
+                    ms(t.p99),
+                    ms(t.max),
+                ]
+            })
+        })
+        .collect();
+    // Each column as wide as its widest cell (the counts and rates of every row), and
+    // at least as wide as `25.16ms`, so that columns stay apart.
+    let mut widths = [7; 9];
+    for row in cells.iter().flatten() {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(console::measure_text_width(cell));
+        }
+    }
+    for f in rows {
+        widths[0] = widths[0].max(f.count.to_string().len());
+        if f.trend.is_none() && f.share.is_none() {
+            widths[1] = widths[1].max(f.rate.map_or(0, |r| format::per_second(r).len()));
+        }
+    }
+    let index = |name: &str| COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
+    let kept: usize = KEPT.iter().map(|c| 1 + widths[index(c)]).sum();
+    let longest = rows
+        .iter()
+        .map(|f| console::measure_text_width(&f.metric))
+        .fold("metric".len(), usize::max);
+    let name_width = longest.min(width.saturating_sub(2 + kept).max(12));
+    let mut room = width.saturating_sub(2 + name_width + kept);
+    let mut shown: Vec<bool> = COLUMNS.iter().map(|c| KEPT.contains(c)).collect();
+    for column in ADDED {
+        let i = index(column);
+        if widths[i] < room {
+            room -= 1 + widths[i];
+            shown[i] = true;
+        }
+    }
+    let line = |name: &str, cells: &[String]| {
+        let mut line = format!("  {:<name_width$}", fit_name(name, name_width));
+        for (i, cell) in cells.iter().enumerate().filter(|(i, _)| shown[*i]) {
+            line.push_str(&format!(" {cell:>w$}", w = widths[i]));
+        }
+        line
+    };
+    let header: Vec<String> = COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+    writeln!(out, "{}", line("metric", &header))?;
+    let (count_width, rate_width) = (widths[0], widths[1]);
+    for (f, cells) in rows.iter().zip(&cells) {
+        let name = fit_name(&f.metric, name_width);
+        let rate = f.rate.map_or(String::new(), format::per_second);
+        // The rate column, or the rate after the count when that column was dropped.
+        let after_count = |text: &str| {
+            if shown[1] {
+                format!(" {text:>rate_width$}")
+            } else {
+                format!(" {text}")
+            }
+        };
+        let text = match (cells, f.share, f.gauge) {
+            (Some(cells), _, _) => line(&f.metric, cells),
+            (None, Some(share), _) => format!(
+                "  {name:<name_width$} {:>count_width$}{} {} true",
+                f.count,
+                if shown[1] {
+                    " ".repeat(rate_width + 1)
+                } else {
+                    String::new()
+                },
+                format::percent(share, Style::Terminal)
+            ),
+            (None, None, Some([last, min, max])) => format!(
+                "  {name:<name_width$} {:>count_width$}{} last {}, min {}, max {}",
+                "",
+                if shown[1] {
+                    " ".repeat(rate_width + 1)
+                } else {
+                    String::new()
+                },
+                format::figure(last),
+                format::figure(min),
+                format::figure(max)
+            ),
+            (None, None, None) => format!(
+                "  {name:<name_width$} {:>count_width$}{}",
+                f.count,
+                after_count(&rate)
+            ),
+        };
+        writeln!(out, "{text}")?;
+    }
+    Ok(())
+}
+
+/// The summary's lines before they are fitted to the width.
+fn write_unfitted<W: Write>(
     out: &mut W,
     heading: &Heading<'_>,
     figures: &[Figures],
@@ -159,58 +488,8 @@ pub fn write<W: Write>(
     if let Some(baseline) = &heading.baseline {
         writeln!(out, "  {baseline}\n")?;
     }
-    writeln!(
-        out,
-        "  {:<30} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "metric", "count", "rate", "min", "avg", "med", "p90", "p95", "p99", "max"
-    )?;
-    for f in figures {
-        let rate = f.rate.map_or(String::new(), format::per_second);
-        match (&f.trend, f.share, f.gauge) {
-            (Some(t), _, _) => {
-                writeln!(
-                    out,
-                    "  {:<30} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                    f.metric,
-                    f.count,
-                    rate,
-                    format::ms(t.min, Style::Terminal),
-                    format::ms(t.avg, Style::Terminal),
-                    format::ms(t.med, Style::Terminal),
-                    format::ms(t.p90, Style::Terminal),
-                    format::ms(t.p95, Style::Terminal),
-                    format::ms(t.p99, Style::Terminal),
-                    format::ms(t.max, Style::Terminal)
-                )?;
-            }
-            (_, Some(share), _) => {
-                writeln!(
-                    out,
-                    "  {:<30} {:>9} {:>10} {} true",
-                    f.metric,
-                    f.count,
-                    "",
-                    format::percent(share, Style::Terminal)
-                )?;
-            }
-            (_, _, Some([last, min, max])) => {
-                writeln!(
-                    out,
-                    "  {:<30} {:>9} {:>10} last {}, min {}, max {}",
-                    f.metric,
-                    "",
-                    "",
-                    format::figure(last),
-                    format::figure(min),
-                    format::figure(max)
-                )?;
-            }
-            _ => {
-                writeln!(out, "  {:<30} {:>9} {:>10}", f.metric, f.count, rate)?;
-            }
-        }
-    }
-    guards(out, results)?;
+    table(out, &rows(figures, heading.producible), heading.width)?;
+    guards(out, results, heading.width)?;
     if !results.phases.is_empty() {
         writeln!(out, "\n  phases")?;
         for phase in &results.phases {
@@ -230,7 +509,19 @@ pub fn write<W: Write>(
         for (kind, tally) in errors.iter() {
             writeln!(out, "    {:>8}  {kind}", tally.count)?;
             for example in &tally.examples {
-                writeln!(out, "              e.g. {example}")?;
+                // Wrapped rather than cut: the example is what says what went wrong.
+                let indent = " ".repeat(19);
+                for (i, line) in wrap(example, heading.width.saturating_sub(19))
+                    .iter()
+                    .enumerate()
+                {
+                    let lead = if i == 0 {
+                        "              e.g. "
+                    } else {
+                        &indent
+                    };
+                    writeln!(out, "{lead}{line}")?;
+                }
             }
         }
     }
@@ -332,6 +623,35 @@ mod tests {
     }
 
     #[test]
+    fn wrap_breaks_at_spaces_within_the_width() {
+        assert_eq!(wrap("ab cd ef", 5), ["ab cd", "ef"]);
+        assert_eq!(wrap("abcdefgh ij", 4), ["abcdefgh", "ij"]);
+        assert_eq!(wrap("", 4), [""]);
+    }
+
+    #[test]
+    fn names_are_cut_keeping_their_tags() {
+        assert_eq!(fit_name("http_req_duration", 20), "http_req_duration");
+        assert_eq!(
+            fit_name("step_chance_long_metric{name:items}", 24),
+            "step_chance…{name:items}"
+        );
+        assert_eq!(fit_name("a{very_long_tag:value}", 8), "a{very_…");
+        assert_eq!(fit("héllo wörld  ", 5), "héll…");
+        assert_eq!(fit("abc", 0), "");
+    }
+
+    #[test]
+    fn the_width_comes_from_the_terminal_then_columns() {
+        assert_eq!(width_from(Some(132), Some("80")), 132);
+        assert_eq!(width_from(None, Some("80")), 80);
+        assert_eq!(width_from(None, Some(" 90 ")), 90);
+        assert_eq!(width_from(None, Some("wide")), DEFAULT_WIDTH);
+        assert_eq!(width_from(None, Some("0")), DEFAULT_WIDTH);
+        assert_eq!(width_from(None, None), DEFAULT_WIDTH);
+    }
+
+    #[test]
     fn threshold_lines_show_the_figure_in_its_unit() {
         let mut results = Results {
             duration: Duration::from_secs(10),
@@ -368,6 +688,8 @@ mod tests {
             seconds: 10.0,
             vus_max: 1,
             baseline: None,
+            width: 120,
+            producible: Producible::ALL,
         };
         let mut out = Vec::new();
         write(&mut out, &heading, &[], &verdict, &results).unwrap();
@@ -411,6 +733,8 @@ mod tests {
             seconds: 1.0,
             vus_max: 1,
             baseline: Some("baseline: none, no earlier complete run".to_owned()),
+            width: 120,
+            producible: Producible::ALL,
         };
         let rules = [rule("http_req_failed", "rate < 0.2")];
         for (rules, line) in [
