@@ -124,8 +124,9 @@ fn the_report_of_a_real_run_reads_cleanly_in_a_browser() {
 
 /// A page with every fault the check looks for (a script that throws, a console error, an
 /// image from the network, an element 2000 px wide, a hover handler that throws, a phone
-/// page without `width=device-width`) has each reported; a tidy page has none. Without
-/// this, a check that saw nothing would look like a clean page.
+/// page without `width=device-width`, a script a content security policy refuses) has
+/// each reported; a tidy page has none. Without this, a check that saw nothing would look
+/// like a clean page.
 #[test]
 fn a_broken_page_fails_the_check_on_each_fault() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -151,6 +152,17 @@ fn a_broken_page_fails_the_check_on_each_fault() {
 <script>console.log("fine");</script></body></html>"#,
     )
     .expect("the tidy page is written");
+    // A content security policy that forbids the page's own script: the page would show
+    // without its charts' interaction, silently but for this.
+    let refused = dir.path().join("refused.html");
+    std::fs::write(
+        &refused,
+        r#"<!doctype html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>refused</title></head>
+<body><script>document.body.dataset.ran = "yes";</script></body></html>"#,
+    )
+    .expect("the refused page is written");
     let reports = check_pages(&[
         (
             broken.as_path(),
@@ -165,6 +177,7 @@ fn a_broken_page_fails_the_check_on_each_fault() {
                 Viewport::print(),
             ][..],
         ),
+        (refused.as_path(), &[Viewport::desktop()][..]),
     ]);
     let report: &PageReport = &reports[0];
     for expected in [
@@ -193,6 +206,11 @@ fn a_broken_page_fails_the_check_on_each_fault() {
         report.warnings
     );
     reports[1].assert_clean(&tidy);
+    assert!(
+        reports[2].has_problem("Content Security Policy"),
+        "{:?}",
+        reports[2].problems
+    );
 }
 
 /// Without Chromium the check fails saying how to install it; it does not pass.
