@@ -124,7 +124,7 @@ fn the_report_of_a_real_run_reads_cleanly_in_a_browser() {
 
 /// A page with every fault the check looks for (a script that throws, a console error, an
 /// image from the network, an element 2000 px wide, a hover handler that throws, a phone
-/// page without `width=device-width`, a script a content security policy refuses) has
+/// page without `width=device-width`, no dark mode, a script a content security policy refuses) has
 /// each reported; a tidy page has none. Without this, a check that saw nothing would look
 /// like a clean page.
 #[test]
@@ -152,6 +152,16 @@ fn a_broken_page_fails_the_check_on_each_fault() {
 <script>console.log("fine");</script></body></html>"#,
     )
     .expect("the tidy page is written");
+    // Dark by the browser's own dark canvas and colours.
+    let scheme = dir.path().join("scheme.html");
+    std::fs::write(
+        &scheme,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="color-scheme" content="light dark">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>scheme</title></head>
+<body><p>dark by the canvas</p></body></html>"#,
+    )
+    .expect("the scheme page is written");
     // A content security policy that forbids the page's own script: the page would show
     // without its charts' interaction, silently but for this.
     let refused = dir.path().join("refused.html");
@@ -166,7 +176,7 @@ fn a_broken_page_fails_the_check_on_each_fault() {
     let reports = check_pages(&[
         (
             broken.as_path(),
-            &[Viewport::desktop(), Viewport::phone()][..],
+            &[Viewport::desktop(), Viewport::phone(), Viewport::dark()][..],
         ),
         (
             tidy.as_path(),
@@ -178,6 +188,7 @@ fn a_broken_page_fails_the_check_on_each_fault() {
             ][..],
         ),
         (refused.as_path(), &[Viewport::desktop()][..]),
+        (scheme.as_path(), &[Viewport::dark()][..]),
     ]);
     let report: &PageReport = &reports[0];
     for expected in [
@@ -190,6 +201,7 @@ fn a_broken_page_fails_the_check_on_each_fault() {
         "[desktop] uncaught exception: Error: hover broke",
         "px wide on a 390 px phone: the page needs <meta name=\"viewport\"",
         "[phone] uncaught exception: Error: boom",
+        "[dark] the page stays light in dark mode: its background is the white canvas",
     ] {
         assert!(
             report.has_problem(expected),
@@ -211,6 +223,7 @@ fn a_broken_page_fails_the_check_on_each_fault() {
         "{:?}",
         reports[2].problems
     );
+    reports[3].assert_clean(&scheme);
 }
 
 /// Without Chromium the check fails saying how to install it; it does not pass.

@@ -501,6 +501,9 @@ impl Cdp {
             self.settle();
         }
         self.check_width(viewport, report);
+        if viewport.dark {
+            self.check_dark(name, report);
+        }
         if let Some(path) = &viewport.screenshot {
             self.screenshot(path);
             report.screenshots.push(path.clone());
@@ -575,6 +578,33 @@ impl Cdp {
                 "[{name}] horizontal overflow: the page is {scroll} px wide in a {inner} px \
                  window; wider than the window: {}",
                 wide.join(", ")
+            ));
+        }
+    }
+
+    /// Dark mode follows the system: with `prefers-color-scheme: dark` the page's
+    /// background (the first opaque one of `body` and `html`, else the canvas, dark under
+    /// a `color-scheme` property or `<meta name="color-scheme">` naming dark) is dark.
+    fn check_dark(&mut self, name: &str, report: &mut PageReport) {
+        let seen = self.evaluate(
+            "(() => { \
+               for (const e of [document.body, document.documentElement]) { \
+                 if (!e) continue; \
+                 const c = getComputedStyle(e).backgroundColor.match(/[\\d.]+/g).map(Number); \
+                 if (c.length < 4 || c[3] > 0) return { color: getComputedStyle(e).backgroundColor, \
+                   light: (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) / 255 }; \
+               } \
+               const meta = document.querySelector('meta[name=color-scheme]'); \
+               const dark = getComputedStyle(document.documentElement).colorScheme.includes('dark') \
+                 || (meta !== null && meta.content.includes('dark')); \
+               return { color: dark ? 'the dark canvas' : 'the white canvas', light: dark ? 0 : 1 }; \
+             })()",
+        );
+        let light = seen["light"].as_f64().unwrap_or(1.0);
+        if light > 0.5 {
+            report.problem(format!(
+                "[{name}] the page stays light in dark mode: its background is {}",
+                seen["color"].as_str().unwrap_or("light")
             ));
         }
     }
