@@ -1,6 +1,7 @@
 //! Integration tests: one crate that drives the real binary and the library.
 
 mod backoff;
+mod browser;
 mod ci_recipes;
 mod collect;
 mod common;
