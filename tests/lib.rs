@@ -12,6 +12,7 @@ mod examples;
 mod fill;
 mod guards;
 mod hostile_errors;
+mod html;
 mod invalid_plans;
 mod k8s;
 mod knobs;
