@@ -101,23 +101,35 @@ pub fn time_chart(chart: &TimeChart<'_>) -> Option<String> {
         t += tick;
     }
     if chart.stacked {
+        // Over the points where some band has a value (a last second too short has none).
+        let shown: Vec<usize> = (0..n)
+            .filter(|i| {
+                chart
+                    .lines
+                    .iter()
+                    .any(|l| l.values.get(*i).copied().flatten().is_some())
+            })
+            .collect();
         let mut below = vec![0.0; n];
         for line in &chart.lines {
             let above: Vec<f64> = (0..n)
                 .map(|i| below[i] + line.values.get(i).copied().flatten().unwrap_or(0.0))
                 .collect();
             let mut d = String::new();
-            for (i, v) in above.iter().enumerate() {
+            for (k, i) in shown.iter().enumerate() {
                 let _ = write!(
                     d,
                     "{}{:.1},{:.1}",
-                    if i == 0 { "M" } else { "L" },
-                    centre(i),
-                    y_of(*v)
+                    if k == 0 { "M" } else { "L" },
+                    centre(*i),
+                    y_of(above[*i])
                 );
             }
-            for i in (0..n).rev() {
-                let _ = write!(d, "L{:.1},{:.1}", centre(i), y_of(below[i]));
+            for i in shown.iter().rev() {
+                let _ = write!(d, "L{:.1},{:.1}", centre(*i), y_of(below[*i]));
+            }
+            if shown.is_empty() {
+                continue;
             }
             let _ = write!(
                 svg,

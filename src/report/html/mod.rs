@@ -49,7 +49,7 @@ pub fn render(report: &Report, run: &RunDocument, baseline: Option<&RunDocument>
     let mut nav: Vec<(&str, &str)> = vec![("thresholds", "Thresholds"), ("time", "Over time")];
     let mut sections = String::new();
     thresholds(&mut sections, report);
-    over_time(&mut sections, &results.timeline);
+    over_time(&mut sections, &results.timeline, report.run.duration_s);
     if distributions(&mut sections, &results, base_results.as_ref()) {
         nav.push(("latency", "Latency"));
     }
@@ -222,10 +222,12 @@ struct Buckets<'a> {
     starts: Vec<u64>,
     step: u64,
     groups: Vec<&'a [Second]>,
+    /// The run's length: its last second may be cut short.
+    duration_s: f64,
 }
 
 impl<'a> Buckets<'a> {
-    fn new(timeline: &'a [Second]) -> Self {
+    fn new(timeline: &'a [Second], duration_s: f64) -> Self {
         let step = timeline.len().div_ceil(MAX_POINTS).max(1);
         let groups: Vec<&[Second]> = timeline.chunks(step).collect();
         Self {
@@ -235,14 +237,30 @@ impl<'a> Buckets<'a> {
                 .collect(),
             step: step as u64,
             groups,
+            duration_s,
         }
     }
 
-    /// The per-second mean of `pick` in each bucket.
+    /// The part of second `at_s` the run lasted: 1, or less for the last one (a 10.1 s
+    /// run's second 10 is a tenth of a second).
+    fn covered(&self, at_s: u64) -> f64 {
+        let left = self.duration_s - at_s as f64;
+        if left > 0.0 && left.is_finite() {
+            left.min(1.0)
+        } else {
+            1.0
+        }
+    }
+
+    /// `pick` per second in each bucket: its sum over the time the bucket's seconds
+    /// covered; none for a last second too short to say (under a fifth of a second).
     fn rate(&self, pick: impl Fn(&Second) -> u64) -> Vec<Option<f64>> {
         self.groups
             .iter()
-            .map(|g| Some(g.iter().map(&pick).sum::<u64>() as f64 / g.len().max(1) as f64))
+            .map(|g| {
+                let covered: f64 = g.iter().map(|s| self.covered(s.at_s)).sum();
+                (covered >= 0.2).then(|| g.iter().map(&pick).sum::<u64>() as f64 / covered)
+            })
             .collect()
     }
 
@@ -263,13 +281,13 @@ fn count(v: f64) -> String {
     charts::number(v)
 }
 
-fn over_time(out: &mut String, timeline: &[Second]) {
+fn over_time(out: &mut String, timeline: &[Second], duration_s: f64) {
     out.push_str(r#"<section id="time"><h2>Over time</h2>"#);
     if timeline.is_empty() {
         out.push_str(r#"<p class="empty">The run has no timeline.</p></section>"#);
         return;
     }
-    let buckets = Buckets::new(timeline);
+    let buckets = Buckets::new(timeline, duration_s);
     let each = if buckets.step > 1 {
         format!(
             " Each point is {} s: rates are their mean, VUs and latencies the peak second.",
@@ -921,7 +939,7 @@ mod tests {
                 ..Second::default()
             })
             .collect();
-        let buckets = Buckets::new(&timeline);
+        let buckets = Buckets::new(&timeline, 3600.0);
         assert_eq!(buckets.step, 10);
         assert_eq!(buckets.starts.len(), 360);
         assert!(
@@ -930,7 +948,12 @@ mod tests {
                 .iter()
                 .all(|v| *v == Some(10.0))
         );
-        let short = Buckets::new(&timeline[..5]);
+        // A 4.5 s run: its second 4 lasted half a second; a 4.1 s run's too little.
+        let short = Buckets::new(&timeline[..5], 4.5);
         assert_eq!((short.step, short.starts.len()), (1, 5));
+        assert_eq!(short.rate(|s| s.requests)[4], Some(20.0));
+        let shorter = Buckets::new(&timeline[..5], 4.1);
+        assert_eq!(shorter.rate(|s| s.requests)[4], None);
+        assert_eq!(shorter.rate(|s| s.requests)[3], Some(10.0));
     }
 }
