@@ -37,6 +37,10 @@ fn plan() -> String {
         r#"name: "html <b>report</b>"
 environments: {{ local: {{ mock: true }} }}
 stages: {{ smoke: {{ vus: 4, duration: 2s }} }}
+setup:
+  - request: {{ url: "{{{{ env.base_url }}}}/setup", name: prepare }}
+teardown:
+  - request: {{ url: "{{{{ env.base_url }}}}/teardown?status=404", expect: {{ status: 200 }} }}
 scenarios:
   api:
     backoff: off
@@ -166,6 +170,16 @@ fn a_run_writes_a_self_contained_report_and_report_renders_it_again() {
     assert!(html.contains("html &lt;b&gt;report&lt;/b&gt;"));
     assert_self_contained(&html);
 
+    // Setup passed, teardown failed (its 404), each listed.
+    let phases = html
+        .split(r#"<section id="phases">"#)
+        .nth(1)
+        .expect("the setup and teardown section");
+    assert!(phases.contains(r#"<td>setup</td>"#), "{phases}");
+    assert!(phases.contains(r#"<span class="badge pass">passed</span>"#));
+    assert!(phases.contains(r#"<td>teardown</td>"#));
+    assert!(phases.contains(r#"<span class="badge fail">failed</span>"#));
+
     // The charts: four over time, one distribution per trend metric with its points.
     let trends: std::collections::BTreeSet<&str> = json["series"]
         .as_array()
@@ -218,8 +232,11 @@ fn a_run_writes_a_self_contained_report_and_report_renders_it_again() {
             "{kind} listed"
         );
     }
+    // The teardown's error is the run's, not the load's timeline's.
+    assert_eq!(errors["expect status 404"], 1);
+    assert!(!by_kind.contains_key("expect status 404"));
     assert_eq!(
-        by_kind.values().sum::<u64>(),
+        by_kind.values().sum::<u64>() + 1,
         errors.values().filter_map(Value::as_u64).sum::<u64>()
     );
 
@@ -312,6 +329,19 @@ fn a_long_run_with_many_series_keeps_the_page_bounded() {
         .collect();
     json["timeline"] = Value::from(hour);
     json["duration_s"] = Value::from(3600.0);
+    // Hostile server-side names (a thousand of them), a derived metric and an example.
+    let server: serde_json::Map<String, Value> = (0..1000)
+        .map(|i| {
+            (
+                format!("src.<script>m{i}</script>"),
+                serde_json::json!({ "kind": "counter", "samples": 2, "delta": 1.0, "rate": 0.5 }),
+            )
+        })
+        .collect();
+    json["server"] = Value::from(server);
+    json["sources"] = serde_json::json!({ "src": { "kind": "prometheus", "samples": 2, "failed": 1, "error": "<b>refused</b>" } });
+    json["derived"] = serde_json::json!([{ "name": "<i>d</i>", "expression": "a < b", "value": null, "reason": "<u>n/a</u>" }]);
+    json["error_examples"]["expect status 503"] = serde_json::json!(["<script>x</script>"]);
     std::fs::write(dir.path().join("big.json"), json.to_string()).expect("written");
     let ran = loadplan_at(dir.path(), &["report", "big.json", "--html", "big.html"]);
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
@@ -328,6 +358,21 @@ fn a_long_run_with_many_series_keeps_the_page_bounded() {
     );
     assert!(html.contains("more series not drawn"), "so is the chart");
     assert!(html.contains("</span>other kinds</li>"));
+    assert!(
+        html.contains("700 more not shown"),
+        "300 server metrics are listed"
+    );
+    for hostile in [
+        "<script>m0",
+        "<b>refused",
+        "<i>d</i>",
+        "a < b",
+        "<u>n/a",
+        "<script>x",
+    ] {
+        assert!(!html.contains(hostile), "{hostile}");
+        assert!(html.contains(&escaped(hostile)), "{hostile}");
+    }
 
     // A run that measured nothing: no timeline, no series.
     json["series"] = Value::from(Vec::<Value>::new());
