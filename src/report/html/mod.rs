@@ -620,11 +620,11 @@ fn breakdown(out: &mut String, results: &Results) -> bool {
         ("Name", |k| k.name.as_deref().map(str::to_owned)),
     ];
     for (dim, value_of) in dims {
-        let mut values: BTreeMap<(String, &str), ()> = BTreeMap::new();
+        let mut values: std::collections::BTreeSet<(String, &str)> = Default::default();
         for (metric, series) in &by_metric {
             for (key, _) in series {
                 if let Some(value) = value_of(key) {
-                    values.insert((value, metric), ());
+                    values.insert((value, metric));
                 }
             }
         }
@@ -634,7 +634,11 @@ fn breakdown(out: &mut String, results: &Results) -> bool {
         let mut head = vec![dim, "Metric"];
         head.extend(TREND_HEAD);
         let mut table = Table::new(&head).limit(MAX_ROLLUP_ROWS);
-        for (value, metric) in values.keys() {
+        for (value, metric) in &values {
+            if table.is_full() {
+                table.skip();
+                continue;
+            }
             let same = |k: &SeriesKey| value_of(k).as_deref() == Some(value.as_str());
             let Some(SeriesData::Trend(h)) = results.merged(metric, same) else {
                 continue;
@@ -660,6 +664,10 @@ fn breakdown(out: &mut String, results: &Results) -> bool {
     let mut table = Table::new(&head).limit(MAX_SERIES_ROWS);
     for (metric, series) in &by_metric {
         for (key, h) in series {
+            if table.is_full() {
+                table.skip();
+                continue;
+            }
             let tags = key.response.as_ref();
             let mut row = vec![
                 Cell::Html(format!("<code>{}</code>", escape(metric))),

@@ -66,11 +66,22 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<Cell>) {
-        if self.limit.is_some_and(|limit| self.rows.len() >= limit) {
+        if self.is_full() {
             self.more += 1;
         } else {
             self.rows.push(cells);
         }
+    }
+
+    /// Whether the next row would be left out: a caller can [`skip`](Self::skip) it
+    /// without working out its cells.
+    pub fn is_full(&self) -> bool {
+        self.limit.is_some_and(|limit| self.rows.len() >= limit)
+    }
+
+    /// Counts a row left out.
+    pub fn skip(&mut self) {
+        self.more += 1;
     }
 
     pub fn is_empty(&self) -> bool {
