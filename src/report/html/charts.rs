@@ -391,9 +391,14 @@ pub fn percentile_label(x: f64) -> String {
     format!("{text}%")
 }
 
-/// Milliseconds for axes and tooltips: `0.42 ms`, `12.3 ms`, `1500 ms`.
+/// Milliseconds for axes and tooltips: `0.42 ms`, `12.3 ms`, `1500 ms`; from 10 s on in
+/// seconds (`12.5 s`), so an axis label stays short.
 pub fn ms_text(ms: f64) -> String {
-    format!("{} ms", number(ms))
+    if ms >= 10_000.0 {
+        format!("{} s", number(ms / 1000.0))
+    } else {
+        format!("{} ms", number(ms))
+    }
 }
 
 /// A plain figure to three significant digits or so: `0.42`, `12.3`, `1500`.
@@ -476,6 +481,8 @@ mod tests {
         assert_eq!(nice(f64::NAN), 1.0);
         assert_eq!(number(12.34), "12.3");
         assert_eq!(number(0.5), "0.5");
+        assert_eq!(ms_text(1500.0), "1500 ms");
+        assert_eq!(ms_text(3_600_000.0), "3600 s");
     }
 
     #[test]
