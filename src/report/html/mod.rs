@@ -58,6 +58,9 @@ pub fn render(report: &Report, run: &RunDocument, baseline: Option<&RunDocument>
     }
     metrics(&mut sections, report);
     nav.push(("metrics", "Metrics"));
+    if report.baseline.is_some() {
+        nav.push(("baseline", "Baseline"));
+    }
     if errors(&mut sections, report) {
         nav.push(("errors", "Errors"));
     }
@@ -85,7 +88,12 @@ pub fn render(report: &Report, run: &RunDocument, baseline: Option<&RunDocument>
 
 /// A whole self-contained page: `title` and `body` (HTML) in the report's shell — its
 /// style sheet (light, dark, print, phone width) and script. `loadplan compare --html`
-/// renders through this too.
+/// renders through this too. The body can use the sheet's classes: `<section id=…>` with
+/// an `<h2>`; `p.note` and `p.empty` (muted text); `div.charts` (a responsive grid) of
+/// `div.card`s holding a chart ([`time_chart`], [`percentile_chart`]) under an `<h3>`;
+/// [`Table`] (wrapped in `div.scroll`, figures in `.num` cells); [`badge`] (`pass`,
+/// `fail`, `skipped`, `partial`, `none`); `nav.toc` of anchors; `header.top` with an
+/// `<h1>`, `p.verdict.pass|fail|partial|none` and `dl.meta`.
 pub fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
