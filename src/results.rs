@@ -217,6 +217,59 @@ pub struct Second {
     /// `loadplan merge` recomputes p50/p95/p99 per second exactly; segment runs only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<String>,
+    /// That second's `errors` by kind's key; they add up to `errors`. The timeline names at
+    /// most [`TIMELINE_KINDS`] kinds over the whole run (the first seen; the most counted
+    /// after `loadplan merge`) and counts the others under [`OTHER_KINDS`], so a server that
+    /// answers with every status cannot grow it. Absent in runs saved before it was kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors_by_kind: BTreeMap<String, u64>,
+}
+
+/// Error kinds the timeline names over a run ([`Second::errors_by_kind`]).
+pub const TIMELINE_KINDS: usize = 10;
+
+/// The timeline's key for the errors of kinds past [`TIMELINE_KINDS`]; no kind's key.
+pub const OTHER_KINDS: &str = "other kinds";
+
+/// Folds every kind of `timeline` past the [`TIMELINE_KINDS`] most counted (ties: by key)
+/// into [`OTHER_KINDS`]; each second's sum stays what it was.
+pub fn cap_error_kinds(timeline: &mut [Second]) {
+    let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+    for second in timeline.iter() {
+        for (kind, count) in &second.errors_by_kind {
+            if kind != OTHER_KINDS {
+                let total = totals.entry(kind.as_str()).or_default();
+                *total = total.saturating_add(*count);
+            }
+        }
+    }
+    if totals.len() <= TIMELINE_KINDS {
+        return;
+    }
+    let mut ranked: Vec<(&str, u64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let kept: std::collections::BTreeSet<String> = ranked
+        .iter()
+        .take(TIMELINE_KINDS)
+        .map(|(kind, _)| (*kind).to_owned())
+        .collect();
+    for second in timeline.iter_mut() {
+        let folded: Vec<String> = second
+            .errors_by_kind
+            .keys()
+            .filter(|kind| *kind != OTHER_KINDS && !kept.contains(*kind))
+            .cloned()
+            .collect();
+        for kind in folded {
+            if let Some(count) = second.errors_by_kind.remove(&kind) {
+                let other = second
+                    .errors_by_kind
+                    .entry(OTHER_KINDS.to_owned())
+                    .or_default();
+                *other = other.saturating_add(count);
+            }
+        }
+    }
 }
 
 /// Everything one run measured.

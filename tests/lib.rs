@@ -13,6 +13,7 @@ mod examples;
 mod fill;
 mod guards;
 mod hostile_errors;
+mod html;
 mod init;
 mod invalid_plans;
 mod k8s;

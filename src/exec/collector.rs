@@ -17,7 +17,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::redact::Redactor;
 use crate::results::{
-    ConnectFailure, ErrorKind, Results, Sample, Second, SeriesData, SeriesKey, Value, new_histogram,
+    ConnectFailure, ErrorKind, OTHER_KINDS, Results, Sample, Second, SeriesData, SeriesKey,
+    TIMELINE_KINDS, Value, new_histogram,
 };
 
 /// How progress is shown.
@@ -74,6 +75,10 @@ struct State {
     /// A request step's series tagged with how a request fared, by (the step's keys'
     /// address, status, expected): made once each, then found by address.
     tagged: HashMap<(usize, u16, bool), TaggedKeys>,
+    /// The error kinds the timeline names (at most [`TIMELINE_KINDS`], the first seen),
+    /// and the second being filled's count of each, then of the others (one more slot).
+    timeline_kinds: Vec<ErrorKind>,
+    second_errors: Vec<u64>,
 }
 
 /// A request step's `http_reqs`, `http_req_duration`, `http_req_waiting` and
@@ -219,12 +224,49 @@ impl State {
         results
     }
 
+    /// Counts an error of `kind` in the second being filled, by kind.
+    fn count_error_kind(&mut self, kind: &ErrorKind) {
+        let slot = match self.timeline_kinds.iter().position(|k| k == kind) {
+            Some(slot) => slot,
+            None if self.timeline_kinds.len() < TIMELINE_KINDS => {
+                self.timeline_kinds.push(kind.clone());
+                self.timeline_kinds.len() - 1
+            }
+            None => TIMELINE_KINDS,
+        };
+        if self.second_errors.len() <= TIMELINE_KINDS {
+            self.second_errors.resize(TIMELINE_KINDS + 1, 0);
+        }
+        if let Some(count) = self.second_errors.get_mut(slot) {
+            *count += 1;
+        }
+    }
+
+    /// Writes the errors by kind counted since the last call into the second being filled.
+    fn close_error_kinds(&mut self) {
+        let Some(second) = self.results.timeline.get_mut(self.second_index) else {
+            return;
+        };
+        for (slot, count) in self.second_errors.iter_mut().enumerate() {
+            if *count == 0 {
+                continue;
+            }
+            let key = self
+                .timeline_kinds
+                .get(slot)
+                .map_or_else(|| OTHER_KINDS.to_owned(), ToString::to_string);
+            *second.errors_by_kind.entry(key).or_default() += *count;
+            *count = 0;
+        }
+    }
+
     /// Moves the timeline on to `index`, closing the seconds before it.
     fn roll(&mut self, index: usize) {
         if index < self.second_index || index >= 24 * 3600 {
             return;
         }
         if index > self.second_index {
+            self.close_error_kinds();
             if let Some(second) = self.results.timeline.get_mut(self.second_index)
                 && !self.second.is_empty()
             {
@@ -332,6 +374,7 @@ impl State {
             Event::Error { kind, example } => {
                 if let Some(now) = self.results.timeline.get_mut(self.second_index) {
                     now.errors += 1;
+                    self.count_error_kind(&kind);
                 }
                 if self.out_of_descriptors == Notice::NotYet
                     && matches!(
@@ -401,6 +444,8 @@ pub async fn collect(
         redactor: settings.redactor.clone(),
         out_of_descriptors: Notice::NotYet,
         tagged: HashMap::new(),
+        timeline_kinds: Vec::new(),
+        second_errors: Vec::new(),
     };
     state.roll(0);
     let bar = (settings.progress == Progress::Live).then(|| {
@@ -470,6 +515,8 @@ pub async fn collect(
     }
     let end = usize::try_from(settings.started.elapsed().as_secs()).unwrap_or(usize::MAX);
     state.roll(end.saturating_add(1));
+    // A run past the timeline's last second (a day) has its last one still open.
+    state.close_error_kinds();
     state.results.timeline.truncate(end.saturating_add(1));
     let store = std::mem::take(&mut state.store);
     let mut results = state.results;
@@ -512,5 +559,68 @@ fn judge_aborts(results: &Results, elapsed: Duration, settings: &Settings) {
             failed.check,
             elapsed.as_secs_f64()
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Status;
+
+    fn state() -> State {
+        let mut state = State {
+            results: Results::default(),
+            store: Store::default(),
+            second: new_histogram(),
+            second_index: 0,
+            sent: 0,
+            received: 0,
+            vus_now: 0,
+            ws_now: None,
+            redactor: Redactor::new([]),
+            out_of_descriptors: Notice::NotYet,
+            tagged: HashMap::new(),
+            timeline_kinds: Vec::new(),
+            second_errors: Vec::new(),
+        };
+        state.roll(0);
+        state
+    }
+
+    /// A server answering with every status cannot grow the timeline: past
+    /// `TIMELINE_KINDS` kinds, errors count under `OTHER_KINDS`, and each second's kinds
+    /// add up to its errors.
+    #[test]
+    fn the_timeline_names_a_bounded_number_of_error_kinds() {
+        let mut state = state();
+        for at in 0..3_usize {
+            state.roll(at);
+            for code in 100..600_u16 {
+                state.apply(Event::Error {
+                    kind: ErrorKind::ExpectStatus(Status::new(code)),
+                    example: Some("<b>".into()),
+                });
+            }
+            state.apply(Event::Error {
+                kind: ErrorKind::Timeout,
+                example: None,
+            });
+        }
+        state.roll(3);
+        state.close_error_kinds();
+        let timeline = &state.results.timeline;
+        assert_eq!(timeline.len(), 4);
+        for second in &timeline[..3] {
+            assert_eq!(second.errors, 501);
+            assert_eq!(second.errors_by_kind.values().sum::<u64>(), 501);
+            assert_eq!(second.errors_by_kind.len(), TIMELINE_KINDS + 1);
+            assert_eq!(second.errors_by_kind["expect status 100"], 1);
+            assert_eq!(
+                second.errors_by_kind[OTHER_KINDS],
+                501 - TIMELINE_KINDS as u64
+            );
+        }
+        assert!(timeline[3].errors_by_kind.is_empty());
+        assert_eq!(state.results.errors.total(), 3 * 501);
     }
 }

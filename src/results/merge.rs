@@ -254,6 +254,10 @@ fn timeline(parts: &[Part<'_>]) -> Result<Vec<Second>, MergeError> {
             into.errors += second.errors;
             into.iterations += second.iterations;
             into.backoffs += second.backoffs;
+            for (kind, count) in &second.errors_by_kind {
+                let into = into.errors_by_kind.entry(kind.clone()).or_default();
+                *into = into.saturating_add(*count);
+            }
             into.ws = match (into.ws, second.ws) {
                 (Some(a), Some(b)) => Some(a.saturating_add(b)),
                 (a, b) => a.or(b),
@@ -291,7 +295,9 @@ fn timeline(parts: &[Part<'_>]) -> Result<Vec<Second>, MergeError> {
             second.latency = Some(encode(&histogram));
         }
     }
-    Ok(seconds.into_values().collect())
+    let mut timeline: Vec<Second> = seconds.into_values().collect();
+    super::cap_error_kinds(&mut timeline);
+    Ok(timeline)
 }
 
 /// A histogram as the results JSON holds it: base64 of HdrHistogram's V2 deflate format.
@@ -444,6 +450,7 @@ mod tests {
             p95_ms: None,
             p99_ms: None,
             latency: has.then(|| encode(&histogram)),
+            errors_by_kind: BTreeMap::new(),
         }
     }
 
@@ -540,6 +547,44 @@ mod tests {
                 &merged.series[&SeriesKey::run("ws_connections_active")],
                 SeriesData::Gauge { max: m, .. } if m == max
             ));
+        }
+    }
+
+    /// Errors by kind add up second by second, and the merged timeline still names at
+    /// most `TIMELINE_KINDS` kinds (the most counted), the rest under `OTHER_KINDS`.
+    #[test]
+    fn errors_by_kind_add_up_and_stay_bounded() {
+        use crate::results::{OTHER_KINDS, TIMELINE_KINDS};
+        let mut split: Vec<Results> = (0..3).map(|_| Results::default()).collect();
+        for (index, results) in split.iter_mut().enumerate() {
+            for at_s in 0..2_u64 {
+                let mut second = second(at_s, 1, 10, &[]);
+                // Each segment names its own 8 kinds (24 in all) and a few others.
+                for k in 0..8_u64 {
+                    let code = 200 + index as u64 * 10 + k;
+                    second
+                        .errors_by_kind
+                        .insert(format!("expect status {code}"), k + 1 + index as u64);
+                }
+                second.errors_by_kind.insert(OTHER_KINDS.into(), 5);
+                second.errors = second.errors_by_kind.values().sum();
+                results.timeline.push(second);
+            }
+        }
+        let parts: Vec<Part<'_>> = split
+            .iter()
+            .enumerate()
+            .map(|(i, results)| part(i + 1, results))
+            .collect();
+        let merged = merge(&parts).expect("the segments merge");
+        for got in &merged.timeline {
+            assert_eq!(got.errors_by_kind.values().sum::<u64>(), got.errors);
+            assert_eq!(got.errors, 3 * 5 + (1..=8).sum::<u64>() * 3 + 8 * 3);
+            assert_eq!(got.errors_by_kind.len(), TIMELINE_KINDS + 1);
+            // Kept: the most counted over the run (10, 9, 9, 8…), ties by key.
+            assert_eq!(got.errors_by_kind["expect status 227"], 10);
+            assert_eq!(got.errors_by_kind["expect status 217"], 9);
+            assert!(!got.errors_by_kind.contains_key("expect status 200"));
         }
     }
 
