@@ -21,6 +21,7 @@ pub mod build;
 pub mod chart;
 pub mod collected;
 pub mod command;
+pub mod compare;
 pub mod document;
 pub mod error;
 pub mod fill;
