@@ -72,7 +72,10 @@ pub enum Error {
     /// `loadplan compare`: figures of later runs regressed beyond `--fail-on-regression`,
     /// or the reference's thresholds failed on them (`--fail-on-threshold`); the
     /// comparison printed says which.
-    Compared { regressions: usize, thresholds: usize },
+    Compared {
+        regressions: usize,
+        thresholds: usize,
+    },
     /// Ctrl-C or SIGTERM stopped the run; the partial results were written.
     Interrupted,
 }

@@ -4,6 +4,7 @@ mod backoff;
 mod ci_recipes;
 mod collect;
 mod common;
+mod compare;
 mod counts;
 mod data;
 mod docs;

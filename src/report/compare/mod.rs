@@ -167,7 +167,12 @@ pub fn change(reference: f64, value: f64) -> f64 {
 
 /// The rule: missing sides first, then the same band (|change| < [`SAME_PERCENT`], or
 /// shares within [`SAME_SHARE`]), then the direction.
-pub fn mark(reference: Option<f64>, value: Option<f64>, unit: RowUnit, direction: Direction) -> Mark {
+pub fn mark(
+    reference: Option<f64>,
+    value: Option<f64>,
+    unit: RowUnit,
+    direction: Direction,
+) -> Mark {
     let (reference, value) = match (reference, value) {
         (None, None) => return Mark::Absent,
         (Some(_), None) => return Mark::OnlyReference,
@@ -376,7 +381,8 @@ fn client_figures(data: &SeriesData) -> &'static [(&'static str, RowUnit, bool)]
 
 /// One figure of merged series data; `None` when it does not apply.
 fn client_value(data: &SeriesData, figure: &str, seconds: f64) -> Option<f64> {
-    let ms = |h: &Histogram<u64>, q: f64| h.median_equivalent(h.value_at_quantile(q)) as f64 / 1000.0;
+    let ms =
+        |h: &Histogram<u64>, q: f64| h.median_equivalent(h.value_at_quantile(q)) as f64 / 1000.0;
     match (data, figure) {
         (SeriesData::Trend(h), "count") => Some(h.len() as f64),
         (SeriesData::Trend(h), "p50") if !h.is_empty() => Some(ms(h, 0.5)),
@@ -450,8 +456,7 @@ impl Comparison {
                 .filter(|key| &*key.metric == metric)
                 .map(series_id)
                 .collect();
-            let mut groups: Vec<(Option<String>, Vec<Option<SeriesData>>)> =
-                vec![(None, merged)];
+            let mut groups: Vec<(Option<String>, Vec<Option<SeriesData>>)> = vec![(None, merged)];
             // Per series only when there is more than one: one series is the metric.
             if ids.len() > 1 {
                 for id in &ids {
@@ -518,7 +523,9 @@ impl Comparison {
             let figures: &[&'static str] = match kind {
                 Some(ServerKind::Counter) => &["delta", "rate"],
                 Some(ServerKind::Gauge) => &["avg", "max", "end"],
-                Some(ServerKind::Histogram | ServerKind::Summary) => &["count", "p50", "p95", "p99"],
+                Some(ServerKind::Histogram | ServerKind::Summary) => {
+                    &["count", "p50", "p95", "p99"]
+                }
                 // Missing in every run: one row saying so.
                 None => &["value"],
             };
@@ -767,13 +774,28 @@ mod tests {
         assert_eq!(mark(Some(100.0), Some(95.1), ms, lower), Mark::Same);
         assert_eq!(mark(Some(100.0), Some(105.1), ms, lower), Mark::Worse);
         assert_eq!(mark(Some(100.0), Some(90.0), ms, lower), Mark::Better);
-        assert_eq!(mark(Some(100.0), Some(90.0), RowUnit::PerSecond, higher), Mark::Worse);
-        assert_eq!(mark(Some(100.0), Some(120.0), RowUnit::PerSecond, higher), Mark::Better);
-        assert_eq!(mark(Some(100.0), Some(120.0), RowUnit::Plain, Direction::Neutral), Mark::Changed);
+        assert_eq!(
+            mark(Some(100.0), Some(90.0), RowUnit::PerSecond, higher),
+            Mark::Worse
+        );
+        assert_eq!(
+            mark(Some(100.0), Some(120.0), RowUnit::PerSecond, higher),
+            Mark::Better
+        );
+        assert_eq!(
+            mark(Some(100.0), Some(120.0), RowUnit::Plain, Direction::Neutral),
+            Mark::Changed
+        );
         assert_eq!(mark(Some(0.0), Some(0.0), ms, lower), Mark::Same);
         // Shares: 0 → 0.05% is inside the absolute band; 0 → 1% is worse.
-        assert_eq!(mark(Some(0.0), Some(0.0005), RowUnit::Share, lower), Mark::Same);
-        assert_eq!(mark(Some(0.0), Some(0.01), RowUnit::Share, lower), Mark::Worse);
+        assert_eq!(
+            mark(Some(0.0), Some(0.0005), RowUnit::Share, lower),
+            Mark::Same
+        );
+        assert_eq!(
+            mark(Some(0.0), Some(0.01), RowUnit::Share, lower),
+            Mark::Worse
+        );
         assert_eq!(mark(Some(1.0), None, ms, lower), Mark::OnlyReference);
         assert_eq!(mark(None, Some(1.0), ms, lower), Mark::NotInReference);
         assert_eq!(mark(None, None, ms, lower), Mark::Absent);
@@ -793,13 +815,34 @@ mod tests {
         let counter = SeriesData::Counter(1);
         let rate = SeriesData::Rate { trues: 0, total: 1 };
         let trend = SeriesData::Trend(crate::results::new_histogram());
-        assert_eq!(direction("http_reqs", &counter, "rate"), Direction::HigherIsBetter);
-        assert_eq!(direction("http_reqs", &counter, "count"), Direction::Neutral);
-        assert_eq!(direction("ws_connect_errors", &counter, "rate"), Direction::LowerIsBetter);
-        assert_eq!(direction("my_counter", &counter, "rate"), Direction::Neutral);
-        assert_eq!(direction("http_req_failed", &rate, "share"), Direction::LowerIsBetter);
-        assert_eq!(direction("checks", &rate, "share"), Direction::HigherIsBetter);
-        assert_eq!(direction("my_trend", &trend, "p95"), Direction::LowerIsBetter);
+        assert_eq!(
+            direction("http_reqs", &counter, "rate"),
+            Direction::HigherIsBetter
+        );
+        assert_eq!(
+            direction("http_reqs", &counter, "count"),
+            Direction::Neutral
+        );
+        assert_eq!(
+            direction("ws_connect_errors", &counter, "rate"),
+            Direction::LowerIsBetter
+        );
+        assert_eq!(
+            direction("my_counter", &counter, "rate"),
+            Direction::Neutral
+        );
+        assert_eq!(
+            direction("http_req_failed", &rate, "share"),
+            Direction::LowerIsBetter
+        );
+        assert_eq!(
+            direction("checks", &rate, "share"),
+            Direction::HigherIsBetter
+        );
+        assert_eq!(
+            direction("my_trend", &trend, "p95"),
+            Direction::LowerIsBetter
+        );
         assert_eq!(direction("my_trend", &trend, "count"), Direction::Neutral);
     }
 

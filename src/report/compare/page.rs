@@ -66,7 +66,9 @@ pub fn html(comparison: &Comparison) -> String {
             continue;
         }
         let _ = writeln!(body, "<h2>{}</h2>", escape(title));
-        body.push_str("<table class=\"compare\"><thead><tr><th>Metric</th><th>Series</th><th>Figure</th>");
+        body.push_str(
+            "<table class=\"compare\"><thead><tr><th>Metric</th><th>Series</th><th>Figure</th>",
+        );
         for (i, run) in runs.iter().enumerate() {
             let _ = write!(body, "<th>{}</th>", escape(&run.letter));
             if i > 0 {

@@ -229,10 +229,7 @@ fn metric_table(comparison: &Comparison, rows: &[&Row], short: bool) -> Table {
     let mut cells = Vec::new();
     let mut previous: Option<&Row> = None;
     for row in rows {
-        let mut line = vec![
-            printable(&name_cell(row, previous)),
-            row.figure.to_owned(),
-        ];
+        let mut line = vec![printable(&name_cell(row, previous)), row.figure.to_owned()];
         for i in 0..runs.len() {
             line.push(value(
                 row.values.get(i).copied().flatten(),
@@ -267,7 +264,9 @@ fn run_line(run: &super::RunInfo) -> String {
     let mut parts = vec![
         run.file.clone(),
         run.plan.clone(),
-        run.env.clone().unwrap_or_else(|| "(no environment)".to_owned()),
+        run.env
+            .clone()
+            .unwrap_or_else(|| "(no environment)".to_owned()),
         run.stage.clone(),
         run.started.clone(),
         format::elapsed(run.duration_s),
@@ -347,7 +346,9 @@ pub fn terminal(comparison: &Comparison, width: usize, limit: Option<f64>) -> St
         out.push('\n');
         say(
             &mut out,
-            &format!("thresholds: as each run recorded them, and {reference}'s re-judged on each later run"),
+            &format!(
+                "thresholds: as each run recorded them, and {reference}'s re-judged on each later run"
+            ),
         );
         threshold_table(comparison, Style::Terminal).render(width, &mut out);
     }
@@ -359,25 +360,27 @@ pub fn terminal(comparison: &Comparison, width: usize, limit: Option<f64>) -> St
     out
 }
 
-/// `text` in lines of at most `width` characters, broken at spaces; a continuation is
-/// indented as the text is, plus two. A word longer than a line is cut.
+/// `text` in lines of at most `width` characters, broken at the last space that fits; a
+/// continuation is indented as the text is, plus two. A word longer than a line is cut.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let indent = text.len() - text.trim_start_matches(' ').len();
     let hang = " ".repeat((indent + 2).min(width / 2));
     let mut lines = Vec::new();
-    let mut line = " ".repeat(indent);
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let fresh = line.trim().is_empty();
-        let need = width_of(&line) + usize::from(!fresh) + width_of(word);
-        if !fresh && need > width {
-            lines.push(std::mem::replace(&mut line, hang.clone()));
-        }
-        if !line.trim().is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
+    let mut rest: String = text.to_owned();
+    while width_of(&rest) > width {
+        let head: String = rest.chars().take(width + 1).collect();
+        let start = if lines.is_empty() { indent } else { hang.len() };
+        let at = head
+            .char_indices()
+            .rev()
+            .find(|&(i, c)| c == ' ' && i > start)
+            .map(|(i, _)| i);
+        let Some(at) = at else { break };
+        let (line, tail) = rest.split_at(at);
+        lines.push(line.trim_end().to_owned());
+        rest = format!("{hang}{}", tail.trim_start());
     }
-    lines.push(line);
+    lines.push(rest);
     lines.into_iter().map(|line| cut(&line, width)).collect()
 }
 
@@ -399,9 +402,17 @@ fn threshold_table(comparison: &Comparison, style: Style) -> Table {
         .map(|row| {
             let mut cells = vec![printable(&format!("{}: {}", row.key, row.check))];
             for i in 0..comparison.runs.len() {
-                cells.push(judged(row.recorded.get(i).and_then(Option::as_ref), row, style));
+                cells.push(judged(
+                    row.recorded.get(i).and_then(Option::as_ref),
+                    row,
+                    style,
+                ));
                 if i > 0 {
-                    cells.push(judged(row.rejudged.get(i).and_then(Option::as_ref), row, style));
+                    cells.push(judged(
+                        row.rejudged.get(i).and_then(Option::as_ref),
+                        row,
+                        style,
+                    ));
                 }
             }
             cells
@@ -444,7 +455,9 @@ fn verdict_lines(comparison: &Comparison, limit: Option<f64>, say: &mut dyn FnMu
     if !failed.is_empty() {
         let reference = comparison.runs.first().map_or("A", |r| r.letter.as_str());
         say("");
-        say(&format!("{reference}'s thresholds that fail on a later run:"));
+        say(&format!(
+            "{reference}'s thresholds that fail on a later run:"
+        ));
         for (run, threshold) in &failed {
             say(&format!("  {run}  {}", printable(threshold)));
         }
@@ -480,7 +493,9 @@ pub fn markdown(comparison: &Comparison, limit: Option<f64>) -> String {
         out,
         "Changes are against {reference}, the reference. Better or worse: latency, errors and failed shares are better lower, throughput higher; other figures are `changed`. Within 5% (or 0.1 percentage point of a share) is `same`.\n"
     );
-    out.push_str("| Run | File | Plan | Environment | Stage | Started | Duration | VUs | Label |\n");
+    out.push_str(
+        "| Run | File | Plan | Environment | Stage | Started | Duration | VUs | Label |\n",
+    );
     out.push_str("|---|---|---|---|---|---|---:|---:|---|\n");
     for run in runs {
         let _ = writeln!(
@@ -536,7 +551,11 @@ pub fn markdown(comparison: &Comparison, limit: Option<f64>) -> String {
                 let _ = write!(
                     out,
                     " {} |",
-                    value(row.values.get(i).copied().flatten(), row.unit, Style::Document)
+                    value(
+                        row.values.get(i).copied().flatten(),
+                        row.unit,
+                        Style::Document
+                    )
                 );
                 if i > 0 {
                     let _ = write!(
@@ -559,7 +578,12 @@ pub fn markdown(comparison: &Comparison, limit: Option<f64>) -> String {
         let _ = writeln!(
             out,
             "| {} |",
-            table.header.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | ")
+            table
+                .header
+                .iter()
+                .map(|h| cell(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
         );
         let _ = writeln!(out, "|{}", "---|".repeat(table.header.len()));
         for row in &table.rows {
@@ -622,7 +646,10 @@ mod tests {
         assert_eq!(cut("abc", 4), "abc");
         assert_eq!(cell("a|b<script>`x`\n"), "a\\|b&lt;script&gt;'x' ");
         assert_eq!(printable("a\x1b[2Jb"), "a [2Jb");
-        assert_eq!(wrap("  note: one two three", 14), ["  note: one", "    two three"]);
+        assert_eq!(
+            wrap("  note: one two three", 14),
+            ["  note: one", "    two three"]
+        );
         assert_eq!(wrap("abcdefghijklmnop", 8), ["abcdefg…"]);
     }
 
@@ -630,7 +657,10 @@ mod tests {
     fn the_name_column_shrinks_and_lines_fit() {
         let table = Table {
             header: vec!["metric".into(), "A".into()],
-            rows: vec![vec!["a_very_long_metric_name_indeed_yes".into(), "12.00ms".into()]],
+            rows: vec![vec![
+                "a_very_long_metric_name_indeed_yes".into(),
+                "12.00ms".into(),
+            ]],
             align: vec![Align::Left, Align::Right],
         };
         let mut out = String::new();
@@ -639,4 +669,3 @@ mod tests {
         assert!(out.contains('…'), "{out}");
     }
 }
-
