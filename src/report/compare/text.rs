@@ -534,7 +534,7 @@ pub fn markdown(comparison: &Comparison, limit: Option<f64>) -> String {
             let _ = write!(out, " {} |", run.letter);
             rule.push_str("---:|");
             if i > 0 {
-                let _ = write!(out, " Δ {} | {} |", run.letter, run.letter);
+                let _ = write!(out, " Δ {} | {} vs {reference} |", run.letter, run.letter);
                 rule.push_str("---:|---|");
             }
         }
