@@ -25,7 +25,7 @@ impl Drop for Mock {
 
 /// A plan of one scenario: `items` and `pay<script>` (in group `checkout`), each waiting
 /// `delay` ms at the mock, plus `only_b` when `extra`; `http_req_duration` must stay under
-/// 20 ms at p95.
+/// 20 ms at p95. The mock's `/stats` is collected and a metric derived from it.
 fn plan(base_url: &str, delay: u32, extra: bool) -> String {
     let extra = if extra {
         format!("      - request: {{ url: \"{base_url}/extra?delay={delay}\", name: only_b }}\n")
@@ -46,9 +46,19 @@ scenarios:
       - group: checkout
         steps:
           - request: {{ url: "{{{{ env.base_url }}}}/pay?delay={delay}", name: "pay<script>" }}
-{extra}thresholds:
+{extra}collect:
+  - json:
+      name: stats
+      url: "{{{{ env.base_url }}}}/stats"
+      every: 200ms
+      kind: counter
+      fields: {{ requests: /http_requests_total }}
+derived:
+  per_vu: "stats.requests / vus_max"
+thresholds:
   http_req_failed: [ "rate < 1%" ]
   http_req_duration: [ "p95 < 20ms" ]
+  per_vu: [ "value > 0" ]
 "#
     )
 }
@@ -201,6 +211,32 @@ fn a_slower_run_is_marked_worse_per_metric_and_series() {
     assert!(threshold[1].starts_with("pass"), "{threshold:?}");
     assert!(threshold[2].starts_with("FAIL"), "{threshold:?}");
     assert!(threshold[3].starts_with("FAIL"), "{threshold:?}");
+    // Server-side and derived metrics: compared, with no better side.
+    let server = markdown_row(md, "stats.requests", "", "delta");
+    assert!(
+        server[3].parse::<f64>().is_ok_and(|n| n > 0.0),
+        "{server:?}"
+    );
+    assert!(
+        server[4].parse::<f64>().is_ok_and(|n| n > 0.0),
+        "{server:?}"
+    );
+    assert!(
+        ["changed", "same"].contains(&server[6].as_str()),
+        "{server:?}"
+    );
+    let derived = markdown_row(md, "per_vu", "", "value");
+    assert!(
+        ["changed", "same"].contains(&derived[6].as_str()),
+        "{derived:?}"
+    );
+    // A derived threshold re-judged on B.
+    let per_vu = md
+        .lines()
+        .map(cells)
+        .find(|c| c.first().is_some_and(|k| k == "per_vu: value &gt; 0"))
+        .unwrap_or_else(|| panic!("no per_vu threshold in:\n{md}"));
+    assert!(per_vu[3].starts_with("pass"), "{per_vu:?}");
 }
 
 /// A's compared request count is the count the mock answered (read from its `/stats`).

@@ -846,6 +846,115 @@ mod tests {
         assert_eq!(direction("my_trend", &trend, "count"), Direction::Neutral);
     }
 
+    fn key(metric: &str, name: &str) -> SeriesKey {
+        SeriesKey::from(crate::results::Series {
+            metric: metric.into(),
+            scenario: "s".into(),
+            name: Some(name.into()),
+            group: None,
+            response: None,
+        })
+    }
+
+    /// A run whose `name` requests took 1..=100 ms times `scale`.
+    fn run(name: &str, scale: u64, rules: &[ThresholdRule]) -> (String, RunDocument, Results) {
+        use crate::results::Sample;
+        let mut results = Results {
+            duration: std::time::Duration::from_secs(10),
+            ..Results::default()
+        };
+        for ms in 1..=100 {
+            results.record(Sample::Trend(
+                key("http_req_duration", name),
+                std::time::Duration::from_millis(ms * scale),
+            ));
+        }
+        results.record(Sample::Count(key("http_reqs", name), 100 / scale));
+        let verdict = crate::verdict::judge(rules, &results, None);
+        let now = std::time::SystemTime::UNIX_EPOCH;
+        let meta = super::super::json::Meta {
+            plan: "p",
+            plan_file: None,
+            env: Some(name),
+            stage: "smoke",
+            started: now,
+            finished: now,
+            label: None,
+            git_commit: None,
+        };
+        let figures = super::super::figures(&results);
+        let document = RunDocument::new(&meta, &results, &figures, &verdict);
+        (format!("{name}.json"), document, results)
+    }
+
+    fn rule(key: &str, check: &str) -> ThresholdRule {
+        use crate::plan::threshold::{parse_check, parse_selector};
+        let selector = parse_selector(key).expect("a selector");
+        ThresholdRule {
+            key: key.into(),
+            kind: crate::plan::metric::builtin(&selector.metric).unwrap_or(MetricKind::Trend),
+            selector,
+            source: check.into(),
+            check: parse_check(check).expect("a check"),
+            abort_on_fail: false,
+            delay_abort: None,
+        }
+    }
+
+    /// B is twice as slow and half as fast: worse; A's thresholds judged on B, the
+    /// `baseline * k` one against A; B's own series is only in B; the notes say the
+    /// environments differ.
+    #[test]
+    fn a_comparison_of_two_runs() {
+        let rules = [
+            rule("http_req_duration", "p95 < 150ms"),
+            rule("http_req_duration", "p95 < baseline * 1.5"),
+        ];
+        let a = run("a", 1, &rules);
+        let b = run("b", 2, &[]);
+        let comparison = Comparison::new(&[a, b]);
+        let p95 = comparison
+            .rows
+            .iter()
+            .find(|r| r.metric == "http_req_duration" && r.series.is_none() && r.figure == "p95")
+            .expect("a p95 row");
+        assert_eq!(p95.mark(1), Mark::Worse);
+        let rate = comparison
+            .rows
+            .iter()
+            .find(|r| r.metric == "http_reqs" && r.series.is_none() && r.figure == "rate")
+            .expect("a rate row");
+        assert_eq!(rate.mark(1), Mark::Worse);
+        assert!((rate.change(1).expect("a change") + 50.0).abs() < 1e-9);
+        let only_b = comparison
+            .rows
+            .iter()
+            .find(|r| r.series.as_deref() == Some("s name=b") && r.figure == "p95")
+            .expect("B's series");
+        assert_eq!(only_b.mark(1), Mark::NotInReference);
+        assert!(comparison.notes.iter().any(|n| n.contains("environments")));
+        // p95 ≈ 95 ms on A, 190 ms on B: fails `< 150ms` and `< 95 × 1.5`.
+        let failed = comparison.failed_thresholds();
+        assert_eq!(failed.len(), 2, "{failed:?}");
+        let baseline = &comparison.thresholds[1];
+        let judged = baseline.rejudged[1].as_ref().expect("re-judged on B");
+        assert!(!judged.passed);
+        assert!(
+            (judged.limit.expect("a limit") - 95.0 * 1.5).abs() < 0.5,
+            "{judged:?}"
+        );
+        // A's own recorded `baseline * k` had no baseline: failed, as it ran.
+        assert!(!baseline.recorded[0].as_ref().expect("recorded").passed);
+        assert!(baseline.recorded[1].is_none());
+        let regressions = comparison.regressions(0.2);
+        assert!(
+            regressions
+                .iter()
+                .any(|r| r.what == "http_req_duration p95")
+        );
+        assert!(comparison.regressions(100.0).is_empty());
+    }
+
     #[test]
     fn letters_run_past_z() {
         assert_eq!(letter(0), "A");
