@@ -2,9 +2,10 @@
 //!
 //! The terminal table has a name column, the figure, then per run its value and, for each
 //! later run, the change against the reference and its mark. When it does not fit the
-//! width it gives up, in this order: long marks for one-character ones (`✓ ✗ = ~`, with a
-//! legend), the values of the later runs (the changes stay), then the name column down to
-//! 12 characters (cut with `…`); a line that still does not fit is cut at the width.
+//! width it gives up, in this order: the name column down to 24 characters (cut with `…`),
+//! long marks for one-character ones (`✓ ✗ = ~`, with a legend), the values of the later
+//! runs (the changes stay), then the name column down to 12 characters; a line that still
+//! does not fit is cut at the width.
 
 use std::fmt::Write as _;
 
@@ -16,6 +17,9 @@ const NARROWEST: usize = 20;
 
 /// The shortest the name column gets before lines are cut.
 const NAME_MIN: usize = 12;
+
+/// The name column is cut down to this before columns are dropped.
+const NAME_SOFT: usize = 24;
 
 /// A value in its unit; `—` when the run has none.
 fn value(value: Option<f64>, unit: RowUnit, style: Style) -> String {
@@ -64,6 +68,8 @@ fn mark(mark: Mark, i: usize, comparison: &Comparison, short: bool) -> String {
         (Mark::Worse, true) => "✗".into(),
         (Mark::Changed, false) => "changed".into(),
         (Mark::Changed, true) => "~".into(),
+        (Mark::OnlyReference, true) => "gone".into(),
+        (Mark::NotInReference, true) => "new".into(),
         (Mark::OnlyReference, _) if two => format!("only in {reference}"),
         (Mark::OnlyReference, _) => format!("not in {this}"),
         (Mark::NotInReference, _) if two => format!("only in {this}"),
@@ -147,6 +153,13 @@ impl Table {
             }
         }
         widths
+    }
+
+    /// Whether the table fits `width` with its name column shrunk to `name_floor` at most.
+    fn fits(&self, width: usize, name_floor: usize) -> bool {
+        let widths = self.widths();
+        let shrink = widths.first().map_or(0, |w| w.saturating_sub(name_floor));
+        Self::total(&widths) - shrink <= width
     }
 
     fn total(widths: &[usize]) -> usize {
@@ -323,12 +336,15 @@ pub fn terminal(comparison: &Comparison, width: usize, limit: Option<f64>) -> St
             say(&mut out, title);
         }
         let mut table = metric_table(comparison, &rows, false);
-        if Table::total(&table.widths()) > width {
+        if !table.fits(width, NAME_SOFT) {
             table = metric_table(comparison, &rows, true);
-            legend.push("✓ better  ✗ worse  = same (within 5%)  ~ changed (no better side)");
+            legend.push(
+                "✓ better  ✗ worse  = same (within 5%)  ~ changed (no better side)  \
+                 new: not in the reference  gone: only in the reference",
+            );
         }
         let later = comparison.runs.len().saturating_sub(1);
-        if Table::total(&table.widths()) > width && later > 0 {
+        if !table.fits(width, NAME_SOFT) && later > 0 {
             // Columns: name, figure, A, then (value, Δ, mark) per later run.
             table.drop_columns(|i| i >= 3 && (i - 3) % 3 == 0);
             legend.push("the values of the later runs are left out at this width: Δ is against the reference");
