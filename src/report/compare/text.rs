@@ -107,11 +107,12 @@ fn name_cell(row: &Row, previous: Option<&Row>) -> String {
     }
 }
 
+/// The columns `text` takes on a terminal (a CJK character two, a combining mark none).
 fn width_of(text: &str) -> usize {
-    text.chars().count()
+    unicode_width::UnicodeWidthStr::width(text)
 }
 
-/// `text` cut to `width` characters, ending in `…` when cut.
+/// `text` cut to `width` columns, ending in `…` when cut.
 fn cut(text: &str, width: usize) -> String {
     if width_of(text) <= width {
         return text.to_owned();
@@ -119,7 +120,16 @@ fn cut(text: &str, width: usize) -> String {
     if width == 0 {
         return String::new();
     }
-    let mut out: String = text.chars().take(width - 1).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > width - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
     out.push('…');
     out
 }
@@ -384,7 +394,14 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut rest: String = text.to_owned();
     while width_of(&rest) > width {
-        let head: String = rest.chars().take(width + 1).collect();
+        let mut used = 0;
+        let head: String = rest
+            .chars()
+            .take_while(|&c| {
+                used += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+                used <= width + 1
+            })
+            .collect();
         let start = if lines.is_empty() { indent } else { hang.len() };
         let at = head
             .char_indices()
@@ -667,6 +684,9 @@ mod tests {
             ["  note: one", "    two three"]
         );
         assert_eq!(wrap("abcdefghijklmnop", 8), ["abcdefg…"]);
+        // Wide characters take two columns.
+        assert_eq!(cut("名前名前名前", 7), "名前名…");
+        assert_eq!(width_of(&cut("名前名前名前", 7)), 7);
     }
 
     #[test]
