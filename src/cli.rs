@@ -163,7 +163,8 @@ pub struct CompareArgs {
     /// worse than the reference's by more than this percentage: `20%`
     #[arg(long, value_name = "PERCENT", value_parser = parse_regression_limit)]
     pub fail_on_regression: Option<f64>,
-    /// Exit 99 when a threshold of the plan, re-judged on a later run, fails
+    /// Exit 99 when a threshold of the reference run (the first), re-judged on a later
+    /// run, fails
     #[arg(long)]
     pub fail_on_threshold: bool,
 }

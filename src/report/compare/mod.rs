@@ -278,7 +278,7 @@ pub struct ThresholdRow {
 #[derive(Debug, Clone)]
 pub struct Curves {
     pub title: String,
-    /// `(run letter, histogram in µs)` of the runs that have it.
+    /// `(run letter and file, histogram in µs)` of the runs that have it.
     pub runs: Vec<(String, Histogram<u64>)>,
 }
 
@@ -478,7 +478,7 @@ impl Comparison {
                         .zip(&self.runs)
                         .filter_map(|(d, run)| match d {
                             Some(SeriesData::Trend(h)) if !h.is_empty() => {
-                                Some((run.letter.clone(), h.clone()))
+                                Some((format!("{} {}", run.letter, run.file), h.clone()))
                             }
                             _ => None,
                         })
