@@ -300,8 +300,15 @@ pub struct Comparison {
     pub notes: Vec<String>,
     pub rows: Vec<Row>,
     pub thresholds: Vec<ThresholdRow>,
+    /// The first [`MAX_CHARTS`] trends' and trend series' curves, in the tables' order.
     pub curves: Vec<Curves>,
+    /// How many trends and trend series there are (curves or not).
+    pub trends: usize,
 }
+
+/// The most percentile charts kept (and drawn): a plan with hundreds of request names
+/// would make a page nobody reads, and each chart holds a histogram per run.
+pub const MAX_CHARTS: usize = 60;
 
 /// Reads each results file (a file that is not one is a [`ReportError::Results`] naming
 /// it, as `loadplan report` says).
@@ -340,6 +347,13 @@ fn series_id(key: &SeriesKey) -> SeriesId {
         key.group.as_deref().map(str::to_owned),
         key.name.as_deref().map(str::to_owned),
     )
+}
+
+/// Whether `key` is of series `id` (without building an id: this runs per series per id).
+fn is_series(key: &SeriesKey, (scenario, group, name): &SeriesId) -> bool {
+    *key.scenario == **scenario
+        && key.group.as_deref() == group.as_deref()
+        && key.name.as_deref() == name.as_deref()
 }
 
 /// `browse group=checkout name=add_to_cart`; `(run)` for a run-wide series.
@@ -432,6 +446,7 @@ impl Comparison {
             rows: Vec::new(),
             thresholds: Vec::new(),
             curves: Vec::new(),
+            trends: 0,
         };
         comparison.client_rows(&results);
         comparison.server_rows(&results);
@@ -462,7 +477,7 @@ impl Comparison {
                 for id in &ids {
                     let data = results
                         .iter()
-                        .map(|r| r.merged(metric, |key| series_id(key) == *id))
+                        .map(|r| r.merged(metric, |key| is_series(key, id)))
                         .collect();
                     groups.push((Some(series_label(id)), data));
                 }
@@ -473,6 +488,9 @@ impl Comparison {
                     .map(|d| d.filter(|d| same_kind(d, &kind)))
                     .collect();
                 if let SeriesData::Trend(_) = kind {
+                    self.trends += 1;
+                }
+                if matches!(kind, SeriesData::Trend(_)) && self.curves.len() < MAX_CHARTS {
                     let runs = data
                         .iter()
                         .zip(&self.runs)
@@ -953,6 +971,37 @@ mod tests {
                 .any(|r| r.what == "http_req_duration p95")
         );
         assert!(comparison.regressions(100.0).is_empty());
+    }
+
+    /// Hundreds of request names: every series compared, curves kept for the first
+    /// [`MAX_CHARTS`] only, the total counted.
+    #[test]
+    fn many_series_keep_few_curves() {
+        use crate::results::Sample;
+        let mut results = Results {
+            duration: std::time::Duration::from_secs(1),
+            ..Results::default()
+        };
+        for n in 0..300 {
+            results.record(Sample::Trend(
+                key("http_req_duration", &format!("r{n}")),
+                std::time::Duration::from_millis(5),
+            ));
+        }
+        let doc = run("a", 1, &[]).1;
+        let comparison = Comparison::new(&[
+            ("a.json".into(), doc.clone(), results.clone()),
+            ("b.json".into(), doc, results),
+        ]);
+        assert_eq!(comparison.curves.len(), MAX_CHARTS);
+        assert_eq!(comparison.trends, 301);
+        let p95 = comparison
+            .rows
+            .iter()
+            .filter(|r| r.figure == "p95" && r.series.is_some())
+            .count();
+        assert_eq!(p95, 300);
+        assert!(html(&comparison).contains("The first 60 of 301"));
     }
 
     #[test]

@@ -5,13 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Comparison, Row, Section};
+use super::{Comparison, MAX_CHARTS, Row, Section};
 use crate::report::format::Style;
 use crate::report::html::{escape, page, percentile_chart};
-
-/// The most percentile charts drawn: one per trend and trend series, the first ones in
-/// the tables' order (a plan with hundreds of request names would make a page nobody reads).
-const MAX_CHARTS: usize = 60;
 
 /// The page.
 pub fn html(comparison: &Comparison) -> String {
@@ -130,14 +126,14 @@ pub fn html(comparison: &Comparison) -> String {
         .collect();
     if !charts.is_empty() {
         body.push_str("<h2>Latency percentiles</h2>\n");
-        if charts.len() > MAX_CHARTS {
+        if comparison.trends > comparison.curves.len() {
             let _ = writeln!(
                 body,
                 "<p>The first {MAX_CHARTS} of {} trends and trend series.</p>",
-                charts.len()
+                comparison.trends
             );
         }
-        for curves in charts.iter().take(MAX_CHARTS) {
+        for curves in &charts {
             let series: Vec<(String, &hdrhistogram::Histogram<u64>)> = curves
                 .runs
                 .iter()
