@@ -26,7 +26,7 @@ use crate::plan::ThresholdRule;
 use crate::plan::metric::MetricKind;
 use crate::results::{Results, SeriesData, SeriesKey};
 use crate::server::{DerivedValue, ServerKind, ServerMetric};
-use crate::verdict::{FigureUnit, Outcome};
+use crate::verdict::{FigureUnit, Outcome, Reason, Status};
 
 pub use page::html;
 pub use text::{markdown, terminal};
@@ -755,7 +755,21 @@ fn thresholds(documents: &[&RunDocument], results: &[&Results]) -> Vec<Threshold
         })
         .collect();
     for (i, run) in results.iter().enumerate().skip(1) {
-        let verdict = crate::verdict::judge(&rules, run, Some(reference_results));
+        let mut verdict = crate::verdict::judge(&rules, run, Some(reference_results));
+        // What the reference left out by design (a scenario `--scenario` did not run, a
+        // segment's share) stays out: judged, it would fail for want of data.
+        for (judged, recorded) in verdict.outcomes.iter_mut().zip(&reference.thresholds) {
+            if let Status::Skipped {
+                reason: reason @ (Reason::ScenarioNotRun(_) | Reason::Segment),
+            } = &recorded.status
+            {
+                judged.value = None;
+                judged.limit = None;
+                judged.set_status(Status::Skipped {
+                    reason: reason.clone(),
+                });
+            }
+        }
         for outcome in &verdict.outcomes {
             let id = (outcome.key.clone(), outcome.check.clone());
             if let Some(slot) = index
@@ -964,6 +978,21 @@ mod tests {
         // A's own recorded `baseline * k` had no baseline: failed, as it ran.
         assert!(!baseline.recorded[0].as_ref().expect("recorded").passed);
         assert!(baseline.recorded[1].is_none());
+        // A threshold the reference skipped by design stays skipped on B.
+        let mut a = run(
+            "a",
+            1,
+            &[rule("http_req_duration{scenario:other}", "p95 < 1ms")],
+        );
+        a.1.thresholds[0].set_status(Status::Skipped {
+            reason: Reason::ScenarioNotRun("other".into()),
+        });
+        let skipped = Comparison::new(&[a, run("b", 2, &[])]);
+        let judged = skipped.thresholds[0].rejudged[1]
+            .as_ref()
+            .expect("re-judged");
+        assert!(judged.skipped && judged.passed, "{judged:?}");
+        assert!(skipped.failed_thresholds().is_empty());
         let regressions = comparison.regressions(0.2);
         assert!(
             regressions
