@@ -9,6 +9,7 @@
 //! model::Report ─▶ markdown.rs · history.rs (CSV) · junit.rs · chart.rs
 //!               └─ outputs.rs places each one (document.rs edits, write.rs replaces)
 //! summary.rs: the terminal, from the verdict and results directly
+//! compare/: `loadplan compare`, several RunDocuments side by side (terminal, Markdown, HTML)
 //! format.rs: every figure, in either style; error.rs: what callers get back
 //! ```
 //!

@@ -733,7 +733,7 @@ fn thresholds(documents: &[&RunDocument], results: &[&Results]) -> Vec<Threshold
                 });
                 rows.len() - 1
             });
-            if let Some(slot) = rows[at].recorded.get_mut(i) {
+            if let Some(slot) = rows.get_mut(at).and_then(|row| row.recorded.get_mut(i)) {
                 *slot = Some(Judged::from(outcome));
             }
         }
