@@ -80,7 +80,7 @@ pub enum Command {
     /// reference, each other run is judged against it (exit 0, or 99 with
     /// --fail-on-regression when a figure got worse by more than the limit)
     #[command(
-        after_help = "Examples:\n  loadplan compare results/before.json results/after.json\n  loadplan compare direct.json proxy.json --format markdown >> docs/proxy-overhead.md\n  loadplan compare a.json b.json c.json --html compare.html\n  loadplan compare results/main.json results/pr.json --fail-on-regression 20%\n\nExit codes: 0 compared · 99 a figure regressed beyond --fail-on-regression, or a\nre-judged threshold failed with --fail-on-threshold · 2 a file is not a results JSON"
+        after_help = "Examples:\n  loadplan compare results/before.json results/after.json\n  loadplan compare direct.json proxy.json --format markdown >> docs/proxy-overhead.md\n  loadplan compare a.json b.json c.json --html compare.html\n  loadplan compare results/main.json results/pr.json --fail-on-regression 20%\n  loadplan compare results/main.json results/pr.json --fail-on-threshold\n  COLUMNS=80 loadplan compare a.json b.json c.json\n\nMarks: better / worse (latency, errors: lower is better; throughput: higher), same\n(within 5%), changed (a figure with no better side), only in A / only in B.\n\nExit codes: 0 compared · 99 a figure regressed beyond --fail-on-regression, or a\nre-judged threshold failed with --fail-on-threshold · 2 a file is not a results JSON"
     )]
     Compare(CompareArgs),
     /// Write a commented starter plan that validates and runs as written (never over an
@@ -159,11 +159,12 @@ pub struct CompareArgs {
     /// curves overlaid
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Exit 99 when a figure of a later run is worse than the reference's by more than
-    /// this (latency and error rate up, throughput down): `20%`
-    #[arg(long, value_name = "PERCENT")]
-    pub fail_on_regression: Option<String>,
-    /// Exit 99 when a threshold of the plan, re-judged on a later run, fails
+    /// Exit 99 when a judged figure of a later run (p95/p99, error rates, throughput) is
+    /// worse than the reference's by more than this percentage: `20%`
+    #[arg(long, value_name = "PERCENT", value_parser = parse_regression_limit)]
+    pub fail_on_regression: Option<f64>,
+    /// Exit 99 when a threshold of the reference run (the first), re-judged on a later
+    /// run, fails
     #[arg(long)]
     pub fail_on_threshold: bool,
 }
@@ -312,6 +313,22 @@ pub struct ReportArgs {
     /// Also write the self-contained HTML report to this file (replacing it)
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+}
+
+/// A regression limit: a percentage above 0 with its `%` (`20%`, `2.5%`, `150%`), as a
+/// fraction. Not `units::Chance`, which stops at 100% and speaks of chances.
+fn parse_regression_limit(text: &str) -> Result<f64, String> {
+    let number = text.trim().strip_suffix('%').map(str::trim_end);
+    match number.map(str::parse::<f64>) {
+        Some(Ok(p)) if p > 0.0 && p.is_finite() => Ok(p / 100.0),
+        _ if text.trim().parse::<f64>().is_ok() => Err(format!(
+            "expected a percentage with its `%`, like `20%`, found `{text}` (write `{}%`)",
+            text.trim()
+        )),
+        _ => Err(format!(
+            "expected a percentage above 0, like `20%`, found `{text}`"
+        )),
+    }
 }
 
 fn parse_factor(text: &str) -> Result<f64, String> {

@@ -69,6 +69,13 @@ pub enum Error {
     Mock { port: u16, error: std::io::Error },
     /// The run finished and a threshold failed; the summary says which.
     ThresholdsFailed,
+    /// `loadplan compare`: figures of later runs regressed beyond `--fail-on-regression`,
+    /// or the reference's thresholds failed on them (`--fail-on-threshold`); the
+    /// comparison printed says which.
+    Compared {
+        regressions: usize,
+        thresholds: usize,
+    },
     /// Ctrl-C or SIGTERM stopped the run; the partial results were written.
     Interrupted,
 }
@@ -92,7 +99,7 @@ impl Error {
             | Self::Segment(_) => exit_code::INVALID,
             Self::MissedStart(_) => exit_code::MISSED_START,
             Self::Run(_) | Self::Output(_) | Self::Mock { .. } => exit_code::FAILURE,
-            Self::ThresholdsFailed => exit_code::THRESHOLDS_FAILED,
+            Self::ThresholdsFailed | Self::Compared { .. } => exit_code::THRESHOLDS_FAILED,
             Self::Interrupted => exit_code::INTERRUPTED,
         }
     }
@@ -156,6 +163,25 @@ impl fmt::Display for Error {
                 "error: the mock target could not start on 127.0.0.1:{port}: {error}"
             ),
             Self::ThresholdsFailed => f.write_str("thresholds failed"),
+            Self::Compared {
+                regressions,
+                thresholds,
+            } => {
+                let mut parts = Vec::new();
+                if *regressions > 0 {
+                    parts.push(format!(
+                        "{regressions} figure{} regressed beyond the limit",
+                        if *regressions == 1 { "" } else { "s" }
+                    ));
+                }
+                if *thresholds > 0 {
+                    parts.push(format!(
+                        "{thresholds} re-judged threshold{} failed",
+                        if *thresholds == 1 { "" } else { "s" }
+                    ));
+                }
+                write!(f, "error: {}", parts.join("; "))
+            }
             Self::Interrupted => f.write_str("interrupted"),
         }
     }
@@ -293,6 +319,15 @@ mod tests {
                 "error: the mock target could not start on 127.0.0.1:8080: Address in use",
             ),
             (Error::ThresholdsFailed, 99, false, "thresholds failed"),
+            (
+                Error::Compared {
+                    regressions: 2,
+                    thresholds: 1,
+                },
+                99,
+                true,
+                "error: 2 figures regressed beyond the limit; 1 re-judged threshold failed",
+            ),
             (Error::Interrupted, 130, false, "interrupted"),
         ];
         for (error, code, printed, message) in cases {

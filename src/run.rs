@@ -203,10 +203,33 @@ fn k8s(args: &crate::cli::K8sArgs) -> Result<(), Error> {
 /// `loadplan report`: the command line mapped onto the report's own options.
 /// `loadplan compare`.
 fn compare(args: crate::cli::CompareArgs) -> Result<(), Error> {
-    let _ = args;
-    Err(Error::Input(crate::error::Detail::from(
-        "`loadplan compare` is being built".to_owned(),
-    )))
+    use crate::report::compare;
+    let runs = compare::load(&args.results)?;
+    let comparison = compare::Comparison::new(&runs);
+    let limit = args.fail_on_regression;
+    let text = if args.format == "markdown" {
+        compare::markdown(&comparison, limit)
+    } else {
+        compare::terminal(&comparison, crate::report::summary::terminal_width(), limit)
+    };
+    print!("{text}");
+    if let Some(file) = &args.html {
+        compare::write_html(file, &comparison)?;
+        eprintln!("wrote html: {}", file.display());
+    }
+    let regressions = limit.map_or(0, |limit| comparison.regressions(limit).len());
+    let thresholds = if args.fail_on_threshold {
+        comparison.failed_thresholds().len()
+    } else {
+        0
+    };
+    if regressions + thresholds > 0 {
+        return Err(Error::Compared {
+            regressions,
+            thresholds,
+        });
+    }
+    Ok(())
 }
 
 /// `loadplan init`: the starter plan (and workflow) written, what was written and the

@@ -5,6 +5,7 @@ mod browser;
 mod ci_recipes;
 mod collect;
 mod common;
+mod compare;
 mod counts;
 mod data;
 mod docs;

@@ -9,6 +9,7 @@
 //! model::Report ─▶ markdown.rs · history.rs (CSV) · junit.rs · chart.rs
 //!               └─ outputs.rs places each one (document.rs edits, write.rs replaces)
 //! summary.rs: the terminal, from the verdict and results directly
+//! compare/: `loadplan compare`, several RunDocuments side by side (terminal, Markdown, HTML)
 //! format.rs: every figure, in either style; error.rs: what callers get back
 //! ```
 //!
@@ -21,6 +22,7 @@ pub mod build;
 pub mod chart;
 pub mod collected;
 pub mod command;
+pub mod compare;
 pub mod document;
 pub mod error;
 pub mod fill;

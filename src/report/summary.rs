@@ -13,8 +13,9 @@ use crate::verdict::{Status, Verdict};
 /// set (or not a number).
 pub const DEFAULT_WIDTH: usize = 100;
 
-/// The width the summary fits: the terminal's (stdout's, else stderr's), else `COLUMNS`,
-/// else [`DEFAULT_WIDTH`]. The one place the summary reads its surroundings.
+/// The width the summary and `loadplan compare` fit: `COLUMNS`, else the terminal's
+/// (stdout's, else stderr's), else [`DEFAULT_WIDTH`]. The one place either reads its
+/// surroundings.
 pub fn terminal_width() -> usize {
     let terminal = [console::Term::stdout(), console::Term::stderr()]
         .iter()
@@ -23,17 +24,14 @@ pub fn terminal_width() -> usize {
     width_from(terminal, std::env::var("COLUMNS").ok().as_deref())
 }
 
-/// [`terminal_width`] from what it read: a terminal's columns win, then `COLUMNS` (a
-/// positive number), then [`DEFAULT_WIDTH`].
+/// [`terminal_width`] from what it read: `COLUMNS` (a positive number: what the user
+/// asked for, as clap and most tools read it) wins, then a terminal's columns, then
+/// [`DEFAULT_WIDTH`].
 fn width_from(terminal: Option<u16>, columns: Option<&str>) -> usize {
-    terminal
-        .map(usize::from)
+    columns
+        .and_then(|c| c.trim().parse::<usize>().ok())
         .filter(|&w| w > 0)
-        .or_else(|| {
-            columns
-                .and_then(|c| c.trim().parse::<usize>().ok())
-                .filter(|&w| w > 0)
-        })
+        .or_else(|| terminal.map(usize::from).filter(|&w| w > 0))
         .unwrap_or(DEFAULT_WIDTH)
 }
 
@@ -643,7 +641,8 @@ mod tests {
 
     #[test]
     fn the_width_comes_from_the_terminal_then_columns() {
-        assert_eq!(width_from(Some(132), Some("80")), 132);
+        assert_eq!(width_from(Some(132), Some("80")), 80);
+        assert_eq!(width_from(Some(132), None), 132);
         assert_eq!(width_from(None, Some("80")), 80);
         assert_eq!(width_from(None, Some(" 90 ")), 90);
         assert_eq!(width_from(None, Some("wide")), DEFAULT_WIDTH);
