@@ -10,7 +10,7 @@
 #   bench/report_screenshots.sh                 # smoke stage (10 s) -> docs/report.png
 #   STAGE=ramp OUT=/tmp/ramp.png bench/report_screenshots.sh
 #
-# Knobs: LOADPLAN (a binary; default: `cargo build`, target/debug/loadplan), STAGE
+# Knobs: LOADPLAN (a binary; default: `cargo build`, target/debug/loadplan), STAGE, HEIGHT
 # (default smoke), OUT (default docs/report.png). Needs chromium (`apt-get install
 # chromium`); emoji in the page need a colour emoji font (`apt-get install
 # fonts-noto-color-emoji`), or they show as boxes in the picture.
@@ -19,6 +19,9 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 STAGE=${STAGE:-smoke}
 OUT=${OUT:-$repo/docs/report.png}
+# The top of the page (verdict, thresholds, charts over time, the first percentile
+# curves); HEIGHT=100000 for the whole page.
+HEIGHT=${HEIGHT:-1760}
 if [ -z "${LOADPLAN:-}" ]; then
   cargo build -q
   LOADPLAN=$repo/target/debug/loadplan
@@ -41,7 +44,7 @@ if [ "$status" -ne 0 ] && [ "$status" -ne 99 ]; then
   exit 1
 fi
 
-LOADPLAN_PAGE=$page LOADPLAN_SCREENSHOTS=$tmp \
+LOADPLAN_PAGE=$page LOADPLAN_SCREENSHOTS=$tmp LOADPLAN_SCREENSHOT_HEIGHT=$HEIGHT \
   cargo test -q --test integration -- --ignored --exact browser::screenshot_a_named_page
 cp "$tmp/report.png" "$OUT"
 echo "wrote $OUT ($(wc -c <"$OUT") bytes)"

@@ -47,6 +47,8 @@ pub struct Viewport {
     pub print: bool,
     /// Where to save a full-page PNG, if anywhere.
     pub screenshot: Option<PathBuf>,
+    /// Cut the screenshot at this many CSS pixels from the top (the README's picture).
+    pub clip_height: Option<f64>,
 }
 
 impl Viewport {
@@ -61,6 +63,7 @@ impl Viewport {
             dark: false,
             print: false,
             screenshot: None,
+            clip_height: None,
         }
     }
 
@@ -100,6 +103,14 @@ impl Viewport {
     pub fn screenshot(self, path: PathBuf) -> Self {
         Self {
             screenshot: Some(path),
+            ..self
+        }
+    }
+
+    /// Screenshots only the top `height` CSS pixels of the page.
+    pub fn clip_height(self, height: f64) -> Self {
+        Self {
+            clip_height: Some(height),
             ..self
         }
     }
@@ -505,7 +516,7 @@ impl Cdp {
             self.check_dark(name, report);
         }
         if let Some(path) = &viewport.screenshot {
-            self.screenshot(path);
+            self.screenshot(path, viewport.clip_height);
             report.screenshots.push(path.clone());
         }
         self.collect(name, report);
@@ -610,7 +621,7 @@ impl Cdp {
     }
 
     /// Saves the whole page (not only the window) as a PNG at `path`.
-    fn screenshot(&mut self, path: &Path) {
+    fn screenshot(&mut self, path: &Path, clip_height: Option<f64>) {
         let metrics = self.call("Page.getLayoutMetrics", json!({}));
         let width = metrics["cssContentSize"]["width"].as_f64().unwrap_or(0.0);
         let height = metrics["cssContentSize"]["height"].as_f64().unwrap_or(0.0);
@@ -623,7 +634,7 @@ impl Cdp {
                     "x": 0, "y": 0,
                     "width": width.max(1.0),
                     // a runaway page is cut, not a PNG of a mile
-                    "height": height.clamp(1.0, 16_000.0),
+                    "height": height.clamp(1.0, clip_height.unwrap_or(16_000.0).max(1.0)),
                     "scale": 1,
                 },
             }),

@@ -169,7 +169,18 @@ fn header(out: &mut String, report: &Report) {
     out.push_str(r#"<dl class="meta">"#);
     let mut item = |name: &str, value: Option<&str>| {
         if let Some(value) = value {
-            let _ = write!(out, "<div><dt>{name}</dt><dd>{}</dd></div>", escape(value));
+            // A path or a commit does not fit a narrow cell: it takes two, rather than
+            // breaking inside a word.
+            let wide = if value.chars().count() > 18 {
+                r#" class="wide""#
+            } else {
+                ""
+            };
+            let _ = write!(
+                out,
+                "<div{wide}><dt>{name}</dt><dd>{}</dd></div>",
+                escape(value)
+            );
         }
     };
     item("Environment", Some(run.env.as_deref().unwrap_or("-")));
@@ -203,22 +214,36 @@ fn thresholds(out: &mut String, report: &Report) {
     if report.thresholds.is_empty() {
         out.push_str(r#"<p class="empty">The plan has no thresholds: nothing was judged.</p>"#);
     } else {
-        let mut table =
-            Table::new(&["Status", "Metric", "Check", "#Value", "#Limit", "Note"]).class("thr");
-        for t in &report.thresholds {
-            let note = match (&t.reason, t.regression) {
+        let notes: Vec<String> = report
+            .thresholds
+            .iter()
+            .map(|t| match (&t.reason, t.regression) {
                 (Some(reason), _) => reason.clone(),
                 (None, true) => "limit from the baseline".to_owned(),
                 (None, false) => String::new(),
-            };
-            table.row(vec![
+            })
+            .collect();
+        // A column of nothing costs a phone its Limit column: shown only when a
+        // threshold has a note.
+        let with_notes = notes.iter().any(|note| !note.is_empty());
+        let head: &[&str] = if with_notes {
+            &["Status", "Metric", "Check", "#Value", "#Limit", "Note"]
+        } else {
+            &["Status", "Metric", "Check", "#Value", "#Limit"]
+        };
+        let mut table = Table::new(head).class("thr");
+        for (t, note) in report.thresholds.iter().zip(notes) {
+            let mut cells = vec![
                 Cell::Html(badge(&t.status, &t.status)),
                 Cell::Html(format!("<code>{}</code>", escape(&t.key))),
                 Cell::text(&t.check),
                 Cell::figure(&t.value_text),
                 Cell::figure(&t.limit_text),
-                Cell::text(note),
-            ]);
+            ];
+            if with_notes {
+                cells.push(Cell::text(note));
+            }
+            table.row(cells);
         }
         out.push_str(&table.html());
     }
