@@ -65,9 +65,10 @@ fn loadplan_in(dir: &Path, args: &[&str], codes: &[i32]) {
     );
 }
 
-/// The report of a real run (`--out html=`) and the one `loadplan report --html` makes
-/// from its results read cleanly: no error at desktop or phone width, dark or print, no
-/// horizontal scrolling, no request off the file. One browser for both pages.
+/// The report of a real run (`--out html=`), the one `loadplan report --html` makes
+/// from its results and `loadplan compare --html` of it and a second run read cleanly: no
+/// error at desktop or phone width, dark or print, no horizontal scrolling, no request off
+/// the file. One browser for the three pages.
 #[test]
 fn the_report_of_a_real_run_reads_cleanly_in_a_browser() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -91,9 +92,36 @@ fn the_report_of_a_real_run_reads_cleanly_in_a_browser() {
         &["report", "run.json", "--html", "report.html"],
         &[0],
     );
+    // A second, shorter run, for `loadplan compare --html` (overlaid curves, two runs'
+    // tables).
+    loadplan_in(
+        dir.path(),
+        &[
+            "run",
+            "plan.yaml",
+            "--quiet",
+            "--duration",
+            "2s",
+            "--out",
+            "json=second.json",
+        ],
+        &[99],
+    );
+    loadplan_in(
+        dir.path(),
+        &[
+            "compare",
+            "run.json",
+            "second.json",
+            "--html",
+            "compare.html",
+        ],
+        &[0],
+    );
     let shots = screenshot_dir();
     let run_page = dir.path().join("run.html");
     let report_page = dir.path().join("report.html");
+    let compare_page = dir.path().join("compare.html");
     let reports = check_pages(&[
         (
             run_page.as_path(),
@@ -113,9 +141,18 @@ fn the_report_of_a_real_run_reads_cleanly_in_a_browser() {
                 Viewport::print(),
             ][..],
         ),
+        (
+            compare_page.as_path(),
+            &[
+                Viewport::desktop().screenshot(shots.join("compare-desktop.png")),
+                Viewport::phone().screenshot(shots.join("compare-phone.png")),
+                Viewport::dark(),
+            ][..],
+        ),
     ]);
     reports[0].assert_clean(&run_page);
     reports[1].assert_clean(&report_page);
+    reports[2].assert_clean(&compare_page);
     for shot in &reports[0].screenshots {
         let png = std::fs::read(shot).expect("the screenshot is saved");
         assert!(png.starts_with(b"\x89PNG"), "{} is a PNG", shot.display());

@@ -27,7 +27,7 @@ pub fn html(comparison: &Comparison) -> String {
         runs.len(),
         escape(reference)
     );
-    body.push_str("<table class=\"runs\"><thead><tr><th>Run</th><th>File</th><th>Plan</th><th>Environment</th><th>Stage</th><th>Started</th><th>Duration</th><th>VUs</th><th>Label</th><th>Commit</th></tr></thead><tbody>\n");
+    body.push_str("<div class=\"scroll\"><table class=\"runs\"><thead><tr><th>Run</th><th>File</th><th>Plan</th><th>Environment</th><th>Stage</th><th>Started</th><th>Duration</th><th>VUs</th><th>Label</th><th>Commit</th></tr></thead><tbody>\n");
     for run in runs {
         let _ = writeln!(
             body,
@@ -44,7 +44,7 @@ pub fn html(comparison: &Comparison) -> String {
             escape(run.git_commit.as_deref().unwrap_or("")),
         );
     }
-    body.push_str("</tbody></table>\n");
+    body.push_str("</tbody></table></div>\n");
     for note in &comparison.notes {
         let _ = writeln!(body, "<p class=\"note\">Note: {}</p>", escape(note));
     }
@@ -63,7 +63,7 @@ pub fn html(comparison: &Comparison) -> String {
         }
         let _ = writeln!(body, "<h2>{}</h2>", escape(title));
         body.push_str(
-            "<table class=\"compare\"><thead><tr><th>Metric</th><th>Series</th><th>Figure</th>",
+            "<div class=\"scroll\"><table class=\"compare\"><thead><tr><th>Metric</th><th>Series</th><th>Figure</th>",
         );
         for (i, run) in runs.iter().enumerate() {
             let _ = write!(body, "<th>{}</th>", escape(&run.letter));
@@ -96,7 +96,7 @@ pub fn html(comparison: &Comparison) -> String {
             }
             body.push_str("</tr>\n");
         }
-        body.push_str("</tbody></table>\n");
+        body.push_str("</tbody></table></div>\n");
     }
     if !comparison.thresholds.is_empty() {
         let _ = writeln!(
@@ -105,7 +105,7 @@ pub fn html(comparison: &Comparison) -> String {
             escape(reference)
         );
         let (header, rows) = super::text::threshold_cells(comparison, Style::Document);
-        body.push_str("<table class=\"thresholds\"><thead><tr>");
+        body.push_str("<div class=\"scroll\"><table class=\"thresholds\"><thead><tr>");
         for h in &header {
             let _ = write!(body, "<th>{}</th>", escape(h));
         }
@@ -117,7 +117,7 @@ pub fn html(comparison: &Comparison) -> String {
             }
             body.push_str("</tr>\n");
         }
-        body.push_str("</tbody></table>\n");
+        body.push_str("</tbody></table></div>\n");
     }
     let charts: Vec<_> = comparison
         .curves
@@ -133,6 +133,7 @@ pub fn html(comparison: &Comparison) -> String {
                 comparison.trends
             );
         }
+        body.push_str("<div class=\"charts\">\n");
         for curves in &charts {
             let series: Vec<(String, &hdrhistogram::Histogram<u64>)> = curves
                 .runs
@@ -141,11 +142,12 @@ pub fn html(comparison: &Comparison) -> String {
                 .collect();
             let _ = writeln!(
                 body,
-                "<figure><figcaption>{}</figcaption>\n{}\n</figure>",
+                "<div class=\"card\"><h3><code>{}</code></h3>\n{}\n</div>",
                 escape(&curves.title),
                 percentile_chart(&series)
             );
         }
+        body.push_str("</div>\n");
     }
     page(&title, &body)
 }
