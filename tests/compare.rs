@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::OnceLock;
 
-use crate::common::{Output, loadplan_command, mock_requests};
+use crate::common::{Output, loadplan_command, mock_requests, output_of};
 
 /// A `loadplan mock` process on a free port, stopped (by its pid) when dropped.
 struct Mock {
@@ -114,17 +114,12 @@ fn runs() -> &'static Runs {
 }
 
 fn compare(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let output = loadplan_command()
-        .arg("compare")
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("loadplan runs");
-    Output {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    output_of(
+        loadplan_command()
+            .arg("compare")
+            .args(args)
+            .envs(env.iter().copied()),
+    )
 }
 
 fn path(p: &Path) -> &str {

@@ -3,28 +3,9 @@
 //! from its results JSON (with a baseline, and as an older file without the timeline's
 //! errors by kind), and a huge hand-made run whose page stays bounded.
 
-use std::path::Path;
-
 use serde_json::Value;
 
-use crate::common::loadplan_command;
-
-struct Ran {
-    code: Option<i32>,
-    stderr: String,
-}
-
-fn loadplan_at(cwd: &Path, args: &[&str]) -> Ran {
-    let output = loadplan_command()
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .expect("the loadplan binary runs");
-    Ran {
-        code: output.status.code(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
+use crate::common::loadplan_in;
 
 const HOSTILE_NAME: &str = "<script>alert(1)</script>";
 const HOSTILE_GROUP: &str = "<img src=x onerror=alert(2)>";
@@ -125,7 +106,7 @@ fn escaped(text: &str) -> String {
 fn a_run_writes_a_self_contained_report_and_report_renders_it_again() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(dir.path().join("plan.yaml"), plan()).expect("the plan");
-    let ran = loadplan_at(
+    let ran = loadplan_in(
         dir.path(),
         &[
             "run",
@@ -137,7 +118,7 @@ fn a_run_writes_a_self_contained_report_and_report_renders_it_again() {
             "json=out/run.json",
         ],
     );
-    assert_eq!(ran.code, Some(99), "http_req_failed fails: {}", ran.stderr);
+    assert_eq!(ran.status, 99, "http_req_failed fails: {}", ran.stderr);
     let html = std::fs::read_to_string(dir.path().join("out/run.html")).expect("the page");
     let json: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("out/run.json")).expect("the results"),
@@ -241,15 +222,15 @@ fn a_run_writes_a_self_contained_report_and_report_renders_it_again() {
     );
 
     // Re-rendered from the saved run, alone and with a baseline.
-    let ran = loadplan_at(
+    let ran = loadplan_in(
         dir.path(),
         &["report", "out/run.json", "--html", "again.html"],
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
     let again = std::fs::read_to_string(dir.path().join("again.html")).expect("the page");
     assert_self_contained(&again);
     assert!(!again.contains("Compared with the baseline"));
-    let ran = loadplan_at(
+    let ran = loadplan_in(
         dir.path(),
         &[
             "report",
@@ -260,7 +241,7 @@ fn a_run_writes_a_self_contained_report_and_report_renders_it_again() {
             "compared.html",
         ],
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
     let compared = std::fs::read_to_string(dir.path().join("compared.html")).expect("the page");
     assert!(compared.contains("Compared with the baseline"));
     assert!(compared.contains("±0.0%"), "the same run changed nothing");
@@ -280,8 +261,8 @@ fn a_run_writes_a_self_contained_report_and_report_renders_it_again() {
         serde_json::to_string(&old).expect("JSON"),
     )
     .expect("written");
-    let ran = loadplan_at(dir.path(), &["report", "old.json", "--html", "old.html"]);
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let ran = loadplan_in(dir.path(), &["report", "old.json", "--html", "old.html"]);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
     let page = std::fs::read_to_string(dir.path().join("old.html")).expect("the page");
     assert!(page.contains("errors (kinds not recorded)"));
     assert_eq!(
@@ -296,11 +277,11 @@ fn a_run_writes_a_self_contained_report_and_report_renders_it_again() {
 fn a_long_run_with_many_series_keeps_the_page_bounded() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(dir.path().join("plan.yaml"), plan()).expect("the plan");
-    let ran = loadplan_at(
+    let ran = loadplan_in(
         dir.path(),
         &["run", "plan.yaml", "--quiet", "--out", "json=run.json"],
     );
-    assert_eq!(ran.code, Some(99), "{}", ran.stderr);
+    assert_eq!(ran.status, 99, "{}", ran.stderr);
     let mut json: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("run.json")).expect("the results"),
     )
@@ -343,8 +324,8 @@ fn a_long_run_with_many_series_keeps_the_page_bounded() {
     json["derived"] = serde_json::json!([{ "name": "<i>d</i>", "expression": "a < b", "value": null, "reason": "<u>n/a</u>" }]);
     json["error_examples"]["expect status 503"] = serde_json::json!(["<script>x</script>"]);
     std::fs::write(dir.path().join("big.json"), json.to_string()).expect("written");
-    let ran = loadplan_at(dir.path(), &["report", "big.json", "--html", "big.html"]);
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let ran = loadplan_in(dir.path(), &["report", "big.json", "--html", "big.html"]);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
     let html = std::fs::read_to_string(dir.path().join("big.html")).expect("the page");
     assert!(html.len() < 1_500_000, "{} bytes", html.len());
     assert!(!html.contains(HOSTILE_NAME));
@@ -380,11 +361,11 @@ fn a_long_run_with_many_series_keeps_the_page_bounded() {
     json["errors"] = serde_json::json!({});
     json["error_examples"] = serde_json::json!({});
     std::fs::write(dir.path().join("empty.json"), json.to_string()).expect("written");
-    let ran = loadplan_at(
+    let ran = loadplan_in(
         dir.path(),
         &["report", "empty.json", "--html", "empty.html"],
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(ran.status, 0, "{}", ran.stderr);
     let html = std::fs::read_to_string(dir.path().join("empty.html")).expect("the page");
     assert!(html.contains("The run has no timeline."));
     assert!(!html.contains("<svg"));
@@ -396,8 +377,8 @@ fn a_long_run_with_many_series_keeps_the_page_bounded() {
 fn a_file_that_is_not_results_writes_no_page() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(dir.path().join("x.json"), "<html>not results</html>").expect("written");
-    let ran = loadplan_at(dir.path(), &["report", "x.json", "--html", "x.html"]);
-    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    let ran = loadplan_in(dir.path(), &["report", "x.json", "--html", "x.html"]);
+    assert_eq!(ran.status, 2, "{}", ran.stderr);
     assert!(ran.stderr.contains("x.json"), "{}", ran.stderr);
     assert!(!dir.path().join("x.html").exists());
 }

@@ -7,21 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{Output, get_json, loadplan_command, root};
-
-/// `loadplan ARGS…` in `dir`.
-fn loadplan_in(dir: &Path, args: &[&str]) -> Output {
-    let output = loadplan_command()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("loadplan runs");
-    Output {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
+use crate::common::{Output, get_json, loadplan_in, root};
 
 fn ok(output: &Output, what: &str) {
     assert_eq!(

@@ -50,10 +50,17 @@ pub fn exit_within_patience(
 
 /// Runs `loadplan ARGS...` in the repository root.
 pub fn loadplan(args: &[&str]) -> Output {
-    let output = loadplan_command()
-        .args(args)
-        .output()
-        .expect("the loadplan binary runs");
+    output_of(loadplan_command().args(args))
+}
+
+/// Runs `loadplan ARGS...` with `dir` as its working directory.
+pub fn loadplan_in(dir: &Path, args: &[&str]) -> Output {
+    output_of(loadplan_command().current_dir(dir).args(args))
+}
+
+/// Runs `command` to its end: its exit code (-1 for a signal) and what it printed.
+pub fn output_of(command: &mut Command) -> Output {
+    let output = command.output().expect("the loadplan binary runs");
     Output {
         status: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
