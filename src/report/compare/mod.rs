@@ -393,6 +393,21 @@ fn client_figures(data: &SeriesData) -> &'static [(&'static str, RowUnit, bool)]
     }
 }
 
+/// Whether `data` has samples enough for `figure` to say something of its own: a
+/// percentile p needs 1/(1−p) samples (20 for p95, 100 for p99) — below that it is the
+/// series' maximum, one sample's luck, and `--fail-on-regression` does not judge it.
+fn resolves(data: &SeriesData, figure: &str) -> bool {
+    let needed = match figure {
+        "p95" => 20,
+        "p99" => 100,
+        _ => return true,
+    };
+    match data {
+        SeriesData::Trend(h) => h.len() >= needed,
+        _ => true,
+    }
+}
+
 /// One figure of merged series data; `None` when it does not apply.
 fn client_value(data: &SeriesData, figure: &str, seconds: f64) -> Option<f64> {
     let ms =
@@ -524,7 +539,9 @@ impl Comparison {
                         figure,
                         unit,
                         direction,
-                        judged: judged && direction != Direction::Neutral,
+                        judged: judged
+                            && direction != Direction::Neutral
+                            && data.iter().flatten().all(|d| resolves(d, figure)),
                         values,
                     });
                 }
@@ -840,6 +857,23 @@ mod tests {
         assert_eq!(change(0.0, -3.0), f64::NEG_INFINITY);
         assert!((change(200.0, 250.0) - 25.0).abs() < 1e-9);
         assert!((change(200.0, 100.0) + 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_percentile_needs_its_samples_to_be_judged() {
+        let mut h = crate::results::new_histogram();
+        for v in 1..=99 {
+            h.record(v).expect("in the histogram's range");
+        }
+        let trend = SeriesData::Trend(h.clone());
+        assert!(resolves(&trend, "p95"));
+        assert!(!resolves(&trend, "p99"), "99 samples: p99 is their maximum");
+        h.record(100).expect("in the histogram's range");
+        assert!(resolves(&SeriesData::Trend(h), "p99"));
+        let mut few = crate::results::new_histogram();
+        few.record(5).expect("in the histogram's range");
+        assert!(!resolves(&SeriesData::Trend(few), "p95"));
+        assert!(resolves(&SeriesData::Counter(1), "rate"));
     }
 
     #[test]
