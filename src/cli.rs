@@ -373,7 +373,8 @@ pub struct OutputArgs {
     /// Also write an output besides the plan's (repeatable): json=FILE (the results,
     /// with histograms), csv=FILE (a row appended to a CSV history), junit=FILE (JUnit
     /// XML, a test case per threshold), markdown=FILE (the Markdown report, replacing
-    /// FILE), html=FILE (the self-contained HTML report, replacing FILE). FILE is relative to the current directory; it is checked before the load
+    /// FILE), html=FILE (the self-contained HTML report, replacing FILE), prometheus=URL (live
+    /// metrics by Prometheus remote write during the run, every 5s). FILE is relative to the current directory; it is checked before the load
     #[arg(long = "out", value_name = "KIND=FILE", value_parser = parse_out)]
     pub outs: Vec<(OutKind, PathBuf)>,
     /// The folder the plan's own paths (outputs, templates, a `baseline:` file, a
@@ -457,20 +458,23 @@ pub enum OutKind {
     Junit,
     Markdown,
     Html,
+    /// `prometheus=URL`: remote write during the run.
+    Prometheus,
 }
 
 impl OutKind {
-    const ALL: [(&str, Self); 5] = [
+    const ALL: [(&str, Self); 6] = [
         ("json", Self::Json),
         ("csv", Self::Csv),
         ("junit", Self::Junit),
         ("markdown", Self::Markdown),
         ("html", Self::Html),
+        ("prometheus", Self::Prometheus),
     ];
 }
 
 fn parse_out(text: &str) -> Result<(OutKind, PathBuf), String> {
-    const KINDS: &str = "json, csv, junit, markdown or html";
+    const KINDS: &str = "json, csv, junit, markdown, html or prometheus";
     let Some((kind, file)) = text.split_once('=') else {
         return Err(format!(
             "expected KIND=FILE with KIND one of {KINDS}, found `{text}`"

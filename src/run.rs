@@ -1347,15 +1347,17 @@ fn base<'a>(plan: &'a Path, workdir: Option<&'a Path>) -> &'a Path {
 /// The outputs of `--out KIND=FILE`, their paths as given (from the current directory).
 fn extra_targets(outs: &[(OutKind, std::path::PathBuf)]) -> Vec<Target> {
     outs.iter()
-        .map(|(kind, file)| match kind {
-            OutKind::Json => Target::Json(file.clone()),
-            OutKind::Csv => Target::Csv(file.clone()),
-            OutKind::Junit => Target::Junit(file.clone()),
-            OutKind::Html => Target::Html(file.clone()),
-            OutKind::Markdown => Target::Markdown(MarkdownTarget {
+        .filter_map(|(kind, file)| match kind {
+            OutKind::Json => Some(Target::Json(file.clone())),
+            OutKind::Csv => Some(Target::Csv(file.clone())),
+            OutKind::Junit => Some(Target::Junit(file.clone())),
+            OutKind::Html => Some(Target::Html(file.clone())),
+            OutKind::Markdown => Some(Target::Markdown(MarkdownTarget {
                 file: Some(file.clone()),
                 ..MarkdownTarget::default()
-            }),
+            })),
+            // Live, during the run: the executor sends it; nothing is written after.
+            OutKind::Prometheus => None,
         })
         .collect()
 }

@@ -220,11 +220,11 @@ scenarios:
     for (out, expected) in [
         (
             "xml=a.xml",
-            "unknown output kind `xml`: expected json, csv, junit, markdown or html",
+            "unknown output kind `xml`: expected json, csv, junit, markdown, html or prometheus",
         ),
         (
             "jsno=a.json",
-            "unknown output kind `jsno` (did you mean `json`?): expected json, csv, junit, markdown or html",
+            "unknown output kind `jsno` (did you mean `json`?): expected json, csv, junit, markdown, html or prometheus",
         ),
         ("a.json", "expected KIND=FILE"),
         ("csv=", "`csv=` names no file"),

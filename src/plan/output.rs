@@ -28,6 +28,39 @@ pub enum Output {
     /// (docs/reports.md "The HTML report"). Replaces the file.
     #[schemars(example = "results/{{ stage }}.html")]
     Html(Template),
+    /// Live metrics during the run: Prometheus remote write (protobuf + snappy, protocol
+    /// 1.0) every `every`, trends as native histograms (docs/outputs.md). Sending never
+    /// blocks a VU: a slow or failing receiver costs counted `output_dropped` samples.
+    Prometheus(PrometheusOutput),
+}
+
+/// Where and how live metrics are sent (Prometheus, Grafana Cloud, Mimir, any remote-write
+/// receiver).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusOutput {
+    /// The remote-write endpoint: `http://127.0.0.1:9090/api/v1/write` for a Prometheus
+    /// started with `--web.enable-remote-write-receiver`. A template (`{{ secrets.… }}`
+    /// is redacted wherever the URL is shown).
+    #[schemars(example = "http://127.0.0.1:9090/api/v1/write")]
+    pub url: Template,
+    /// How often the metrics so far are sent (default 5s; at least 1s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "5s")]
+    pub every: Option<super::units::Duration>,
+    /// Labels added to every series sent (`team: payments`); values are templates.
+    #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub labels: indexmap::IndexMap<String, Template>,
+    /// HTTP headers of every request, for the receiver's auth (`Authorization: "Bearer {{
+    /// secrets.MIMIR_TOKEN }}"`, `X-Scope-OrgID: tenant-1`); values are templates, redacted
+    /// in every output.
+    #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub headers: indexmap::IndexMap<String, Template>,
+    /// Send trends as classic histograms with these upper bounds (`[10ms, 50ms, 100ms,
+    /// 500ms, 1s]`) instead of native histograms, for receivers without native-histogram
+    /// support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<Vec<super::units::Duration>>,
 }
 
 /// Where and how the Markdown report is written. Give one of `file`, `append_to`.

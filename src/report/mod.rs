@@ -36,6 +36,7 @@ pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod outputs;
+pub mod remote_write;
 pub mod summary;
 pub mod write;
 

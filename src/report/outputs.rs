@@ -159,6 +159,8 @@ fn prepare(
             ),
             Output::Junit(file) => ("junit", Target::Junit(path("junit", file))),
             Output::Html(file) => ("html", Target::Html(path("html", file))),
+            // Live, during the run: not written after it (the executor sends it).
+            Output::Prometheus(_) => continue,
             Output::Markdown(m) => {
                 let mut target = MarkdownTarget {
                     file: m.file.as_ref().map(|t| path("file", t)),

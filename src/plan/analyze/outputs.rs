@@ -108,6 +108,26 @@ impl Analyzer<'_, '_> {
                         }
                     }
                 }
+                Output::Prometheus(prometheus) => {
+                    let base = path!["outputs", index, "prometheus"];
+                    self.template(
+                        &[base.clone(), path!["url"]].concat(),
+                        prometheus.url.as_str(),
+                        &scope,
+                    );
+                    for (key, map) in [
+                        ("labels", &prometheus.labels),
+                        ("headers", &prometheus.headers),
+                    ] {
+                        for (name, value) in map {
+                            self.template(
+                                &[base.clone(), path![key, name.as_str()]].concat(),
+                                value.as_str(),
+                                &scope,
+                            );
+                        }
+                    }
+                }
                 Output::Csv(csv) => {
                     let mut key = path!["outputs", index, "csv"];
                     if csv.columns().is_some() {
