@@ -7,6 +7,7 @@ mod collect;
 mod common;
 mod compare;
 mod counts;
+mod dashboard;
 mod data;
 mod docs;
 mod documents;
