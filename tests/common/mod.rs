@@ -1,6 +1,7 @@
 //! Shared helpers: run the real binary, compare against golden files.
 
 pub mod browser;
+pub mod prometheus;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
