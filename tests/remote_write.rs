@@ -222,3 +222,21 @@ fn prometheus_refuses_a_body_that_is_not_a_request() {
     let (status, _) = prometheus.write(b"<script>not snappy</script>");
     assert!((400..500).contains(&status), "{status}");
 }
+
+/// Without Prometheus the harness says how to install it instead of failing obscurely.
+#[test]
+fn a_missing_prometheus_is_named_with_its_install_command() {
+    let missing = std::path::Path::new("/nonexistent/prometheus");
+    let failure = std::panic::catch_unwind(|| Prometheus::start_binary(missing))
+        .err()
+        .expect("no Prometheus starts from a missing binary");
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("/nonexistent/prometheus")
+            && message.contains("apt-get install prometheus"),
+        "{message}"
+    );
+}

@@ -30,12 +30,18 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts Prometheus and waits until `/-/ready` answers 200.
     pub fn start() -> Self {
-        let version = Command::new(binary()).arg("--version").output();
+        Self::start_binary(&binary())
+    }
+
+    /// [`Self::start`] with the binary at `binary`; fails saying how to install it when
+    /// it does not run.
+    pub fn start_binary(binary: &std::path::Path) -> Self {
+        let version = Command::new(binary).arg("--version").output();
         if !version.is_ok_and(|output| output.status.success()) {
             panic!(
                 "`{}` does not run: these tests need a real Prometheus \
                  (`apt-get install prometheus`, as .ci/run does)",
-                binary().display()
+                binary.display()
             );
         }
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -50,7 +56,7 @@ impl Prometheus {
             .port();
         let address = format!("127.0.0.1:{port}");
         let log_file = std::fs::File::create(&log).expect("the log file");
-        let child = Command::new(binary())
+        let child = Command::new(binary)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",

@@ -15,6 +15,7 @@
 //! A request carries at most [`MAX_SERIES`] series; the rest are dropped and counted in
 //! [`Encoded::dropped`].
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -56,7 +57,8 @@ pub struct Encoded {
     /// How many samples (float samples and histograms) it carries: what `output_dropped`
     /// counts when it cannot be delivered.
     pub samples: u64,
-    /// Samples left out because the request reached [`MAX_SERIES`] series: they count in
+    /// Samples left out because the request reached [`MAX_SERIES`] series, or because
+    /// their series' labels came out the same as an earlier one's: they count in
     /// `output_dropped` too.
     pub dropped: u64,
 }
@@ -106,7 +108,16 @@ impl Encoder {
                 .map(|s| (s.samples.len() + s.histograms.len()) as u64)
                 .sum()
         };
-        let dropped = series.get(cap..).map_or(0, count);
+        // Two series whose labels came out the same (`my-metric` and `my_metric`, two
+        // values that differ only in a redacted secret) would be one series with two
+        // values at one time, which Prometheus refuses with the whole request: the first
+        // one is sent, the others counted as dropped.
+        let mut seen = HashSet::new();
+        let (unique, duplicates): (Vec<TimeSeries>, Vec<TimeSeries>) = series
+            .drain(..)
+            .partition(|s| seen.insert(s.labels.clone()));
+        series = unique;
+        let dropped = count(&duplicates) + series.get(cap..).map_or(0, count);
         series.truncate(cap);
         let samples = count(&series);
         let request = WriteRequest {

@@ -23,7 +23,7 @@ pub struct TimeSeries {
     pub histograms: Vec<Histogram>,
 }
 
-#[derive(Clone, PartialEq, Eq, prost::Message)]
+#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub struct Label {
     #[prost(string, tag = "1")]
     pub name: String,

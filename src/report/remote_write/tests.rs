@@ -257,3 +257,23 @@ fn nothing_measured_is_an_empty_request() {
     assert_eq!(encoded.samples, 0);
     assert!(decode(&encoded).timeseries.is_empty());
 }
+
+#[test]
+fn series_whose_labels_collide_are_sent_once() {
+    let mut results = Results::default();
+    for metric in ["my-metric", "my_metric", "my.metric"] {
+        results
+            .series
+            .insert(key(metric, "browse", None, None), SeriesData::Counter(1));
+    }
+    for secret in ["token=abc", "token=xyz"] {
+        let key = key("http_reqs", "browse", Some(secret), None);
+        results.series.insert(key, SeriesData::Counter(2));
+    }
+    let encoder = Encoder::new(base(), None, Redactor::new(["abc", "xyz"]));
+    let encoded = encoder.encode(&results, 1);
+    let request = decode(&encoded);
+    assert_eq!(named(&request, "loadplan_my_metric_total").len(), 1);
+    assert_eq!(named(&request, "loadplan_http_reqs_total").len(), 1);
+    assert_eq!((encoded.samples, encoded.dropped), (2, 3));
+}
