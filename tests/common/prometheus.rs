@@ -44,12 +44,25 @@ impl Prometheus {
                 binary.display()
             );
         }
+        // A port free a moment ago may be taken before Prometheus binds it (tests run in
+        // parallel): then it exits saying so, and another port is tried.
+        for attempt in 1.. {
+            let mut prometheus = Self::launch(binary);
+            match prometheus.wait_ready() {
+                Ok(()) => return prometheus,
+                Err(why) if why.contains("address already in use") && attempt < 3 => {}
+                Err(why) => panic!("{why}"),
+            }
+        }
+        unreachable!("the loop returns or fails")
+    }
+
+    /// Prometheus started on a port that was free a moment ago.
+    fn launch(binary: &std::path::Path) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, "global:\n  scrape_interval: 1h\n").expect("the config");
         let log = dir.path().join("prometheus.log");
-        // A port free a moment ago; another process taking it in between makes Prometheus
-        // exit, which the wait below reports with its log.
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -70,33 +83,34 @@ impl Prometheus {
             .stderr(log_file)
             .spawn()
             .expect("prometheus starts");
-        let mut prometheus = Self {
+        Self {
             child,
             address,
             log,
             _dir: dir,
-        };
-        prometheus.wait_ready();
-        prometheus
+        }
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits for `/-/ready` to answer 200; why not, with the log, if Prometheus exits
+    /// first or takes longer than [`READY_PATIENCE`].
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + READY_PATIENCE;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
+                return Err(format!(
                     "prometheus exited ({status}) before it was ready:\n{}",
                     self.log()
-                );
+                ));
             }
             if self.get("/-/ready").is_ok_and(|(status, _)| status == 200) {
-                return;
+                return Ok(());
             }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus was not ready within {READY_PATIENCE:?}:\n{}",
-                self.log()
-            );
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "prometheus was not ready within {READY_PATIENCE:?}:\n{}",
+                    self.log()
+                ));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
