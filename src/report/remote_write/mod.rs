@@ -157,18 +157,18 @@ impl Encoder {
             histograms: Vec::new(),
         };
         if let Some(dropped) = output_dropped {
-            let labels = self.labels("output_dropped_total", None);
+            let labels = self.labels("output_dropped_total", None, &[]);
             out.push(float(labels, dropped as f64));
         }
         for (kind, tally) in results.errors.iter() {
-            let mut labels = self.labels("errors_by_kind_total", None);
-            labels.add("kind", &kind.to_string());
+            let kind = kind.to_string();
+            let labels = self.labels("errors_by_kind_total", None, &[("kind", &kind)]);
             out.push(float(labels, tally.count as f64));
         }
         for (key, metric) in &results.server {
             if let Some(end) = metric.end {
                 let (name, server_labels) = server_key(key);
-                let mut labels = self.labels(&format!("server_{name}"), None);
+                let mut labels = self.labels(&format!("server_{name}"), None, &[]);
                 for (label, value) in server_labels {
                     labels.add(label, value);
                 }
@@ -177,7 +177,7 @@ impl Encoder {
         }
         for derived in &results.derived {
             if let Some(value) = derived.value {
-                let labels = self.labels(&format!("derived_{}", derived.name), None);
+                let labels = self.labels(&format!("derived_{}", derived.name), None, &[]);
                 out.push(float(labels, value));
             }
         }
@@ -190,17 +190,17 @@ impl Encoder {
                     } else {
                         "_total"
                     };
-                    let labels = self.labels(&format!("{metric}{suffix}"), Some(key));
+                    let labels = self.labels(&format!("{metric}{suffix}"), Some(key), &[]);
                     out.push(float(labels, *n as f64));
                 }
                 SeriesData::Rate { trues, total } => {
-                    let labels = self.labels(&format!("{metric}_true_total"), Some(key));
+                    let labels = self.labels(&format!("{metric}_true_total"), Some(key), &[]);
                     out.push(float(labels, *trues as f64));
-                    let labels = self.labels(&format!("{metric}_samples_total"), Some(key));
+                    let labels = self.labels(&format!("{metric}_samples_total"), Some(key), &[]);
                     out.push(float(labels, *total as f64));
                 }
                 SeriesData::Gauge { last, .. } => {
-                    out.push(float(self.labels(metric, Some(key)), *last));
+                    out.push(float(self.labels(metric, Some(key), &[]), *last));
                 }
                 SeriesData::Trend(histogram) => {
                     self.trend(&mut out, key, histogram, timestamp_ms);
@@ -226,7 +226,7 @@ impl Encoder {
         };
         let Some(bounds) = &self.buckets else {
             out.push(TimeSeries {
-                labels: self.labels(&name, Some(key)).finish(),
+                labels: self.labels(&name, Some(key), &[]).finish(),
                 samples: Vec::new(),
                 histograms: vec![native::native(histogram, timestamp_ms)],
             });
@@ -234,13 +234,12 @@ impl Encoder {
         };
         let classic = native::classic(histogram, bounds);
         for (le, count) in &classic.buckets {
-            let mut labels = self.labels(&format!("{name}_bucket"), Some(key));
             let le = if le.is_infinite() {
                 "+Inf".to_owned()
             } else {
                 le.to_string()
             };
-            labels.add("le", &le);
+            let labels = self.labels(&format!("{name}_bucket"), Some(key), &[("le", &le)]);
             out.push(TimeSeries {
                 labels: labels.finish(),
                 samples: vec![sample(*count as f64)],
@@ -249,15 +248,18 @@ impl Encoder {
         }
         for (suffix, value) in [("sum", classic.sum), ("count", classic.count as f64)] {
             out.push(TimeSeries {
-                labels: self.labels(&format!("{name}_{suffix}"), Some(key)).finish(),
+                labels: self
+                    .labels(&format!("{name}_{suffix}"), Some(key), &[])
+                    .finish(),
                 samples: vec![sample(value)],
                 histograms: Vec::new(),
             });
         }
     }
 
-    /// The labels of `loadplan_<metric>`: the series' own tags, then the base labels.
-    fn labels(&self, metric: &str, key: Option<&SeriesKey>) -> LabelSet<'_> {
+    /// The labels of `loadplan_<metric>`: the series' own tags and `own` (`le`, `kind`),
+    /// then the base labels, which cannot replace them (the first label of a name wins).
+    fn labels(&self, metric: &str, key: Option<&SeriesKey>, own: &[(&str, &str)]) -> LabelSet<'_> {
         let mut labels = LabelSet::new(metric_name(&format!("{PREFIX}{metric}")), &self.redactor);
         if let Some(key) = key {
             labels.add("scenario", &key.scenario);
@@ -275,6 +277,9 @@ impl Encoder {
                     if response.expected { "true" } else { "false" },
                 );
             }
+        }
+        for (name, value) in own {
+            labels.add(name, value);
         }
         for (name, value) in &self.base_labels {
             labels.add(name, value);

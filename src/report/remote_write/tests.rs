@@ -277,3 +277,35 @@ fn series_whose_labels_collide_are_sent_once() {
     assert_eq!(named(&request, "loadplan_http_reqs_total").len(), 1);
     assert_eq!((encoded.samples, encoded.dropped), (2, 3));
 }
+
+#[test]
+fn plan_labels_cannot_replace_le_kind_or_tags_and_huge_values_are_cut() {
+    let mut base = base();
+    base.push(("le".to_owned(), "0.5".to_owned()));
+    base.push(("kind".to_owned(), "mine".to_owned()));
+    base.push(("scenario".to_owned(), "theirs".to_owned()));
+    let mut results = results();
+    let huge = "x".repeat(100_000);
+    let key = key("http_reqs", "browse", Some(&huge), None);
+    results.series.insert(key, SeriesData::Counter(1));
+    let bounds = vec![Duration::from_millis(10)];
+    let encoder = Encoder::new(base, Some(bounds), Redactor::default());
+    let encoded = encoder.encode(&results, 1);
+    assert_eq!(encoded.dropped, 0);
+    let request = decode(&encoded);
+    let les: Vec<Option<&str>> = named(&request, "loadplan_http_req_duration_seconds_bucket")
+        .iter()
+        .map(|s| label(s, "le"))
+        .collect();
+    assert_eq!(les, vec![Some("0.01"), Some("+Inf")]);
+    let errors = named(&request, "loadplan_errors_by_kind_total")[0];
+    assert_eq!(label(errors, "kind"), Some("expect status 503"));
+    let reqs = named(&request, "loadplan_http_reqs_total");
+    assert!(reqs.iter().all(|s| label(s, "scenario") == Some("browse")));
+    let long = reqs
+        .iter()
+        .filter_map(|s| label(s, "name"))
+        .map(|name| name.chars().count())
+        .max();
+    assert!(long.is_some_and(|n| n <= 201), "{long:?}");
+}
