@@ -28,6 +28,7 @@ mod mutation;
 mod open_files;
 mod outputs;
 mod phases;
+mod remote_write;
 mod report;
 mod run;
 mod schema;

@@ -2,6 +2,7 @@
 
 pub mod browser;
 pub mod dashboard;
+pub mod prometheus;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
