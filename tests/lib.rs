@@ -27,6 +27,7 @@ mod mutation;
 mod open_files;
 mod outputs;
 mod phases;
+mod remote_write_sender;
 mod report;
 mod run;
 mod schema;
