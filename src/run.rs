@@ -426,6 +426,32 @@ fn validate_one(
             checked = None;
         }
     }
+    // Live outputs' URLs too, with a stand-in for each secret (they are not read here).
+    if let Some(plan) = &checked {
+        let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let mut values = output_values(plan, &started, None);
+        let stand_ins: serde_json::Map<String, serde_json::Value> = plan
+            .plan
+            .secrets
+            .iter()
+            .map(|name| (name.clone(), serde_json::json!("secret")))
+            .collect();
+        values.insert("secrets".into(), serde_json::Value::Object(stand_ins));
+        let context =
+            minijinja::Value::from(minijinja::value::Serde(serde_json::Value::Object(values)));
+        let (_, problems) = crate::report::live::prepare(
+            &plan.plan.outputs,
+            &[],
+            &plan.templates,
+            &context,
+            &[],
+            &crate::redact::Redactor::new([]),
+        );
+        if !problems.is_empty() {
+            diagnostics.extend(output_diagnostics(&source, &problems));
+            checked = None;
+        }
+    }
     let said = !diagnostics.is_empty() || checked.is_none();
     if part && said {
         let _ = writeln!(out);

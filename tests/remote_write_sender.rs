@@ -432,8 +432,8 @@ fn a_receiver_that_never_answers_costs_samples_not_the_run() {
     assert_eq!(delivery(&json)["requests"], 0);
 }
 
-/// A URL that is not http(s) stops the run before the load (exit 2), located in the plan;
-/// on the command line, named.
+/// A URL that is not http(s) stops the run before the load (exit 2), located in the plan
+/// (`validate` says it too); on the command line, named.
 #[test]
 fn a_url_that_is_not_http_is_refused_before_the_load() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -453,6 +453,16 @@ fn a_url_that_is_not_http_is_refused_before_the_load() {
         ran.stderr
     );
     assert!(ran.results.is_empty(), "nothing ran");
+    let validated = output_of(loadplan_command().arg("validate").arg(&plan));
+    assert_eq!(validated.status, 2, "{}", validated.stderr);
+    assert!(
+        validated.stderr.contains("plan.yaml:9:")
+            && validated
+                .stderr
+                .contains("`ftp://127.0.0.1/api/v1/write` is no remote-write URL"),
+        "{}",
+        validated.stderr
+    );
     let plan = self::plan(dir.path(), "1s", "");
     let ran = run(dir.path(), &plan, &["--out", "prometheus=127.0.0.1:9090"]);
     assert_eq!(ran.status, 2, "{}", ran.stderr);
