@@ -5,8 +5,9 @@
 //! ```
 //!
 //! The collector encodes the figures so far in its own tick ([`Feed`]): the sampled series
-//! are lent to the encoder, not copied (a trend's histogram is ~190 KB; a copy of a
-//! 100-series run every 5 s would be 19 MB), and what it keeps is one compressed body. It
+//! are lent to the encoder, not copied (a trend's histogram is ~190 KB: on a release build
+//! lending 200 trend series took 46 µs where cloning the results took 25 ms and 38 MB),
+//! and what it keeps is one compressed body. It
 //! never waits: a full queue drops its oldest request (each request carries the totals so
 //! far, so the newest says the most) and counts its samples in `output_dropped`. The sender
 //! task POSTs with the executor's own HTTP client (`http.rs`, TLS for `https`), a timeout
