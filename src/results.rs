@@ -18,11 +18,13 @@ use hdrhistogram::Histogram;
 use crate::plan::threshold::Aggregation;
 use crate::server::{DerivedValue, ServerMetric, SourceReport};
 
+mod delivery;
 mod error_kind;
 mod errors;
 mod merge;
 mod record;
 
+pub use delivery::Delivery;
 pub use error_kind::{ConnectFailure, ErrorKind, Status, out_of_descriptors};
 pub use errors::{EXAMPLES, Errors, Tally};
 pub use merge::{MergeError, Part, merge};
@@ -295,6 +297,8 @@ pub struct Results {
     /// How the plan's `setup:` and `teardown:` went, in the order they ran (one of each
     /// per segment in merged results).
     pub phases: Vec<PhaseOutcome>,
+    /// How each live output (`prometheus`) delivered what it sent during the run.
+    pub deliveries: Vec<Delivery>,
 }
 
 /// How a `setup:` or `teardown:` went: it ran (it is listed), for how long, and why it

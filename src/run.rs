@@ -426,6 +426,32 @@ fn validate_one(
             checked = None;
         }
     }
+    // Live outputs' URLs too, with a stand-in for each secret (they are not read here).
+    if let Some(plan) = &checked {
+        let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let mut values = output_values(plan, &started, None);
+        let stand_ins: serde_json::Map<String, serde_json::Value> = plan
+            .plan
+            .secrets
+            .iter()
+            .map(|name| (name.clone(), serde_json::json!("secret")))
+            .collect();
+        values.insert("secrets".into(), serde_json::Value::Object(stand_ins));
+        let context =
+            minijinja::Value::from(minijinja::value::Serde(serde_json::Value::Object(values)));
+        let (_, problems) = crate::report::live::prepare(
+            &plan.plan.outputs,
+            &[],
+            &plan.templates,
+            &context,
+            &[],
+            &crate::redact::Redactor::new([]),
+        );
+        if !problems.is_empty() {
+            diagnostics.extend(output_diagnostics(&source, &problems));
+            checked = None;
+        }
+    }
     let said = !diagnostics.is_empty() || checked.is_none();
     if part && said {
         let _ = writeln!(out);
@@ -708,7 +734,11 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         // A segment measures a share of the run: the plan's outputs (a row in the
         // baselines document, the history) and its baseline are `loadplan merge`'s, which
         // writes them once for the whole. A segment writes only what `--out` asks.
-        checked.plan.outputs.clear();
+        // Live outputs stay: each segment sends its own share, labelled `segment`.
+        checked
+            .plan
+            .outputs
+            .retain(|output| matches!(output, plan::model::Output::Prometheus(_)));
         checked.plan.baseline = None;
     }
     // A `pid_file` is a path of the plan too: relative to the plan file.
@@ -750,6 +780,15 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         base,
         outs,
         baseline,
+        (&shown, &source),
+    )?;
+    let live = prepare_live(
+        &checked,
+        (started_at, label),
+        outs,
+        &secrets,
+        &redactor,
+        segments.segment.is_some().then_some(&segment),
         (&shown, &source),
     )?;
     let first_run = prepared.first_run;
@@ -809,6 +848,7 @@ fn run_plan(path: &Path, selection: &Selection, args: &RunArgs<'_>) -> Result<()
         second_histograms: segments.segment.is_some(),
         segment: segment.clone(),
         start: gate,
+        live,
     };
     let finished = crate::exec::execute(checked, secrets, &options).map_err(|error| {
         let text = redactor.redact(&error.to_string()).into_owned();
@@ -1302,6 +1342,16 @@ fn output_context(
     started: &str,
     label: Option<&str>,
 ) -> minijinja::Value {
+    let context = serde_json::Value::Object(output_values(checked, started, label));
+    minijinja::Value::from(minijinja::value::Serde(context))
+}
+
+/// The values of [`output_context`].
+fn output_values(
+    checked: &plan::CheckedPlan,
+    started: &str,
+    label: Option<&str>,
+) -> serde_json::Map<String, serde_json::Value> {
     let environment = checked
         .env
         .as_deref()
@@ -1322,8 +1372,67 @@ fn output_context(
         }),
     );
     context.insert("plan".into(), serde_json::json!(checked.plan.name));
-    let context = serde_json::Value::Object(context);
-    minijinja::Value::from(minijinja::value::Serde(context))
+    context
+}
+
+/// The plan's `prometheus` outputs and `--out prometheus=URL`s resolved before the load:
+/// URL, headers and labels rendered (with the secrets), the URL checked; problems printed
+/// where the plan says them (exit 2). Loadplan's labels: `plan`, `env` (when there is
+/// one), `stage`, and `segment` (`2/6`) in a split run.
+fn prepare_live(
+    checked: &plan::CheckedPlan,
+    (started_at, label): (std::time::SystemTime, Option<&str>),
+    outs: &[(OutKind, std::path::PathBuf)],
+    secrets: &indexmap::IndexMap<String, String>,
+    redactor: &crate::redact::Redactor,
+    segment: Option<&crate::segment::Segment>,
+    (shown, source): (&str, &str),
+) -> Result<Vec<crate::report::live::LiveTarget>, Error> {
+    let extra: Vec<String> = outs
+        .iter()
+        .filter(|(kind, _)| *kind == OutKind::Prometheus)
+        .map(|(_, url)| url.to_string_lossy().into_owned())
+        .collect();
+    let wanted = !extra.is_empty()
+        || checked
+            .plan
+            .outputs
+            .iter()
+            .any(|output| matches!(output, plan::model::Output::Prometheus(_)));
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    let started = humantime::format_rfc3339_seconds(started_at).to_string();
+    let mut values = output_values(checked, &started, label);
+    values.insert("secrets".into(), serde_json::json!(secrets));
+    let context =
+        minijinja::Value::from(minijinja::value::Serde(serde_json::Value::Object(values)));
+    let mut labels = vec![("plan".to_owned(), checked.plan.name.clone())];
+    if let Some(env) = checked.env.as_deref().filter(|env| !env.is_empty()) {
+        labels.push(("env".to_owned(), env.to_owned()));
+    }
+    labels.push(("stage".to_owned(), checked.stage.clone()));
+    if let Some(segment) = segment {
+        labels.push((
+            "segment".to_owned(),
+            format!("{}/{}", segment.index, segment.count),
+        ));
+    }
+    let (targets, problems) = crate::report::live::prepare(
+        &checked.plan.outputs,
+        &extra,
+        &checked.templates,
+        &context,
+        &labels,
+        redactor,
+    );
+    if problems.is_empty() {
+        return Ok(targets);
+    }
+    print_problems(&mut std::io::stderr().lock(), shown, source, &problems);
+    Err(Error::OutputsUnusable {
+        plan: shown.to_owned(),
+    })
 }
 
 /// `selection` reading the plan's `data:` files relative to the folder of the plan's

@@ -29,6 +29,7 @@ mod open_files;
 mod outputs;
 mod phases;
 mod remote_write;
+mod remote_write_sender;
 mod report;
 mod run;
 mod schema;

@@ -55,6 +55,8 @@ pub struct Settings {
     pub redactor: Redactor,
     /// Keep each second's most open WebSockets and latency histogram (segment runs).
     pub second_histograms: bool,
+    /// Live outputs: each gets the figures so far every `every` (`remote_write.rs`).
+    pub live: Vec<super::remote_write::Feed>,
 }
 
 struct State {
@@ -222,6 +224,39 @@ impl State {
             results.series.insert(key.clone(), data.clone());
         }
         results
+    }
+
+    /// The figures so far as [`Results`], lent to `f` (a live output's encoder): the
+    /// sampled series are moved in and back, not copied (a trend's histogram is ~190 KB),
+    /// and the counters kept aside (`data_sent`, `data_received`, `output_dropped`) added.
+    fn lend<R>(&mut self, elapsed: Duration, dropped: u64, f: impl FnOnce(&Results) -> R) -> R {
+        let mut view = Results {
+            series: self.results.series.clone(),
+            duration: elapsed,
+            vus_max: self.results.vus_max,
+            errors: self.results.errors.clone(),
+            ..Results::default()
+        };
+        for (key, data) in &mut self.store.slots {
+            view.series
+                .insert(key.clone(), std::mem::replace(data, SeriesData::Counter(0)));
+        }
+        for (metric, count) in [
+            ("data_sent", self.sent),
+            ("data_received", self.received),
+            (super::remote_write::OUTPUT_DROPPED, dropped),
+        ] {
+            view.series
+                .insert(SeriesKey::run(metric), SeriesData::Counter(count));
+        }
+        view.gauge(SeriesKey::run("vus_max"), f64::from(self.results.vus_max));
+        let out = f(&view);
+        for (key, data) in &mut self.store.slots {
+            if let Some(lent) = view.series.remove(key) {
+                *data = lent;
+            }
+        }
+        out
     }
 
     /// Counts an error of `kind` in the second being filled, by kind.
@@ -430,7 +465,7 @@ impl State {
 pub async fn collect(
     mut inbox: mpsc::UnboundedReceiver<Event>,
     backlog: Arc<AtomicUsize>,
-    settings: Settings,
+    mut settings: Settings,
 ) -> Results {
     let mut state = State {
         results: Results::default(),
@@ -466,6 +501,7 @@ pub async fn collect(
     let mut last_shown = Instant::now();
     let mut last_line = Instant::now();
     let mut last_judged = Instant::now();
+    let mut live = std::mem::take(&mut settings.live);
     'run: loop {
         ticker.tick().await;
         let elapsed = settings.started.elapsed();
@@ -504,6 +540,15 @@ pub async fn collect(
                     state.progress_text(&settings)
                 );
             }
+        }
+        let now = Instant::now();
+        if live.iter().any(|feed| feed.due(now)) {
+            let dropped = live.iter().map(super::remote_write::Feed::dropped).sum();
+            state.lend(elapsed, dropped, |view| {
+                for feed in live.iter_mut().filter(|feed| feed.due(now)) {
+                    feed.send(view, now);
+                }
+            });
         }
         if !settings.abort_rules.is_empty() && last_judged.elapsed() >= JUDGE_EVERY {
             last_judged = Instant::now();

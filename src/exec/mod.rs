@@ -37,6 +37,7 @@ mod open_files;
 mod outbox;
 mod phase;
 mod prepare;
+pub mod remote_write;
 mod request;
 mod run_error;
 mod sampler;
@@ -93,6 +94,8 @@ pub struct RunOptions {
     /// Keep each second's most open WebSockets and latency histogram in the timeline
     /// (segment runs, so `loadplan merge` recomputes the merged seconds exactly).
     pub second_histograms: bool,
+    /// Live outputs (`prometheus`): sent every `every` while the run goes, once more after.
+    pub live: Vec<crate::report::live::LiveTarget>,
 }
 
 /// When a run's stage time 0 begins.
@@ -276,6 +279,11 @@ async fn run(
     // The agreed instant itself, so that every segment's record says the same one.
     let start = agreed.unwrap_or_else(std::time::SystemTime::now);
     let started = Instant::now();
+    let senders: Vec<remote_write::Sender> = options
+        .live
+        .iter()
+        .map(|target| remote_write::Sender::start(target, &options.redactor))
+        .collect();
     let settings = collector::Settings {
         started,
         planned: schedule.duration(),
@@ -285,6 +293,7 @@ async fn run(
         halt: Arc::clone(&halt),
         redactor: options.redactor.clone(),
         second_histograms: options.second_histograms,
+        live: senders.iter().map(|sender| sender.feed(started)).collect(),
     };
     let collector = tokio::spawn(collector::collect(inbox, backlog, settings));
     controller::drive(Arc::clone(&shared), &schedule, graceful, &options.segment).await;
@@ -337,6 +346,8 @@ async fn run(
         stage_duration_s: schedule.duration().as_secs_f64(),
     };
     results.derived = crate::derive::derive(&derived, &derived_texts, &results, &run);
+    // The final figures, derived ones included, with at most `FLUSH_DEADLINE` to arrive.
+    remote_write::flush(senders, &mut results, &halt).await;
     if let Some(mock) = mock {
         // After a second signal (before or while it closes its connections) the
         // in-process target is dropped with the runtime instead of being given its 2 s.

@@ -122,6 +122,7 @@ pub async fn run(which: Which, phase: &Phase, inputs: PhaseInputs<'_>) -> PhaseE
         halt: Arc::clone(&quiet_halt),
         redactor: inputs.redactor.clone(),
         second_histograms: false,
+        live: Vec::new(),
     };
     let collecting = tokio::spawn(collector::collect(inbox, Arc::clone(&backlog), settings));
     // A phase reads no `data:` rows (the analyzer refuses `data.*` there) and records its

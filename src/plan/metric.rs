@@ -63,7 +63,7 @@ impl MetricKind {
 }
 
 /// Built-in metrics and their kinds.
-pub const BUILTIN: [(&str, MetricKind); 35] = [
+pub const BUILTIN: [(&str, MetricKind); 36] = [
     ("http_reqs", MetricKind::Counter),
     ("http_req_duration", MetricKind::Trend),
     ("http_req_failed", MetricKind::Rate),
@@ -101,6 +101,8 @@ pub const BUILTIN: [(&str, MetricKind); 35] = [
     ("ws_sequence_duplicates", MetricKind::Counter),
     ("ws_sequence_reorders", MetricKind::Counter),
     ("ws_sequence_invalid", MetricKind::Counter),
+    // Samples a live output (`prometheus`) could not deliver (exec/remote_write.rs).
+    ("output_dropped", MetricKind::Counter),
 ];
 
 /// The metrics of a `process` source, in report order: what `collect/process.rs` reads

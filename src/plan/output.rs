@@ -63,6 +63,39 @@ pub struct PrometheusOutput {
     pub buckets: Option<Vec<super::units::Duration>>,
 }
 
+/// The labels loadplan itself puts on series sent to Prometheus; a plan's `labels:` may
+/// not name one (after [`label_name`]).
+pub const BUILT_IN_LABELS: [&str; 11] = [
+    "plan",
+    "env",
+    "stage",
+    "scenario",
+    "phase",
+    "name",
+    "group",
+    "method",
+    "status",
+    "expected_response",
+    "segment",
+];
+
+/// The default of a `prometheus` output's `every`, and its least.
+pub const EVERY_DEFAULT: std::time::Duration = std::time::Duration::from_secs(5);
+pub const EVERY_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A label name as Prometheus takes it: `[a-zA-Z_][a-zA-Z0-9_]*`, every other character
+/// (and a leading digit) as `_`.
+pub fn label_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
 /// Where and how the Markdown report is written. Give one of `file`, `append_to`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -44,6 +44,10 @@ pub enum PrepareError {
         document: PathBuf,
         error: Box<super::fill::FillError>,
     },
+    /// A live output's URL, header or label that does not render (redacted).
+    Live { what: String, detail: String },
+    /// A live output's URL that is no `http(s)://` URL (redacted).
+    LiveUrl { url: String, why: String },
 }
 
 /// Why one output could not be written; the file keeps its old content.
@@ -117,6 +121,15 @@ impl fmt::Display for PrepareError {
             Self::Unwritable(error) => error.fmt(f),
             Self::Document(path, error) => write!(f, "{}: {error}", path.display()),
             Self::Fill { document, error } => write!(f, "{}: {error}", document.display()),
+            Self::Live { what, detail } => {
+                write!(
+                    f,
+                    "the prometheus output's `{what}` cannot be rendered: {detail}"
+                )
+            }
+            Self::LiveUrl { url, why } => {
+                write!(f, "`{url}` is no remote-write URL: {why}")
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod k8s;
+pub mod live;
 pub mod markdown;
 pub mod merge;
 pub mod model;

@@ -272,6 +272,30 @@ pub fn write<W: Write>(
     Ok(())
 }
 
+/// What a live output's sending came to: `prometheus URL: 12 requests sent, 0 failed, 0
+/// samples dropped`, then whether the final flush gave up and the last failure.
+pub fn delivery_line(delivery: &crate::results::Delivery) -> String {
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut line = format!(
+        "{} {}: {} sent, {} failed, {} dropped",
+        delivery.kind,
+        delivery.url,
+        plural(delivery.requests, "request", "requests"),
+        delivery.failed,
+        plural(delivery.dropped, "sample", "samples"),
+    );
+    if delivery.retries > 0 {
+        line += &format!(" ({})", plural(delivery.retries, "retry", "retries"));
+    }
+    if !delivery.flushed {
+        line += "; the final flush gave up";
+    }
+    if let Some(error) = &delivery.error {
+        line += &format!("; last error: {error}");
+    }
+    line
+}
+
 /// `text` cut to `width` columns with `…` at the end when it is longer (trailing spaces
 /// first dropped).
 fn fit(text: &str, width: usize) -> std::borrow::Cow<'_, str> {
@@ -500,6 +524,18 @@ fn write_unfitted<W: Write>(
                 "  {:<30} {:>9.3}s  {how}",
                 phase.phase, phase.duration_s
             )?;
+        }
+    }
+    if !results.deliveries.is_empty() {
+        writeln!(out)?;
+        for delivery in &results.deliveries {
+            // Wrapped rather than cut: its end says whether the last figures arrived.
+            for (i, line) in wrap(&delivery_line(delivery), heading.width.saturating_sub(4))
+                .iter()
+                .enumerate()
+            {
+                writeln!(out, "{}{line}", if i == 0 { "  " } else { "    " })?;
+            }
         }
     }
     if !errors.is_empty() {

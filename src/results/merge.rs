@@ -111,6 +111,8 @@ pub fn merge(parts: &[Part<'_>]) -> Result<Results, MergeError> {
             merged.errors.absorb(kind.clone(), tally);
         }
         merged.phases.extend(results.phases.iter().cloned());
+        // Each segment sent on its own: one delivery per segment and output.
+        merged.deliveries.extend(results.deliveries.iter().cloned());
         if let Some(why) = &results.stopped_early {
             let said = format!("{}: {why}", part.label);
             merged.stopped_early = Some(match merged.stopped_early.take() {

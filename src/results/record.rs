@@ -78,6 +78,11 @@ pub struct ResultsRecord {
     /// How `setup:` and `teardown:` went: `phase`, `duration_s`, `error`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<super::PhaseOutcome>,
+    /// Each live output (`prometheus`): `kind`, `url` (redacted), `requests` delivered,
+    /// `failed`, `retries`, samples `dropped`, whether the final flush was delivered, the
+    /// last `error`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<super::Delivery>,
 }
 
 /// One series, serialised.
@@ -180,6 +185,7 @@ impl ResultsRecord {
             sources: results.sources.clone(),
             derived: results.derived.clone(),
             phases: results.phases.clone(),
+            deliveries: results.deliveries.clone(),
         }
     }
 
@@ -216,6 +222,7 @@ impl ResultsRecord {
             sources: record.sources.clone(),
             derived: record.derived.clone(),
             phases: record.phases.clone(),
+            deliveries: record.deliveries.clone(),
         };
         let mut deserializer = hdrhistogram::serialization::Deserializer::new();
         for series in &record.series {

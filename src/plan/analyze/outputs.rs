@@ -110,23 +110,28 @@ impl Analyzer<'_, '_> {
                 }
                 Output::Prometheus(prometheus) => {
                     let base = path!["outputs", index, "prometheus"];
+                    // The URL and headers are sent, not printed: they may hold a secret
+                    // (a token), redacted wherever they are shown.
+                    let mut sent = scope::Scope::output(&envs, vars);
+                    sent.secrets = true;
                     self.template(
                         &[base.clone(), path!["url"]].concat(),
                         prometheus.url.as_str(),
-                        &scope,
+                        &sent,
                     );
-                    for (key, map) in [
-                        ("labels", &prometheus.labels),
-                        ("headers", &prometheus.headers),
+                    for (key, map, scope) in [
+                        ("labels", &prometheus.labels, &scope),
+                        ("headers", &prometheus.headers, &sent),
                     ] {
                         for (name, value) in map {
                             self.template(
                                 &[base.clone(), path![key, name.as_str()]].concat(),
                                 value.as_str(),
-                                &scope,
+                                scope,
                             );
                         }
                     }
+                    self.prometheus_settings(&base, prometheus);
                 }
                 Output::Csv(csv) => {
                     let mut key = path!["outputs", index, "csv"];
@@ -144,6 +149,67 @@ impl Analyzer<'_, '_> {
                     self.template(&path!["outputs", index, key], file.as_str(), &scope);
                 }
             }
+        }
+    }
+}
+
+impl Analyzer<'_, '_> {
+    /// A `prometheus` output's `every` (at least 1s) and label names (none of loadplan's
+    /// own, none reserved by Prometheus, no two the same once sanitized).
+    fn prometheus_settings(
+        &mut self,
+        base: &[crate::plan::yaml::Segment],
+        prometheus: &crate::plan::output::PrometheusOutput,
+    ) {
+        use crate::plan::output::{BUILT_IN_LABELS, EVERY_MIN, label_name};
+        if let Some(every) = prometheus.every
+            && every.0 < EVERY_MIN
+        {
+            self.error(
+                &[base.to_vec(), path!["every"]].concat(),
+                format!(
+                    "`every` must be at least 1s, found {}: each request carries every \
+                     series, and Prometheus scrapes no finer either",
+                    humantime::format_duration(every.0)
+                ),
+                None,
+            );
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for name in prometheus.labels.keys() {
+            let label = label_name(name);
+            let at = [base.to_vec(), path!["labels", name.as_str()]].concat();
+            if BUILT_IN_LABELS.contains(&label.as_str()) {
+                self.error_key(
+                    &at,
+                    format!("the label `{name}` is one loadplan sets itself"),
+                    Some(format!(
+                        "loadplan's labels are {}; name yours otherwise (`test_{label}`)",
+                        BUILT_IN_LABELS
+                            .iter()
+                            .map(|l| format!("`{l}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+            } else if label.starts_with("__") {
+                self.error_key(
+                    &at,
+                    format!(
+                        "the label `{name}` starts with `__`, which Prometheus keeps for itself"
+                    ),
+                    None,
+                );
+            } else if seen.contains(&label) {
+                self.error_key(
+                    &at,
+                    format!(
+                        "the label `{name}` is sent as `{label}`, like another label before it"
+                    ),
+                    None,
+                );
+            }
+            seen.push(label);
         }
     }
 }

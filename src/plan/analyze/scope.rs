@@ -35,6 +35,9 @@ pub struct Scope<'v> {
     /// An output path: no secrets (a path is printed and becomes a file name), and `run`
     /// has only the fields known before the run.
     output: bool,
+    /// An output that may read `secrets.*` all the same: a live output's URL and headers
+    /// (sent to the receiver, redacted wherever shown).
+    pub secrets: bool,
     /// Whether `data.*` (the VU's current rows) can be read: in scenarios' steps.
     pub data: bool,
     /// What `setup.NAME` may name here.
@@ -63,6 +66,7 @@ impl<'v> Scope<'v> {
             later: IndexMap::new(),
             captured_by: IndexMap::new(),
             output: false,
+            secrets: false,
             data: false,
             setup: SetupNames::None,
         }
@@ -305,7 +309,7 @@ impl Analyzer<'_, '_> {
                     }),
                 ))
             }
-            "secrets" if scope.output => Some((
+            "secrets" if scope.output && !scope.secrets => Some((
                 "an output path cannot use a secret: paths are printed and become file names"
                     .to_owned(),
                 None,
