@@ -108,6 +108,13 @@ impl Queue {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Counts samples the encoder left out of a request (the series cap) as dropped.
+    fn count_dropped(&self, samples: u64) {
+        if samples > 0 {
+            self.lock().counts.dropped += samples;
+        }
+    }
+
     /// Queues `request`; when full, the oldest waiting request is dropped (counted).
     pub fn push(&self, request: Request) {
         let mut state = self.lock();
@@ -253,6 +260,7 @@ impl Feed {
     /// due `every` later.
     pub fn send(&mut self, results: &Results, now: Instant) {
         let encoded = self.encoder.encode(results, unix_ms());
+        self.queue.count_dropped(encoded.dropped);
         self.queue.push(Request {
             body: Bytes::from(encoded.body),
             samples: encoded.samples,
@@ -321,6 +329,7 @@ pub async fn flush(senders: Vec<Sender>, results: &mut Results, halt: &Halt) {
     let at = unix_ms();
     for sender in &senders {
         let encoded = sender.encoder.encode(results, at);
+        sender.queue.count_dropped(encoded.dropped);
         sender.queue.close(Request {
             body: Bytes::from(encoded.body),
             samples: encoded.samples,
@@ -535,6 +544,38 @@ mod tests {
         let delivery = queue.delivery("u");
         assert_eq!(delivery.failed, 1000 - QUEUE_CAPACITY as u64);
         assert_eq!(delivery.requests, 0);
+    }
+
+    /// Series the encoder leaves out (more than its 10,000 a request) are samples the
+    /// output did not deliver: they count in `output_dropped` like a lost request's.
+    #[test]
+    fn series_over_the_encoders_cap_count_as_dropped() {
+        use crate::results::{Results, Series, SeriesKey};
+        let mut results = Results::default();
+        for n in 0..10_050 {
+            let key = SeriesKey::from(Series {
+                metric: "my_counter".into(),
+                scenario: "s".into(),
+                name: Some(format!("n{n}").into()),
+                group: None,
+                response: None,
+            });
+            results.record(crate::results::Sample::Count(key, 1));
+        }
+        let queue = Arc::new(Queue::default());
+        let mut feed = Feed {
+            encoder: Encoder::new(Vec::new(), None, crate::redact::Redactor::new([])),
+            every: Duration::from_secs(1),
+            next: Instant::now(),
+            queue: Arc::clone(&queue),
+        };
+        feed.send(&results, Instant::now());
+        assert_eq!(queue.waiting(), 1);
+        assert!(
+            queue.dropped() >= 50,
+            "10,050 series, 10,000 sent: {} dropped",
+            queue.dropped()
+        );
     }
 
     #[test]
