@@ -55,14 +55,8 @@ done
 [ -n "$port" ] || { echo "mock did not start" >&2; cat "$run/mock.out" >&2; exit 1; }
 mock_count() { curl -sf "http://127.0.0.1:$port/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["http_requests_total"])'; }
 
-# Same generator as bench/data_feeder.sh.
-awk -v rows="$ROWS" 'BEGIN {
-    srand(16); print "id,token";
-    for (i = 1; i <= rows; i++) {
-        t = ""; for (j = 0; j < 90; j++) t = t sprintf("%c", 97 + int(rand() * 26));
-        printf "user-%06d,%s\n", i, t
-    }
-}' >"$run/users.csv"
+# ~100 bytes a row: an id and a 90-character token (the same rows in both scripts).
+bench/gen_users_csv.sh "$ROWS" >"$run/users.csv"
 
 script() {  # $1: with or without
     local payload="" url

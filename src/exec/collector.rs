@@ -461,28 +461,37 @@ impl State {
     }
 }
 
+impl State {
+    /// A collector's state at the run's start, its first second open; `second_histograms`
+    /// keeps each second's latencies and open WebSockets (segment runs, for `merge`).
+    fn new(second_histograms: bool, redactor: Redactor) -> Self {
+        let mut state = State {
+            results: Results::default(),
+            store: Store::default(),
+            second: new_histogram(),
+            second_index: 0,
+            sent: 0,
+            received: 0,
+            vus_now: 0,
+            ws_now: second_histograms.then_some(0),
+            redactor,
+            out_of_descriptors: Notice::NotYet,
+            tagged: HashMap::new(),
+            timeline_kinds: Vec::new(),
+            second_errors: Vec::new(),
+        };
+        state.roll(0);
+        state
+    }
+}
+
 /// Runs until every sender is gone, then returns the results.
 pub async fn collect(
     mut inbox: mpsc::UnboundedReceiver<Event>,
     backlog: Arc<AtomicUsize>,
     mut settings: Settings,
 ) -> Results {
-    let mut state = State {
-        results: Results::default(),
-        store: Store::default(),
-        second: new_histogram(),
-        second_index: 0,
-        sent: 0,
-        received: 0,
-        vus_now: 0,
-        ws_now: settings.second_histograms.then_some(0),
-        redactor: settings.redactor.clone(),
-        out_of_descriptors: Notice::NotYet,
-        tagged: HashMap::new(),
-        timeline_kinds: Vec::new(),
-        second_errors: Vec::new(),
-    };
-    state.roll(0);
+    let mut state = State::new(settings.second_histograms, settings.redactor.clone());
     let bar = (settings.progress == Progress::Live).then(|| {
         let bar = indicatif::ProgressBar::new(settings.planned.as_millis().max(1) as u64);
         bar.set_style(
@@ -613,23 +622,7 @@ mod tests {
     use crate::results::Status;
 
     fn state() -> State {
-        let mut state = State {
-            results: Results::default(),
-            store: Store::default(),
-            second: new_histogram(),
-            second_index: 0,
-            sent: 0,
-            received: 0,
-            vus_now: 0,
-            ws_now: None,
-            redactor: Redactor::new([]),
-            out_of_descriptors: Notice::NotYet,
-            tagged: HashMap::new(),
-            timeline_kinds: Vec::new(),
-            second_errors: Vec::new(),
-        };
-        state.roll(0);
-        state
+        State::new(false, Redactor::new([]))
     }
 
     /// A server answering with every status cannot grow the timeline: past

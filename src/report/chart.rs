@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::html::escape;
 use crate::results::Second;
 
 /// Reads one figure of a second.
@@ -165,12 +166,6 @@ fn label(value: f64) -> String {
         (value * 100.0).round() / 100.0,
         super::format::Style::Document,
     )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
